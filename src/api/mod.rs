@@ -1,0 +1,4 @@
+//! The OpenAI-compatible HTTP client. Knows nothing of the terminal.
+
+pub mod sse;
+pub mod types;

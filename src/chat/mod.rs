@@ -1,0 +1,5 @@
+//! Conversations, token counting and chat memory. Knows nothing of the terminal.
+
+pub mod conversation;
+pub mod memory;
+pub mod tokens;
