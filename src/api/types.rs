@@ -468,6 +468,8 @@ pub enum StreamEvent {
 pub struct Outcome {
     pub usage: Option<Usage>,
     pub model: Option<String>,
+    /// Things that went wrong without failing the request (e.g. malformed events skipped).
+    pub warnings: Vec<String>,
 }
 
 #[cfg(test)]

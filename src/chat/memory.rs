@@ -63,3 +63,387 @@ impl<'de> Deserialize<'de> for Memory {
         s.parse().map_err(serde::de::Error::custom)
     }
 }
+
+use std::collections::HashSet;
+
+use crate::api::types::{Mode, Params, Prompt, Role, WireMessage};
+use crate::chat::conversation::{Conversation, Message, MessageId, Speaker, Status};
+use crate::chat::prompt;
+use crate::chat::tokens::TokenCounter;
+
+/// How many tokens a request may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The model's context window (prompt + reply).
+    pub context_window: u64,
+    /// Tokens kept free for the reply.
+    pub reply_reserve: u64,
+}
+
+impl Budget {
+    /// Tokens the prompt may use.
+    pub fn prompt_limit(&self) -> u64 {
+        self.context_window.saturating_sub(self.reply_reserve)
+    }
+}
+
+/// What to do to answer the message at `upto`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    /// Send this prompt; `tokens` is its local count.
+    Send { prompt: Prompt, tokens: u64, covered: usize },
+    /// The history is over budget: first summarise the messages `ids` with `request`,
+    /// insert the summary, then plan again.
+    Summarize {
+        ids: Vec<MessageId>,
+        request: Prompt,
+        tokens_before: u64,
+    },
+}
+
+/// A user message and the reply that followed it (if any).
+struct Turn<'a> {
+    messages: Vec<&'a Message>,
+}
+
+/// Instructions for the summary request.
+pub const SUMMARY_INSTRUCTIONS: &str = "You condense conversations. Summarise the conversation below so that it can replace it as memory for the rest of the chat: keep facts, names, numbers, decisions, the user's preferences and open questions; drop pleasantries. Write in the language of the conversation, in at most 200 words, as plain prose.";
+
+/// The previous summary (if any) and the turns not yet covered by it, up to and including
+/// the message at `upto`.
+fn uncovered_turns(conv: &Conversation, upto: usize) -> (Option<&Message>, Vec<Turn<'_>>) {
+    let msgs = &conv.messages[..=upto.min(conv.messages.len().saturating_sub(1))];
+    let summary = msgs
+        .iter()
+        .filter(|m| m.speaker == Speaker::Summary && m.status == Status::Complete)
+        .max_by_key(|m| m.id);
+    let covered: HashSet<MessageId> = summary
+        .map(|s| s.summary_of.iter().copied().collect())
+        .unwrap_or_default();
+    let mut turns: Vec<Turn> = Vec::new();
+    for m in msgs {
+        if covered.contains(&m.id) {
+            continue;
+        }
+        match m.speaker {
+            Speaker::User => turns.push(Turn { messages: vec![m] }),
+            Speaker::Assistant => {
+                if m.text().is_empty() {
+                    continue;
+                }
+                match turns.last_mut() {
+                    Some(t) => t.messages.push(m),
+                    None => turns.push(Turn { messages: vec![m] }),
+                }
+            }
+            Speaker::System | Speaker::Summary => {}
+        }
+    }
+    (summary, turns)
+}
+
+/// Every user and assistant message up to `upto`, ignoring summaries (the `full` strategy).
+fn all_turns(conv: &Conversation, upto: usize) -> Vec<Turn<'_>> {
+    let msgs = &conv.messages[..=upto.min(conv.messages.len().saturating_sub(1))];
+    let mut turns: Vec<Turn> = Vec::new();
+    for m in msgs {
+        match m.speaker {
+            Speaker::User => turns.push(Turn { messages: vec![m] }),
+            Speaker::Assistant if !m.text().is_empty() => match turns.last_mut() {
+                Some(t) => t.messages.push(m),
+                None => turns.push(Turn { messages: vec![m] }),
+            },
+            _ => {}
+        }
+    }
+    turns
+}
+
+/// Build the prompt for the message at index `upto` (normally the last user message) under
+/// the conversation's memory strategy. `params` are the ones the request will use (for the
+/// completion-mode stop sequence).
+pub fn plan(
+    conv: &Conversation,
+    upto: usize,
+    counter: &TokenCounter,
+    budget: Option<Budget>,
+) -> Plan {
+    let system = conv.system.as_deref().filter(|s| !s.trim().is_empty());
+    let (summary, turns) = match conv.memory {
+        Memory::Summarize => uncovered_turns(conv, upto),
+        _ => (None, all_turns(conv, upto)),
+    };
+    let chosen: Vec<&Turn> = match conv.memory {
+        Memory::None => turns.last().into_iter().collect(),
+        Memory::Last(n) => {
+            let skip = turns.len().saturating_sub(n + 1);
+            turns.iter().skip(skip).collect()
+        }
+        Memory::Full | Memory::Summarize => turns.iter().collect(),
+    };
+    let messages: Vec<&Message> = chosen.iter().flat_map(|t| t.messages.iter().copied()).collect();
+    let summary_text = summary.map(|s| s.content.as_str());
+    let prompt = build(conv.mode, conv.memory, system, summary_text, &messages);
+    let tokens = count(counter, &prompt);
+
+    if conv.memory == Memory::Summarize {
+        if let Some(b) = budget {
+            if tokens > b.prompt_limit() && chosen.len() > 1 {
+                // Fold the oldest turns until what is left fits in about half the budget
+                // (room for the summary and for the conversation to grow), always keeping
+                // the current turn.
+                let target = b.prompt_limit() / 2;
+                let mut rest_tokens = tokens;
+                let mut fold = 0;
+                while fold < chosen.len() - 1 && rest_tokens > target {
+                    let t: u64 = chosen[fold]
+                        .messages
+                        .iter()
+                        .map(|m| counter.count(m.text()) as u64 + 4)
+                        .sum();
+                    rest_tokens = rest_tokens.saturating_sub(t);
+                    fold += 1;
+                }
+                // The summary request itself must fit: fold fewer turns if needed.
+                let limit = b.prompt_limit().saturating_sub(300);
+                loop {
+                    let folded: Vec<&Message> = chosen[..fold]
+                        .iter()
+                        .flat_map(|t| t.messages.iter().copied())
+                        .collect();
+                    let request = summary_request(conv.mode, summary_text, &folded);
+                    if count(counter, &request) <= limit || fold <= 1 {
+                        let mut ids: Vec<MessageId> = summary
+                            .map(|s| s.summary_of.clone())
+                            .unwrap_or_default();
+                        ids.extend(folded.iter().map(|m| m.id));
+                        return Plan::Summarize {
+                            ids,
+                            request,
+                            tokens_before: tokens,
+                        };
+                    }
+                    fold -= 1;
+                }
+            }
+        }
+    }
+    Plan::Send {
+        prompt,
+        tokens,
+        covered: messages.len(),
+    }
+}
+
+fn count(counter: &TokenCounter, prompt: &Prompt) -> u64 {
+    match prompt {
+        Prompt::Chat(m) => counter.count_messages(m) as u64,
+        Prompt::Completion(p) => counter.count(p) as u64,
+    }
+}
+
+/// The prompt for `messages` with the system prompt and the earlier summary.
+fn build(
+    mode: Mode,
+    memory: Memory,
+    system: Option<&str>,
+    summary: Option<&str>,
+    messages: &[&Message],
+) -> Prompt {
+    match mode {
+        Mode::Chat => {
+            let mut out = Vec::with_capacity(messages.len() + 2);
+            if let Some(s) = system {
+                out.push(WireMessage::new(Role::System, s));
+            }
+            if let Some(s) = summary {
+                out.push(WireMessage::new(
+                    Role::System,
+                    format!("{}{s}", prompt::SUMMARY_PREFIX),
+                ));
+            }
+            for m in messages {
+                out.push(WireMessage::new(m.speaker.wire_role(), m.text()));
+            }
+            Prompt::Chat(out)
+        }
+        Mode::Completion => {
+            if memory == Memory::None && system.is_none() {
+                // The tutorial's first loop: the question alone, as typed.
+                let text = messages.last().map(|m| m.text()).unwrap_or("");
+                return Prompt::Completion(text.to_string());
+            }
+            Prompt::Completion(prompt::transcript(system, summary, messages, true))
+        }
+    }
+}
+
+/// The request that asks the model for a summary of `folded` (and the previous summary).
+pub fn summary_request(mode: Mode, previous: Option<&str>, folded: &[&Message]) -> Prompt {
+    let body = prompt::transcript(None, previous, folded, false);
+    match mode {
+        Mode::Chat => Prompt::Chat(vec![
+            WireMessage::new(Role::System, SUMMARY_INSTRUCTIONS),
+            WireMessage::new(
+                Role::User,
+                format!("{body}\n\nWrite the summary of the conversation above."),
+            ),
+        ]),
+        Mode::Completion => Prompt::Completion(format!(
+            "{SUMMARY_INSTRUCTIONS}\n\n{body}\n\nSummary:"
+        )),
+    }
+}
+
+/// Parameters for the summary request: the conversation's model settings, but one choice,
+/// a bounded length, no stop sequences or insertion suffix.
+pub fn summary_params(params: &Params) -> Params {
+    let mut p = Params {
+        temperature: Some(0.3),
+        max_tokens: Some(400),
+        seed: params.seed,
+        extra: params.extra.clone(),
+        ..Params::default()
+    };
+    p.n = None;
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv(memory: Memory, mode: Mode, turns: usize) -> Conversation {
+        let mut c = Conversation::new("gpt-4o", mode, memory);
+        for i in 0..turns {
+            c.push(Speaker::User, format!("question {i}"));
+            let id = c.push_reply(&Params::default(), "gpt-4o");
+            let m = c.get_mut(id).unwrap();
+            m.choice_mut(0).text = format!("answer {i}");
+            m.status = Status::Complete;
+        }
+        c.push(Speaker::User, "current question");
+        c
+    }
+
+    fn chat_contents(p: &Plan) -> Vec<String> {
+        match p {
+            Plan::Send {
+                prompt: Prompt::Chat(m),
+                ..
+            } => m.iter().map(|m| format!("{}:{}", m.role.as_str(), m.content)).collect(),
+            other => panic!("unexpected plan {other:?}"),
+        }
+    }
+
+    #[test]
+    fn none_sends_the_question_alone() {
+        let c = conv(Memory::None, Mode::Chat, 3);
+        let p = plan(&c, c.messages.len() - 1, &TokenCounter::for_model("gpt-4o"), None);
+        assert_eq!(chat_contents(&p), vec!["user:current question"]);
+    }
+
+    #[test]
+    fn last_n_keeps_n_earlier_turns() {
+        let mut c = conv(Memory::Last(2), Mode::Chat, 4);
+        c.system = Some("be brief".into());
+        let p = plan(&c, c.messages.len() - 1, &TokenCounter::for_model("gpt-4o"), None);
+        assert_eq!(
+            chat_contents(&p),
+            vec![
+                "system:be brief",
+                "user:question 2",
+                "assistant:answer 2",
+                "user:question 3",
+                "assistant:answer 3",
+                "user:current question"
+            ]
+        );
+    }
+
+    #[test]
+    fn full_sends_everything_and_skips_empty_failed_replies() {
+        let mut c = conv(Memory::Full, Mode::Chat, 2);
+        let id = c.push_reply(&Params::default(), "m");
+        c.get_mut(id).unwrap().status = Status::Failed { error: "x".into() };
+        c.push(Speaker::User, "again");
+        let p = plan(&c, c.messages.len() - 1, &TokenCounter::for_model("gpt-4o"), None);
+        let got = chat_contents(&p);
+        assert_eq!(got.len(), 6);
+        assert_eq!(got[4], "user:current question");
+        assert_eq!(got[5], "user:again");
+    }
+
+    #[test]
+    fn summarize_asks_for_a_summary_over_budget_then_uses_it() {
+        let mut c = conv(Memory::Summarize, Mode::Chat, 6);
+        let counter = TokenCounter::for_model("gpt-4o");
+        let upto = c.messages.len() - 1;
+        let full = match plan(&c, upto, &counter, None) {
+            Plan::Send { tokens, .. } => tokens,
+            p => panic!("{p:?}"),
+        };
+        let budget = Budget {
+            context_window: full - 10 + 50,
+            reply_reserve: 50,
+        };
+        let (ids, request) = match plan(&c, upto, &counter, Some(budget)) {
+            Plan::Summarize { ids, request, .. } => (ids, request),
+            p => panic!("expected a summary, got {p:?}"),
+        };
+        // The oldest turns are folded, the current question never.
+        assert!(!ids.is_empty());
+        assert_eq!(ids[0], c.messages[0].id);
+        let last_id = c.messages[upto].id;
+        assert!(!ids.contains(&last_id));
+        match &request {
+            Prompt::Chat(m) => assert!(m[1].content.contains("question 0")),
+            _ => panic!(),
+        }
+        c.insert_summary("SUMMARY TEXT".into(), ids.clone());
+        let upto = c.messages.len() - 1;
+        let p = plan(&c, upto, &counter, Some(budget));
+        let got = chat_contents(&p);
+        assert!(got[0].starts_with("system:") && got[0].contains("SUMMARY TEXT"), "{got:?}");
+        assert!(!got.iter().any(|m| m == "user:question 0"));
+        assert_eq!(got.last().unwrap(), "user:current question");
+        match p {
+            Plan::Send { tokens, .. } => assert!(tokens <= budget.prompt_limit()),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn completion_mode_labels_turns() {
+        let c = conv(Memory::Full, Mode::Completion, 1);
+        let p = plan(&c, c.messages.len() - 1, &TokenCounter::for_model("davinci"), None);
+        match p {
+            Plan::Send {
+                prompt: Prompt::Completion(s),
+                ..
+            } => assert_eq!(
+                s,
+                "User: question 0\nAssistant: answer 0\nUser: current question\nAssistant:"
+            ),
+            p => panic!("{p:?}"),
+        }
+        let c = conv(Memory::None, Mode::Completion, 1);
+        match plan(&c, c.messages.len() - 1, &TokenCounter::for_model("davinci"), None) {
+            Plan::Send {
+                prompt: Prompt::Completion(s),
+                ..
+            } => assert_eq!(s, "current question"),
+            p => panic!("{p:?}"),
+        }
+    }
+
+    #[test]
+    fn memory_parses_and_prints() {
+        for s in ["none", "last 3", "full", "summarize"] {
+            assert_eq!(s.parse::<Memory>().unwrap().to_string(), s);
+        }
+        assert!("last 0".parse::<Memory>().is_err());
+        assert!("last".parse::<Memory>().is_err());
+        assert!("sometimes".parse::<Memory>().is_err());
+    }
+}

@@ -2,4 +2,5 @@
 
 pub mod conversation;
 pub mod memory;
+pub mod prompt;
 pub mod tokens;

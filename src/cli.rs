@@ -1,0 +1,229 @@
+//! The command line. Every parameter flag is shared by the TUI and headless mode.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::api::types::{Mode, Params};
+use crate::chat::memory::Memory;
+use crate::config::{FileTimeouts, Overrides};
+
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "chat-tui",
+    version,
+    about = "A full-screen terminal chat client for OpenAI-compatible APIs",
+    after_help = "Run without arguments for the full-screen app. Files: see `chat-tui --paths`.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// A transcript to reopen.
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+
+    /// Reopen a transcript (same as the PATH argument).
+    #[arg(long, value_name = "PATH", conflicts_with = "path")]
+    pub open: Option<PathBuf>,
+
+    /// Reopen the most recent conversation.
+    #[arg(long, conflicts_with_all = ["path", "open"])]
+    pub resume: bool,
+
+    /// Headless: send one prompt, stream the reply to stdout, then exit (`-` reads stdin).
+    #[arg(short = 'p', long = "prompt", value_name = "TEXT")]
+    pub prompt: Option<String>,
+
+    /// Print where chat-tui keeps its files, then exit.
+    #[arg(long)]
+    pub paths: bool,
+
+    /// Print a commented example configuration, then exit.
+    #[arg(long)]
+    pub print_config: bool,
+
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List saved conversations (id, date, title), newest first.
+    List {
+        /// Only those whose title or text contains this.
+        #[arg(long, short = 's')]
+        search: Option<String>,
+    },
+    /// Write a saved conversation to stdout.
+    Export {
+        /// Its id (or a unique prefix), or a path.
+        id: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    Md,
+    Json,
+}
+
+/// Flags that set configuration, shared by every mode.
+#[derive(Args, Debug, Default, Clone)]
+pub struct SettingsArgs {
+    /// Read this config file instead of the default one.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub config: Option<PathBuf>,
+    /// Use a [profiles.NAME] section of the config.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub profile: Option<String>,
+    /// The API's base URL, e.g. http://127.0.0.1:8080/v1.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    #[arg(long, short = 'm')]
+    pub model: Option<String>,
+    /// chat (/chat/completions) or completion (the legacy /completions).
+    #[arg(long, value_parser = parse_mode)]
+    pub mode: Option<Mode>,
+    /// none, "last N", full or summarize.
+    #[arg(long, value_parser = parse_memory)]
+    pub memory: Option<Memory>,
+    /// The system prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Number of choices per reply.
+    #[arg(long)]
+    pub n: Option<u32>,
+    /// A stop sequence (repeat for up to 4).
+    #[arg(long, value_name = "TEXT")]
+    pub stop: Vec<String>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub presence_penalty: Option<f64>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub frequency_penalty: Option<f64>,
+    /// Completion mode: text the reply is inserted before.
+    #[arg(long)]
+    pub suffix: Option<String>,
+    /// Completion mode: generate this many server-side and return the best (not streamed).
+    #[arg(long)]
+    pub best_of: Option<u32>,
+    #[arg(long, allow_hyphen_values = true)]
+    pub seed: Option<i64>,
+    /// Any other body field, passed through: NAME=JSON (e.g. top_k=40). Repeatable.
+    #[arg(long, value_name = "NAME=JSON")]
+    pub extra: Vec<String>,
+    /// Wait for whole replies instead of streaming.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Override the model's context window (tokens).
+    #[arg(long)]
+    pub context_window: Option<u64>,
+    /// Seconds to wait for a connection.
+    #[arg(long, value_name = "SECS")]
+    pub connect_timeout: Option<f64>,
+    /// Seconds to wait for the reply to start.
+    #[arg(long, value_name = "SECS")]
+    pub first_byte_timeout: Option<f64>,
+    /// Seconds to wait between chunks of a reply.
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<f64>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse()
+}
+
+fn parse_memory(s: &str) -> Result<Memory, String> {
+    s.parse()
+}
+
+impl SettingsArgs {
+    /// The flags as configuration overrides.
+    pub fn overrides(&self) -> Result<Overrides, String> {
+        let mut params = Params {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            max_tokens: self.max_tokens,
+            n: self.n,
+            stop: self.stop.clone(),
+            presence_penalty: self.presence_penalty,
+            frequency_penalty: self.frequency_penalty,
+            suffix: self.suffix.clone(),
+            best_of: self.best_of,
+            seed: self.seed,
+            ..Params::default()
+        };
+        for e in &self.extra {
+            let (name, value) = e
+                .split_once('=')
+                .ok_or_else(|| format!("--extra `{e}`: expected NAME=JSON"))?;
+            let name = name.trim();
+            if name.is_empty() {
+                return Err(format!("--extra `{e}`: the name is empty"));
+            }
+            let v = serde_json::from_str(value)
+                .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+            params.extra.insert(name.to_string(), v);
+        }
+        Ok(Overrides {
+            config: self.config.clone(),
+            profile: self.profile.clone(),
+            base_url: self.base_url.clone(),
+            model: self.model.clone(),
+            mode: self.mode,
+            memory: self.memory,
+            system: self.system.clone(),
+            stream: self.no_stream.then_some(false),
+            context_window: self.context_window,
+            params,
+            timeouts: FileTimeouts {
+                connect: self.connect_timeout,
+                first_byte: self.first_byte_timeout,
+                idle: self.idle_timeout,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_parameter_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "chat-tui", "-p", "hi", "--model", "m", "--temperature", "0.4", "--max-tokens", "30",
+            "--n", "2", "--stop", "迎", "--stop", "好", "--presence-penalty", "-1", "--frequency-penalty",
+            "1.5", "--suffix", "換工作", "--best-of", "3", "--seed", "7", "--mode", "completion",
+            "--extra", "top_k=40", "--extra", "max_token=300", "--memory", "last 3",
+        ])
+        .unwrap();
+        let o = cli.settings.overrides().unwrap();
+        assert_eq!(o.params.stop, vec!["迎", "好"]);
+        assert_eq!(o.params.presence_penalty, Some(-1.0));
+        assert_eq!(o.params.extra["max_token"], serde_json::json!(300));
+        assert_eq!(o.mode, Some(Mode::Completion));
+        assert_eq!(o.memory, Some(Memory::Last(3)));
+        assert_eq!(cli.prompt.as_deref(), Some("hi"));
+    }
+
+    #[test]
+    fn subcommands_and_paths() {
+        let cli = Cli::try_parse_from(["chat-tui", "list"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::List { .. })));
+        let cli = Cli::try_parse_from(["chat-tui", "chat.json"]).unwrap();
+        assert_eq!(cli.path, Some(PathBuf::from("chat.json")));
+        let cli = Cli::try_parse_from(["chat-tui", "export", "abc", "--format", "json"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Export { format: ExportFormat::Json, .. })));
+        assert!(Cli::try_parse_from(["chat-tui", "--extra", "novalue"]).unwrap().settings.overrides().is_err());
+    }
+}

@@ -1,0 +1,212 @@
+//! `/commands` typed in the input: parsing, completion, and "did you mean".
+
+use std::path::PathBuf;
+
+use crate::api::types::Mode;
+use crate::chat::memory::Memory;
+
+/// A parsed command.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Set(String, String),
+    Unset(String),
+    /// `None`: pick from the server's list.
+    Model(Option<String>),
+    Mode(Mode),
+    Memory(Memory),
+    /// `None` clears it.
+    System(Option<String>),
+    /// Completion mode: `TEXT [insert] TEXT`.
+    Insert(String),
+    Retry,
+    Continue,
+    New,
+    Help,
+    Quit,
+    Save(PathBuf),
+    Export(PathBuf),
+    Open(PathBuf),
+    Sessions,
+    Rename(String),
+}
+
+/// Every command with its argument form and what it does (for help and completion).
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    ("/set", "NAME VALUE", "set a parameter (temperature, max_tokens, n, stop, ... or any extra field)"),
+    ("/unset", "NAME", "unset a parameter so the server's default applies"),
+    ("/model", "[NAME]", "switch model; with no name, pick from the server's list"),
+    ("/mode", "chat|completion", "the endpoint: /chat/completions or the legacy /completions"),
+    ("/memory", "none|last N|full|summarize", "how much history each request carries"),
+    ("/system", "[TEXT]", "set (or with no text, clear) the system prompt"),
+    ("/insert", "TEXT [insert] TEXT", "completion mode: the reply is inserted at [insert] (suffix)"),
+    ("/retry", "", "regenerate the last reply"),
+    ("/continue", "", "ask for more after a reply cut off by max_tokens"),
+    ("/new", "", "start a new conversation"),
+    ("/save", "PATH", "save the conversation to PATH (.md exports Markdown) and keep saving there"),
+    ("/export", "PATH", "write the conversation as Markdown to PATH"),
+    ("/open", "PATH", "open a saved transcript"),
+    ("/sessions", "", "browse saved conversations"),
+    ("/rename", "TITLE", "rename this conversation"),
+    ("/help", "", "every key and command"),
+    ("/quit", "", "quit"),
+];
+
+/// Parse a line starting with `/`.
+pub fn parse(line: &str) -> Result<Command, String> {
+    let line = line.trim();
+    let (name, rest) = match line.find(char::is_whitespace) {
+        Some(i) => (&line[..i], line[i..].trim()),
+        None => (line, ""),
+    };
+    let need = |what: &str| -> Result<String, String> {
+        if rest.is_empty() {
+            Err(format!("{name} needs {what}"))
+        } else {
+            Ok(rest.to_string())
+        }
+    };
+    let path = |p: String| PathBuf::from(expand_tilde(&p));
+    match name {
+        "/set" => {
+            let (k, v) = rest
+                .split_once(char::is_whitespace)
+                .map(|(k, v)| (k.trim(), v.trim()))
+                .unwrap_or((rest, ""));
+            if k.is_empty() || v.is_empty() {
+                return Err("/set NAME VALUE (e.g. /set temperature 0.7)".into());
+            }
+            Ok(Command::Set(k.to_string(), v.to_string()))
+        }
+        "/unset" => Ok(Command::Unset(need("a parameter name")?)),
+        "/model" => Ok(Command::Model((!rest.is_empty()).then(|| rest.to_string()))),
+        "/mode" => Ok(Command::Mode(need("chat or completion")?.parse()?)),
+        "/memory" => Ok(Command::Memory(need("none, last N, full or summarize")?.parse()?)),
+        "/system" => Ok(Command::System((!rest.is_empty()).then(|| rest.to_string()))),
+        "/insert" => Ok(Command::Insert(need("TEXT [insert] TEXT")?)),
+        "/retry" => Ok(Command::Retry),
+        "/continue" => Ok(Command::Continue),
+        "/new" => Ok(Command::New),
+        "/help" | "/?" => Ok(Command::Help),
+        "/quit" | "/exit" | "/q" => Ok(Command::Quit),
+        "/save" => Ok(Command::Save(path(need("a path")?))),
+        "/export" => Ok(Command::Export(path(need("a path")?))),
+        "/open" => Ok(Command::Open(path(need("a path")?))),
+        "/sessions" => Ok(Command::Sessions),
+        "/rename" => Ok(Command::Rename(need("a title")?)),
+        other => Err(match nearest(other) {
+            Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
+            None => format!("unknown command {other} (/help lists them; //text sends a message starting with /)"),
+        }),
+    }
+}
+
+fn expand_tilde(p: &str) -> String {
+    if let Some(rest) = p.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return format!("{}/{rest}", home.to_string_lossy());
+        }
+    }
+    p.to_string()
+}
+
+/// Completions for a partial command line.
+pub fn complete(partial: &str) -> Vec<String> {
+    let p = partial.trim_start();
+    if let Some((cmd, arg)) = p.split_once(' ') {
+        let options: &[&str] = match cmd {
+            "/set" | "/unset" => crate::api::types::PARAM_NAMES,
+            "/mode" => &["chat", "completion"],
+            "/memory" => &["none", "last ", "full", "summarize"],
+            _ => &[],
+        };
+        return options
+            .iter()
+            .filter(|o| o.starts_with(arg.trim_start()))
+            .map(|o| format!("{cmd} {o}{}", if o.ends_with(' ') { "" } else { " " }))
+            .map(|s| if cmd == "/mode" || cmd == "/memory" || cmd == "/unset" { s.trim_end().to_string() } else { s })
+            .collect();
+    }
+    COMMANDS
+        .iter()
+        .filter(|(name, _, _)| name.starts_with(p))
+        .map(|(name, args, _)| if args.is_empty() { name.to_string() } else { format!("{name} ") })
+        .collect()
+}
+
+/// The longest common prefix of `items`.
+pub fn common_prefix(items: &[String]) -> String {
+    let Some(first) = items.first() else {
+        return String::new();
+    };
+    let mut len = first.len();
+    for s in &items[1..] {
+        len = len.min(
+            first
+                .char_indices()
+                .zip(s.chars())
+                .take_while(|((_, a), b)| a == b)
+                .map(|((i, a), _)| i + a.len_utf8())
+                .last()
+                .unwrap_or(0),
+        );
+    }
+    first[..len].to_string()
+}
+
+/// The known command closest to `name` (edit distance ≤ 3).
+pub fn nearest(name: &str) -> Option<&'static str> {
+    COMMANDS
+        .iter()
+        .map(|(n, _, _)| (*n, distance(name, n)))
+        .filter(|(_, d)| *d <= 3)
+        .min_by_key(|(_, d)| *d)
+        .map(|(n, _)| n)
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands() {
+        assert_eq!(parse("/set temperature 0.7"), Ok(Command::Set("temperature".into(), "0.7".into())));
+        assert_eq!(parse("/set stop [\"a\", \"b\"]"), Ok(Command::Set("stop".into(), "[\"a\", \"b\"]".into())));
+        assert_eq!(parse("/memory last 3"), Ok(Command::Memory(Memory::Last(3))));
+        assert_eq!(parse("/mode completion"), Ok(Command::Mode(Mode::Completion)));
+        assert_eq!(parse("/model"), Ok(Command::Model(None)));
+        assert_eq!(parse("/system"), Ok(Command::System(None)));
+        assert!(parse("/set temperature").is_err());
+        assert!(parse("/mode banana").unwrap_err().contains("unknown mode"));
+    }
+
+    #[test]
+    fn unknown_commands_suggest_the_nearest() {
+        let e = parse("/retyr").unwrap_err();
+        assert!(e.contains("did you mean /retry"), "{e}");
+        let e = parse("/xyzzyplugh").unwrap_err();
+        assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn completes() {
+        assert_eq!(complete("/ret"), vec!["/retry"]);
+        assert_eq!(complete("/se"), vec!["/set ", "/sessions"]);
+        assert_eq!(common_prefix(&complete("/se")), "/se");
+        assert_eq!(complete("/set temp"), vec!["/set temperature "]);
+        assert_eq!(complete("/mode c"), vec!["/mode chat", "/mode completion"]);
+    }
+}

@@ -1,0 +1,113 @@
+//! The whole screen: history (+ parameters), finish_reason and tokens, input, status line.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::app::{App, Focus};
+use crate::ui::theme::Theme;
+use crate::ui::{overlays, panels, params};
+
+/// Rows the input box takes: its lines, between 1 and 8, plus borders.
+fn input_height(app: &App, area: Rect) -> u16 {
+    let lines = app.input.lines().len().clamp(1, 8) as u16;
+    (lines + 2).min(area.height / 3).max(3)
+}
+
+/// Draw everything. Small terminals drop the side panels first, then the info panels.
+pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme) {
+    let area = f.area();
+    if area.width < 4 || area.height < 3 {
+        f.render_widget(Paragraph::new("…"), area);
+        return;
+    }
+    let show_info = area.height >= 16 && area.width >= 40;
+    let info_h = if show_info { 5 } else { 0 };
+    let input_h = if area.height >= 8 { input_height(app, area) } else { 0 };
+    let [main, info, input, status] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(info_h),
+        Constraint::Length(input_h),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+
+    let (history_area, params_area) = if app.show_params && main.width >= 60 {
+        let [h, p] = Layout::horizontal([Constraint::Min(30), Constraint::Length(36)]).areas(main);
+        (h, Some(p))
+    } else if app.show_params {
+        (Rect::default(), Some(main))
+    } else {
+        (main, None)
+    };
+
+    if history_area.width > 0 && history_area.height > 0 {
+        draw_history(f, history_area, app, theme);
+    }
+    if let Some(p) = params_area {
+        params::draw(f, p, app, theme);
+    }
+    if show_info {
+        let [fin, usage] = Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)]).areas(info);
+        panels::draw_finish(f, fin, app, theme);
+        panels::draw_usage(f, usage, app, theme);
+    }
+    if input_h > 0 {
+        panels::draw_input(f, input, app, theme);
+    }
+    panels::draw_status(f, status, app, theme);
+    overlays::draw(f, area, app, theme);
+}
+
+fn draw_history(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+    let focused = app.focus == Focus::History && app.overlay.is_none();
+    let title = if app.conv.title.is_empty() {
+        " chat-tui ".to_string()
+    } else {
+        format!(" {} ", crate::ui::sanitize::sanitize(&app.conv.title))
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused { theme.border_focused } else { theme.border })
+        .title(Span::styled(title, theme.heading));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if app.conv.messages.is_empty() {
+        f.render_widget(Paragraph::new(welcome(app, theme)).wrap(Wrap { trim: false }), inner);
+        return;
+    }
+    let buf = f.buffer_mut();
+    app.view.render(&app.conv.messages, inner, buf, theme, focused);
+}
+
+fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(Span::styled("Welcome to chat-tui.", theme.heading)),
+        Line::from(""),
+        Line::from(format!(
+            "Talking to {} with model {} ({} mode, memory {}).",
+            crate::ui::sanitize::sanitize(&app.endpoint),
+            crate::ui::sanitize::sanitize(&app.conv.model),
+            app.conv.mode,
+            app.conv.memory
+        )),
+        Line::from("Type below and press Enter. F1 lists every key and command; F2 shows the parameters."),
+    ];
+    if app.first_run {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled("No API key or server is configured yet.", theme.warning)));
+        lines.push(Line::from("  • OpenAI: export OPENAI_API_KEY=sk-... (or api_key_cmd in the config)"));
+        lines.push(Line::from("  • A local server: chat-tui --base-url http://127.0.0.1:8080/v1"));
+        lines.push(Line::from("    or --profile ollama (see the example config: chat-tui --print-config)"));
+        let cfg = crate::paths::config_file()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(no config directory)".into());
+        lines.push(Line::from(format!("  • Config file: {cfg}")));
+        lines.push(Line::from(Span::styled(
+            "Looking for Ollama (11434) and llama.cpp (8080) on this machine…",
+            theme.dim,
+        )));
+    }
+    lines
+}

@@ -1,0 +1,316 @@
+//! The small panels: finish_reason, token usage, the input box and the status line.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
+
+use crate::api::types::FinishReason;
+use crate::app::{App, CurrentKind, Focus, NoticeKind};
+use crate::chat::conversation::{Speaker, Status};
+use crate::keymap::Context;
+use crate::action::Action;
+use crate::ui::theme::Theme;
+use crate::ui::sanitize::sanitize;
+
+const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+fn block<'a>(title: &'a str, theme: &Theme, focused: bool) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused { theme.border_focused } else { theme.border })
+        .title(Span::styled(format!(" {title} "), theme.dim))
+}
+
+/// Thousands separators: 12,345.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Short form: 128k, 1.0M.
+pub fn short(n: u64) -> String {
+    if n >= 1_000_000 {
+        format!("{:.1}M", n as f64 / 1e6)
+    } else if n >= 10_000 {
+        format!("{}k", n / 1000)
+    } else {
+        thousands(n)
+    }
+}
+
+/// The style and label for a finish reason (or the reply's state when it has none).
+pub fn reason_span(reason: Option<&FinishReason>, status: &Status, theme: &Theme) -> Span<'static> {
+    match reason {
+        Some(FinishReason::Stop) => Span::styled("stop", theme.ok),
+        Some(FinishReason::Length) => Span::styled("length", theme.warning.add_modifier(Modifier::BOLD)),
+        Some(FinishReason::ContentFilter) => Span::styled("content_filter", theme.error.add_modifier(Modifier::BOLD)),
+        Some(FinishReason::ToolCalls) => Span::styled("tool_calls", theme.accent),
+        Some(FinishReason::FunctionCall) => Span::styled("function_call", theme.accent),
+        Some(FinishReason::Other(s)) => Span::styled(sanitize(s).into_owned(), theme.accent),
+        None => match status {
+            Status::Partial => Span::styled("streaming…", theme.dim),
+            Status::Cancelled => Span::styled("cancelled", theme.warning),
+            Status::Failed { .. } => Span::styled("error", theme.error.add_modifier(Modifier::BOLD)),
+            Status::Incomplete => Span::styled("incomplete", theme.error),
+            Status::Complete => Span::styled("none reported", theme.dim),
+        },
+    }
+}
+
+/// finish_reason of the current (last) reply, per choice.
+pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let b = block("finish_reason", theme, false);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let Some(m) = app.conv.last_reply() else {
+        f.render_widget(Paragraph::new(Span::styled("no reply yet", theme.dim)), inner);
+        return;
+    };
+    let mut spans: Vec<Span> = Vec::new();
+    let n = m.choices.len();
+    for (i, c) in m.choices.iter().enumerate() {
+        if n > 1 {
+            let label = format!("{}{}:", if i == m.selected { "▸" } else { " " }, i + 1);
+            spans.push(Span::styled(label, if i == m.selected { theme.accent } else { theme.dim }));
+        }
+        spans.push(reason_span(c.finish_reason.as_ref(), &m.status, theme));
+        spans.push(Span::raw("  "));
+    }
+    if m.choices.is_empty() {
+        spans.push(reason_span(None, &m.status, theme));
+    }
+    let mut lines = vec![Line::from(spans)];
+    let hint = if m
+        .choices
+        .iter()
+        .any(|c| c.finish_reason == Some(FinishReason::Length))
+    {
+        Some(Line::from(Span::styled("cut at max_tokens — /continue asks for more", theme.warning)))
+    } else {
+        match &m.status {
+            Status::Cancelled => Some(Line::from(Span::styled("cancelled — partial text kept; /retry", theme.dim))),
+            Status::Failed { .. } => Some(Line::from(Span::styled("failed — see the reply; /retry", theme.dim))),
+            Status::Incomplete => Some(Line::from(Span::styled("the stream ended early — /retry", theme.dim))),
+            _ => None,
+        }
+    };
+    lines.extend(hint);
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Token usage: the API's numbers for the last reply, local counts, the budget, the session.
+pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let b = block("tokens", theme, false);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    if inner.height == 0 || inner.width == 0 {
+        return;
+    }
+    let mut first: Vec<Span> = vec![Span::styled("last ", theme.dim)];
+    match app.conv.last_reply() {
+        Some(m) => match m.usage {
+            Some(u) => {
+                first.push(Span::raw(format!(
+                    "prompt {} · completion {} · total {}",
+                    thousands(u.prompt_tokens),
+                    thousands(u.completion_tokens),
+                    thousands(u.total_tokens)
+                )));
+                if let Some(local) = m.request_tokens {
+                    if local != u.prompt_tokens {
+                        first.push(Span::styled(
+                            format!(" (local prompt count {})", thousands(local)),
+                            theme.dim,
+                        ));
+                    }
+                }
+            }
+            None if m.status == Status::Partial => first.push(Span::styled("streaming…", theme.dim)),
+            None => {
+                first.push(Span::styled("not reported by the server", theme.dim));
+                if let Some(local) = m.request_tokens {
+                    first.push(Span::styled(format!(" (local prompt {})", thousands(local)), theme.dim));
+                }
+            }
+        },
+        None => first.push(Span::styled("—", theme.dim)),
+    }
+    let s = app.session_usage;
+    first.push(Span::styled("   session ", theme.dim));
+    first.push(Span::raw(thousands(s.total_tokens)));
+    let next = app.next_request_tokens();
+    let est = if app.counter.is_estimate() { " (estimate)" } else { "" };
+    let second = Line::from(vec![
+        Span::styled("draft ", theme.dim),
+        Span::raw(thousands(app.draft_tokens)),
+        Span::styled(" · next request ", theme.dim),
+        Span::raw(format!("~{}", thousands(next))),
+        Span::styled(format!(" {}{est}", app.counter.label()), theme.dim),
+    ]);
+    let rows = Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)]).split(inner);
+    f.render_widget(Paragraph::new(Line::from(first)), rows[0]);
+    if inner.height >= 2 {
+        f.render_widget(Paragraph::new(second), rows[1]);
+    }
+    if inner.height >= 3 {
+        if let Some(b) = app.budget() {
+            let limit = b.prompt_limit().max(1);
+            let ratio = (next as f64 / limit as f64).clamp(0.0, 1.0);
+            let style = if next > limit {
+                theme.error
+            } else if ratio > 0.8 {
+                theme.warning
+            } else {
+                theme.ok
+            };
+            let g = Gauge::default()
+                .gauge_style(style)
+                .ratio(ratio)
+                .label(format!(
+                    "{} / {} context ({} kept for the reply)",
+                    short(next),
+                    short(b.context_window),
+                    short(b.reply_reserve)
+                ));
+            f.render_widget(g, rows[2]);
+        } else {
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    "context window unknown for this model (set context_window in the config)",
+                    theme.dim,
+                )),
+                rows[2],
+            );
+        }
+    }
+}
+
+/// The input box.
+pub fn draw_input(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+    let focused = app.focus == Focus::Input && app.overlay.is_none();
+    let title = if app.is_busy() { "message (Esc cancels the reply)" } else { "message" };
+    let b = block(title, theme, focused);
+    app.input.set_block(b);
+    app.input.set_cursor_style(if focused {
+        Style::default().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::default()
+    });
+    f.render_widget(&app.input, area);
+}
+
+/// One line at the bottom: where, what, state, and hints for the focused pane.
+pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans: Vec<Span> = Vec::new();
+    match &app.current {
+        Some(cur) => {
+            let sp = SPINNER[app.spinner % SPINNER.len()];
+            let summary = matches!(cur.kind, CurrentKind::Summary { .. });
+            match cur.first_token {
+                None => spans.push(Span::styled(
+                    format!(
+                        "{sp} {} {:.1}s ",
+                        if summary { "summarising" } else { "waiting" },
+                        cur.started.elapsed().as_secs_f64()
+                    ),
+                    theme.accent,
+                )),
+                Some(t0) => {
+                    let secs = t0.elapsed().as_secs_f64().max(0.001);
+                    let rate = cur.deltas as f64 / secs;
+                    spans.push(Span::styled(
+                        format!("{sp} {} {rate:.0} tok/s ", if summary { "summarising" } else { "streaming" }),
+                        theme.accent,
+                    ));
+                }
+            }
+        }
+        None => match &app.last_error {
+            Some(_) => spans.push(Span::styled("✗ error ", theme.error)),
+            None => spans.push(Span::styled("● idle ", theme.ok)),
+        },
+    }
+    if let Some(n) = &app.notice {
+        let style = match n.kind {
+            NoticeKind::Info => Style::default(),
+            NoticeKind::Warning => theme.warning,
+            NoticeKind::Error => theme.error,
+        };
+        spans.push(Span::styled(sanitize(&n.text).into_owned(), style));
+        spans.push(Span::raw("  "));
+    }
+    spans.push(Span::styled(
+        format!(
+            "{} · {} · {} · memory {}",
+            sanitize(&app.endpoint),
+            sanitize(&app.conv.model),
+            app.conv.mode,
+            app.conv.memory
+        ),
+        theme.dim,
+    ));
+    let hints = hints(app);
+    let left = Line::from(spans);
+    let hint_w = (hints.chars().count() as u16).min(area.width / 2);
+    let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)]).split(area);
+    f.render_widget(Paragraph::new(left), cols[0]);
+    f.render_widget(Paragraph::new(Span::styled(hints, theme.dim)).right_aligned(), cols[1]);
+}
+
+/// Key hints for the focused pane, from the keymap.
+pub fn hints(app: &App) -> String {
+    let km = &app.keymap;
+    let first = |ctx, a| km.keys_for(ctx, a).into_iter().next().unwrap_or_default();
+    let mut parts = Vec::new();
+    match app.focus {
+        Focus::Input => {
+            if app.is_busy() {
+                parts.push(format!("{} cancel", first(Context::Input, Action::Cancel)));
+            } else {
+                parts.push(format!("{} send", first(Context::Input, Action::Submit)));
+                parts.push(format!("{} newline", first(Context::Input, Action::Newline)));
+            }
+        }
+        Focus::History => {
+            parts.push("↑↓ scroll".to_string());
+            parts.push("[ ] choice".to_string());
+        }
+        Focus::Params => {
+            parts.push("↑↓ select".to_string());
+            parts.push("Enter edit".to_string());
+            parts.push("Del unset".to_string());
+        }
+    }
+    if app
+        .conv
+        .last_reply()
+        .is_some_and(|m| m.choices.len() > 1 && m.speaker == Speaker::Assistant)
+    {
+        parts.push(format!("{} choice", first(Context::Global, Action::NextChoice)));
+    }
+    parts.push(format!("{} params", first(Context::Global, Action::ToggleParams)));
+    parts.push(format!("{} help", first(Context::Global, Action::Help)));
+    parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(short(128_000), "128k");
+        assert_eq!(short(1_047_576), "1.0M");
+    }
+}
