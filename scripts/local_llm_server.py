@@ -53,6 +53,11 @@ def main() -> int:
     ap.add_argument("--parallel", type=int, default=2, help="parallel slots")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="keep llama.cpp logs")
+    ap.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="also shut down when stdin closes (lets a parent process that dies take the server with it)",
+    )
     args = ap.parse_args()
 
     stop = threading.Event()
@@ -80,12 +85,28 @@ def main() -> int:
     if not args.verbose:
         params.verbosity = -1
 
-    server = xlc.Server(params)
+    try:
+        server = xlc.Server(params)
+    except RuntimeError as exc:
+        print(
+            f"local-llm: could not start llama.cpp on 127.0.0.1:{args.port} (port in use?): {exc}",
+            file=sys.stderr,
+        )
+        return 1
     base = f"http://127.0.0.1:{args.port}/v1"
     if not wait_ready(base, time.monotonic() + 60):
         print(f"local-llm: server did not answer GET {base}/models", file=sys.stderr)
         del server
         return 1
+    if args.exit_on_stdin_eof:
+
+        def watch_stdin():
+            while sys.stdin.buffer.read(4096):
+                pass
+            stop.set()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+
     print(f"READY {base}", flush=True)
 
     while not stop.wait(0.5):
