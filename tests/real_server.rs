@@ -56,16 +56,20 @@ fn repo_root() -> PathBuf {
 }
 
 fn skip_requested() -> bool {
-    if std::env::var("CHAT_TUI_SKIP_REAL_SERVER").as_deref() == Ok("1") {
-        eprintln!(
-            "\n##############################################################\n\
-             ## SKIPPED: real llama.cpp server test (CHAT_TUI_SKIP_REAL_SERVER=1)\n\
-             ##############################################################\n"
-        );
-        true
-    } else {
-        false
+    static LOUD: std::sync::Once = std::sync::Once::new();
+    if std::env::var("CHAT_TUI_SKIP_REAL_SERVER").as_deref() != Ok("1") {
+        return false;
     }
+    // Written straight to stderr: libtest captures `eprintln!` of passing tests.
+    LOUD.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n##################################################################\n\
+             ## SKIPPED: real llama.cpp server tests (CHAT_TUI_SKIP_REAL_SERVER=1)\n\
+             ##################################################################\n"
+        );
+    });
+    true
 }
 
 fn free_port() -> u16 {
