@@ -664,6 +664,39 @@ fn cli_completion_mode_uses_completions_endpoint() {
 }
 
 #[tokio::test]
+async fn cli_stop_sequence_reports_stop() {
+    let Some(base) = server() else { return };
+    // Pick a stop string from what the model says without one (temperature 0,
+    // fixed seed: the same request without `stop` is deterministic).
+    let (status, text) = post(base, "/chat/completions", &chat_body("Say hi", 12)).await;
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let reply = v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let words: Vec<&str> = reply.split_whitespace().collect();
+    assert!(words.len() >= 3, "need a few words to cut at: {reply:?}");
+    let stop = words[2].to_owned();
+
+    let base = base.to_owned();
+    let run = tokio::task::spawn_blocking(move || {
+        run_cli(
+            &base,
+            &["-p", "Say hi", "--max-tokens", "12", "--stop", &stop],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(run.status.success(), "chat-tui failed:\n{}", run.stderr);
+    assert_eq!(stderr_line(&run, "finish_reason: "), "stop");
+    // llama.cpp cuts the reply before the stop string and omits it.
+    assert!(reply.starts_with(run.stdout.trim_end_matches('\n')));
+    assert!(run.stdout.len() < reply.len());
+}
+
+#[tokio::test]
 async fn cli_context_overflow_surfaces_server_error() {
     let Some(base) = server() else { return };
     let prompt = overflow_prompt();
