@@ -1,0 +1,300 @@
+//! Markdown export. The output is safe to `cat`: C0 control characters other than
+//! newline and tab become their Unicode control pictures (ESC → ␛, CR → ␍, DEL → ␡) and
+//! C1 controls (U+0080–U+009F, e.g. the 8-bit CSI) are written as `\u{9b}`.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::types::{PARAM_NAMES, Params};
+use crate::chat::conversation::{Conversation, Message, Speaker, Status};
+
+/// The whole conversation as Markdown.
+pub fn to_markdown(conv: &Conversation) -> String {
+    let mut out = String::new();
+    let title = if conv.title.trim().is_empty() {
+        "Untitled"
+    } else {
+        conv.title.trim()
+    };
+    let _ = writeln!(out, "# {}\n", one_line(title));
+    let _ = writeln!(out, "- Model: {}", one_line(&conv.model));
+    let _ = writeln!(out, "- Mode: {}", conv.mode);
+    let _ = writeln!(out, "- Memory: {}", conv.memory);
+    if let Some(e) = &conv.endpoint {
+        let _ = writeln!(out, "- Endpoint: {}", one_line(e));
+    }
+    let _ = writeln!(out, "- Created: {}", time(conv.created));
+    let _ = writeln!(out, "- Updated: {}", time(conv.updated));
+    let _ = writeln!(out, "- Conversation id: {}", one_line(&conv.id));
+    let params = params_line(&conv.params);
+    let _ = writeln!(
+        out,
+        "- Parameters: {}",
+        if params.is_empty() {
+            "server defaults".to_string()
+        } else {
+            params
+        }
+    );
+    let usage = conv.total_usage();
+    if usage.total_tokens > 0 || usage.prompt_tokens > 0 || usage.completion_tokens > 0 {
+        let _ = writeln!(
+            out,
+            "- Total usage: {} prompt + {} completion = {} tokens",
+            usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
+        );
+    }
+    if let Some(sys) = conv.system.as_deref().filter(|s| !s.is_empty()) {
+        out.push_str("\n**System prompt:**\n\n");
+        out.push_str(&quote(sys));
+    }
+    for m in &conv.messages {
+        out.push('\n');
+        message(&mut out, conv, m);
+    }
+    sanitize(&out)
+}
+
+fn message(out: &mut String, conv: &Conversation, m: &Message) {
+    match m.speaker {
+        Speaker::User => {
+            let _ = writeln!(out, "## You\n");
+            body(out, &m.content);
+        }
+        Speaker::System => {
+            let _ = writeln!(out, "## System\n");
+            body(out, &m.content);
+        }
+        Speaker::Summary => {
+            let ids: Vec<String> = m.summary_of.iter().map(|id| format!("#{id}")).collect();
+            let _ = writeln!(out, "## Summary\n");
+            let covers = if ids.is_empty() {
+                "earlier messages".to_string()
+            } else {
+                format!("messages {}", ids.join(", "))
+            };
+            let _ = writeln!(out, "> **Summary** standing for {covers}:\n>");
+            out.push_str(&quote(&m.content));
+            status_note(out, &m.status);
+        }
+        Speaker::Assistant => {
+            let model = m.model.as_deref().unwrap_or(&conv.model);
+            let _ = writeln!(out, "## Assistant ({})\n", one_line(model));
+            status_note(out, &m.status);
+            if let Some(p) = &m.params {
+                let line = params_line(p);
+                if !line.is_empty() {
+                    let _ = writeln!(out, "*Parameters: {line}*\n");
+                }
+            }
+            if m.choices.len() > 1 {
+                for (k, c) in m.choices.iter().enumerate() {
+                    let sel = if k == m.selected { " (selected)" } else { "" };
+                    let _ = writeln!(out, "### Choice {}{sel}\n", k + 1);
+                    body(out, &c.text);
+                    if let Some(r) = &c.finish_reason {
+                        let _ = writeln!(out, "*Finish reason: {}*\n", one_line(r.as_str()));
+                    }
+                }
+            } else {
+                body(out, m.text());
+                if let Some(r) = m.choices.first().and_then(|c| c.finish_reason.as_ref()) {
+                    let _ = writeln!(out, "*Finish reason: {}*\n", one_line(r.as_str()));
+                }
+            }
+            if let Some(u) = &m.usage {
+                let _ = writeln!(
+                    out,
+                    "*Usage: {} prompt + {} completion = {} tokens*\n",
+                    u.prompt_tokens, u.completion_tokens, u.total_tokens
+                );
+            }
+        }
+    }
+}
+
+fn status_note(out: &mut String, status: &Status) {
+    let note = match status {
+        Status::Complete => return,
+        Status::Partial => "partial — the reply was cut off before it finished".to_string(),
+        Status::Cancelled => "cancelled — the text so far is kept".to_string(),
+        Status::Failed { error } => format!("failed — {}", one_line(error)),
+        Status::Incomplete => "incomplete — the stream ended without finishing".to_string(),
+    };
+    let _ = writeln!(out, "> ⚠ *{note}*\n");
+}
+
+fn body(out: &mut String, text: &str) {
+    if text.is_empty() {
+        out.push_str("*(empty)*\n\n");
+    } else {
+        out.push_str(text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+}
+
+fn quote(text: &str) -> String {
+    let mut s = String::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            s.push_str(">\n");
+        } else {
+            let _ = writeln!(s, "> {line}");
+        }
+    }
+    s.push('\n');
+    s
+}
+
+fn params_line(p: &Params) -> String {
+    let mut parts = Vec::new();
+    for name in PARAM_NAMES {
+        if let Some(v) = p.get(name) {
+            parts.push(format!("{name}={v}"));
+        }
+    }
+    for (k, v) in &p.extra {
+        parts.push(format!("{k}={v}"));
+    }
+    one_line(&parts.join(", "))
+}
+
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// Replace control characters that a terminal would act on.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\u{0}'..='\u{1f}' => {
+                out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'));
+            }
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::types::{FinishReason, Mode, Usage};
+    use crate::chat::conversation::Choice;
+    use crate::chat::memory::Memory;
+
+    fn sample() -> Conversation {
+        let mut c = Conversation::new("gpt-test", Mode::Chat, Memory::Last(4));
+        c.id = "0190abc".into();
+        c.created = "2024-05-01T10:00:00Z".parse().unwrap();
+        c.endpoint = Some("openai".into());
+        c.system = Some("Be brief.\nAlways.".into());
+        c.params.set("temperature", "0.5").unwrap();
+        c.params.set("top_k", "40").unwrap();
+        let a = c.push(Speaker::User, "What is Rust?");
+        let p = Params {
+            n: Some(2),
+            ..Params::default()
+        };
+        let r = c.push_reply(&p, "gpt-test-0501");
+        {
+            let m = c.get_mut(r).unwrap();
+            m.choices = vec![
+                Choice {
+                    text: "A language.".into(),
+                    finish_reason: Some(FinishReason::Stop),
+                },
+                Choice {
+                    text: "A fungus.".into(),
+                    finish_reason: Some(FinishReason::Length),
+                },
+            ];
+            m.selected = 1;
+            m.status = Status::Complete;
+            m.usage = Some(Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                total_tokens: 15,
+            });
+        }
+        c.insert_summary("They asked about Rust.".into(), vec![a, r]);
+        c.push(Speaker::User, "And then?");
+        let r2 = c.push_reply(&Params::default(), "gpt-test");
+        c.get_mut(r2).unwrap().choice_mut(0).text = "Then".into();
+        let r3 = c.push_reply(&Params::default(), "gpt-test");
+        c.get_mut(r3).unwrap().status = Status::Failed {
+            error: "HTTP 500".into(),
+        };
+        c.updated = "2024-05-01T10:05:00Z".parse().unwrap();
+        c
+    }
+
+    #[test]
+    fn markdown_has_the_important_parts() {
+        let md = to_markdown(&sample());
+        assert!(md.starts_with("# What is Rust?\n"), "{md}");
+        for needle in [
+            "- Model: gpt-test\n",
+            "- Mode: chat\n",
+            "- Memory: last 4\n",
+            "- Endpoint: openai\n",
+            "- Created: 2024-05-01 10:00:00 UTC\n",
+            "- Updated: 2024-05-01 10:05:00 UTC\n",
+            "- Parameters: temperature=0.5, top_k=40\n",
+            "**System prompt:**\n\n> Be brief.\n> Always.\n",
+            "## You\n\nWhat is Rust?\n",
+            "## Assistant (gpt-test-0501)\n",
+            "*Parameters: n=2*",
+            "### Choice 1\n\nA language.\n\n*Finish reason: stop*",
+            "### Choice 2 (selected)\n\nA fungus.\n\n*Finish reason: length*",
+            "*Usage: 10 prompt + 5 completion = 15 tokens*",
+            "> **Summary** standing for messages #1, #2:\n>\n> They asked about Rust.\n",
+            "partial — the reply was cut off",
+            "failed — HTTP 500",
+            "- Total usage: 10 prompt + 5 completion = 15 tokens\n",
+        ] {
+            assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+        }
+        // Turns appear in conversation order.
+        let you = md.find("## You").unwrap();
+        let summary = md.find("## Summary").unwrap();
+        let then = md.find("And then?").unwrap();
+        assert!(you < summary && summary < then);
+    }
+
+    #[test]
+    fn hostile_text_cannot_drive_the_terminal() {
+        let mut c = Conversation::new("m\x1b[2J", Mode::Chat, Memory::Full);
+        c.push(Speaker::User, "hi\x1b]0;pwned\x07 \r\u{9b}31m \u{7f}");
+        let r = c.push_reply(&Params::default(), "m");
+        c.get_mut(r).unwrap().choice_mut(0).text = "\x1b[31mred\x1b[0m\tok\n".into();
+        c.get_mut(r).unwrap().status = Status::Failed {
+            error: "bad\x1bc".into(),
+        };
+        let md = to_markdown(&c);
+        assert!(!md.contains('\x1b'));
+        assert!(
+            !md.chars()
+                .any(|ch| ch.is_control() && ch != '\n' && ch != '\t')
+        );
+        assert!(md.contains("␛[31mred␛[0m\tok"));
+        assert!(md.contains("␇"));
+        assert!(md.contains("␍"));
+        assert!(md.contains("\\u{9b}31m"));
+        assert!(md.contains("␡"));
+    }
+}

@@ -1,0 +1,421 @@
+use super::*;
+use crate::api::types::FinishReason;
+use proptest::prelude::*;
+use serde_json::json;
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        any::<String>(),
+        "[\\p{Han}]{0,12}",
+        "[😀👍🏽🇨🇭 \n\t]{0,8}",
+        prop::sample::select(vec![
+            "海洋污染對哪個地區影響最大",
+            "\u{1b}[31mred\u{1b}[0m",
+            "a\"b\\c\n\t\r\u{0}\u{7f}\u{9b}",
+            "\u{feff}bom",
+            "line\r\nbreak",
+        ])
+        .prop_map(String::from),
+    ]
+}
+
+fn time() -> impl Strategy<Value = DateTime<Utc>> {
+    (0i64..4_000_000_000, 0u32..1_000_000_000)
+        .prop_map(|(s, n)| DateTime::from_timestamp(s, n).unwrap_or_default())
+}
+
+fn small_f64(lo: i32, hi: i32) -> impl Strategy<Value = f64> {
+    (lo..=hi).prop_map(|k| f64::from(k) / 100.0)
+}
+
+fn params() -> impl Strategy<Value = Params> {
+    (
+        prop::option::of(small_f64(0, 200)),
+        prop::option::of(small_f64(0, 100)),
+        prop::option::of(1u32..5000),
+        prop::option::of(1u32..8),
+        prop::collection::vec(text(), 0..3),
+        prop::option::of(small_f64(-200, 200)),
+        prop::option::of(text()),
+        prop::option::of(any::<i64>()),
+        prop::collection::btree_map(
+            "[a-z_]{1,8}",
+            prop_oneof![
+                any::<i64>().prop_map(Value::from),
+                text().prop_map(Value::from),
+                any::<bool>().prop_map(Value::from),
+            ],
+            0..3,
+        ),
+    )
+        .prop_map(|(t, p, mt, n, stop, pp, suffix, seed, extra)| Params {
+            temperature: t,
+            top_p: p,
+            max_tokens: mt,
+            n,
+            stop,
+            presence_penalty: pp,
+            frequency_penalty: pp.map(|x| -x),
+            suffix,
+            best_of: n.map(|n| n + 1),
+            seed,
+            extra,
+        })
+}
+
+fn status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Complete),
+        Just(Status::Partial),
+        Just(Status::Cancelled),
+        text().prop_map(|error| Status::Failed { error }),
+        Just(Status::Incomplete),
+    ]
+}
+
+fn finish() -> impl Strategy<Value = Option<FinishReason>> {
+    prop::option::of(prop_oneof![
+        Just(FinishReason::Stop),
+        Just(FinishReason::Length),
+        Just(FinishReason::ContentFilter),
+        Just(FinishReason::ToolCalls),
+        Just(FinishReason::FunctionCall),
+        Just(FinishReason::Other("recitation".into())),
+    ])
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    let speaker = prop_oneof![
+        Just(Speaker::System),
+        Just(Speaker::User),
+        Just(Speaker::Assistant),
+        Just(Speaker::Summary),
+    ];
+    let choices = prop::collection::vec(
+        (text(), finish()).prop_map(|(text, finish_reason)| Choice {
+            text,
+            finish_reason,
+        }),
+        0..6,
+    );
+    (
+        (speaker, text(), time(), prop::option::of(time()), choices),
+        (any::<prop::sample::Index>(), status()),
+        (
+            prop::option::of((0u64..1 << 40, 0u64..1 << 40, 0u64..1 << 41)),
+            prop::option::of(any::<u64>()),
+            prop::option::of(any::<u64>()),
+            prop::option::of(params()),
+            prop::option::of(text()),
+            prop::collection::vec(any::<u64>(), 0..4),
+            prop::option::of(text()),
+            any::<u64>(),
+        ),
+    )
+        .prop_map(
+            |(
+                (speaker, content, created, finished, choices),
+                (sel, status),
+                (usage, lt, rt, params, model, summary_of, suffix, version),
+            )| Message {
+                id: 0,
+                speaker,
+                content,
+                created,
+                finished,
+                selected: if choices.is_empty() {
+                    0
+                } else {
+                    sel.index(choices.len())
+                },
+                choices,
+                status,
+                usage: usage.map(|(p, c, t)| Usage {
+                    prompt_tokens: p,
+                    completion_tokens: c,
+                    total_tokens: t,
+                }),
+                local_tokens: lt,
+                request_tokens: rt,
+                params,
+                model,
+                summary_of,
+                suffix,
+                version,
+            },
+        )
+}
+
+fn conversation() -> impl Strategy<Value = Conversation> {
+    let memory = prop_oneof![
+        Just(Memory::None),
+        (1usize..50).prop_map(Memory::Last),
+        Just(Memory::Full),
+        Just(Memory::Summarize),
+    ];
+    let mode = prop_oneof![Just(Mode::Chat), Just(Mode::Completion)];
+    (
+        ("[0-9a-f]{32}", text(), time(), time(), mode, text(), memory),
+        (
+            prop::option::of(text()),
+            params(),
+            prop::option::of(text()),
+            prop::collection::vec(message(), 0..8),
+            0u64..5,
+        ),
+    )
+        .prop_map(
+            |(
+                (id, title, created, updated, mode, model, memory),
+                (system, params, endpoint, mut messages, gap),
+            )| {
+                for (i, m) in messages.iter_mut().enumerate() {
+                    m.id = (i as u64 + 1) * 3;
+                }
+                let next_id = messages.len() as u64 * 3 + 1 + gap;
+                Conversation {
+                    id,
+                    title,
+                    created,
+                    updated,
+                    mode,
+                    model,
+                    memory,
+                    system,
+                    params,
+                    endpoint,
+                    messages,
+                    next_id,
+                }
+            },
+        )
+}
+
+fn unversioned(mut c: Conversation) -> Conversation {
+    for m in &mut c.messages {
+        m.version = 0;
+    }
+    c
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn round_trips(c in conversation()) {
+        let bytes = to_json(&c);
+        let back = parse(&bytes).map_err(|e| TestCaseError::fail(format!("{e}\n{}", String::from_utf8_lossy(&bytes))))?;
+        prop_assert_eq!(back, unversioned(c.clone()));
+        // Stable output: writing the parsed conversation gives the same bytes.
+        prop_assert_eq!(to_json(&parse(&bytes).unwrap_or_else(|_| c.clone())), bytes);
+    }
+}
+
+fn sample() -> Conversation {
+    let mut c = Conversation::new("gpt-x", Mode::Chat, Memory::Last(4));
+    c.push(Speaker::User, "hello 世界");
+    let p = Params {
+        n: Some(2),
+        temperature: Some(0.7),
+        ..Params::default()
+    };
+    let r = c.push_reply(&p, "gpt-x");
+    let m = c.get_mut(r).unwrap();
+    m.choice_mut(0).text = "one".into();
+    m.choice_mut(1).text = "two".into();
+    m.selected = 1;
+    c
+}
+
+#[test]
+fn a_large_conversation_round_trips() {
+    let mut c = Conversation::new("m", Mode::Chat, Memory::Full);
+    let chunk = "Lorem ipsum 海洋污染 😀 \"quoted\" \\ line\n".repeat(250);
+    while to_json(&c).len() < 20 << 20 {
+        for _ in 0..100 {
+            c.push(Speaker::User, chunk.clone());
+            let r = c.push_reply(&Params::default(), "m");
+            let m = c.get_mut(r).unwrap();
+            m.choice_mut(0).text = chunk.clone();
+            m.status = Status::Complete;
+        }
+    }
+    let bytes = to_json(&c);
+    assert!(bytes.len() >= 20 << 20);
+    assert_eq!(parse(&bytes).unwrap(), unversioned(c));
+}
+
+#[test]
+fn the_document_has_a_header_and_no_key() {
+    let v: Value = serde_json::from_slice(&to_json(&sample())).unwrap();
+    assert_eq!(v["format"], "chat-tui-transcript");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["conversation"]["memory"], "last 4");
+    assert!(v["conversation"].get("key").is_none());
+    assert!(v["conversation"].get("api_key").is_none());
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["conversation", "format", "version"]); // serde_json::Map sorts
+    let raw = String::from_utf8(to_json(&sample())).unwrap();
+    assert!(raw.find("\"format\"").unwrap() < raw.find("\"version\"").unwrap());
+    assert!(raw.find("\"version\"").unwrap() < raw.find("\"conversation\"").unwrap());
+}
+
+#[test]
+fn a_newer_version_is_refused_clearly() {
+    let doc =
+        br#"{"format": "chat-tui-transcript", "version": 7, "conversation": {"shape": "new"}}"#;
+    let e = parse(doc).unwrap_err();
+    assert_eq!(
+        e,
+        FormatError::TooNew {
+            found: 7,
+            supported: 1
+        }
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("version 7") && msg.contains("newer chat-tui"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_position() {
+    let e =
+        parse(b"{\"format\": \"chat-tui-transcript\",\n  \"version\": 1,\n  oops}").unwrap_err();
+    match &e {
+        FormatError::Syntax { line, column, .. } => assert_eq!((*line, *column), (3, 3)),
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains("line 3, column 3"), "{e}");
+}
+
+#[test]
+fn truncated_files_say_so() {
+    let bytes = to_json(&sample());
+    let cut = &bytes[..bytes.len() / 2];
+    let e = parse(cut).unwrap_err();
+    match &e {
+        FormatError::Truncated { line, .. } => assert!(*line > 3),
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains("cut off"), "{e}");
+}
+
+#[test]
+fn empty_and_non_utf8_files() {
+    assert_eq!(parse(b"").unwrap_err(), FormatError::Empty);
+    assert_eq!(parse(b" \n\t ").unwrap_err(), FormatError::Empty);
+    let e = parse(b"{\"version\": 1,\n \"x\": \"ab\xff\"}").unwrap_err();
+    assert_eq!(
+        e,
+        FormatError::NotUtf8 {
+            line: 2,
+            column: 10,
+            offset: 24
+        }
+    );
+    assert!(e.to_string().contains("UTF-8"));
+}
+
+#[test]
+fn wrong_shapes_name_the_position() {
+    let mut v: Value = serde_json::from_slice(&to_json(&sample())).unwrap();
+    v["conversation"].as_object_mut().unwrap().remove("model");
+    let bytes = serde_json::to_vec_pretty(&v).unwrap();
+    let e = parse(&bytes).unwrap_err();
+    assert!(matches!(e, FormatError::Invalid { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("model") && e.to_string().contains("line "),
+        "{e}"
+    );
+
+    let e = parse(br#"{"format": "something-else", "version": 1}"#).unwrap_err();
+    assert!(matches!(e, FormatError::NotTranscript(_)), "{e:?}");
+    let e = parse(br#"{"hello": "world"}"#).unwrap_err();
+    assert!(e.to_string().contains("no `version`"), "{e}");
+    let e = parse(br#"{"version": 0, "conversation": {}}"#).unwrap_err();
+    assert!(matches!(e, FormatError::NotTranscript(_)), "{e:?}");
+    let e = parse(b"42").unwrap_err();
+    assert!(matches!(e, FormatError::NotTranscript(_)), "{e:?}");
+}
+
+#[test]
+fn unknown_fields_are_ignored_everywhere() {
+    let c = sample();
+    let mut v: Value = serde_json::from_slice(&to_json(&c)).unwrap();
+    v["future"] = json!({"x": 1});
+    v["conversation"]["folder"] = json!("work");
+    v["conversation"]["params"]["top_k_v2"] = json!(5);
+    v["conversation"]["params"]["temperature"] = json!(0.25);
+    v["conversation"]["params"]["max_tokens"] = json!("lots"); // wrong type: dropped
+    let msgs = v["conversation"]["messages"].as_array_mut().unwrap();
+    msgs[0]["attachments"] = json!([]);
+    msgs[1]["params"]["reasoning_effort_v2"] = json!("high");
+    msgs[1]["choices"][0]["logprobs"] = json!(null);
+    msgs[1]["usage"] = json!({"prompt_tokens": 1, "cached_tokens": 9});
+    let back = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+    let mut want = unversioned(c);
+    want.params.temperature = Some(0.25);
+    want.messages[1].usage = Some(Usage {
+        prompt_tokens: 1,
+        ..Usage::default()
+    });
+    assert_eq!(back, want);
+}
+
+#[test]
+fn hand_edits_are_repaired() {
+    let mut v: Value = serde_json::from_slice(&to_json(&sample())).unwrap();
+    let conv = &mut v["conversation"];
+    conv["next_id"] = json!(0);
+    conv["messages"][1]["selected"] = json!(9);
+    let dup = conv["messages"][0].clone();
+    conv["messages"].as_array_mut().unwrap().push(dup);
+    let c = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(c.messages[1].selected, 0);
+    let ids: Vec<u64> = c.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(c.next_id, 4);
+    assert_eq!(c.messages[2].content, "hello 世界");
+}
+
+#[test]
+fn a_partial_reply_stays_partial() {
+    let mut c = sample();
+    c.messages[1].status = Status::Partial;
+    let back = parse(&to_json(&c)).unwrap();
+    assert_eq!(back.messages[1].status, Status::Partial);
+    assert_eq!(back.messages[1].status.label(), "partial");
+}
+
+#[test]
+fn openai_messages_arrays_open_as_conversations() {
+    let doc = r#"[
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": [{"type": "text", "text": "What is "}, {"type": "image_url", "image_url": {"url": "x"}}, {"type": "text", "text": "Rust?"}]},
+        {"role": "assistant", "content": "A language.", "refusal": null},
+        {"role": "user", "content": "海洋"}
+    ]"#;
+    let c = parse(doc.as_bytes()).unwrap();
+    assert_eq!(c.messages.len(), 4);
+    assert_eq!(c.messages[0].speaker, Speaker::System);
+    assert_eq!(c.messages[0].content, "You are terse.");
+    assert_eq!(c.messages[1].content, "What is Rust?");
+    assert_eq!(c.title, "What is Rust?");
+    let a = &c.messages[2];
+    assert_eq!(a.speaker, Speaker::Assistant);
+    assert_eq!(a.choices.len(), 1);
+    assert_eq!(a.text(), "A language.");
+    assert_eq!(a.status, Status::Complete);
+    assert_eq!(c.messages[3].content, "海洋");
+    assert_eq!(c.next_id, 5);
+    assert!(crate::store::is_safe_id(&c.id));
+
+    let e = parse(br#"[{"role": "tool", "content": "x"}]"#).unwrap_err();
+    assert!(e.to_string().contains("element 0"), "{e}");
+    let e = parse(br#"[{"content": "x"}]"#).unwrap_err();
+    assert!(matches!(e, FormatError::Import { index: 0, .. }), "{e:?}");
+    let e = parse(b"[{\"role\": \"user\",\n \"content\": \"x\"").unwrap_err();
+    assert!(matches!(e, FormatError::Truncated { line: 2, .. }), "{e:?}");
+}
