@@ -204,7 +204,11 @@ impl Wrapper {
         let word_w = std::mem::replace(&mut self.word_w, 0);
         let space = std::mem::take(&mut self.space);
         let space_w = std::mem::replace(&mut self.space_w, 0);
-        let space_w = if self.cur_w == 0 && self.soft { 0 } else { space_w };
+        let space_w = if self.cur_w == 0 && self.soft {
+            0
+        } else {
+            space_w
+        };
         let cap = self.cap();
         let run_text = |i: usize| {
             let (start, style) = runs[i];
@@ -397,22 +401,30 @@ impl<'t> Renderer<'t> {
     /// the prefixes for the new block.
     fn begin_block(&mut self) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
         self.flush_wrapper();
+        self.blank_if_pending();
+        self.prefixes(true)
+    }
+
+    /// The blank line between two blocks, if one is due.
+    fn blank_if_pending(&mut self) {
         if self.pending_blank && !self.out.is_empty() {
             let (_, rest) = self.prefixes(false);
             let mut line = Line::from(rest);
             // No trailing indentation on blank lines.
-            while line.spans.last().is_some_and(|s| s.content.trim().is_empty()) {
+            while line
+                .spans
+                .last()
+                .is_some_and(|s| s.content.trim().is_empty())
+            {
                 line.spans.pop();
             }
-            for s in line.spans.iter_mut() {
-                if let Some(t) = s.content.strip_suffix(' ') {
-                    s.content = t.to_string().into();
-                }
+            if let Some(last) = line.spans.last_mut() {
+                let trimmed = last.content.trim_end().to_string();
+                last.content = trimmed.into();
             }
             self.out.push(line);
         }
         self.pending_blank = false;
-        self.prefixes(true)
     }
 
     fn start_wrapper(&mut self) {
@@ -518,6 +530,7 @@ impl<'t> Renderer<'t> {
             }
             Tag::BlockQuote(_) => {
                 self.flush_wrapper();
+                self.blank_if_pending();
                 self.containers.push(Container::Quote);
                 self.push_style(t.quote);
             }
@@ -535,6 +548,7 @@ impl<'t> Renderer<'t> {
             }
             Tag::List(start) => {
                 self.flush_wrapper();
+                self.blank_if_pending();
                 self.lists.push(start);
             }
             Tag::Item => {
@@ -572,9 +586,7 @@ impl<'t> Renderer<'t> {
             Tag::TableRow | Tag::TableCell => {}
             Tag::Emphasis => self.push_style(Style::new().add_modifier(Modifier::ITALIC)),
             Tag::Strong => self.push_style(Style::new().add_modifier(Modifier::BOLD)),
-            Tag::Strikethrough => {
-                self.push_style(Style::new().add_modifier(Modifier::CROSSED_OUT))
-            }
+            Tag::Strikethrough => self.push_style(Style::new().add_modifier(Modifier::CROSSED_OUT)),
             Tag::Link { dest_url, .. } => {
                 self.push_style(t.link);
                 self.links.push((dest_url.to_string(), String::new()));
@@ -722,7 +734,11 @@ impl<'t> Renderer<'t> {
             let mut cur: Vec<Span<'static>> = Vec::new();
             let mut cur_w = 0;
             let mut emit = |cur: &mut Vec<Span<'static>>, out: &mut Vec<Line<'static>>| {
-                let mut spans = if is_first { first.clone() } else { rest.clone() };
+                let mut spans = if is_first {
+                    first.clone()
+                } else {
+                    rest.clone()
+                };
                 is_first = false;
                 spans.push(gutter.clone());
                 spans.append(cur);
@@ -733,7 +749,10 @@ impl<'t> Renderer<'t> {
                     let w = grapheme_width(g);
                     if cur_w > 0 && cur_w + w > avail {
                         emit(&mut cur, &mut self.out);
-                        cur.push(spaces(indent));
+                        let indent = if indent + w <= avail { indent } else { 0 };
+                        if indent > 0 {
+                            cur.push(spaces(indent));
+                        }
                         cur_w = indent;
                     }
                     match cur.last_mut() {
@@ -763,7 +782,8 @@ impl<'t> Renderer<'t> {
         let chrome = 3 * ncols + 1;
         let avail = self.width.saturating_sub(prefix_w + chrome);
         let cell_w = |cell: &Vec<(String, Style)>| cell.iter().map(|(s, _)| s.width()).sum();
-        if avail < ncols {
+        // Columns are at least 2 cells wide, so any character fits.
+        if avail < 2 * ncols {
             // Too narrow for boxes: one wrapped line per row, cells separated by bars.
             let mut w = Wrapper::with_prefix(self.width, first, rest);
             for row in &tb.rows {
@@ -780,7 +800,7 @@ impl<'t> Renderer<'t> {
             self.out.extend(w.finish());
             return;
         }
-        let mut natural = vec![1usize; ncols];
+        let mut natural = vec![2usize; ncols];
         for row in &tb.rows {
             for (i, cell) in row.iter().enumerate() {
                 natural[i] = natural[i].max(cell_w(cell));
@@ -792,11 +812,11 @@ impl<'t> Renderer<'t> {
             // Narrow columns keep their width; the rest share what is left.
             let mut order: Vec<usize> = (0..ncols).collect();
             order.sort_by_key(|&i| natural[i]);
-            let mut widths = vec![1usize; ncols];
+            let mut widths = vec![2usize; ncols];
             let mut remaining = avail;
             for (k, &i) in order.iter().enumerate() {
                 let share = remaining / (ncols - k);
-                widths[i] = natural[i].min(share).max(1);
+                widths[i] = natural[i].min(share).max(2);
                 remaining = remaining.saturating_sub(widths[i]);
             }
             widths
@@ -814,7 +834,11 @@ impl<'t> Renderer<'t> {
         };
         let mut is_first = true;
         let mut push_line = |out: &mut Vec<Line<'static>>, mut spans: Vec<Span<'static>>| {
-            let mut line = if is_first { first.clone() } else { rest.clone() };
+            let mut line = if is_first {
+                first.clone()
+            } else {
+                rest.clone()
+            };
             is_first = false;
             line.append(&mut spans);
             out.push(Line::from(line));
@@ -936,4 +960,233 @@ pub fn render(text: &str, width: u16, theme: &Theme) -> Vec<Line<'static>> {
     }
     r.flush_wrapper();
     r.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(lines: &[Line<'_>]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.to_string().trim_end().to_string())
+            .collect()
+    }
+
+    fn assert_fits(lines: &[Line<'_>], width: u16) {
+        for l in lines {
+            assert!(
+                l.width() <= width as usize,
+                "line {:?} is {} wide, more than {width}",
+                l.to_string(),
+                l.width()
+            );
+        }
+    }
+
+    fn th() -> Theme {
+        Theme::default()
+    }
+
+    #[test]
+    fn paragraphs_word_wrap() {
+        let lines = render("the quick brown fox jumps over the lazy dog", 12, &th());
+        assert_eq!(
+            text(&lines),
+            ["the quick", "brown fox", "jumps over", "the lazy dog"]
+        );
+    }
+
+    #[test]
+    fn cjk_wraps_between_characters_and_long_words_break() {
+        let lines = render_plain("海洋污染對哪個地區影響最大", 9, Style::default());
+        assert_eq!(text(&lines), ["海洋污染", "對哪個地", "區影響最", "大"]);
+        let lines = render_plain("abcdefghijkl xy", 5, Style::default());
+        assert_eq!(text(&lines), ["abcde", "fghij", "kl xy"]);
+    }
+
+    #[test]
+    fn no_line_is_wider_than_the_width() {
+        let samples = [
+            "海洋污染對哪個地區影響最大 mixed with English words and 😀👍🏽 emoji 👨‍👩‍👧 family",
+            "e\u{301}e\u{301}e\u{301} combining ﷽ wide ＡＢＣ fullwidth",
+            "a_very_long_identifier_that_cannot_possibly_fit_on_one_line_at_all",
+            "- list item with 漢字 text\n  - nested 😀 item with more text\n\n> quote 海洋污染對哪個地區影響最大",
+            "| 名前 | value |\n|---|--:|\n| 海洋污染對哪個地區 | 😀😀😀😀 long cell text |\n",
+            "```\n\t海洋污染對哪個地區影響最大 let x = 1; 😀😀😀😀😀😀\n```",
+        ];
+        for s in samples {
+            for w in 4..50u16 {
+                assert_fits(&render(s, w, &th()), w);
+                assert_fits(&render_plain(s, w, Style::default()), w);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_text_keeps_newlines_and_indentation() {
+        let lines = render_plain("a\n\n    b\r\n", 20, Style::default());
+        assert_eq!(text(&lines), ["a", "", "    b␍"]);
+    }
+
+    #[test]
+    fn inline_styles() {
+        let lines = render("*it* **bold** ~~gone~~ `code`", 80, &th());
+        let spans = &lines[0].spans;
+        let find = |t: &str| spans.iter().find(|s| s.content.contains(t)).unwrap().style;
+        assert!(find("it").add_modifier.contains(Modifier::ITALIC));
+        assert!(find("bold").add_modifier.contains(Modifier::BOLD));
+        assert!(find("gone").add_modifier.contains(Modifier::CROSSED_OUT));
+        assert_eq!(find("code").fg, th().code.fg);
+    }
+
+    #[test]
+    fn headings_keep_markers_and_are_styled() {
+        let lines = render("## Title\n\ntext", 80, &th());
+        assert_eq!(text(&lines), ["## Title", "", "text"]);
+        assert!(
+            lines[0].spans[0]
+                .style
+                .add_modifier
+                .contains(Modifier::BOLD)
+        );
+    }
+
+    #[test]
+    fn links_show_their_url_unless_it_is_the_text() {
+        let lines = render("see [docs](https://d.rs) and <https://x.io>", 80, &th());
+        assert_eq!(text(&lines), ["see docs (https://d.rs) and https://x.io"]);
+        let url = lines[0]
+            .spans
+            .iter()
+            .find(|s| s.content.contains("(https://d.rs)"))
+            .unwrap();
+        assert!(url.style.add_modifier.contains(Modifier::DIM));
+    }
+
+    #[test]
+    fn quotes_nest() {
+        let lines = render("> a\n>> b\n\n> c", 80, &th());
+        // A blank line ends a quote: "> c" starts a new one.
+        assert_eq!(text(&lines), ["│ a", "│", "│ │ b", "", "│ c"]);
+        let lines = render("> a\n>\n> b", 80, &th());
+        assert_eq!(text(&lines), ["│ a", "│", "│ b"]);
+    }
+
+    #[test]
+    fn lists_nest_with_hanging_indent() {
+        let lines = render("- one two three\n  - four five\n3. x\n4. y", 10, &th());
+        assert_eq!(
+            text(&lines),
+            [
+                "• one two",
+                "  three",
+                "  ◦ four",
+                "    five",
+                "",
+                "3. x",
+                "4. y"
+            ]
+        );
+    }
+
+    #[test]
+    fn task_lists_and_rules() {
+        let lines = render("- [x] done\n- [ ] todo\n\n---", 10, &th());
+        assert_eq!(text(&lines), ["• [x] done", "• [ ] todo", "", "──────────"]);
+    }
+
+    #[test]
+    fn tables_are_boxed_aligned_and_fit() {
+        let md = "| a | b |\n|:-:|--:|\n| x | 12345 |\n| long cell | 1 |";
+        let lines = render(md, 40, &th());
+        assert_eq!(
+            text(&lines),
+            [
+                "┌───────────┬───────┐",
+                "│     a     │     b │",
+                "├───────────┼───────┤",
+                "│     x     │ 12345 │",
+                "│ long cell │     1 │",
+                "└───────────┴───────┘",
+            ]
+        );
+        let lines = render(md, 16, &th());
+        assert_fits(&lines, 16);
+        assert!(text(&lines).iter().any(|l| l.contains("│ long")));
+    }
+
+    #[test]
+    fn code_is_highlighted_and_hard_broken() {
+        let md = "```rust\nfn main() {\n    let s = \"0123456789012345678901234567890\";\n}\n```";
+        let lines = render(md, 24, &th());
+        assert_fits(&lines, 24);
+        let t = text(&lines);
+        assert_eq!(t[0], "▎ fn main() {");
+        // Broken at the width, continuation keeps the indentation.
+        assert_eq!(t[1], "▎     let s = \"012345678");
+        assert!(t[2].starts_with("▎     9012"), "{t:?}");
+        assert_eq!(t.last().unwrap(), "▎ }");
+        let rgb = lines[0]
+            .spans
+            .iter()
+            .any(|s| matches!(s.style.fg, Some(Color::Rgb(..))));
+        assert!(rgb, "rust code should be highlighted");
+        // Not word-wrapped: spaces do not move words.
+        let lines = render("```\nab cd ef gh\n```", 6, &th());
+        assert_eq!(text(&lines), ["▎ ab c", "▎ d ef", "▎  gh"]);
+    }
+
+    #[test]
+    fn unknown_language_and_unterminated_fence_are_plain_code() {
+        let lines = render("```nosuchlang\nx <- 1\n```", 40, &th());
+        assert_eq!(text(&lines), ["▎ x <- 1"]);
+        assert_eq!(lines[0].spans[1].style.fg, th().code.fg);
+        // Streaming: the closing fence has not arrived yet.
+        let lines = render("text\n\n```python\ndef f():\n    return 1", 40, &th());
+        assert_eq!(text(&lines), ["text", "", "▎ def f():", "▎     return 1"]);
+    }
+
+    #[test]
+    fn control_sequences_are_neutralised() {
+        let lines = render("\x1b[2J hi *\x1b]52;c;eA==\x07*", 80, &th());
+        assert_eq!(text(&lines), ["␛[2J hi ␛]52;c;eA==␇"]);
+    }
+
+    #[test]
+    fn deep_nesting_is_capped_and_fast() {
+        let t0 = std::time::Instant::now();
+        let quotes = format!("{} deep", ">".repeat(10_000));
+        let lines = render(&quotes, 80, &th());
+        assert_fits(&lines, 80);
+        assert!(text(&lines).iter().any(|l| l.ends_with("deep")));
+        let mut lists = String::new();
+        for i in 0..10_000 {
+            lists.push_str(&"  ".repeat(i.min(3)));
+            lists.push_str("- x\n");
+        }
+        let lists2 = "- ".repeat(10_000) + "leaf";
+        for md in [&lists, &lists2] {
+            let lines = render(md, 60, &th());
+            assert_fits(&lines, 60);
+        }
+        assert!(t0.elapsed().as_secs() < 10, "took {:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn huge_replies_render_in_linear_time() {
+        let chunk =
+            "Some *text* with `code` and a [link](http://x).\n\n```rust\nlet x = 1;\n```\n\n";
+        let small = chunk.repeat(200);
+        let big = chunk.repeat(800);
+        let t = |s: &str| {
+            let t0 = std::time::Instant::now();
+            render(s, 80, &th());
+            t0.elapsed()
+        };
+        warm_up();
+        let (a, b) = (t(&small), t(&big));
+        // 4x the input: allow generous noise, but not 16x.
+        assert!(b < a * 10, "small {a:?}, big {b:?}");
+    }
 }

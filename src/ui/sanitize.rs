@@ -89,7 +89,14 @@ mod tests {
 
     #[test]
     fn plain_text_is_borrowed() {
-        for s in ["", "hello\nworld", "héllo — “quotes” ½ ©", "海洋污染", "e\u{301}", "😀👍🏽"] {
+        for s in [
+            "",
+            "hello\nworld",
+            "héllo — “quotes” ½ ©",
+            "海洋污染",
+            "e\u{301}",
+            "😀👍🏽",
+        ] {
             assert!(matches!(sanitize(s), Cow::Borrowed(_)), "{s:?}");
         }
     }
