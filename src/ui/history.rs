@@ -207,12 +207,12 @@ impl HistoryView {
         if !self.following && pending != 0 {
             self.move_top(pending);
         }
-        if let Some(old) = self.grown_last.take() {
-            if !self.following {
-                // New text below the view: count its lines for the indicator.
-                self.ensure(n - 1, messages, theme);
-                self.new_lines += self.entries[n - 1].height.saturating_sub(old);
-            }
+        if let Some(old) = self.grown_last.take()
+            && !self.following
+        {
+            // New text below the view: count its lines for the indicator.
+            self.ensure(n - 1, messages, theme);
+            self.new_lines += self.entries[n - 1].height.saturating_sub(old);
         }
         if !self.following {
             let i = self.top.0.min(n - 1);
