@@ -1,0 +1,152 @@
+//! Make untrusted text (model output, transcripts) safe to put on a terminal.
+//!
+//! Nothing that reaches the screen may be a control sequence: escape characters and other
+//! controls become visible symbols, and characters that could hide or reorder text (bidi
+//! overrides, zero-width characters) become visible placeholders.
+
+use std::borrow::Cow;
+
+/// Shown for C1 control characters (U+0080–U+009F).
+pub const C1_PLACEHOLDER: char = '⍰';
+/// Shown for bidi embeddings, overrides and isolates.
+pub const BIDI_PLACEHOLDER: char = '⇆';
+/// Shown for zero-width characters that could hide text.
+pub const ZERO_WIDTH_PLACEHOLDER: char = '⎵';
+
+/// What to put in place of `c`, if it must be replaced.
+fn replacement(c: char) -> Option<Replacement> {
+    let r = match c {
+        '\n' => return None,
+        '\t' => Replacement::Str("    "),
+        '\u{7f}' => Replacement::Char('␡'),
+        // C0 controls (incl. ESC → ␛ and CR → ␍): their Control Pictures.
+        '\0'..='\u{1f}' => {
+            Replacement::Char(char::from_u32(0x2400 + c as u32).unwrap_or(C1_PLACEHOLDER))
+        }
+        '\u{80}'..='\u{9f}' => Replacement::Char(C1_PLACEHOLDER),
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}' => {
+            Replacement::Char(BIDI_PLACEHOLDER)
+        }
+        '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}' => {
+            Replacement::Char(ZERO_WIDTH_PLACEHOLDER)
+        }
+        _ => return None,
+    };
+    Some(r)
+}
+
+enum Replacement {
+    Char(char),
+    Str(&'static str),
+}
+
+/// Could a byte start (or be) a character that [`replacement`] replaces?
+///
+/// ASCII controls and DEL, and the lead bytes of the multi-byte characters replaced:
+/// 0xC2 (U+0080–U+00BF), 0xD8 (U+061C), 0xE2 (U+2000–U+2FFF), 0xEF (U+F000–U+FFFF).
+#[inline]
+fn suspicious(b: u8) -> bool {
+    (b < 0x20 && b != b'\n') || b == 0x7f || b == 0xc2 || b == 0xd8 || b == 0xe2 || b == 0xef
+}
+
+/// `s` with control characters, bidi controls and hiding zero-width characters made
+/// visible, and tabs expanded to four spaces. Newlines and combining characters stay.
+/// Borrowed when nothing needed replacing.
+pub fn sanitize(s: &str) -> Cow<'_, str> {
+    let Some(start) = s.bytes().position(suspicious) else {
+        return Cow::Borrowed(s);
+    };
+    // A suspicious lead byte is often harmless (é, —, “ …): find the first real hit.
+    let Some((first, _)) = s[start..]
+        .char_indices()
+        .find(|&(_, c)| replacement(c).is_some())
+    else {
+        return Cow::Borrowed(s);
+    };
+    let first = start + first;
+    let mut out = String::with_capacity(s.len() + 16);
+    out.push_str(&s[..first]);
+    for c in s[first..].chars() {
+        match replacement(c) {
+            None => out.push(c),
+            Some(Replacement::Char(r)) => out.push(r),
+            Some(Replacement::Str(r)) => out.push_str(r),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(s: &str) -> String {
+        match sanitize(s) {
+            Cow::Owned(o) => o,
+            Cow::Borrowed(b) => panic!("expected a change in {b:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_text_is_borrowed() {
+        for s in [
+            "",
+            "hello\nworld",
+            "héllo — “quotes” ½ ©",
+            "海洋污染",
+            "e\u{301}",
+            "😀👍🏽",
+        ] {
+            assert!(matches!(sanitize(s), Cow::Borrowed(_)), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn escape_sequences_become_visible() {
+        assert_eq!(owned("\x1b[31mred\x1b[0m"), "␛[31mred␛[0m");
+        // OSC 8 hyperlink and OSC 52 clipboard write, BEL- and ST-terminated.
+        assert_eq!(
+            owned("\x1b]8;;http://evil\x07click\x1b]8;;\x07"),
+            "␛]8;;http://evil␇click␛]8;;␇"
+        );
+        assert_eq!(owned("\x1b]52;c;aGk=\x1b\\"), "␛]52;c;aGk=␛\\");
+        assert!(!owned("\x1b]52;c;aGk=\x07").chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn c0_c1_and_del() {
+        assert_eq!(owned("a\0b\x07c\x08d"), "a␀b␇c␈d");
+        assert_eq!(owned("x\x7f"), "x␡");
+        // C1: CSI (U+009B) and OSC (U+009D) would start sequences on some terminals.
+        assert_eq!(owned("\u{9b}31m\u{9d}0;t\u{9c}"), "⍰31m⍰0;t⍰");
+        // Latin-1 letters share the C1 lead byte and stay.
+        assert_eq!(owned("é\u{85}ü"), "é⍰ü");
+    }
+
+    #[test]
+    fn bidi_and_zero_width_become_placeholders() {
+        assert_eq!(owned("abc\u{202e}fed\u{202c}"), "abc⇆fed⇆");
+        assert_eq!(owned("\u{2066}x\u{2069}"), "⇆x⇆");
+        assert_eq!(owned("pass\u{200b}word\u{feff}\u{2060}"), "pass⎵word⎵⎵");
+        assert_eq!(owned("\u{200e}\u{200f}"), "⎵⎵");
+    }
+
+    #[test]
+    fn crlf_and_tabs() {
+        assert_eq!(owned("a\r\nb\rc"), "a␍\nb␍c");
+        assert_eq!(owned("\tx\ty"), "    x    y");
+    }
+
+    #[test]
+    fn combining_and_wide_text_stays() {
+        assert_eq!(owned("\x1be\u{301}漢"), "␛e\u{301}漢");
+    }
+
+    #[test]
+    fn output_has_no_controls_but_newlines() {
+        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        let out = sanitize(&all);
+        assert!(out.chars().all(|c| c == '\n' || !c.is_control()));
+        assert!(!out.contains('\u{202e}') && !out.contains('\u{200b}'));
+    }
+}
