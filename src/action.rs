@@ -132,31 +132,59 @@ pub enum TurnKind {
 /// A background result.
 #[derive(Debug)]
 pub enum Msg {
-    Stream { turn: TurnId, event: StreamEvent },
-    Done { turn: TurnId, result: Result<Outcome, ApiError> },
+    Stream {
+        turn: TurnId,
+        event: StreamEvent,
+    },
+    Done {
+        turn: TurnId,
+        result: Result<Outcome, ApiError>,
+    },
     Models(Result<Vec<String>, ApiError>),
     /// A local server was found (name, base URL).
     LocalServer(Option<(String, String)>),
     /// An autosave or `/save` finished.
-    Saved { path: PathBuf, result: Result<(), String>, explicit: bool },
+    Saved {
+        path: PathBuf,
+        result: Result<(), String>,
+        explicit: bool,
+    },
     /// A transcript was read for `/open`.
-    Opened { path: PathBuf, result: Result<Box<Conversation>, String> },
+    Opened {
+        path: PathBuf,
+        result: Result<Box<Conversation>, String>,
+    },
 }
 
 /// Work `update()` asks the event loop to do.
 #[derive(Debug)]
 pub enum Effect {
     /// Start a request in the background.
-    Send { turn: TurnId, request: Request },
+    Send {
+        turn: TurnId,
+        request: Request,
+    },
     /// Stop a request now (closes its connection).
-    Cancel { turn: TurnId },
+    Cancel {
+        turn: TurnId,
+    },
     FetchModels,
     ProbeLocal,
     /// Write the conversation (a snapshot) to `path` off the UI path.
-    Save { conversation: Box<Conversation>, path: Option<PathBuf>, explicit: bool, markdown: bool },
+    Save {
+        conversation: Box<Conversation>,
+        path: Option<PathBuf>,
+        explicit: bool,
+        markdown: bool,
+    },
     /// Read a transcript off the UI path.
-    Open { path: PathBuf },
+    Open {
+        path: PathBuf,
+    },
     /// Talk to another server from now on (the first-run offer of a local server).
-    UseServer { base_url: String, name: String },
+    UseServer {
+        base_url: String,
+        name: String,
+    },
     Quit,
 }

@@ -9,7 +9,7 @@ use ratatui_textarea::{TextArea, WrapMode};
 
 use crate::action::{Action, Effect, Msg, TurnId};
 use crate::api::error::ApiError;
-use crate::api::types::{Mode, Params, Prompt, Request, StreamEvent, Usage, PARAM_NAMES};
+use crate::api::types::{Mode, PARAM_NAMES, Params, Prompt, Request, StreamEvent, Usage};
 use crate::chat::conversation::{Conversation, MessageId, Speaker, Status};
 use crate::chat::memory::{self, Budget, Memory, Plan};
 use crate::chat::prompt;
@@ -29,11 +29,21 @@ pub enum Focus {
 /// A panel over the others.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     /// `/model` with no name: the server's models.
-    Models { models: Vec<String>, selected: usize, loading: bool, error: Option<String> },
+    Models {
+        models: Vec<String>,
+        selected: usize,
+        loading: bool,
+        error: Option<String>,
+    },
     /// A local server was found at first run.
-    LocalServer { name: String, url: String },
+    LocalServer {
+        name: String,
+        url: String,
+    },
     Sessions(crate::ui::sessions::SessionsState),
 }
 
@@ -67,9 +77,16 @@ pub struct CurrentTurn {
 #[derive(Clone, Debug, PartialEq)]
 pub enum CurrentKind {
     /// Writing into reply `reply`; `append` continues choice `choice` (after `/continue`).
-    Reply { reply: MessageId, append: Option<usize> },
+    Reply {
+        reply: MessageId,
+        append: Option<usize>,
+    },
     /// Summarising `ids` before answering `user`.
-    Summary { ids: Vec<MessageId>, user: MessageId, text: String },
+    Summary {
+        ids: Vec<MessageId>,
+        user: MessageId,
+        text: String,
+    },
 }
 
 /// Where the conversation is written.
@@ -156,7 +173,9 @@ fn new_input() -> TextArea<'static> {
     let mut t = TextArea::default();
     t.set_wrap_mode(WrapMode::WordOrGlyph);
     t.set_cursor_line_style(ratatui::style::Style::default());
-    t.set_placeholder_text("Type a message — Enter sends, Alt+Enter for a new line, /help for commands");
+    t.set_placeholder_text(
+        "Type a message — Enter sends, Alt+Enter for a new line, /help for commands",
+    );
     t.set_max_histories(200);
     t
 }
@@ -305,7 +324,11 @@ impl App {
 
     /// A snapshot to save, with where to.
     fn save_effect(&mut self) -> Vec<Effect> {
-        let path = self.save.file.clone().or_else(|| self.save.autosave.clone());
+        let path = self
+            .save
+            .file
+            .clone()
+            .or_else(|| self.save.autosave.clone());
         if path.is_none() {
             return Vec::new();
         }
@@ -383,11 +406,12 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
                 app.spinner = app.spinner.wrapping_add(1);
                 app.dirty = true;
             }
-            if let Some(n) = &app.notice {
-                if n.kind == NoticeKind::Info && n.at.elapsed() > NOTICE_TTL {
-                    app.notice = None;
-                    app.dirty = true;
-                }
+            if let Some(n) = &app.notice
+                && n.kind == NoticeKind::Info
+                && n.at.elapsed() > NOTICE_TTL
+            {
+                app.notice = None;
+                app.dirty = true;
             }
             app.count_pending(Duration::from_millis(3));
             Vec::new()
@@ -411,15 +435,16 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if app.overlay.is_some() {
         return crate::ui::overlays::on_key(app, key);
     }
-    if app.focus == Focus::Params {
-        if let Some(effects) = crate::ui::params::on_key(app, key) {
-            return effects;
-        }
+    if app.focus == Focus::Params
+        && let Some(effects) = crate::ui::params::on_key(app, key)
+    {
+        return effects;
     }
     let action = app.keymap.lookup(context(app), &key);
     match action {
         Some(Action::HistoryPrev | Action::HistoryNext)
-            if !(app.input.is_empty() || app.history_pos.is_some()) || app.input.lines().len() > 1 =>
+            if !(app.input.is_empty() || app.history_pos.is_some())
+                || app.input.lines().len() > 1 =>
         {
             // Inside a draft, Up and Down move the cursor.
             app.input.input(key);
@@ -503,7 +528,11 @@ pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::PrevChoice => switch_choice(app, -1),
         Action::ToggleParams => {
             app.show_params = !app.show_params;
-            app.focus = if app.show_params { Focus::Params } else { Focus::Input };
+            app.focus = if app.show_params {
+                Focus::Params
+            } else {
+                Focus::Input
+            };
             Vec::new()
         }
         Action::Help => {
@@ -591,7 +620,10 @@ fn switch_choice(app: &mut App, delta: isize) -> Vec<Effect> {
     };
     let n = m.choices.len();
     if n < 2 {
-        app.notify(NoticeKind::Info, "this reply has one choice (set n with /set n 3)");
+        app.notify(
+            NoticeKind::Info,
+            "this reply has one choice (set n with /set n 3)",
+        );
         return Vec::new();
     }
     m.selected = ((m.selected as isize + delta).rem_euclid(n as isize)) as usize;
@@ -625,28 +657,35 @@ fn submit(app: &mut App) -> Vec<Effect> {
     if draft.trim().is_empty() {
         return Vec::new();
     }
-    if let Some(rest) = draft.strip_prefix('/') {
-        if !rest.starts_with('/') {
-            return match commands::parse(&draft) {
-                Ok(cmd) => {
-                    let fx = run_command(app, cmd);
-                    if !matches!(app.notice.as_ref().map(|n| n.kind), Some(NoticeKind::Error)) {
-                        remember_prompt(app, &draft);
-                        app.set_draft("");
-                    }
-                    fx
+    if let Some(rest) = draft.strip_prefix('/')
+        && !rest.starts_with('/')
+    {
+        return match commands::parse(&draft) {
+            Ok(cmd) => {
+                let fx = run_command(app, cmd);
+                if !matches!(app.notice.as_ref().map(|n| n.kind), Some(NoticeKind::Error)) {
+                    remember_prompt(app, &draft);
+                    app.set_draft("");
                 }
-                Err(e) => {
-                    app.notify(NoticeKind::Error, e);
-                    Vec::new()
-                }
-            };
-        }
+                fx
+            }
+            Err(e) => {
+                app.notify(NoticeKind::Error, e);
+                Vec::new()
+            }
+        };
     }
     // `//text` sends `/text`.
-    let text = if draft.starts_with("//") { draft[1..].to_string() } else { draft.clone() };
+    let text = if draft.starts_with("//") {
+        draft[1..].to_string()
+    } else {
+        draft.clone()
+    };
     if app.current.is_some() {
-        app.notify(NoticeKind::Warning, "a reply is still streaming — Esc cancels it");
+        app.notify(
+            NoticeKind::Warning,
+            "a reply is still streaming — Esc cancels it",
+        );
         return Vec::new();
     }
     if let Err(e) = app.conv.params.validate(app.conv.mode) {
@@ -720,7 +759,10 @@ fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
             let turn = app.alloc_turn();
             app.current = Some(CurrentTurn {
                 turn,
-                kind: CurrentKind::Reply { reply, append: None },
+                kind: CurrentKind::Reply {
+                    reply,
+                    append: None,
+                },
                 started: Instant::now(),
                 first_token: None,
                 deltas: 0,
@@ -736,7 +778,11 @@ fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
                 },
             }]
         }
-        Plan::Summarize { ids, request, tokens_before } => {
+        Plan::Summarize {
+            ids,
+            request,
+            tokens_before,
+        } => {
             let turn = app.alloc_turn();
             let count = ids.len();
             app.current = Some(CurrentTurn {
@@ -774,7 +820,13 @@ fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Stream { turn, event } => on_stream(app, turn, event),
         Msg::Done { turn, result } => on_done(app, turn, result),
         Msg::Models(result) => {
-            if let Some(Overlay::Models { models, loading, error, .. }) = &mut app.overlay {
+            if let Some(Overlay::Models {
+                models,
+                loading,
+                error,
+                ..
+            }) = &mut app.overlay
+            {
                 *loading = false;
                 match result {
                     Ok(m) => *models = m,
@@ -785,19 +837,29 @@ fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::LocalServer(found) => {
-            if let Some((name, url)) = found {
-                if app.first_run && app.overlay.is_none() {
-                    app.overlay = Some(Overlay::LocalServer { name, url });
-                    app.dirty = true;
-                }
+            if let Some((name, url)) = found
+                && app.first_run
+                && app.overlay.is_none()
+            {
+                app.overlay = Some(Overlay::LocalServer { name, url });
+                app.dirty = true;
             }
             Vec::new()
         }
-        Msg::Saved { path, result, explicit } => {
+        Msg::Saved {
+            path,
+            result,
+            explicit,
+        } => {
             match result {
-                Ok(()) if explicit => app.notify(NoticeKind::Info, format!("saved to {}", path.display())),
+                Ok(()) if explicit => {
+                    app.notify(NoticeKind::Info, format!("saved to {}", path.display()))
+                }
                 Ok(()) => {}
-                Err(e) => app.notify(NoticeKind::Error, format!("could not save {}: {e}", path.display())),
+                Err(e) => app.notify(
+                    NoticeKind::Error,
+                    format!("could not save {}: {e}", path.display()),
+                ),
             }
             Vec::new()
         }
@@ -890,7 +952,11 @@ fn on_stream(app: &mut App, turn: TurnId, event: StreamEvent) -> Vec<Effect> {
     }
 }
 
-fn on_done(app: &mut App, turn: TurnId, result: Result<crate::api::types::Outcome, ApiError>) -> Vec<Effect> {
+fn on_done(
+    app: &mut App,
+    turn: TurnId,
+    result: Result<crate::api::types::Outcome, ApiError>,
+) -> Vec<Effect> {
     if app.current.as_ref().is_none_or(|c| c.turn != turn) {
         return Vec::new();
     }
@@ -937,7 +1003,9 @@ fn on_done(app: &mut App, turn: TurnId, result: Result<crate::api::types::Outcom
                 Err(e) => {
                     m.status = match e {
                         ApiError::Incomplete => Status::Incomplete,
-                        _ => Status::Failed { error: e.to_string() },
+                        _ => Status::Failed {
+                            error: e.to_string(),
+                        },
                     };
                     m.touch();
                     let mut text = e.to_string();
@@ -962,7 +1030,9 @@ fn fail_summary(app: &mut App, error: String) -> Vec<Effect> {
     let params = app.conv.params.clone();
     let reply = app.conv.push_reply(&params, &model);
     if let Some(m) = app.conv.get_mut(reply) {
-        m.status = Status::Failed { error: text.clone() };
+        m.status = Status::Failed {
+            error: text.clone(),
+        };
         m.finished = Some(chrono::Utc::now());
     }
     app.last_error = Some(text.clone());
@@ -971,12 +1041,21 @@ fn fail_summary(app: &mut App, error: String) -> Vec<Effect> {
 }
 
 fn open_sessions(app: &mut App) -> Vec<Effect> {
-    let dir = app.save.autosave.as_ref().and_then(|p| p.parent().map(PathBuf::from));
+    let dir = app
+        .save
+        .autosave
+        .as_ref()
+        .and_then(|p| p.parent().map(PathBuf::from));
     match dir {
         Some(dir) => {
-            app.overlay = Some(Overlay::Sessions(crate::ui::sessions::SessionsState::load(&dir)));
+            app.overlay = Some(Overlay::Sessions(crate::ui::sessions::SessionsState::load(
+                &dir,
+            )));
         }
-        None => app.notify(NoticeKind::Error, "no data directory: conversations are not being saved"),
+        None => app.notify(
+            NoticeKind::Error,
+            "no data directory: conversations are not being saved",
+        ),
     }
     Vec::new()
 }
@@ -994,7 +1073,8 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
             if let Some(cur) = app.current.take() {
                 fx.push(Effect::Cancel { turn: cur.turn });
             }
-            let mut conv = Conversation::new(app.conv.model.clone(), app.conv.mode, app.conv.memory);
+            let mut conv =
+                Conversation::new(app.conv.model.clone(), app.conv.mode, app.conv.memory);
             conv.system = app.conv.system.clone();
             conv.params = app.conv.params.clone();
             conv.endpoint = app.conv.endpoint.clone();
@@ -1008,7 +1088,11 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
                 Ok(()) => {
                     app.conv.params = p;
                     let shown = app.conv.params.get(&name).unwrap_or_default();
-                    let extra = if PARAM_NAMES.contains(&name.as_str()) { "" } else { " (extra body field)" };
+                    let extra = if PARAM_NAMES.contains(&name.as_str()) {
+                        ""
+                    } else {
+                        " (extra body field)"
+                    };
                     app.notify(NoticeKind::Info, format!("{name} = {shown}{extra}"));
                     app.save_effect()
                 }
@@ -1020,7 +1104,10 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
         }
         Command::Unset(name) => match app.conv.params.unset(&name) {
             Ok(()) => {
-                app.notify(NoticeKind::Info, format!("{name} unset: the server's default applies"));
+                app.notify(
+                    NoticeKind::Info,
+                    format!("{name} unset: the server's default applies"),
+                );
                 app.save_effect()
             }
             Err(e) => {
@@ -1037,7 +1124,10 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
             app.draft_version += 1;
             app.notify(
                 NoticeKind::Info,
-                format!("model: {name} (tokens counted with {})", app.counter.label()),
+                format!(
+                    "model: {name} (tokens counted with {})",
+                    app.counter.label()
+                ),
             );
             app.save_effect()
         }
@@ -1068,7 +1158,11 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
                         Mode::Chat => "/chat/completions",
                         Mode::Completion => "/completions",
                     },
-                    if dropped { "; suffix and best_of unset (completion only)" } else { "" }
+                    if dropped {
+                        "; suffix and best_of unset (completion only)"
+                    } else {
+                        ""
+                    }
                 ),
             );
             app.save_effect()
@@ -1091,17 +1185,26 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
         }
         Command::Insert(text) => {
             if app.conv.mode != Mode::Completion {
-                app.notify(NoticeKind::Error, "/insert needs completion mode (/mode completion)");
+                app.notify(
+                    NoticeKind::Error,
+                    "/insert needs completion mode (/mode completion)",
+                );
                 return Vec::new();
             }
             if app.current.is_some() {
-                app.notify(NoticeKind::Warning, "a reply is still streaming — Esc cancels it");
+                app.notify(
+                    NoticeKind::Warning,
+                    "a reply is still streaming — Esc cancels it",
+                );
                 return Vec::new();
             }
             match prompt::split_insert(&text) {
                 Some((before, after)) => send_user_message(app, before, Some(after)),
                 None => {
-                    app.notify(NoticeKind::Error, "/insert TEXT [insert] TEXT: mark where the reply goes with [insert]");
+                    app.notify(
+                        NoticeKind::Error,
+                        "/insert TEXT [insert] TEXT: mark where the reply goes with [insert]",
+                    );
                     Vec::new()
                 }
             }
@@ -1138,18 +1241,29 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
 
 fn is_markdown(p: &std::path::Path) -> bool {
     matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("md" | "markdown")
     )
 }
 
 fn retry(app: &mut App) -> Vec<Effect> {
     if app.current.is_some() {
-        app.notify(NoticeKind::Warning, "a reply is still streaming — Esc cancels it");
+        app.notify(
+            NoticeKind::Warning,
+            "a reply is still streaming — Esc cancels it",
+        );
         return Vec::new();
     }
     // The last user message; its reply (if any, and if last) is replaced.
-    let Some(user_pos) = app.conv.messages.iter().rposition(|m| m.speaker == Speaker::User) else {
+    let Some(user_pos) = app
+        .conv
+        .messages
+        .iter()
+        .rposition(|m| m.speaker == Speaker::User)
+    else {
         app.notify(NoticeKind::Info, "nothing to retry yet");
         return Vec::new();
     };
@@ -1173,10 +1287,18 @@ fn app_pos_after(id: MessageId, user: MessageId) -> bool {
 
 fn continue_reply(app: &mut App) -> Vec<Effect> {
     if app.current.is_some() {
-        app.notify(NoticeKind::Warning, "a reply is still streaming — Esc cancels it");
+        app.notify(
+            NoticeKind::Warning,
+            "a reply is still streaming — Esc cancels it",
+        );
         return Vec::new();
     }
-    let Some(pos) = app.conv.messages.iter().rposition(|m| m.speaker == Speaker::Assistant) else {
+    let Some(pos) = app
+        .conv
+        .messages
+        .iter()
+        .rposition(|m| m.speaker == Speaker::Assistant)
+    else {
         app.notify(NoticeKind::Info, "no reply to continue");
         return Vec::new();
     };
@@ -1186,15 +1308,23 @@ fn continue_reply(app: &mut App) -> Vec<Effect> {
     // The conversation up to and including the partial reply, then a request to go on.
     let prompt = match app.conv.mode {
         Mode::Chat => {
-            let user_pos = app.conv.messages[..pos].iter().rposition(|m| m.speaker == Speaker::User);
+            let user_pos = app.conv.messages[..pos]
+                .iter()
+                .rposition(|m| m.speaker == Speaker::User);
             let Some(user_pos) = user_pos else {
                 return Vec::new();
             };
             let mut p = match memory::plan(&app.conv, user_pos, &app.counter, None) {
-                Plan::Send { prompt: Prompt::Chat(m), .. } => m,
+                Plan::Send {
+                    prompt: Prompt::Chat(m),
+                    ..
+                } => m,
                 _ => return Vec::new(),
             };
-            p.push(crate::api::types::WireMessage::new(crate::api::types::Role::Assistant, partial));
+            p.push(crate::api::types::WireMessage::new(
+                crate::api::types::Role::Assistant,
+                partial,
+            ));
             p.push(crate::api::types::WireMessage::new(
                 crate::api::types::Role::User,
                 "Continue exactly where you stopped, without repeating anything.",
@@ -1202,13 +1332,22 @@ fn continue_reply(app: &mut App) -> Vec<Effect> {
             Prompt::Chat(p)
         }
         Mode::Completion => {
-            let user_pos = app.conv.messages[..pos].iter().rposition(|m| m.speaker == Speaker::User);
+            let user_pos = app.conv.messages[..pos]
+                .iter()
+                .rposition(|m| m.speaker == Speaker::User);
             let Some(user_pos) = user_pos else {
                 return Vec::new();
             };
             match memory::plan(&app.conv, user_pos, &app.counter, None) {
-                Plan::Send { prompt: Prompt::Completion(p), .. } => {
-                    let sep = if p.ends_with(prompt::ASSISTANT_LABEL) { " " } else { "" };
+                Plan::Send {
+                    prompt: Prompt::Completion(p),
+                    ..
+                } => {
+                    let sep = if p.ends_with(prompt::ASSISTANT_LABEL) {
+                        " "
+                    } else {
+                        ""
+                    };
                     Prompt::Completion(format!("{p}{sep}{partial}"))
                 }
                 _ => return Vec::new(),
@@ -1231,7 +1370,10 @@ fn continue_reply(app: &mut App) -> Vec<Effect> {
     let turn = app.alloc_turn();
     app.current = Some(CurrentTurn {
         turn,
-        kind: CurrentKind::Reply { reply, append: Some(choice) },
+        kind: CurrentKind::Reply {
+            reply,
+            append: Some(choice),
+        },
         started: Instant::now(),
         first_token: None,
         deltas: 0,

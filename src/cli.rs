@@ -201,10 +201,39 @@ mod tests {
     #[test]
     fn every_parameter_flag_parses() {
         let cli = Cli::try_parse_from([
-            "chat-tui", "-p", "hi", "--model", "m", "--temperature", "0.4", "--max-tokens", "30",
-            "--n", "2", "--stop", "迎", "--stop", "好", "--presence-penalty", "-1", "--frequency-penalty",
-            "1.5", "--suffix", "換工作", "--best-of", "3", "--seed", "7", "--mode", "completion",
-            "--extra", "top_k=40", "--extra", "max_token=300", "--memory", "last 3",
+            "chat-tui",
+            "-p",
+            "hi",
+            "--model",
+            "m",
+            "--temperature",
+            "0.4",
+            "--max-tokens",
+            "30",
+            "--n",
+            "2",
+            "--stop",
+            "迎",
+            "--stop",
+            "好",
+            "--presence-penalty",
+            "-1",
+            "--frequency-penalty",
+            "1.5",
+            "--suffix",
+            "換工作",
+            "--best-of",
+            "3",
+            "--seed",
+            "7",
+            "--mode",
+            "completion",
+            "--extra",
+            "top_k=40",
+            "--extra",
+            "max_token=300",
+            "--memory",
+            "last 3",
         ])
         .unwrap();
         let o = cli.settings.overrides().unwrap();
@@ -223,7 +252,19 @@ mod tests {
         let cli = Cli::try_parse_from(["chat-tui", "chat.json"]).unwrap();
         assert_eq!(cli.path, Some(PathBuf::from("chat.json")));
         let cli = Cli::try_parse_from(["chat-tui", "export", "abc", "--format", "json"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Export { format: ExportFormat::Json, .. })));
-        assert!(Cli::try_parse_from(["chat-tui", "--extra", "novalue"]).unwrap().settings.overrides().is_err());
+        assert!(matches!(
+            cli.command,
+            Some(Command::Export {
+                format: ExportFormat::Json,
+                ..
+            })
+        ));
+        assert!(
+            Cli::try_parse_from(["chat-tui", "--extra", "novalue"])
+                .unwrap()
+                .settings
+                .overrides()
+                .is_err()
+        );
     }
 }

@@ -32,18 +32,58 @@ pub enum Command {
 
 /// Every command with its argument form and what it does (for help and completion).
 pub const COMMANDS: &[(&str, &str, &str)] = &[
-    ("/set", "NAME VALUE", "set a parameter (temperature, max_tokens, n, stop, ... or any extra field)"),
-    ("/unset", "NAME", "unset a parameter so the server's default applies"),
-    ("/model", "[NAME]", "switch model; with no name, pick from the server's list"),
-    ("/mode", "chat|completion", "the endpoint: /chat/completions or the legacy /completions"),
-    ("/memory", "none|last N|full|summarize", "how much history each request carries"),
-    ("/system", "[TEXT]", "set (or with no text, clear) the system prompt"),
-    ("/insert", "TEXT [insert] TEXT", "completion mode: the reply is inserted at [insert] (suffix)"),
+    (
+        "/set",
+        "NAME VALUE",
+        "set a parameter (temperature, max_tokens, n, stop, ... or any extra field)",
+    ),
+    (
+        "/unset",
+        "NAME",
+        "unset a parameter so the server's default applies",
+    ),
+    (
+        "/model",
+        "[NAME]",
+        "switch model; with no name, pick from the server's list",
+    ),
+    (
+        "/mode",
+        "chat|completion",
+        "the endpoint: /chat/completions or the legacy /completions",
+    ),
+    (
+        "/memory",
+        "none|last N|full|summarize",
+        "how much history each request carries",
+    ),
+    (
+        "/system",
+        "[TEXT]",
+        "set (or with no text, clear) the system prompt",
+    ),
+    (
+        "/insert",
+        "TEXT [insert] TEXT",
+        "completion mode: the reply is inserted at [insert] (suffix)",
+    ),
     ("/retry", "", "regenerate the last reply"),
-    ("/continue", "", "ask for more after a reply cut off by max_tokens"),
+    (
+        "/continue",
+        "",
+        "ask for more after a reply cut off by max_tokens",
+    ),
     ("/new", "", "start a new conversation"),
-    ("/save", "PATH", "save the conversation to PATH (.md exports Markdown) and keep saving there"),
-    ("/export", "PATH", "write the conversation as Markdown to PATH"),
+    (
+        "/save",
+        "PATH",
+        "save the conversation to PATH (.md exports Markdown) and keep saving there",
+    ),
+    (
+        "/export",
+        "PATH",
+        "write the conversation as Markdown to PATH",
+    ),
     ("/open", "PATH", "open a saved transcript"),
     ("/sessions", "", "browse saved conversations"),
     ("/rename", "TITLE", "rename this conversation"),
@@ -80,8 +120,12 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/unset" => Ok(Command::Unset(need("a parameter name")?)),
         "/model" => Ok(Command::Model((!rest.is_empty()).then(|| rest.to_string()))),
         "/mode" => Ok(Command::Mode(need("chat or completion")?.parse()?)),
-        "/memory" => Ok(Command::Memory(need("none, last N, full or summarize")?.parse()?)),
-        "/system" => Ok(Command::System((!rest.is_empty()).then(|| rest.to_string()))),
+        "/memory" => Ok(Command::Memory(
+            need("none, last N, full or summarize")?.parse()?,
+        )),
+        "/system" => Ok(Command::System(
+            (!rest.is_empty()).then(|| rest.to_string()),
+        )),
         "/insert" => Ok(Command::Insert(need("TEXT [insert] TEXT")?)),
         "/retry" => Ok(Command::Retry),
         "/continue" => Ok(Command::Continue),
@@ -95,16 +139,18 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/rename" => Ok(Command::Rename(need("a title")?)),
         other => Err(match nearest(other) {
             Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
-            None => format!("unknown command {other} (/help lists them; //text sends a message starting with /)"),
+            None => format!(
+                "unknown command {other} (/help lists them; //text sends a message starting with /)"
+            ),
         }),
     }
 }
 
 fn expand_tilde(p: &str) -> String {
-    if let Some(rest) = p.strip_prefix("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return format!("{}/{rest}", home.to_string_lossy());
-        }
+    if let Some(rest) = p.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return format!("{}/{rest}", home.to_string_lossy());
     }
     p.to_string()
 }
@@ -123,13 +169,25 @@ pub fn complete(partial: &str) -> Vec<String> {
             .iter()
             .filter(|o| o.starts_with(arg.trim_start()))
             .map(|o| format!("{cmd} {o}{}", if o.ends_with(' ') { "" } else { " " }))
-            .map(|s| if cmd == "/mode" || cmd == "/memory" || cmd == "/unset" { s.trim_end().to_string() } else { s })
+            .map(|s| {
+                if cmd == "/mode" || cmd == "/memory" || cmd == "/unset" {
+                    s.trim_end().to_string()
+                } else {
+                    s
+                }
+            })
             .collect();
     }
     COMMANDS
         .iter()
         .filter(|(name, _, _)| name.starts_with(p))
-        .map(|(name, args, _)| if args.is_empty() { name.to_string() } else { format!("{name} ") })
+        .map(|(name, args, _)| {
+            if args.is_empty() {
+                name.to_string()
+            } else {
+                format!("{name} ")
+            }
+        })
         .collect()
 }
 
@@ -170,7 +228,9 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -183,10 +243,22 @@ mod tests {
 
     #[test]
     fn parses_commands() {
-        assert_eq!(parse("/set temperature 0.7"), Ok(Command::Set("temperature".into(), "0.7".into())));
-        assert_eq!(parse("/set stop [\"a\", \"b\"]"), Ok(Command::Set("stop".into(), "[\"a\", \"b\"]".into())));
-        assert_eq!(parse("/memory last 3"), Ok(Command::Memory(Memory::Last(3))));
-        assert_eq!(parse("/mode completion"), Ok(Command::Mode(Mode::Completion)));
+        assert_eq!(
+            parse("/set temperature 0.7"),
+            Ok(Command::Set("temperature".into(), "0.7".into()))
+        );
+        assert_eq!(
+            parse("/set stop [\"a\", \"b\"]"),
+            Ok(Command::Set("stop".into(), "[\"a\", \"b\"]".into()))
+        );
+        assert_eq!(
+            parse("/memory last 3"),
+            Ok(Command::Memory(Memory::Last(3)))
+        );
+        assert_eq!(
+            parse("/mode completion"),
+            Ok(Command::Mode(Mode::Completion))
+        );
         assert_eq!(parse("/model"), Ok(Command::Model(None)));
         assert_eq!(parse("/system"), Ok(Command::System(None)));
         assert!(parse("/set temperature").is_err());

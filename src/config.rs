@@ -58,19 +58,58 @@ pub struct Layer {
     pub extra: Option<BTreeMap<String, Value>>,
 }
 
-/// The whole file.
+/// The whole file. (The top-level settings are spelt out rather than `#[serde(flatten)]`ed
+/// from [`Layer`]: flattening would lose the positions that error messages need.)
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// The profile used when `--profile` is not given.
     pub profile: Option<String>,
-    #[serde(flatten)]
-    pub top: Layer,
+    pub base_url: Option<String>,
+    pub api_key_cmd: Option<String>,
+    pub api_key: Option<String>,
+    pub api_key_env: Option<String>,
+    pub model: Option<String>,
+    pub mode: Option<Mode>,
+    pub memory: Option<Memory>,
+    pub system: Option<String>,
+    pub stream: Option<bool>,
+    pub context_window: Option<u64>,
+    pub reply_reserve: Option<u64>,
+    pub max_reply_bytes: Option<usize>,
+    pub retries: Option<u32>,
+    pub timeouts: Option<FileTimeouts>,
+    pub params: Option<Params>,
+    pub extra: Option<BTreeMap<String, Value>>,
     #[serde(default)]
     pub profiles: BTreeMap<String, Layer>,
     /// Key bindings: `"ctrl-s" = "submit"`.
     #[serde(default)]
     pub keys: BTreeMap<String, String>,
+}
+
+impl FileConfig {
+    /// The top-level settings as a layer.
+    pub fn top(&self) -> Layer {
+        Layer {
+            base_url: self.base_url.clone(),
+            api_key_cmd: self.api_key_cmd.clone(),
+            api_key: self.api_key.clone(),
+            api_key_env: self.api_key_env.clone(),
+            model: self.model.clone(),
+            mode: self.mode,
+            memory: self.memory,
+            system: self.system.clone(),
+            stream: self.stream,
+            context_window: self.context_window,
+            reply_reserve: self.reply_reserve,
+            max_reply_bytes: self.max_reply_bytes,
+            retries: self.retries,
+            timeouts: self.timeouts.clone(),
+            params: self.params.clone(),
+            extra: self.extra.clone(),
+        }
+    }
 }
 
 /// What the command line says (flags win over everything).
@@ -154,10 +193,10 @@ pub struct Settings {
 impl Settings {
     /// The API key, running `api_key_cmd` if that is its source.
     pub fn resolve_key(&mut self) -> Result<Option<ApiKey>, ConfigError> {
-        if self.api_key.is_none() {
-            if let Some(cmd) = self.api_key_cmd.clone() {
-                self.api_key = Some(run_key_command(&cmd)?);
-            }
+        if self.api_key.is_none()
+            && let Some(cmd) = self.api_key_cmd.clone()
+        {
+            self.api_key = Some(run_key_command(&cmd)?);
         }
         Ok(self.api_key.clone())
     }
@@ -213,10 +252,7 @@ pub fn state_dir() -> Option<PathBuf> {
 /// Parse a config file's text. Errors name the file, the line and the key.
 pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str::<FileConfig>(text).map_err(|e| {
-        let (line, col) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((0, 0));
+        let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         let msg = e.message().trim().to_string();
         if line > 0 {
             let src = text.lines().nth(line - 1).unwrap_or("").trim();
@@ -238,7 +274,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Read the config file: `--config PATH` (must exist) or the default path (may be absent).
-pub fn read_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, FileConfig, Vec<String>), ConfigError> {
+pub fn read_file(
+    explicit: Option<&Path>,
+) -> Result<(Option<PathBuf>, FileConfig, Vec<String>), ConfigError> {
     let (path, required) = match explicit {
         Some(p) => (Some(p.to_path_buf()), true),
         None => (default_config_path(), false),
@@ -267,7 +305,7 @@ pub fn read_file(explicit: Option<&Path>) -> Result<(Option<PathBuf>, FileConfig
     })?;
     let file = parse_file(&path, &text)?;
     let mut warnings = Vec::new();
-    let holds_key = file.top.api_key.is_some() || file.profiles.values().any(|p| p.api_key.is_some());
+    let holds_key = file.api_key.is_some() || file.profiles.values().any(|p| p.api_key.is_some());
     if holds_key && readable_by_others(&path) {
         warnings.push(format!(
             "{} holds an API key and can be read by other users: run `chmod 600 {}`",
@@ -324,7 +362,8 @@ pub fn merge(
         None => None,
     };
     // Layer: top of the file, then the profile over it.
-    let mut layer = file.top.clone();
+    let top = file.top();
+    let mut layer = top.clone();
     if let Some(p) = &profile {
         overlay(&mut layer, p);
     }
@@ -351,7 +390,10 @@ pub fn merge(
         .as_ref()
         .map(|p| p.api_key.is_some() || p.api_key_cmd.is_some() || p.api_key_env.is_some())
         .unwrap_or(false);
-    let profile_elsewhere = profile.as_ref().map(|p| p.base_url.is_some()).unwrap_or(false);
+    let profile_elsewhere = profile
+        .as_ref()
+        .map(|p| p.base_url.is_some())
+        .unwrap_or(false);
     let mut api_key = None;
     let mut api_key_cmd = None;
     let mut key_source = KeySource::None;
@@ -389,15 +431,15 @@ pub fn merge(
             api_key = Some(k);
             key_source = KeySource::Env("OPENAI_API_KEY".into());
         } else {
-            from_layer(&file.top, &mut api_key, &mut api_key_cmd, &mut key_source)?;
+            from_layer(&top, &mut api_key, &mut api_key_cmd, &mut key_source)?;
         }
     }
 
     let mut params = Params::default();
-    if let Some(p) = &file.top.params {
+    if let Some(p) = &top.params {
         params.merge(p);
     }
-    if let Some(x) = &file.top.extra {
+    if let Some(x) = &top.extra {
         params.extra.extend(x.clone());
     }
     if let Some(p) = profile.as_ref().and_then(|p| p.params.as_ref()) {
@@ -413,7 +455,9 @@ pub fn merge(
         let secs = |name: &str, v: Option<f64>| -> Result<Option<Duration>, ConfigError> {
             match v {
                 None => Ok(None),
-                Some(s) if s.is_finite() && s > 0.0 && s < 1e6 => Ok(Some(Duration::from_secs_f64(s))),
+                Some(s) if s.is_finite() && s > 0.0 && s < 1e6 => {
+                    Ok(Some(Duration::from_secs_f64(s)))
+                }
                 Some(s) => Err(ConfigError(format!(
                     "{where_}: timeouts.{name} must be a positive number of seconds (got {s})"
                 ))),
@@ -448,8 +492,14 @@ pub fn merge(
     if let Err(e) = params.validate(mode) {
         return Err(ConfigError(format!("{where_}: {e}")));
     }
-    if let Some(ks) = &file.keys.keys().find(|k| crate::keymap::parse_key(k).is_none()) {
-        warnings.push(format!("{where_}: [keys] `{ks}` is not a key this program knows"));
+    if let Some(ks) = &file
+        .keys
+        .keys()
+        .find(|k| crate::keymap::parse_key(k).is_none())
+    {
+        warnings.push(format!(
+            "{where_}: [keys] `{ks}` is not a key this program knows"
+        ));
     }
     Ok(Settings {
         base_url,
@@ -505,7 +555,10 @@ fn check_url(url: &str) -> Result<(), ConfigError> {
             host_of(url),
             u.scheme()
         ))),
-        Err(e) => Err(ConfigError(format!("base URL `{}` is not a URL: {e}", host_of(url)))),
+        Err(e) => Err(ConfigError(format!(
+            "base URL `{}` is not a URL: {e}",
+            host_of(url)
+        ))),
     }
 }
 
@@ -520,11 +573,21 @@ pub fn run_key_command(cmd: &str) -> Result<ApiKey, ConfigError> {
         .map_err(|e| ConfigError(format!("api_key_cmd `{cmd}` could not be run: {e}")))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let first = err.lines().next().unwrap_or("").chars().take(200).collect::<String>();
+        let first = err
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect::<String>();
         return Err(ConfigError(format!(
             "api_key_cmd `{cmd}` failed ({}){}",
             out.status,
-            if first.is_empty() { String::new() } else { format!(": {first}") }
+            if first.is_empty() {
+                String::new()
+            } else {
+                format!(": {first}")
+            }
         )));
     }
     let key = String::from_utf8_lossy(&out.stdout);
@@ -566,7 +629,10 @@ mod tests {
             ..Env::default()
         };
         let s = settings(text, env.clone(), Overrides::default()).unwrap();
-        assert_eq!((s.model.as_str(), s.base_url.as_str()), ("from-env", "http://env:2/v1"));
+        assert_eq!(
+            (s.model.as_str(), s.base_url.as_str()),
+            ("from-env", "http://env:2/v1")
+        );
         let mut flags = Overrides {
             model: Some("from-flag".into()),
             base_url: Some("http://flag:3/v1".into()),
@@ -574,7 +640,10 @@ mod tests {
         };
         flags.params.temperature = Some(0.9);
         let s = settings(text, env, flags).unwrap();
-        assert_eq!((s.model.as_str(), s.base_url.as_str()), ("from-flag", "http://flag:3/v1"));
+        assert_eq!(
+            (s.model.as_str(), s.base_url.as_str()),
+            ("from-flag", "http://flag:3/v1")
+        );
         assert_eq!(s.params.temperature, Some(0.9));
         assert_eq!(s.params.max_tokens, Some(50));
         let s = settings("", Env::default(), Overrides::default()).unwrap();
@@ -584,16 +653,30 @@ mod tests {
 
     #[test]
     fn errors_name_file_line_and_key() {
-        let e = settings("model = \"x\"\n\n[params]\ntemprature = 0.5\n", Env::default(), Overrides::default())
-            .unwrap_err()
-            .0;
+        let e = settings(
+            "model = \"x\"\n\n[params]\ntemprature = 0.5\n",
+            Env::default(),
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .0;
         assert!(e.contains("/tmp/chat-tui-test.toml:4:"), "{e}");
         assert!(e.contains("temprature"), "{e}");
-        let e = settings("nonsense = 1\n", Env::default(), Overrides::default()).unwrap_err().0;
+        let e = settings("nonsense = 1\n", Env::default(), Overrides::default())
+            .unwrap_err()
+            .0;
         assert!(e.contains(":1:") && e.contains("nonsense"), "{e}");
-        let e = settings("model = \n", Env::default(), Overrides::default()).unwrap_err().0;
+        let e = settings("model = \n", Env::default(), Overrides::default())
+            .unwrap_err()
+            .0;
         assert!(e.contains(":1:"), "{e}");
-        let e = settings("[params]\ntemperature = 5.0\n", Env::default(), Overrides::default()).unwrap_err().0;
+        let e = settings(
+            "[params]\ntemperature = 5.0\n",
+            Env::default(),
+            Overrides::default(),
+        )
+        .unwrap_err()
+        .0;
         assert!(e.contains("temperature must be between 0 and 2"), "{e}");
     }
 
@@ -612,7 +695,8 @@ api_key_env = "OTHER_KEY"
             api_key: Some("sk-env-NOT-REAL".into()),
             ..Env::default()
         };
-        env.lookup.insert("OTHER_KEY".into(), "sk-other-NOT-REAL".into());
+        env.lookup
+            .insert("OTHER_KEY".into(), "sk-other-NOT-REAL".into());
         let s = settings(text, env.clone(), Overrides::default()).unwrap();
         assert_eq!(s.key_source, KeySource::Env("OPENAI_API_KEY".into()));
         let flags = Overrides {
@@ -622,20 +706,30 @@ api_key_env = "OTHER_KEY"
         let mut s = settings(text, env.clone(), flags).unwrap();
         assert_eq!(s.model, "llama3.2");
         assert_eq!(s.base_url, "http://127.0.0.1:11434/v1");
-        assert_eq!(s.resolve_key().unwrap(), None, "the OpenAI key must not go to another server");
+        assert_eq!(
+            s.resolve_key().unwrap(),
+            None,
+            "the OpenAI key must not go to another server"
+        );
         assert_eq!(s.endpoint_name(), "ollama");
         let flags = Overrides {
             profile: Some("other".into()),
             ..Overrides::default()
         };
         let mut s = settings(text, env.clone(), flags).unwrap();
-        assert_eq!(s.resolve_key().unwrap().unwrap().expose(), "sk-other-NOT-REAL");
+        assert_eq!(
+            s.resolve_key().unwrap().unwrap().expose(),
+            "sk-other-NOT-REAL"
+        );
         let flags = Overrides {
             profile: Some("missing".into()),
             ..Overrides::default()
         };
         let e = settings(text, env, flags).unwrap_err().0;
-        assert!(e.contains("unknown profile `missing`") && e.contains("ollama, other"), "{e}");
+        assert!(
+            e.contains("unknown profile `missing`") && e.contains("ollama, other"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -646,7 +740,10 @@ api_key_env = "OTHER_KEY"
             Overrides::default(),
         )
         .unwrap();
-        assert_eq!(s.resolve_key().unwrap().unwrap().expose(), "sk-cmd-NOT-REAL");
+        assert_eq!(
+            s.resolve_key().unwrap().unwrap().expose(),
+            "sk-cmd-NOT-REAL"
+        );
         let e = run_key_command("exit 3").unwrap_err().0;
         assert!(e.contains("failed"), "{e}");
         let e = run_key_command("true").unwrap_err().0;
@@ -655,13 +752,21 @@ api_key_env = "OTHER_KEY"
 
     #[test]
     fn extra_fields_pass_through() {
-        let s = settings("[extra]\ntop_k = 40\nrepetition_penalty = 1.1\n", Env::default(), Overrides::default()).unwrap();
+        let s = settings(
+            "[extra]\ntop_k = 40\nrepetition_penalty = 1.1\n",
+            Env::default(),
+            Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(s.params.extra.get("top_k"), Some(&serde_json::json!(40)));
     }
 
     #[test]
     fn host_of_strips_credentials_and_paths() {
-        assert_eq!(host_of("https://user:pw@api.example.com:8443/v1?key=1"), "api.example.com:8443");
+        assert_eq!(
+            host_of("https://user:pw@api.example.com:8443/v1?key=1"),
+            "api.example.com:8443"
+        );
         assert_eq!(host_of("http://127.0.0.1:8080/v1"), "127.0.0.1:8080");
     }
 }

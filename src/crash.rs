@@ -48,17 +48,22 @@ pub fn redact(s: &str) -> String {
     for word in s.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
         let trimmed = word.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
         let tail = &word[trimmed.len()..];
-        if trimmed.starts_with("sk-") || trimmed.len() > 40 && trimmed.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if trimmed.starts_with("sk-")
+            || trimmed.len() > 40
+                && trimmed
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             out.push_str("[redacted]");
         } else {
             out.push_str(trimmed);
         }
         out.push_str(tail);
     }
-    if let Ok(k) = std::env::var("OPENAI_API_KEY") {
-        if !k.trim().is_empty() {
-            out = out.replace(k.trim(), "[redacted]");
-        }
+    if let Ok(k) = std::env::var("OPENAI_API_KEY")
+        && !k.trim().is_empty()
+    {
+        out = out.replace(k.trim(), "[redacted]");
     }
     out
 }

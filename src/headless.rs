@@ -3,7 +3,9 @@
 use std::io::{IsTerminal, Read, Write};
 
 use crate::api::client::Client;
-use crate::api::types::{FinishReason, Mode, Prompt, Request, StreamEvent, Usage, WireMessage, Role};
+use crate::api::types::{
+    FinishReason, Mode, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
+};
 use crate::config::Settings;
 use crate::ui::sanitize::sanitize;
 
@@ -159,10 +161,15 @@ impl<W: Write> Printer<W> {
 
     fn finish_line(&self) -> String {
         let reason = |r: &Option<FinishReason>| {
-            r.as_ref().map(|r| r.to_string()).unwrap_or_else(|| "none".into())
+            r.as_ref()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "none".into())
         };
         if self.reasons.len() <= 1 && self.n <= 1 {
-            format!("finish_reason: {}", reason(self.reasons.first().unwrap_or(&None)))
+            format!(
+                "finish_reason: {}",
+                reason(self.reasons.first().unwrap_or(&None))
+            )
         } else {
             let parts: Vec<String> = self
                 .reasons
@@ -208,7 +215,7 @@ pub async fn run(mut settings: Settings, text: String) -> u8 {
     };
     let stdout = std::io::stdout();
     let tty = stdout.is_terminal();
-    let mut printer = Printer::new(stdout.lock(), req.params.choices() as usize, tty);
+    let mut printer = Printer::new(stdout, req.params.choices() as usize, tty);
     let result = {
         let mut sink = |ev: StreamEvent| printer.event(ev);
         tokio::select! {
@@ -257,9 +264,18 @@ mod tests {
         events(
             &mut p,
             vec![
-                StreamEvent::Delta { index: 0, text: "你".into() },
-                StreamEvent::Delta { index: 0, text: "好".into() },
-                StreamEvent::Finish { index: 0, reason: FinishReason::Stop },
+                StreamEvent::Delta {
+                    index: 0,
+                    text: "你".into(),
+                },
+                StreamEvent::Delta {
+                    index: 0,
+                    text: "好".into(),
+                },
+                StreamEvent::Finish {
+                    index: 0,
+                    reason: FinishReason::Stop,
+                },
             ],
         );
         assert_eq!(p.finish_line(), "finish_reason: stop");
@@ -274,24 +290,55 @@ mod tests {
         events(
             &mut p,
             vec![
-                StreamEvent::Delta { index: 0, text: "a".into() },
-                StreamEvent::Delta { index: 1, text: "b".into() },
-                StreamEvent::Delta { index: 0, text: "c".into() },
-                StreamEvent::Finish { index: 1, reason: FinishReason::Length },
-                StreamEvent::Finish { index: 0, reason: FinishReason::Stop },
-                StreamEvent::Usage(Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }),
+                StreamEvent::Delta {
+                    index: 0,
+                    text: "a".into(),
+                },
+                StreamEvent::Delta {
+                    index: 1,
+                    text: "b".into(),
+                },
+                StreamEvent::Delta {
+                    index: 0,
+                    text: "c".into(),
+                },
+                StreamEvent::Finish {
+                    index: 1,
+                    reason: FinishReason::Length,
+                },
+                StreamEvent::Finish {
+                    index: 0,
+                    reason: FinishReason::Stop,
+                },
+                StreamEvent::Usage(Usage {
+                    prompt_tokens: 1,
+                    completion_tokens: 2,
+                    total_tokens: 3,
+                }),
             ],
         );
         assert_eq!(p.finish_line(), "finish_reason: [1] stop [2] length");
-        assert_eq!(p.usage_line(), "usage: prompt_tokens=1 completion_tokens=2 total_tokens=3");
-        assert_eq!(String::from_utf8(buf).unwrap(), "[choice 1]\nac\n[choice 2]\nb\n");
+        assert_eq!(
+            p.usage_line(),
+            "usage: prompt_tokens=1 completion_tokens=2 total_tokens=3"
+        );
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "[choice 1]\nac\n[choice 2]\nb\n"
+        );
     }
 
     #[test]
     fn terminals_get_no_escape_sequences() {
         let mut buf = Vec::new();
         let mut p = Printer::new(&mut buf, 1, true);
-        events(&mut p, vec![StreamEvent::Delta { index: 0, text: "x\x1b[2Jy".into() }]);
+        events(
+            &mut p,
+            vec![StreamEvent::Delta {
+                index: 0,
+                text: "x\x1b[2Jy".into(),
+            }],
+        );
         assert!(!buf.contains(&0x1b));
     }
 }

@@ -152,13 +152,22 @@ pub fn parse_key(s: &str) -> Option<Key> {
     let mut mods = 0u8;
     let mut rest = lower.as_str();
     loop {
-        if let Some(r) = rest.strip_prefix("ctrl-").or_else(|| rest.strip_prefix("ctrl+")) {
+        if let Some(r) = rest
+            .strip_prefix("ctrl-")
+            .or_else(|| rest.strip_prefix("ctrl+"))
+        {
             mods |= CTRL;
             rest = r;
-        } else if let Some(r) = rest.strip_prefix("alt-").or_else(|| rest.strip_prefix("alt+")) {
+        } else if let Some(r) = rest
+            .strip_prefix("alt-")
+            .or_else(|| rest.strip_prefix("alt+"))
+        {
             mods |= ALT;
             rest = r;
-        } else if let Some(r) = rest.strip_prefix("shift-").or_else(|| rest.strip_prefix("shift+")) {
+        } else if let Some(r) = rest
+            .strip_prefix("shift-")
+            .or_else(|| rest.strip_prefix("shift+"))
+        {
             mods |= SHIFT;
             rest = r;
         } else {
@@ -197,7 +206,11 @@ pub fn parse_key(s: &str) -> Option<Key> {
             if chars.next().is_some() {
                 return None;
             }
-            KeyCodeOrd::Char(if mods & (CTRL | ALT) != 0 { c.to_ascii_lowercase() } else { c })
+            KeyCodeOrd::Char(if mods & (CTRL | ALT) != 0 {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            })
         }
     };
     Some(Key { code, mods })
@@ -270,7 +283,9 @@ impl Keymap {
                 (Some(k), Some(a)) => {
                     km.map.insert((Context::Global, k), a);
                 }
-                (None, _) => problems.push(format!("[keys] `{key}` is not a key this program knows")),
+                (None, _) => {
+                    problems.push(format!("[keys] `{key}` is not a key this program knows"))
+                }
                 (_, None) => problems.push(format!(
                     "[keys] `{key}` = `{action}`: unknown action (F1 lists them)"
                 )),
@@ -318,14 +333,50 @@ mod tests {
     #[test]
     fn defaults() {
         let km = Keymap::default();
-        assert_eq!(km.lookup(Context::Input, &ev(KeyCode::Enter, KeyModifiers::NONE)), Some(Action::Submit));
-        assert_eq!(km.lookup(Context::Input, &ev(KeyCode::Enter, KeyModifiers::ALT)), Some(Action::Newline));
-        assert_eq!(km.lookup(Context::Input, &ev(KeyCode::Char('j'), KeyModifiers::CONTROL)), Some(Action::Newline));
-        assert_eq!(km.lookup(Context::Input, &ev(KeyCode::Char('['), KeyModifiers::NONE)), None);
-        assert_eq!(km.lookup(Context::History, &ev(KeyCode::Char('['), KeyModifiers::NONE)), Some(Action::PrevChoice));
-        assert_eq!(km.lookup(Context::Input, &ev(KeyCode::Right, KeyModifiers::ALT)), Some(Action::NextChoice));
-        assert_eq!(km.lookup(Context::History, &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::CancelOrQuit));
-        assert_eq!(km.lookup(Context::History, &ev(KeyCode::Char('G'), KeyModifiers::SHIFT)), Some(Action::ScrollBottom));
+        assert_eq!(
+            km.lookup(Context::Input, &ev(KeyCode::Enter, KeyModifiers::NONE)),
+            Some(Action::Submit)
+        );
+        assert_eq!(
+            km.lookup(Context::Input, &ev(KeyCode::Enter, KeyModifiers::ALT)),
+            Some(Action::Newline)
+        );
+        assert_eq!(
+            km.lookup(
+                Context::Input,
+                &ev(KeyCode::Char('j'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::Newline)
+        );
+        assert_eq!(
+            km.lookup(Context::Input, &ev(KeyCode::Char('['), KeyModifiers::NONE)),
+            None
+        );
+        assert_eq!(
+            km.lookup(
+                Context::History,
+                &ev(KeyCode::Char('['), KeyModifiers::NONE)
+            ),
+            Some(Action::PrevChoice)
+        );
+        assert_eq!(
+            km.lookup(Context::Input, &ev(KeyCode::Right, KeyModifiers::ALT)),
+            Some(Action::NextChoice)
+        );
+        assert_eq!(
+            km.lookup(
+                Context::History,
+                &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::CancelOrQuit)
+        );
+        assert_eq!(
+            km.lookup(
+                Context::History,
+                &ev(KeyCode::Char('G'), KeyModifiers::SHIFT)
+            ),
+            Some(Action::ScrollBottom)
+        );
     }
 
     #[test]
@@ -335,7 +386,13 @@ mod tests {
         user.insert("ctrl-nope-x".to_string(), "submit".to_string());
         user.insert("f5".to_string(), "launch_rockets".to_string());
         let (km, problems) = Keymap::with_overrides(&user);
-        assert_eq!(km.lookup(Context::History, &ev(KeyCode::Char('s'), KeyModifiers::CONTROL)), Some(Action::Submit));
+        assert_eq!(
+            km.lookup(
+                Context::History,
+                &ev(KeyCode::Char('s'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::Submit)
+        );
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert_eq!(parse_key("shift-tab").unwrap().code, KeyCodeOrd::BackTab);
         assert_eq!(parse_key("F12").unwrap().code, KeyCodeOrd::F(12));

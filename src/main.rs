@@ -80,11 +80,22 @@ fn list(search: Option<&str>) -> ExitCode {
         Some(q) => lib.search(q),
         None => lib.list(),
     };
+    let entries = match entries {
+        Ok(e) => e,
+        Err(e) => return fail(&e.to_string()),
+    };
     for e in entries {
-        let when = e.updated.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M");
+        let when = e
+            .updated
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M");
         match &e.broken {
             Some(reason) => println!("{}  {when}  [unreadable: {reason}]", e.id),
-            None => println!("{}  {when}  {}", e.id, chat_tui::ui::sanitize::sanitize(&e.title)),
+            None => println!(
+                "{}  {when}  {}",
+                e.id,
+                chat_tui::ui::sanitize::sanitize(&e.title)
+            ),
         }
     }
     ExitCode::SUCCESS
@@ -117,7 +128,11 @@ fn export(id: &str, format: ExportFormat) -> ExitCode {
     }
 }
 
-async fn run_tui(mut settings: Settings, open: Option<std::path::PathBuf>, resume: bool) -> ExitCode {
+async fn run_tui(
+    mut settings: Settings,
+    open: Option<std::path::PathBuf>,
+    resume: bool,
+) -> ExitCode {
     let client_config = match settings.client_config() {
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
@@ -128,7 +143,7 @@ async fn run_tui(mut settings: Settings, open: Option<std::path::PathBuf>, resum
     let mut conv: Option<Conversation> = None;
     let target = match (&open, resume) {
         (Some(p), _) => Some(p.clone()),
-        (None, true) => match lib.as_ref().and_then(|l| l.most_recent()) {
+        (None, true) => match lib.as_ref().and_then(|l| l.most_recent().ok().flatten()) {
             Some(e) => Some(e.path),
             None => {
                 notices.push("no saved conversation to resume: starting a new one".into());
@@ -147,7 +162,9 @@ async fn run_tui(mut settings: Settings, open: Option<std::path::PathBuf>, resum
                 }
                 conv = Some(c);
             }
-            Err(e) => notices.push(format!("{e} — it was left untouched; starting a new conversation")),
+            Err(e) => notices.push(format!(
+                "{e} — it was left untouched; starting a new conversation"
+            )),
         }
     }
     let conv = conv.unwrap_or_else(|| {
@@ -175,12 +192,18 @@ async fn run_tui(mut settings: Settings, open: Option<std::path::PathBuf>, resum
         conv,
     });
     if lib.is_none() {
-        notices.push("no data directory: this conversation will not be autosaved (/save PATH works)".into());
+        notices.push(
+            "no data directory: this conversation will not be autosaved (/save PATH works)".into(),
+        );
     }
     if !notices.is_empty() {
         app.notify(chat_tui::app::NoticeKind::Error, notices.join(" · "));
     }
-    let runner = tui::Runner { app, client_config, probe_local: first_run };
+    let runner = tui::Runner {
+        app,
+        client_config,
+        probe_local: first_run,
+    };
     match tui::run(runner).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -35,7 +35,10 @@ pub fn crash_dir() -> Option<PathBuf> {
 
 /// (what, where) for `--paths` and the help screen.
 pub fn describe() -> Vec<(&'static str, String)> {
-    let show = |p: Option<PathBuf>| p.map(|p| p.display().to_string()).unwrap_or_else(|| "(no home directory)".into());
+    let show = |p: Option<PathBuf>| {
+        p.map(|p| p.display().to_string())
+            .unwrap_or_else(|| "(no home directory)".into())
+    };
     vec![
         ("config", show(config_file())),
         ("conversations", show(conversations_dir())),

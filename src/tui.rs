@@ -6,8 +6,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
-    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event as CtEvent,
-    EventStream, KeyboardEnhancementFlags, PopKeyboardEnhancementFlags, PushKeyboardEnhancementFlags,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as CtEvent, EventStream, KeyboardEnhancementFlags, PopKeyboardEnhancementFlags,
+    PushKeyboardEnhancementFlags,
 };
 use crossterm::execute;
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
@@ -38,7 +39,12 @@ type Term = Terminal<CrosstermBackend<Stdout>>;
 fn init_terminal() -> io::Result<Term> {
     terminal::enable_raw_mode()?;
     let mut out = io::stdout();
-    execute!(out, EnterAlternateScreen, EnableBracketedPaste, EnableMouseCapture)?;
+    execute!(
+        out,
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        EnableMouseCapture
+    )?;
     if matches!(terminal::supports_keyboard_enhancement(), Ok(true)) {
         execute!(
             out,
@@ -74,13 +80,16 @@ fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
-        if let Ok(mut guard) = LAST_SNAPSHOT.try_lock() {
-            if let Some((path, conv)) = guard.take() {
-                let _ = crate::store::save::write_atomic(&path, &crate::store::format::to_json(&conv));
-            }
+        if let Ok(mut guard) = LAST_SNAPSHOT.try_lock()
+            && let Some((path, conv)) = guard.take()
+        {
+            let _ = crate::store::save::write_atomic(&path, &crate::store::format::to_json(&conv));
         }
         if let Some(path) = crate::crash::write_report(info) {
-            eprintln!("chat-tui crashed; a report was written to {}", path.display());
+            eprintln!(
+                "chat-tui crashed; a report was written to {}",
+                path.display()
+            );
         }
         previous(info);
     }));
@@ -104,7 +113,11 @@ pub async fn run(runner: Runner) -> anyhow::Result<()> {
 }
 
 async fn event_loop(terminal: &mut Term, runner: Runner) -> anyhow::Result<()> {
-    let Runner { mut app, client_config, probe_local } = runner;
+    let Runner {
+        mut app,
+        client_config,
+        probe_local,
+    } = runner;
     let theme = Theme::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let client = Client::new(client_config)?;
@@ -183,7 +196,13 @@ async fn event_loop(terminal: &mut Term, runner: Runner) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn carry_out(fx: Effect, app: &mut App, worker: &mut Worker, saver: &Saver, tx: &mpsc::UnboundedSender<Msg>) {
+fn carry_out(
+    fx: Effect,
+    app: &mut App,
+    worker: &mut Worker,
+    saver: &Saver,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
     match fx {
         Effect::Send { turn, request } => worker.start(turn, request),
         Effect::Cancel { turn } => worker.cancel(turn),
@@ -191,14 +210,22 @@ fn carry_out(fx: Effect, app: &mut App, worker: &mut Worker, saver: &Saver, tx: 
         Effect::ProbeLocal => {
             tokio::spawn(probe_local_servers(tx.clone()));
         }
-        Effect::Save { conversation, path, explicit, markdown } => {
+        Effect::Save {
+            conversation,
+            path,
+            explicit,
+            markdown,
+        } => {
             if let Some(path) = path {
-                if !explicit {
-                    if let Ok(mut g) = LAST_SNAPSHOT.lock() {
-                        *g = Some((path.clone(), conversation.clone()));
-                    }
+                if !explicit && let Ok(mut g) = LAST_SNAPSHOT.lock() {
+                    *g = Some((path.clone(), conversation.clone()));
                 }
-                saver.save(SaveJob { conversation, path, explicit, markdown });
+                saver.save(SaveJob {
+                    conversation,
+                    path,
+                    explicit,
+                    markdown,
+                });
             }
         }
         Effect::Open { path } => {
@@ -211,7 +238,11 @@ fn carry_out(fx: Effect, app: &mut App, worker: &mut Worker, saver: &Saver, tx: 
             });
         }
         Effect::UseServer { base_url, name } => {
-            let cfg = ClientConfig { base_url, api_key: None, ..worker.client().config().clone() };
+            let cfg = ClientConfig {
+                base_url,
+                api_key: None,
+                ..worker.client().config().clone()
+            };
             match Client::new(cfg) {
                 Ok(c) => {
                     worker.set_client(c);
@@ -296,10 +327,10 @@ fn write_job(job: &SaveJob) -> Result<(), String> {
     } else {
         crate::store::format::to_json(&job.conversation)
     };
-    if let Some(dir) = job.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            crate::store::save::ensure_private_dir(dir).map_err(|e| e.to_string())?;
-        }
+    if let Some(dir) = job.path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        crate::store::save::ensure_private_dir(dir).map_err(|e| e.to_string())?;
     }
     crate::store::save::write_atomic(&job.path, &bytes).map_err(|e| e.to_string())
 }
@@ -318,11 +349,11 @@ async fn probe_local_servers(tx: mpsc::UnboundedSender<Msg>) {
         return;
     };
     for (name, url) in candidates {
-        if let Ok(r) = http.get(format!("{url}/models")).send().await {
-            if r.status().is_success() {
-                let _ = tx.send(Msg::LocalServer(Some((name.to_string(), url.to_string()))));
-                return;
-            }
+        if let Ok(r) = http.get(format!("{url}/models")).send().await
+            && r.status().is_success()
+        {
+            let _ = tx.send(Msg::LocalServer(Some((name.to_string(), url.to_string()))));
+            return;
         }
     }
     let _ = tx.send(Msg::LocalServer(None));
@@ -351,5 +382,7 @@ fn save_prompt_history(items: &[String]) {
 /// For tests: is `p` inside a private directory?
 pub fn is_private(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).map(|m| m.permissions().mode() & 0o077 == 0).unwrap_or(false)
+    std::fs::metadata(p)
+        .map(|m| m.permissions().mode() & 0o077 == 0)
+        .unwrap_or(false)
 }

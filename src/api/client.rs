@@ -192,7 +192,10 @@ impl Client {
                 };
             }
             let retry_after = retry_after(&resp);
-            let body = self.read_body(resp, MAX_ERROR_BODY).await.unwrap_or_default();
+            let body = self
+                .read_body(resp, MAX_ERROR_BODY)
+                .await
+                .unwrap_or_default();
             let err = error::from_response(status, retry_after, &body);
             if include_usage && !dropped_usage_option && rejects_usage_option(&err) {
                 self.send_usage_option.store(false, Ordering::Relaxed);
@@ -273,7 +276,11 @@ impl Client {
         }
     }
 
-    async fn read_body(&self, mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, ApiError> {
+    async fn read_body(
+        &self,
+        mut resp: reqwest::Response,
+        cap: usize,
+    ) -> Result<Vec<u8>, ApiError> {
         let mut out = Vec::new();
         let mut first = true;
         while let Some(chunk) = self.next_chunk(&mut resp, first).await? {
@@ -332,10 +339,10 @@ impl Client {
         loop {
             let chunk = self.next_chunk(&mut resp, first).await?;
             first = false;
-            match chunk {
+            match &chunk {
                 Some(bytes) => {
                     parser
-                        .feed(&bytes, &mut events)
+                        .feed(bytes, &mut events)
                         .map_err(|e| ApiError::Protocol(e.to_string()))?;
                 }
                 None => parser.finish(&mut events),
@@ -423,12 +430,15 @@ impl Decoder {
         v: &Value,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<(), ApiError> {
-        if !self.model_sent {
-            if let Some(m) = v.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()) {
-                self.model_sent = true;
-                self.model = Some(m.to_string());
-                on_event(StreamEvent::Model(m.to_string()));
-            }
+        if !self.model_sent
+            && let Some(m) = v
+                .get("model")
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+        {
+            self.model_sent = true;
+            self.model = Some(m.to_string());
+            on_event(StreamEvent::Model(m.to_string()));
         }
         if let Some(choices) = v.get("choices").and_then(Value::as_array) {
             for (pos, c) in choices.iter().enumerate() {
@@ -439,7 +449,11 @@ impl Decoder {
                     .unwrap_or(pos as u32);
                 let text = match self.mode {
                     Mode::Chat => {
-                        let holder = if self.whole { c.get("message") } else { c.get("delta") };
+                        let holder = if self.whole {
+                            c.get("message")
+                        } else {
+                            c.get("delta")
+                        };
                         holder
                             .and_then(|d| d.get("content"))
                             .and_then(content_text)
@@ -482,14 +496,14 @@ impl Decoder {
                 }
             }
         }
-        if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
-            if let Ok(mut usage) = serde_json::from_value::<Usage>(u.clone()) {
-                if usage.total_tokens == 0 {
-                    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-                }
-                self.usage = Some(usage);
-                on_event(StreamEvent::Usage(usage));
+        if let Some(u) = v.get("usage").filter(|u| !u.is_null())
+            && let Ok(mut usage) = serde_json::from_value::<Usage>(u.clone())
+        {
+            if usage.total_tokens == 0 {
+                usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
             }
+            self.usage = Some(usage);
+            on_event(StreamEvent::Usage(usage));
         }
         Ok(())
     }
@@ -556,12 +570,17 @@ fn rejects_usage_option(err: &ApiError) -> bool {
 }
 
 fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let v = resp.headers().get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let v = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
     let v = v.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs.min(3600.0)));
-        }
+    if let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs.min(3600.0)));
     }
     // An HTTP date.
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;

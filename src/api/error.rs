@@ -127,7 +127,9 @@ fn timeout_message(kind: TimeoutKind, after: Duration) -> String {
         TimeoutKind::FirstByte => format!(
             "the server accepted the request but sent nothing for {secs:.0} s (first_byte_timeout)"
         ),
-        TimeoutKind::Idle => format!("the reply stalled: nothing arrived for {secs:.0} s (idle_timeout)"),
+        TimeoutKind::Idle => {
+            format!("the reply stalled: nothing arrived for {secs:.0} s (idle_timeout)")
+        }
     }
 }
 
@@ -135,10 +137,12 @@ fn timeout_message(kind: TimeoutKind, after: Duration) -> String {
 pub fn from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> ApiError {
     let (message, code) = error_body_message(body);
     let hint = match status {
-        401 | 403 => Some(
-            "check the API key (OPENAI_API_KEY or api_key_cmd in the config)".to_string(),
+        401 | 403 => {
+            Some("check the API key (OPENAI_API_KEY or api_key_cmd in the config)".to_string())
+        }
+        404 => Some(
+            "check the model name (/model lists the server's models) and the base URL".to_string(),
         ),
-        404 => Some("check the model name (/model lists the server's models) and the base URL".to_string()),
         413 => Some("the request is too long: try /memory summarize or /new".to_string()),
         429 => Some(match retry_after {
             Some(d) => format!("rate limited; the server asked to wait {} s", d.as_secs()),
@@ -154,10 +158,13 @@ pub fn from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) ->
         retry_after,
         hint,
     };
-    if status == 400 && err.is_context_overflow() {
-        if let ApiError::Http { hint, .. } = &mut err {
-            *hint = Some("the conversation is too long for the model: try /memory summarize or /new".into());
-        }
+    if status == 400
+        && err.is_context_overflow()
+        && let ApiError::Http { hint, .. } = &mut err
+    {
+        *hint = Some(
+            "the conversation is too long for the model: try /memory summarize or /new".into(),
+        );
     }
     err
 }
@@ -173,12 +180,20 @@ pub fn error_body_message(body: &[u8]) -> (String, Option<String>) {
                 .get("message")
                 .or_else(|| o.get("detail"))
                 .or_else(|| o.get("msg"))
-                .and_then(|m| m.as_str().map(str::to_string).or_else(|| Some(m.to_string()))),
+                .and_then(|m| {
+                    m.as_str()
+                        .map(str::to_string)
+                        .or_else(|| Some(m.to_string()))
+                }),
             _ => None,
         };
         let code = err
             .get("code")
-            .and_then(|c| c.as_str().map(str::to_string).or_else(|| c.as_u64().map(|n| n.to_string())))
+            .and_then(|c| {
+                c.as_str()
+                    .map(str::to_string)
+                    .or_else(|| c.as_u64().map(|n| n.to_string()))
+            })
             .or_else(|| err.get("type").and_then(|t| t.as_str()).map(str::to_string));
         if let Some(m) = message {
             return (m, code);
@@ -221,7 +236,11 @@ pub fn excerpt(text: &str) -> String {
         }
     }
     let out = out.trim().to_string();
-    if out.is_empty() { "(empty body)".to_string() } else { out }
+    if out.is_empty() {
+        "(empty body)".to_string()
+    } else {
+        out
+    }
 }
 
 #[cfg(test)]
@@ -243,7 +262,10 @@ mod tests {
         let body = b"<html><head><title>502 Bad Gateway</title></head>\n<body><h1>502 Bad Gateway</h1><hr>nginx</body></html>";
         let e = from_response(502, None, body);
         let s = e.to_string();
-        assert!(s.starts_with("HTTP 502 Bad Gateway: 502 Bad Gateway 502 Bad Gateway nginx"), "{s}");
+        assert!(
+            s.starts_with("HTTP 502 Bad Gateway: 502 Bad Gateway 502 Bad Gateway nginx"),
+            "{s}"
+        );
         assert!(!s.contains('<'));
         assert!(e.is_retryable());
     }

@@ -7,4 +7,6 @@ pub mod types;
 
 pub use client::{ApiKey, Client, ClientConfig, Timeouts};
 pub use error::{ApiError, TimeoutKind};
-pub use types::{FinishReason, Mode, Outcome, Params, Prompt, Request, Role, StreamEvent, Usage, WireMessage};
+pub use types::{
+    FinishReason, Mode, Outcome, Params, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
+};

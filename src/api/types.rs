@@ -300,10 +300,12 @@ impl Params {
 }
 
 fn unquote(v: &str) -> String {
-    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        if let Ok(s) = serde_json::from_str::<String>(v) {
-            return s;
-        }
+    if v.len() >= 2
+        && v.starts_with('"')
+        && v.ends_with('"')
+        && let Ok(s) = serde_json::from_str::<String>(v)
+    {
+        return s;
     }
     v.to_string()
 }
@@ -552,8 +554,10 @@ mod tests {
 
     #[test]
     fn best_of_disables_streaming() {
-        let mut p = Params::default();
-        p.best_of = Some(2);
+        let p = Params {
+            best_of: Some(2),
+            ..Params::default()
+        };
         let r = req(p, Mode::Completion);
         assert!(!r.streams());
         assert!(r.body(true).get("stream").is_none());

@@ -342,8 +342,10 @@ mod tests {
     fn replies_keep_every_choice_and_the_selection() {
         let mut c = Conversation::new("m", Mode::Chat, Memory::Full);
         c.push(Speaker::User, "hi");
-        let mut p = Params::default();
-        p.n = Some(3);
+        let p = Params {
+            n: Some(3),
+            ..Params::default()
+        };
         let id = c.push_reply(&p, "m");
         let m = c.get_mut(id).unwrap();
         assert_eq!(m.choices.len(), 3);

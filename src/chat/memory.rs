@@ -93,7 +93,11 @@ impl Budget {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
     /// Send this prompt; `tokens` is its local count.
-    Send { prompt: Prompt, tokens: u64, covered: usize },
+    Send {
+        prompt: Prompt,
+        tokens: u64,
+        covered: usize,
+    },
     /// The history is over budget: first summarise the messages `ids` with `request`,
     /// insert the summary, then plan again.
     Summarize {
@@ -107,6 +111,9 @@ pub enum Plan {
 struct Turn<'a> {
     messages: Vec<&'a Message>,
 }
+
+/// The longest summary asked for.
+pub const SUMMARY_MAX_TOKENS: u32 = 400;
 
 /// Instructions for the summary request.
 pub const SUMMARY_INSTRUCTIONS: &str = "You condense conversations. Summarise the conversation below so that it can replace it as memory for the rest of the chat: keep facts, names, numbers, decisions, the user's preferences and open questions; drop pleasantries. Write in the language of the conversation, in at most 200 words, as plain prose.";
@@ -183,51 +190,56 @@ pub fn plan(
         }
         Memory::Full | Memory::Summarize => turns.iter().collect(),
     };
-    let messages: Vec<&Message> = chosen.iter().flat_map(|t| t.messages.iter().copied()).collect();
+    let messages: Vec<&Message> = chosen
+        .iter()
+        .flat_map(|t| t.messages.iter().copied())
+        .collect();
     let summary_text = summary.map(|s| s.content.as_str());
     let prompt = build(conv.mode, conv.memory, system, summary_text, &messages);
     let tokens = count(counter, &prompt);
 
-    if conv.memory == Memory::Summarize {
-        if let Some(b) = budget {
-            if tokens > b.prompt_limit() && chosen.len() > 1 {
-                // Fold the oldest turns until what is left fits in about half the budget
-                // (room for the summary and for the conversation to grow), always keeping
-                // the current turn.
-                let target = b.prompt_limit() / 2;
-                let mut rest_tokens = tokens;
-                let mut fold = 0;
-                while fold < chosen.len() - 1 && rest_tokens > target {
-                    let t: u64 = chosen[fold]
-                        .messages
-                        .iter()
-                        .map(|m| counter.count(m.text()) as u64 + 4)
-                        .sum();
-                    rest_tokens = rest_tokens.saturating_sub(t);
-                    fold += 1;
-                }
-                // The summary request itself must fit: fold fewer turns if needed.
-                let limit = b.prompt_limit().saturating_sub(300);
-                loop {
-                    let folded: Vec<&Message> = chosen[..fold]
-                        .iter()
-                        .flat_map(|t| t.messages.iter().copied())
-                        .collect();
-                    let request = summary_request(conv.mode, summary_text, &folded);
-                    if count(counter, &request) <= limit || fold <= 1 {
-                        let mut ids: Vec<MessageId> = summary
-                            .map(|s| s.summary_of.clone())
-                            .unwrap_or_default();
-                        ids.extend(folded.iter().map(|m| m.id));
-                        return Plan::Summarize {
-                            ids,
-                            request,
-                            tokens_before: tokens,
-                        };
-                    }
-                    fold -= 1;
-                }
+    if conv.memory == Memory::Summarize
+        && let Some(b) = budget
+        && tokens > b.prompt_limit()
+        && chosen.len() > 1
+    {
+        // Fold the oldest turns until what is left fits in about half the budget
+        // (room for the summary and for the conversation to grow), always keeping
+        // the current turn.
+        let target = b.prompt_limit() / 2;
+        let mut rest_tokens = tokens;
+        let mut fold = 0;
+        while fold < chosen.len() - 1 && rest_tokens > target {
+            let t: u64 = chosen[fold]
+                .messages
+                .iter()
+                .map(|m| counter.count(m.text()) as u64 + 4)
+                .sum();
+            rest_tokens = rest_tokens.saturating_sub(t);
+            fold += 1;
+        }
+        // The summary request and the summary itself must fit: fold fewer turns if
+        // needed.
+        let limit = b
+            .context_window
+            .saturating_sub(u64::from(SUMMARY_MAX_TOKENS) + 50);
+        loop {
+            let folded: Vec<&Message> = chosen[..fold]
+                .iter()
+                .flat_map(|t| t.messages.iter().copied())
+                .collect();
+            let request = summary_request(conv.mode, summary_text, &folded);
+            if count(counter, &request) <= limit || fold <= 1 {
+                let mut ids: Vec<MessageId> =
+                    summary.map(|s| s.summary_of.clone()).unwrap_or_default();
+                ids.extend(folded.iter().map(|m| m.id));
+                return Plan::Summarize {
+                    ids,
+                    request,
+                    tokens_before: tokens,
+                };
             }
+            fold -= 1;
         }
     }
     Plan::Send {
@@ -291,9 +303,9 @@ pub fn summary_request(mode: Mode, previous: Option<&str>, folded: &[&Message]) 
                 format!("{body}\n\nWrite the summary of the conversation above."),
             ),
         ]),
-        Mode::Completion => Prompt::Completion(format!(
-            "{SUMMARY_INSTRUCTIONS}\n\n{body}\n\nSummary:"
-        )),
+        Mode::Completion => {
+            Prompt::Completion(format!("{SUMMARY_INSTRUCTIONS}\n\n{body}\n\nSummary:"))
+        }
     }
 }
 
@@ -302,7 +314,7 @@ pub fn summary_request(mode: Mode, previous: Option<&str>, folded: &[&Message]) 
 pub fn summary_params(params: &Params) -> Params {
     let mut p = Params {
         temperature: Some(0.3),
-        max_tokens: Some(400),
+        max_tokens: Some(SUMMARY_MAX_TOKENS),
         seed: params.seed,
         extra: params.extra.clone(),
         ..Params::default()
@@ -322,6 +334,12 @@ mod tests {
             let id = c.push_reply(&Params::default(), "gpt-4o");
             let m = c.get_mut(id).unwrap();
             m.choice_mut(0).text = format!("answer {i}");
+            if memory == Memory::Summarize {
+                // Long answers, so that budgets are realistic (thousands of tokens).
+                m.choice_mut(0)
+                    .text
+                    .push_str(&" and some more words".repeat(100));
+            }
             m.status = Status::Complete;
         }
         c.push(Speaker::User, "current question");
@@ -333,7 +351,10 @@ mod tests {
             Plan::Send {
                 prompt: Prompt::Chat(m),
                 ..
-            } => m.iter().map(|m| format!("{}:{}", m.role.as_str(), m.content)).collect(),
+            } => m
+                .iter()
+                .map(|m| format!("{}:{}", m.role.as_str(), m.content))
+                .collect(),
             other => panic!("unexpected plan {other:?}"),
         }
     }
@@ -341,7 +362,12 @@ mod tests {
     #[test]
     fn none_sends_the_question_alone() {
         let c = conv(Memory::None, Mode::Chat, 3);
-        let p = plan(&c, c.messages.len() - 1, &TokenCounter::for_model("gpt-4o"), None);
+        let p = plan(
+            &c,
+            c.messages.len() - 1,
+            &TokenCounter::for_model("gpt-4o"),
+            None,
+        );
         assert_eq!(chat_contents(&p), vec!["user:current question"]);
     }
 
@@ -349,7 +375,12 @@ mod tests {
     fn last_n_keeps_n_earlier_turns() {
         let mut c = conv(Memory::Last(2), Mode::Chat, 4);
         c.system = Some("be brief".into());
-        let p = plan(&c, c.messages.len() - 1, &TokenCounter::for_model("gpt-4o"), None);
+        let p = plan(
+            &c,
+            c.messages.len() - 1,
+            &TokenCounter::for_model("gpt-4o"),
+            None,
+        );
         assert_eq!(
             chat_contents(&p),
             vec![
@@ -369,7 +400,12 @@ mod tests {
         let id = c.push_reply(&Params::default(), "m");
         c.get_mut(id).unwrap().status = Status::Failed { error: "x".into() };
         c.push(Speaker::User, "again");
-        let p = plan(&c, c.messages.len() - 1, &TokenCounter::for_model("gpt-4o"), None);
+        let p = plan(
+            &c,
+            c.messages.len() - 1,
+            &TokenCounter::for_model("gpt-4o"),
+            None,
+        );
         let got = chat_contents(&p);
         assert_eq!(got.len(), 6);
         assert_eq!(got[4], "user:current question");
@@ -406,7 +442,10 @@ mod tests {
         let upto = c.messages.len() - 1;
         let p = plan(&c, upto, &counter, Some(budget));
         let got = chat_contents(&p);
-        assert!(got[0].starts_with("system:") && got[0].contains("SUMMARY TEXT"), "{got:?}");
+        assert!(
+            got[0].starts_with("system:") && got[0].contains("SUMMARY TEXT"),
+            "{got:?}"
+        );
         assert!(!got.iter().any(|m| m == "user:question 0"));
         assert_eq!(got.last().unwrap(), "user:current question");
         match p {
@@ -418,7 +457,12 @@ mod tests {
     #[test]
     fn completion_mode_labels_turns() {
         let c = conv(Memory::Full, Mode::Completion, 1);
-        let p = plan(&c, c.messages.len() - 1, &TokenCounter::for_model("davinci"), None);
+        let p = plan(
+            &c,
+            c.messages.len() - 1,
+            &TokenCounter::for_model("davinci"),
+            None,
+        );
         match p {
             Plan::Send {
                 prompt: Prompt::Completion(s),
@@ -430,7 +474,12 @@ mod tests {
             p => panic!("{p:?}"),
         }
         let c = conv(Memory::None, Mode::Completion, 1);
-        match plan(&c, c.messages.len() - 1, &TokenCounter::for_model("davinci"), None) {
+        match plan(
+            &c,
+            c.messages.len() - 1,
+            &TokenCounter::for_model("davinci"),
+            None,
+        ) {
             Plan::Send {
                 prompt: Prompt::Completion(s),
                 ..

@@ -76,7 +76,10 @@ mod tests {
         p.stop = vec!["a".into(), "b".into(), "c".into(), "d".into()];
         assert_eq!(with_turn_stop(&p).stop.len(), 4);
         p.stop = vec!["a".into()];
-        assert_eq!(with_turn_stop(&p).stop, vec![TURN_STOP.to_string(), "a".into()]);
+        assert_eq!(
+            with_turn_stop(&p).stop,
+            vec![TURN_STOP.to_string(), "a".into()]
+        );
         p.suffix = Some("x".into());
         assert_eq!(with_turn_stop(&p).stop, vec!["a".to_string()]);
     }

@@ -1,1 +1,303 @@
-//! Token counting.
+//! Local token counts with tiktoken: the encoding chosen by model, and OpenAI's per-message
+//! accounting for chat requests. Unknown models are counted with cl100k and labelled an estimate.
+
+use tiktoken_rs::CoreBPE;
+use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
+
+use crate::api::types::WireMessage;
+
+/// The BPE encodings chat-tui knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    O200k,
+    Cl100k,
+    P50k,
+    R50k,
+}
+
+impl Encoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::O200k => "o200k_base",
+            Encoding::Cl100k => "cl100k_base",
+            Encoding::P50k => "p50k_base",
+            Encoding::R50k => "r50k_base",
+        }
+    }
+
+    fn bpe(self) -> &'static CoreBPE {
+        match self {
+            Encoding::O200k => tiktoken_rs::o200k_base_singleton(),
+            Encoding::Cl100k => tiktoken_rs::cl100k_base_singleton(),
+            Encoding::P50k => tiktoken_rs::p50k_base_singleton(),
+            Encoding::R50k => tiktoken_rs::r50k_base_singleton(),
+        }
+    }
+}
+
+/// Counts tokens for one model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenCounter {
+    encoding: Encoding,
+    estimate: bool,
+}
+
+/// The model name without a provider prefix (`openai/gpt-4o` → `gpt-4o`), lowercased.
+fn base_name(model: &str) -> String {
+    let m = model.trim().to_ascii_lowercase();
+    let m = m.rsplit('/').next().unwrap_or(&m).to_string();
+    m.strip_prefix("ft:")
+        .map(|r| r.split(':').next().unwrap_or(r).to_string())
+        .unwrap_or(m)
+}
+
+impl TokenCounter {
+    /// The encoding for `model` (tiktoken's own table, then known families by prefix).
+    pub fn for_model(model: &str) -> Self {
+        let name = base_name(model);
+        let known = |encoding| Self {
+            encoding,
+            estimate: false,
+        };
+        if let Some(t) = get_tokenizer(&name) {
+            return known(match t {
+                Tokenizer::O200kBase | Tokenizer::O200kHarmony => Encoding::O200k,
+                Tokenizer::Cl100kBase => Encoding::Cl100k,
+                Tokenizer::P50kBase | Tokenizer::P50kEdit => Encoding::P50k,
+                Tokenizer::R50kBase | Tokenizer::Gpt2 => Encoding::R50k,
+            });
+        }
+        let starts = |p: &[&str]| p.iter().any(|x| name.starts_with(x));
+        if starts(&[
+            "gpt-4o",
+            "gpt-4.1",
+            "gpt-4.5",
+            "gpt-5",
+            "chatgpt-4o",
+            "o1",
+            "o3",
+            "o4",
+            "gpt-oss",
+        ]) {
+            known(Encoding::O200k)
+        } else if starts(&["gpt-4", "gpt-3.5", "gpt-35", "text-embedding-"]) {
+            known(Encoding::Cl100k)
+        } else if starts(&[
+            "text-davinci-002",
+            "text-davinci-003",
+            "code-davinci",
+            "code-cushman",
+        ]) {
+            known(Encoding::P50k)
+        } else if starts(&[
+            "davinci",
+            "curie",
+            "babbage",
+            "ada",
+            "text-curie",
+            "text-babbage",
+            "text-ada",
+            "gpt2",
+            "gpt-2",
+        ]) {
+            known(Encoding::R50k)
+        } else {
+            Self {
+                encoding: Encoding::Cl100k,
+                estimate: true,
+            }
+        }
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// True when the model is unknown and cl100k stands in.
+    pub fn is_estimate(&self) -> bool {
+        self.estimate
+    }
+
+    pub fn label(&self) -> String {
+        if self.estimate {
+            format!("{} (estimate)", self.encoding.name())
+        } else {
+            self.encoding.name().to_string()
+        }
+    }
+
+    /// Tokens in `text`, special-token text (`<|endoftext|>`) counted as plain text.
+    pub fn count(&self, text: &str) -> usize {
+        if text.is_empty() {
+            return 0;
+        }
+        self.encoding.bpe().encode_ordinary(text).len()
+    }
+
+    /// A chat request: 3 tokens per message plus its role and content, and 3 that prime
+    /// the reply (OpenAI's accounting for current chat models).
+    pub fn count_messages(&self, messages: &[WireMessage]) -> usize {
+        messages
+            .iter()
+            .map(|m| 3 + self.count(m.role.as_str()) + self.count(&m.content))
+            .sum::<usize>()
+            + 3
+    }
+
+    /// Load the encoding's tables now (they load lazily on first use, which takes a while).
+    pub fn warm_up(&self) {
+        let _ = self.encoding.bpe();
+    }
+}
+
+/// The context window (prompt + reply tokens) of known models.
+pub fn context_window(model: &str) -> Option<u64> {
+    let n = base_name(model);
+    let starts = |p: &str| n.starts_with(p);
+    Some(if starts("gpt-4.1") {
+        1_047_576
+    } else if starts("gpt-5") {
+        400_000
+    } else if starts("o1") || starts("o3") || starts("o4") {
+        200_000
+    } else if starts("gpt-4o")
+        || starts("chatgpt-4o")
+        || starts("gpt-4-turbo")
+        || starts("gpt-4.5")
+        || starts("gpt-4-1106")
+        || starts("gpt-4-0125")
+    {
+        128_000
+    } else if starts("gpt-4-32k") {
+        32_768
+    } else if starts("gpt-4") {
+        8_192
+    } else if starts("gpt-3.5-turbo-instruct") {
+        4_096
+    } else if starts("gpt-3.5") || starts("gpt-35") {
+        16_385
+    } else if starts("text-davinci-003") || starts("text-davinci-002") {
+        4_097
+    } else if starts("davinci-002") || starts("babbage-002") {
+        16_384
+    } else if ["davinci", "curie", "babbage", "ada"].contains(&n.as_str()) {
+        2_049
+    } else {
+        return None;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::types::Role;
+
+    #[test]
+    fn the_tutorials_hamburger_is_three_gpt2_tokens() {
+        let c = TokenCounter::for_model("davinci");
+        assert_eq!(c.encoding(), Encoding::R50k);
+        assert_eq!(
+            Encoding::R50k.bpe().encode_ordinary("hamburger"),
+            vec![2763, 6236, 1362]
+        );
+        assert_eq!(c.count("hamburger"), 3);
+    }
+
+    #[test]
+    fn known_counts() {
+        assert_eq!(TokenCounter::for_model("gpt-4").count("hello world"), 2);
+        assert_eq!(TokenCounter::for_model("gpt-4o").count("hello world"), 2);
+        assert_eq!(TokenCounter::for_model("gpt-4o").count(""), 0);
+    }
+
+    #[test]
+    fn chinese_text() {
+        let text = "海洋污染對哪個地區影響最大";
+        let chars = text.chars().count();
+        let o200k = TokenCounter::for_model("gpt-4o").count(text);
+        let cl100k = TokenCounter::for_model("gpt-4").count(text);
+        let r50k = TokenCounter::for_model("davinci").count(text);
+        // Exact values, pinned from tiktoken; the newer encodings are denser.
+        assert_eq!((o200k, cl100k, r50k), (11, 22, 31));
+        assert!(o200k < cl100k && cl100k < r50k);
+        assert!(r50k > chars);
+    }
+
+    #[test]
+    fn models_choose_encodings() {
+        let enc = |m| TokenCounter::for_model(m).encoding();
+        assert_eq!(enc("gpt-4o-mini"), Encoding::O200k);
+        assert_eq!(enc("openai/gpt-4.1-nano"), Encoding::O200k);
+        assert_eq!(enc("o3-mini"), Encoding::O200k);
+        assert_eq!(enc("gpt-4-0613"), Encoding::Cl100k);
+        assert_eq!(enc("gpt-3.5-turbo"), Encoding::Cl100k);
+        assert_eq!(enc("text-davinci-003"), Encoding::P50k);
+        assert_eq!(enc("text-ada-001"), Encoding::R50k);
+        let local = TokenCounter::for_model("llama3.2");
+        assert!(local.is_estimate());
+        assert_eq!(local.label(), "cl100k_base (estimate)");
+        assert!(!TokenCounter::for_model("gpt-4o").is_estimate());
+    }
+
+    #[test]
+    fn special_token_text_is_plain_text() {
+        let c = TokenCounter::for_model("gpt-4o");
+        assert!(c.count("<|endoftext|> and <|im_start|>") > 2);
+    }
+
+    #[test]
+    fn chat_messages_follow_openais_accounting() {
+        // OpenAI cookbook, "How to count tokens with tiktoken": these messages are 129
+        // prompt tokens for gpt-3.5-turbo-0613 / gpt-4-0613.
+        let m = |role, content: &str| WireMessage::new(role, content);
+        let messages = vec![
+            m(
+                Role::System,
+                "You are a helpful, pattern-following assistant that translates corporate jargon into plain English.",
+            ),
+            m(
+                Role::System,
+                "New synergies will help drive top-line growth.",
+            ),
+            m(
+                Role::System,
+                "Things working well together will increase revenue.",
+            ),
+            m(
+                Role::System,
+                "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage.",
+            ),
+            m(
+                Role::System,
+                "Let's talk later when we're less busy about how to do better.",
+            ),
+            m(
+                Role::User,
+                "This late pivot means we don't have time to boil the ocean for the client deliverable.",
+            ),
+        ];
+        // The cookbook's example also gives four of the system messages a `name`
+        // (example_user, example_assistant, twice each), which costs one token plus the
+        // name's own tokens; chat-tui sends no names, so those are added here.
+        let c = TokenCounter::for_model("gpt-4-0613");
+        let names: usize = [
+            "example_user",
+            "example_assistant",
+            "example_user",
+            "example_assistant",
+        ]
+        .iter()
+        .map(|n| 1 + c.count(n))
+        .sum();
+        assert_eq!(c.count_messages(&messages) + names, 129);
+    }
+
+    #[test]
+    fn context_windows() {
+        assert_eq!(context_window("gpt-4o-mini"), Some(128_000));
+        assert_eq!(context_window("gpt-4"), Some(8_192));
+        assert_eq!(context_window("text-davinci-003"), Some(4_097));
+        assert_eq!(context_window("gpt-4.1"), Some(1_047_576));
+        assert_eq!(context_window("llama3.2"), None);
+    }
+}

@@ -24,7 +24,11 @@ pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme) {
     }
     let show_info = area.height >= 16 && area.width >= 40;
     let info_h = if show_info { 5 } else { 0 };
-    let input_h = if area.height >= 8 { input_height(app, area) } else { 0 };
+    let input_h = if area.height >= 8 {
+        input_height(app, area)
+    } else {
+        0
+    };
     let [main, info, input, status] = Layout::vertical([
         Constraint::Min(1),
         Constraint::Length(info_h),
@@ -49,7 +53,9 @@ pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme) {
         params::draw(f, p, app, theme);
     }
     if show_info {
-        let [fin, usage] = Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)]).areas(info);
+        let [fin, usage] =
+            Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)])
+                .areas(info);
         panels::draw_finish(f, fin, app, theme);
         panels::draw_usage(f, usage, app, theme);
     }
@@ -69,16 +75,24 @@ fn draw_history(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     };
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { theme.border_focused } else { theme.border })
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        })
         .title(Span::styled(title, theme.heading));
     let inner = block.inner(area);
     f.render_widget(block, area);
     if app.conv.messages.is_empty() {
-        f.render_widget(Paragraph::new(welcome(app, theme)).wrap(Wrap { trim: false }), inner);
+        f.render_widget(
+            Paragraph::new(welcome(app, theme)).wrap(Wrap { trim: false }),
+            inner,
+        );
         return;
     }
     let buf = f.buffer_mut();
-    app.view.render(&app.conv.messages, inner, buf, theme, focused);
+    app.view
+        .render(&app.conv.messages, inner, buf, theme, focused);
 }
 
 fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
@@ -92,14 +106,25 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             app.conv.mode,
             app.conv.memory
         )),
-        Line::from("Type below and press Enter. F1 lists every key and command; F2 shows the parameters."),
+        Line::from(
+            "Type below and press Enter. F1 lists every key and command; F2 shows the parameters.",
+        ),
     ];
     if app.first_run {
         lines.push(Line::from(""));
-        lines.push(Line::from(Span::styled("No API key or server is configured yet.", theme.warning)));
-        lines.push(Line::from("  • OpenAI: export OPENAI_API_KEY=sk-... (or api_key_cmd in the config)"));
-        lines.push(Line::from("  • A local server: chat-tui --base-url http://127.0.0.1:8080/v1"));
-        lines.push(Line::from("    or --profile ollama (see the example config: chat-tui --print-config)"));
+        lines.push(Line::from(Span::styled(
+            "No API key or server is configured yet.",
+            theme.warning,
+        )));
+        lines.push(Line::from(
+            "  • OpenAI: export OPENAI_API_KEY=sk-... (or api_key_cmd in the config)",
+        ));
+        lines.push(Line::from(
+            "  • A local server: chat-tui --base-url http://127.0.0.1:8080/v1",
+        ));
+        lines.push(Line::from(
+            "    or --profile ollama (see the example config: chat-tui --print-config)",
+        ));
         let cfg = crate::paths::config_file()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(no config directory)".into());

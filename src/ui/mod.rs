@@ -1,6 +1,11 @@
 //! Drawing.
 
 pub mod history;
+pub mod layout;
 pub mod markdown;
+pub mod overlays;
+pub mod panels;
+pub mod params;
 pub mod sanitize;
+pub mod sessions;
 pub mod theme;

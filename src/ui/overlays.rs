@@ -33,7 +33,9 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
             _ => app.overlay = None,
         },
-        Overlay::Models { models, selected, .. } => match key.code {
+        Overlay::Models {
+            models, selected, ..
+        } => match key.code {
             KeyCode::Up => *selected = selected.saturating_sub(1),
             KeyCode::Down => *selected = (*selected + 1).min(models.len().saturating_sub(1)),
             KeyCode::Enter => {
@@ -51,12 +53,18 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 let (url, name) = (url.clone(), name.clone());
                 app.overlay = None;
                 app.first_run = false;
-                return vec![Effect::UseServer { base_url: url, name }];
+                return vec![Effect::UseServer {
+                    base_url: url,
+                    name,
+                }];
             }
             _ => {
                 app.overlay = None;
                 app.first_run = false;
-                app.notify(NoticeKind::Info, "set OPENAI_API_KEY or base_url in the config (F1 shows where)");
+                app.notify(
+                    NoticeKind::Info,
+                    "set OPENAI_API_KEY or base_url in the config (F1 shows where)",
+                );
             }
         },
         Overlay::Sessions(_) => return crate::ui::sessions::on_key(app, key),
@@ -87,11 +95,17 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from(Span::styled("Keys", theme.heading))];
     let bindings = app.keymap.bindings();
     for ctx in [Context::Global, Context::Input, Context::History] {
-        lines.push(Line::from(Span::styled(format!("  {}", ctx.name()), theme.accent)));
+        lines.push(Line::from(Span::styled(
+            format!("  {}", ctx.name()),
+            theme.accent,
+        )));
         for (c, key, action) in &bindings {
             if *c == ctx {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("    {key:<14}"), theme.accent.add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        format!("    {key:<14}"),
+                        theme.accent.add_modifier(Modifier::BOLD),
+                    ),
                     Span::raw(action.describe()),
                     Span::styled(format!("  ({})", action.name()), theme.dim),
                 ]));
@@ -103,7 +117,10 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         theme.dim,
     )));
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("Commands (Tab completes)", theme.heading)));
+    lines.push(Line::from(Span::styled(
+        "Commands (Tab completes)",
+        theme.heading,
+    )));
     for (name, args, what) in COMMANDS {
         lines.push(Line::from(vec![
             Span::styled(format!("  {name} {args:<28}"), theme.accent),
@@ -111,7 +128,10 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         ]));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("Parameters (/set NAME VALUE, or F2)", theme.heading)));
+    lines.push(Line::from(Span::styled(
+        "Parameters (/set NAME VALUE, or F2)",
+        theme.heading,
+    )));
     lines.push(Line::from(
         "  temperature 0..2 · top_p · max_tokens · n · stop (up to 4) · presence_penalty -2..2",
     ));
@@ -127,7 +147,10 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         ]));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("Any key closes this help.", theme.dim)));
+    lines.push(Line::from(Span::styled(
+        "Any key closes this help.",
+        theme.dim,
+    )));
     lines
 }
 
@@ -144,25 +167,47 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .scroll((*scroll, 0));
             f.render_widget(p, r);
         }
-        Overlay::Models { models, selected, loading, error } => {
+        Overlay::Models {
+            models,
+            selected,
+            loading,
+            error,
+        } => {
             let r = centered(area, 60, 20);
             f.render_widget(Clear, r);
             let b = frame_block("models — Enter picks, Esc closes", theme);
             let inner = b.inner(r);
             f.render_widget(b, r);
             let lines: Vec<Line> = if *loading {
-                vec![Line::from(Span::styled("asking the server (GET /models)…", theme.dim))]
+                vec![Line::from(Span::styled(
+                    "asking the server (GET /models)…",
+                    theme.dim,
+                ))]
             } else if let Some(e) = error {
-                vec![Line::from(Span::styled(sanitize(e).into_owned(), theme.error))]
+                vec![Line::from(Span::styled(
+                    sanitize(e).into_owned(),
+                    theme.error,
+                ))]
             } else if models.is_empty() {
-                vec![Line::from(Span::styled("the server lists no models", theme.dim))]
+                vec![Line::from(Span::styled(
+                    "the server lists no models",
+                    theme.dim,
+                ))]
             } else {
                 models
                     .iter()
                     .enumerate()
                     .map(|(i, m)| {
-                        let cur = if *m == app.conv.model { " (current)" } else { "" };
-                        let style = if i == *selected { theme.selection } else { ratatui::style::Style::default() };
+                        let cur = if *m == app.conv.model {
+                            " (current)"
+                        } else {
+                            ""
+                        };
+                        let style = if i == *selected {
+                            theme.selection
+                        } else {
+                            ratatui::style::Style::default()
+                        };
                         Line::from(Span::styled(format!("{}{cur}", sanitize(m)), style))
                     })
                     .collect()
@@ -175,7 +220,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let r = centered(area, 64, 9);
             f.render_widget(Clear, r);
             let text = vec![
-                Line::from(format!("No API key or server is configured, but {name} answers at")),
+                Line::from(format!(
+                    "No API key or server is configured, but {name} answers at"
+                )),
                 Line::from(Span::styled(url.clone(), theme.accent)),
                 Line::from(""),
                 Line::from("Use it for this session?  Enter / y: yes · any other key: no"),
@@ -185,7 +232,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 )),
             ];
             f.render_widget(
-                Paragraph::new(text).wrap(Wrap { trim: false }).block(frame_block("local server found", theme)),
+                Paragraph::new(text)
+                    .wrap(Wrap { trim: false })
+                    .block(frame_block("local server found", theme)),
                 r,
             );
         }

@@ -6,20 +6,24 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
 
+use crate::action::Action;
 use crate::api::types::FinishReason;
 use crate::app::{App, CurrentKind, Focus, NoticeKind};
 use crate::chat::conversation::{Speaker, Status};
 use crate::keymap::Context;
-use crate::action::Action;
-use crate::ui::theme::Theme;
 use crate::ui::sanitize::sanitize;
+use crate::ui::theme::Theme;
 
 const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 fn block<'a>(title: &'a str, theme: &Theme, focused: bool) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { theme.border_focused } else { theme.border })
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        })
         .title(Span::styled(format!(" {title} "), theme.dim))
 }
 
@@ -28,7 +32,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -51,15 +55,21 @@ pub fn short(n: u64) -> String {
 pub fn reason_span(reason: Option<&FinishReason>, status: &Status, theme: &Theme) -> Span<'static> {
     match reason {
         Some(FinishReason::Stop) => Span::styled("stop", theme.ok),
-        Some(FinishReason::Length) => Span::styled("length", theme.warning.add_modifier(Modifier::BOLD)),
-        Some(FinishReason::ContentFilter) => Span::styled("content_filter", theme.error.add_modifier(Modifier::BOLD)),
+        Some(FinishReason::Length) => {
+            Span::styled("length", theme.warning.add_modifier(Modifier::BOLD))
+        }
+        Some(FinishReason::ContentFilter) => {
+            Span::styled("content_filter", theme.error.add_modifier(Modifier::BOLD))
+        }
         Some(FinishReason::ToolCalls) => Span::styled("tool_calls", theme.accent),
         Some(FinishReason::FunctionCall) => Span::styled("function_call", theme.accent),
         Some(FinishReason::Other(s)) => Span::styled(sanitize(s).into_owned(), theme.accent),
         None => match status {
             Status::Partial => Span::styled("streaming…", theme.dim),
             Status::Cancelled => Span::styled("cancelled", theme.warning),
-            Status::Failed { .. } => Span::styled("error", theme.error.add_modifier(Modifier::BOLD)),
+            Status::Failed { .. } => {
+                Span::styled("error", theme.error.add_modifier(Modifier::BOLD))
+            }
             Status::Incomplete => Span::styled("incomplete", theme.error),
             Status::Complete => Span::styled("none reported", theme.dim),
         },
@@ -72,7 +82,10 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner = b.inner(area);
     f.render_widget(b, area);
     let Some(m) = app.conv.last_reply() else {
-        f.render_widget(Paragraph::new(Span::styled("no reply yet", theme.dim)), inner);
+        f.render_widget(
+            Paragraph::new(Span::styled("no reply yet", theme.dim)),
+            inner,
+        );
         return;
     };
     let mut spans: Vec<Span> = Vec::new();
@@ -80,7 +93,14 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for (i, c) in m.choices.iter().enumerate() {
         if n > 1 {
             let label = format!("{}{}:", if i == m.selected { "▸" } else { " " }, i + 1);
-            spans.push(Span::styled(label, if i == m.selected { theme.accent } else { theme.dim }));
+            spans.push(Span::styled(
+                label,
+                if i == m.selected {
+                    theme.accent
+                } else {
+                    theme.dim
+                },
+            ));
         }
         spans.push(reason_span(c.finish_reason.as_ref(), &m.status, theme));
         spans.push(Span::raw("  "));
@@ -94,12 +114,24 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .any(|c| c.finish_reason == Some(FinishReason::Length))
     {
-        Some(Line::from(Span::styled("cut at max_tokens — /continue asks for more", theme.warning)))
+        Some(Line::from(Span::styled(
+            "cut at max_tokens — /continue asks for more",
+            theme.warning,
+        )))
     } else {
         match &m.status {
-            Status::Cancelled => Some(Line::from(Span::styled("cancelled — partial text kept; /retry", theme.dim))),
-            Status::Failed { .. } => Some(Line::from(Span::styled("failed — see the reply; /retry", theme.dim))),
-            Status::Incomplete => Some(Line::from(Span::styled("the stream ended early — /retry", theme.dim))),
+            Status::Cancelled => Some(Line::from(Span::styled(
+                "cancelled — partial text kept; /retry",
+                theme.dim,
+            ))),
+            Status::Failed { .. } => Some(Line::from(Span::styled(
+                "failed — see the reply; /retry",
+                theme.dim,
+            ))),
+            Status::Incomplete => Some(Line::from(Span::styled(
+                "the stream ended early — /retry",
+                theme.dim,
+            ))),
             _ => None,
         }
     };
@@ -125,20 +157,25 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     thousands(u.completion_tokens),
                     thousands(u.total_tokens)
                 )));
-                if let Some(local) = m.request_tokens {
-                    if local != u.prompt_tokens {
-                        first.push(Span::styled(
-                            format!(" (local prompt count {})", thousands(local)),
-                            theme.dim,
-                        ));
-                    }
+                if let Some(local) = m.request_tokens
+                    && local != u.prompt_tokens
+                {
+                    first.push(Span::styled(
+                        format!(" (local prompt count {})", thousands(local)),
+                        theme.dim,
+                    ));
                 }
             }
-            None if m.status == Status::Partial => first.push(Span::styled("streaming…", theme.dim)),
+            None if m.status == Status::Partial => {
+                first.push(Span::styled("streaming…", theme.dim))
+            }
             None => {
                 first.push(Span::styled("not reported by the server", theme.dim));
                 if let Some(local) = m.request_tokens {
-                    first.push(Span::styled(format!(" (local prompt {})", thousands(local)), theme.dim));
+                    first.push(Span::styled(
+                        format!(" (local prompt {})", thousands(local)),
+                        theme.dim,
+                    ));
                 }
             }
         },
@@ -148,7 +185,11 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     first.push(Span::styled("   session ", theme.dim));
     first.push(Span::raw(thousands(s.total_tokens)));
     let next = app.next_request_tokens();
-    let est = if app.counter.is_estimate() { " (estimate)" } else { "" };
+    let est = if app.counter.is_estimate() {
+        " (estimate)"
+    } else {
+        ""
+    };
     let second = Line::from(vec![
         Span::styled("draft ", theme.dim),
         Span::raw(thousands(app.draft_tokens)),
@@ -156,7 +197,12 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Span::raw(format!("~{}", thousands(next))),
         Span::styled(format!(" {}{est}", app.counter.label()), theme.dim),
     ]);
-    let rows = Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1)]).split(inner);
+    let rows = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .split(inner);
     f.render_widget(Paragraph::new(Line::from(first)), rows[0]);
     if inner.height >= 2 {
         f.render_widget(Paragraph::new(second), rows[1]);
@@ -197,7 +243,11 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// The input box.
 pub fn draw_input(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let focused = app.focus == Focus::Input && app.overlay.is_none();
-    let title = if app.is_busy() { "message (Esc cancels the reply)" } else { "message" };
+    let title = if app.is_busy() {
+        "message (Esc cancels the reply)"
+    } else {
+        "message"
+    };
     let b = block(title, theme, focused);
     app.input.set_block(b);
     app.input.set_cursor_style(if focused {
@@ -228,7 +278,10 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     let secs = t0.elapsed().as_secs_f64().max(0.001);
                     let rate = cur.deltas as f64 / secs;
                     spans.push(Span::styled(
-                        format!("{sp} {} {rate:.0} tok/s ", if summary { "summarising" } else { "streaming" }),
+                        format!(
+                            "{sp} {} {rate:.0} tok/s ",
+                            if summary { "summarising" } else { "streaming" }
+                        ),
                         theme.accent,
                     ));
                 }
@@ -263,7 +316,10 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hint_w = (hints.chars().count() as u16).min(area.width / 2);
     let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)]).split(area);
     f.render_widget(Paragraph::new(left), cols[0]);
-    f.render_widget(Paragraph::new(Span::styled(hints, theme.dim)).right_aligned(), cols[1]);
+    f.render_widget(
+        Paragraph::new(Span::styled(hints, theme.dim)).right_aligned(),
+        cols[1],
+    );
 }
 
 /// Key hints for the focused pane, from the keymap.
@@ -277,7 +333,10 @@ pub fn hints(app: &App) -> String {
                 parts.push(format!("{} cancel", first(Context::Input, Action::Cancel)));
             } else {
                 parts.push(format!("{} send", first(Context::Input, Action::Submit)));
-                parts.push(format!("{} newline", first(Context::Input, Action::Newline)));
+                parts.push(format!(
+                    "{} newline",
+                    first(Context::Input, Action::Newline)
+                ));
             }
         }
         Focus::History => {
@@ -295,9 +354,15 @@ pub fn hints(app: &App) -> String {
         .last_reply()
         .is_some_and(|m| m.choices.len() > 1 && m.speaker == Speaker::Assistant)
     {
-        parts.push(format!("{} choice", first(Context::Global, Action::NextChoice)));
+        parts.push(format!(
+            "{} choice",
+            first(Context::Global, Action::NextChoice)
+        ));
     }
-    parts.push(format!("{} params", first(Context::Global, Action::ToggleParams)));
+    parts.push(format!(
+        "{} params",
+        first(Context::Global, Action::ToggleParams)
+    ));
     parts.push(format!("{} help", first(Context::Global, Action::Help)));
     parts.join(" · ")
 }

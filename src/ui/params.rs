@@ -48,7 +48,9 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
         return Some(Vec::new());
     }
     match key.code {
-        KeyCode::Up | KeyCode::Char('k') => app.params_selected = app.params_selected.saturating_sub(1),
+        KeyCode::Up | KeyCode::Char('k') => {
+            app.params_selected = app.params_selected.saturating_sub(1)
+        }
         KeyCode::Down | KeyCode::Char('j') => {
             app.params_selected = (app.params_selected + 1).min(count.saturating_sub(1))
         }
@@ -116,21 +118,37 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::Params && app.overlay.is_none();
     let b = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { theme.border_focused } else { theme.border })
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        })
         .title(Span::styled(" parameters (F2) ", theme.dim));
     let inner = b.inner(area);
     f.render_widget(b, area);
     let rows = rows(app);
-    let name_w = rows.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(8).min(18);
+    let name_w = rows
+        .iter()
+        .map(|(n, _)| n.chars().count())
+        .max()
+        .unwrap_or(8)
+        .min(18);
     let mut lines = Vec::new();
     for (i, (name, value)) in rows.iter().enumerate() {
         let selected = focused && i == app.params_selected;
-        let mut name_style = if SETTINGS.contains(&name.as_str()) { theme.accent } else { theme.heading };
+        let mut name_style = if SETTINGS.contains(&name.as_str()) {
+            theme.accent
+        } else {
+            theme.heading
+        };
         if selected {
             name_style = name_style.add_modifier(Modifier::REVERSED);
         }
         let value_span = match (&app.params_edit, selected) {
-            (Some(buf), true) => Span::styled(format!("{}▏", sanitize(buf)), theme.accent.add_modifier(Modifier::BOLD)),
+            (Some(buf), true) => Span::styled(
+                format!("{}▏", sanitize(buf)),
+                theme.accent.add_modifier(Modifier::BOLD),
+            ),
             _ => match value {
                 Some(v) => Span::raw(sanitize(v).into_owned()),
                 None => Span::styled("default", theme.dim),
@@ -145,12 +163,21 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if focused {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
-            if app.params_edit.is_some() { "Enter apply · Esc cancel" } else { "Enter edit · Del unset · Esc close" },
+            if app.params_edit.is_some() {
+                "Enter apply · Esc cancel"
+            } else {
+                "Enter edit · Del unset · Esc close"
+            },
             theme.dim,
         )));
     }
     // Keep the selected row in view.
     let h = inner.height as usize;
     let scroll = (app.params_selected + 1).saturating_sub(h.saturating_sub(2)) as u16;
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((scroll, 0)), inner);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        inner,
+    );
 }

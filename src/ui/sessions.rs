@@ -58,11 +58,15 @@ impl SessionsState {
             self.message = Some(format!("cannot open {}", self.dir.display()));
             return;
         };
-        self.entries = if self.filter.trim().is_empty() {
+        let found = if self.filter.trim().is_empty() {
             lib.list()
         } else {
             lib.search(self.filter.trim())
         };
+        match found {
+            Ok(e) => self.entries = e,
+            Err(e) => self.message = Some(e.to_string()),
+        }
         self.selected = self.selected.min(self.entries.len().saturating_sub(1));
     }
 
@@ -86,7 +90,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                         state.message = Some("a title cannot be empty".into());
                     } else {
                         match lib.rename(&e.id, &title) {
-                            Ok(()) => {
+                            Ok(_) => {
                                 state.message = Some(format!("renamed to {title}"));
                                 let is_open = e.id == app_conv_id(app);
                                 if is_open {
@@ -115,7 +119,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                         state.message = Some("that is the open conversation: /new first".into());
                     } else {
                         match lib.delete(&e.id) {
-                            Ok(()) => state.message = Some(format!("deleted {}", e.title)),
+                            Ok(_) => state.message = Some(format!("deleted {}", e.title)),
                             Err(err) => state.message = Some(err.to_string()),
                         }
                     }
@@ -130,9 +134,13 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         SessionsMode::Browse => match key.code {
             KeyCode::Esc => app.overlay = None,
             KeyCode::Up => state.selected = state.selected.saturating_sub(1),
-            KeyCode::Down => state.selected = (state.selected + 1).min(state.entries.len().saturating_sub(1)),
+            KeyCode::Down => {
+                state.selected = (state.selected + 1).min(state.entries.len().saturating_sub(1))
+            }
             KeyCode::PageUp => state.selected = state.selected.saturating_sub(10),
-            KeyCode::PageDown => state.selected = (state.selected + 10).min(state.entries.len().saturating_sub(1)),
+            KeyCode::PageDown => {
+                state.selected = (state.selected + 10).min(state.entries.len().saturating_sub(1))
+            }
             KeyCode::Enter => {
                 if let Some(e) = state.current().cloned() {
                     if let Some(reason) = &e.broken {
@@ -148,15 +156,11 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                     state.mode = SessionsMode::Rename(e.title.clone());
                 }
             }
-            KeyCode::Char('d') if ctrl => {
-                if state.current().is_some() {
-                    state.mode = SessionsMode::ConfirmDelete;
-                }
+            KeyCode::Char('d') if ctrl && state.current().is_some() => {
+                state.mode = SessionsMode::ConfirmDelete;
             }
-            KeyCode::Delete => {
-                if state.current().is_some() {
-                    state.mode = SessionsMode::ConfirmDelete;
-                }
+            KeyCode::Delete if state.current().is_some() => {
+                state.mode = SessionsMode::ConfirmDelete;
             }
             KeyCode::Char('e') if ctrl => {
                 if let Some(e) = state.current().cloned() {
@@ -207,13 +211,20 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsState, theme: &Theme) {
         ));
     let inner = b.inner(r);
     f.render_widget(b, r);
-    let [top, list, bottom] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+    let [top, list, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled("filter: ", theme.dim),
             Span::styled(format!("{}▏", sanitize(&state.filter)), theme.accent),
-            Span::styled(format!("   {} conversations", state.entries.len()), theme.dim),
+            Span::styled(
+                format!("   {} conversations", state.entries.len()),
+                theme.dim,
+            ),
         ])),
         top,
     );
@@ -221,7 +232,10 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsState, theme: &Theme) {
     let start = (state.selected + 1).saturating_sub(h);
     let mut lines = Vec::new();
     for (i, e) in state.entries.iter().enumerate().skip(start).take(h) {
-        let when = e.updated.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M");
+        let when = e
+            .updated
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M");
         let style = if i == state.selected {
             theme.selection
         } else {
@@ -239,7 +253,11 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsState, theme: &Theme) {
                     style.add_modifier(Modifier::BOLD),
                 ));
                 spans.push(Span::styled(
-                    format!("  {:<18} {:>4} msgs  ", truncate(&sanitize(&e.model), 18), e.messages),
+                    format!(
+                        "  {:<18} {:>4} msgs  ",
+                        truncate(&sanitize(&e.model), 18),
+                        e.messages
+                    ),
                     theme.dim,
                 ));
                 spans.push(Span::raw(truncate(&sanitize(&e.first_line), 60)));
@@ -253,7 +271,11 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsState, theme: &Theme) {
     }
     if state.entries.is_empty() {
         lines.push(Line::from(Span::styled(
-            if state.filter.is_empty() { "no saved conversations yet" } else { "nothing matches" },
+            if state.filter.is_empty() {
+                "no saved conversations yet"
+            } else {
+                "nothing matches"
+            },
             theme.dim,
         )));
     }
@@ -267,11 +289,17 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsState, theme: &Theme) {
         SessionsMode::ConfirmDelete => Line::from(Span::styled(
             format!(
                 "delete “{}” for good? y / n",
-                state.current().map(|e| sanitize(&e.title).into_owned()).unwrap_or_default()
+                state
+                    .current()
+                    .map(|e| sanitize(&e.title).into_owned())
+                    .unwrap_or_default()
             ),
             theme.warning,
         )),
-        SessionsMode::Browse => Line::from(Span::styled(state.message.clone().unwrap_or_default(), theme.dim)),
+        SessionsMode::Browse => Line::from(Span::styled(
+            state.message.clone().unwrap_or_default(),
+            theme.dim,
+        )),
     };
     f.render_widget(Paragraph::new(status), bottom);
 }
