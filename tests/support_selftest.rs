@@ -769,3 +769,62 @@ fn tui_wait_for_panics_with_screen() {
     drop(t);
     assert!(t0.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn schema_errors_flag_bad_request_bodies() {
+    let srv = FakeServer::start();
+    // Valid bodies: no errors.
+    post(
+        &srv,
+        "/chat/completions",
+        json!({"model": "fake-small", "stream": true, "stream_options": {"include_usage": true},
+               "max_tokens": 10, "stop": ["a"], "n": 2, "temperature": 0.5,
+               "messages": [{"role": "system", "content": "s"},
+                            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                            {"role": "assistant", "content": "yo"}]}),
+    )
+    .await;
+    post(
+        &srv,
+        "/completions",
+        json!({"model": "fake-small", "prompt": "p", "suffix": "s", "best_of": 2, "max_tokens": 5}),
+    )
+    .await;
+    assert_eq!(srv.schema_errors(), Vec::<String>::new());
+
+    // Invalid: wrong role, empty messages, out-of-range temperature, missing prompt.
+    post(
+        &srv,
+        "/chat/completions",
+        json!({"model": "m", "messages": [{"role": "bot", "content": "x"}]}),
+    )
+    .await;
+    post(
+        &srv,
+        "/chat/completions",
+        json!({"model": "m", "messages": [], "temperature": 7}),
+    )
+    .await;
+    post(&srv, "/completions", json!({"model": "m"})).await;
+    let errs = srv.schema_errors();
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("#2") && e.contains("/messages/0")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("#3") && e.contains("/messages: fewer than 1 items")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("#3") && e.contains("/temperature: 7 > maximum 2")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("POST /v1/completions #4")
+            && e.contains("missing required property \"prompt\"")),
+        "{errs:#?}"
+    );
+}

@@ -234,6 +234,7 @@ struct State {
     token_delay: Duration,
     require_key: Option<String>,
     reject_fields: Vec<String>,
+    schema_errors: Vec<String>,
 }
 
 struct Shared {
@@ -276,6 +277,7 @@ impl FakeServer {
                 token_delay: Duration::ZERO,
                 require_key: None,
                 reject_fields: Vec::new(),
+                schema_errors: Vec::new(),
             }),
             cond: Condvar::new(),
         });
@@ -420,6 +422,17 @@ impl FakeServer {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.wait_disconnects(n, Duration::ZERO)
+    }
+
+    /// Request bodies that break the official request schema
+    /// (`CreateChatCompletionRequest` / `CreateCompletionRequest` from
+    /// `tests/fixtures/openai-spec.json`), one line per violation:
+    /// `"POST /v1/chat/completions #3: /messages/0/role: ..."` (`#3` = index in
+    /// [`Self::requests`]).  Violations do not change the reply.  A test
+    /// of the client should usually end with
+    /// `assert_eq!(srv.schema_errors(), Vec::<String>::new())`.
+    pub fn schema_errors(&self) -> Vec<String> {
+        self.shared.lock().schema_errors.clone()
     }
 
     /// Delay between SSE chunks of Smart/Text streamed replies (default 0).
@@ -764,6 +777,15 @@ fn route(req: &Recorded, st: &mut State) -> Plan {
             ));
         }
     };
+    let schema = match mode {
+        Mode::Chat => "CreateChatCompletionRequest",
+        Mode::Completion => "CreateCompletionRequest",
+    };
+    let idx = st.requests.len() - 1;
+    for e in schema::validate(schema, &body) {
+        st.schema_errors
+            .push(format!("{} {} #{idx}: {e}", req.method, req.path));
+    }
     if let Some(f) = st
         .reject_fields
         .iter()
@@ -1041,4 +1063,202 @@ fn model_reply(mode: Mode, body: &Value, texts: Option<Vec<String>>, delay: Dura
     }
     steps.push(SseStep::text(DONE));
     Plan::Stream(steps)
+}
+
+/// A small JSON-schema validator for the subset of OpenAPI 3.x schema
+/// keywords used by OpenAI's request schemas: `$ref` (local), `type`
+/// (string or list, plus `nullable`), `enum`, `properties`, `required`,
+/// `additionalProperties`, `items`, `allOf`, `anyOf`, `oneOf` (checked
+/// leniently, like `anyOf`), `minimum`/`maximum`, `minItems`/`maxItems`,
+/// `minLength`/`maxLength`.  Everything else (`format`, `default`, `x-*`...)
+/// is ignored.
+pub mod schema {
+    use serde_json::Value;
+    use std::sync::OnceLock;
+
+    /// The spec, copied from OpenAI's published OpenAPI description (reduced).
+    pub fn spec() -> &'static Value {
+        static SPEC: OnceLock<Value> = OnceLock::new();
+        SPEC.get_or_init(|| {
+            serde_json::from_str(include_str!("../fixtures/openai-spec.json"))
+                .expect("tests/fixtures/openai-spec.json is valid JSON")
+        })
+    }
+
+    /// Validate `v` against `#/components/schemas/{name}`; returns
+    /// `"/json/pointer: problem"` strings (empty when valid).
+    pub fn validate(name: &str, v: &Value) -> Vec<String> {
+        let root = spec();
+        let s = &root["components"]["schemas"][name];
+        assert!(!s.is_null(), "no schema named {name}");
+        let mut errs = Vec::new();
+        check(root, s, v, "", &mut errs, 0);
+        errs
+    }
+
+    fn resolve<'a>(root: &'a Value, r: &str) -> &'a Value {
+        let p = r.strip_prefix('#').unwrap_or(r);
+        root.pointer(p)
+            .unwrap_or_else(|| panic!("unresolvable $ref {r}"))
+    }
+
+    fn type_ok(t: &str, v: &Value) -> bool {
+        match t {
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "object" => v.is_object(),
+            "array" => v.is_array(),
+            "null" => v.is_null(),
+            _ => true,
+        }
+    }
+
+    fn short(v: &Value) -> String {
+        let s = v.to_string();
+        if s.chars().count() > 60 {
+            format!("{}…", s.chars().take(60).collect::<String>())
+        } else {
+            s
+        }
+    }
+
+    fn check(root: &Value, s: &Value, v: &Value, path: &str, errs: &mut Vec<String>, depth: usize) {
+        if depth > 64 {
+            return;
+        }
+        let Some(obj) = s.as_object() else {
+            if s == &Value::Bool(false) {
+                errs.push(format!("{path}: not allowed"));
+            }
+            return;
+        };
+        let at = if path.is_empty() { "/" } else { path };
+        if let Some(r) = obj.get("$ref").and_then(Value::as_str) {
+            check(root, resolve(root, r), v, path, errs, depth + 1);
+        }
+        if v.is_null() && obj.get("nullable") == Some(&Value::Bool(true)) {
+            return;
+        }
+        if let Some(t) = obj.get("type") {
+            let ok = match t {
+                Value::String(t) => type_ok(t, v),
+                Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| type_ok(t, v)),
+                _ => true,
+            };
+            if !ok {
+                errs.push(format!("{at}: expected type {t}, got {}", short(v)));
+                return;
+            }
+        }
+        if let Some(e) = obj.get("enum").and_then(Value::as_array)
+            && !e.contains(v)
+        {
+            errs.push(format!(
+                "{at}: {} is not one of {}",
+                short(v),
+                short(&Value::Array(e.clone()))
+            ));
+        }
+        if let Some(all) = obj.get("allOf").and_then(Value::as_array) {
+            for sub in all {
+                check(root, sub, v, path, errs, depth + 1);
+            }
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(alts) = obj.get(key).and_then(Value::as_array) {
+                let mut best: Option<Vec<String>> = None;
+                let mut matched = false;
+                for sub in alts {
+                    let mut e = Vec::new();
+                    check(root, sub, v, path, &mut e, depth + 1);
+                    if e.is_empty() {
+                        matched = true;
+                        break;
+                    }
+                    if best.as_ref().is_none_or(|b| e.len() < b.len()) {
+                        best = Some(e);
+                    }
+                }
+                if !matched {
+                    let hint = best
+                        .and_then(|b| b.into_iter().next())
+                        .map(|e| format!(" (closest: {e})"))
+                        .unwrap_or_default();
+                    errs.push(format!(
+                        "{at}: {} matches none of the {key} alternatives{hint}",
+                        short(v)
+                    ));
+                }
+            }
+        }
+        if let Some(n) = v.as_f64() {
+            if let Some(min) = obj.get("minimum").and_then(Value::as_f64)
+                && n < min
+            {
+                errs.push(format!("{at}: {n} < minimum {min}"));
+            }
+            if let Some(max) = obj.get("maximum").and_then(Value::as_f64)
+                && n > max
+            {
+                errs.push(format!("{at}: {n} > maximum {max}"));
+            }
+        }
+        if let Some(st) = v.as_str() {
+            let len = st.chars().count() as u64;
+            if let Some(m) = obj.get("minLength").and_then(Value::as_u64)
+                && len < m
+            {
+                errs.push(format!("{at}: string shorter than {m}"));
+            }
+            if let Some(m) = obj.get("maxLength").and_then(Value::as_u64)
+                && len > m
+            {
+                errs.push(format!("{at}: string longer than {m}"));
+            }
+        }
+        if let Some(a) = v.as_array() {
+            if let Some(m) = obj.get("minItems").and_then(Value::as_u64)
+                && (a.len() as u64) < m
+            {
+                errs.push(format!("{at}: fewer than {m} items"));
+            }
+            if let Some(m) = obj.get("maxItems").and_then(Value::as_u64)
+                && (a.len() as u64) > m
+            {
+                errs.push(format!("{at}: more than {m} items"));
+            }
+            if let Some(items) = obj.get("items") {
+                for (i, x) in a.iter().enumerate() {
+                    check(root, items, x, &format!("{path}/{i}"), errs, depth + 1);
+                }
+            }
+        }
+        if let Some(o) = v.as_object() {
+            let props = obj.get("properties").and_then(Value::as_object);
+            if let Some(req) = obj.get("required").and_then(Value::as_array) {
+                for r in req.iter().filter_map(Value::as_str) {
+                    if !o.contains_key(r) {
+                        errs.push(format!("{at}: missing required property {r:?}"));
+                    }
+                }
+            }
+            for (k, x) in o {
+                let sub_path = format!("{path}/{k}");
+                match props.and_then(|p| p.get(k)) {
+                    Some(ps) => check(root, ps, x, &sub_path, errs, depth + 1),
+                    None => match obj.get("additionalProperties") {
+                        Some(Value::Bool(false)) => {
+                            errs.push(format!("{at}: unexpected property {k:?}"))
+                        }
+                        Some(ap @ Value::Object(_)) => {
+                            check(root, ap, x, &sub_path, errs, depth + 1)
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        }
+    }
 }
