@@ -570,19 +570,17 @@ async fn close_without_response_is_an_error() {
 async fn dropping_a_stream_counts_as_disconnect_and_token_delay_applies() {
     let srv = FakeServer::start();
     srv.set_token_delay(Duration::from_millis(40));
-    let body = json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": "a b c d e f g h"}]});
-    let t0 = Instant::now();
+    let words = vec!["w"; 40].join(" ");
+    let body =
+        json!({"model": "m", "stream": true, "messages": [{"role": "user", "content": words}]});
     let mut r = post(&srv, "/chat/completions", body.clone()).await;
     let mut got = String::new();
-    while !got.contains("\"a\"") && !got.contains(" a\"") {
+    while !got.contains("echo:") {
         got.push_str(&String::from_utf8_lossy(&r.chunk().await.unwrap().unwrap()));
     }
     drop(r);
+    // Only a stream cut short counts (a complete one would not).
     assert_eq!(srv.wait_disconnects_async(1, SECS5).await, 1);
-    assert!(
-        t0.elapsed() < Duration::from_millis(400),
-        "should not have waited for the whole stream"
-    );
 
     // A fully read stream is not a disconnect, and takes ≥ delay × (events-1).
     srv.set_token_delay(Duration::from_millis(15));
@@ -664,7 +662,7 @@ fn sh(script: &str, cols: u16, rows: u16) -> Tui {
 #[test]
 fn tui_answers_cursor_position_and_device_attributes() {
     let mut t = sh(
-        r#"stty -echo -icanon min 1; printf '\033[?1049h\033[3;5H\033[6n'; x=$(dd bs=6 count=1 2>/dev/null); printf '\033[c'; y=$(dd bs=7 count=1 2>/dev/null); stty sane; printf '\033[H'; printf 'got:%s|%s\n' "$x" "$y" | tr '\033' E; read z; printf '\033[?1049l'; echo "z=$z""#,
+        r#"stty -echo -icanon min 1; printf '\033[?1049h\033[3;5H\033[6n'; x=$(dd bs=6 count=1 2>/dev/null); printf '\033[?u\033[c'; y=$(dd bs=7 count=1 2>/dev/null); stty sane; printf '\033[H'; printf 'got:%s|%s\n' "$x" "$y" | tr '\033' E; read z; printf '\033[?1049l'; echo "z=$z""#,
         80,
         24,
     );

@@ -37,6 +37,8 @@ pub use portable_pty::ExitStatus;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
     Enter,
+    /// A lone ESC.  crossterm reads ESC followed by more bytes in the same
+    /// read as Alt+key, so give the program a moment before the next key.
     Esc,
     Tab,
     BackTab,
