@@ -657,6 +657,10 @@ fn submit(app: &mut App) -> Vec<Effect> {
     if draft.trim().is_empty() {
         return Vec::new();
     }
+    if draft.trim() == "/panic" && std::env::var_os("CHAT_TUI_TEST_PANIC").is_some() {
+        // For the fault tests: a panic in the middle of the app.
+        panic!("test panic requested with /panic");
+    }
     if let Some(rest) = draft.strip_prefix('/')
         && !rest.starts_with('/')
     {

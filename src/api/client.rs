@@ -371,6 +371,8 @@ struct Decoder {
     finished: Vec<bool>,
     model_sent: bool,
     usage: Option<Usage>,
+    /// Usage from chunks without choices, summed over choices.
+    final_usage: Option<Usage>,
     model: Option<String>,
     bytes: usize,
     max_bytes: usize,
@@ -386,6 +388,7 @@ impl Decoder {
             finished: Vec::new(),
             model_sent: false,
             usage: None,
+            final_usage: None,
             model: None,
             bytes: 0,
             max_bytes,
@@ -501,6 +504,21 @@ impl Decoder {
         {
             if usage.total_tokens == 0 {
                 usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+            }
+            // llama.cpp sends one usage chunk (with no choices) per choice when n > 1, each
+            // counting only its own completion: add those up. Usage riding on choice chunks is
+            // cumulative (vLLM's continuous stats): the last one wins.
+            let final_chunk = v
+                .get("choices")
+                .and_then(Value::as_array)
+                .is_some_and(|c| c.is_empty());
+            if final_chunk {
+                if let Some(prev) = self.final_usage {
+                    usage.prompt_tokens = usage.prompt_tokens.max(prev.prompt_tokens);
+                    usage.completion_tokens += prev.completion_tokens;
+                    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+                }
+                self.final_usage = Some(usage);
             }
             self.usage = Some(usage);
             on_event(StreamEvent::Usage(usage));
