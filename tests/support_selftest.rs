@@ -501,7 +501,7 @@ async fn sse_script_and_drop_mid_stream() {
     assert_eq!(ev[1]["choices"][0]["text"], "x");
     assert_eq!(ev[2]["usage"]["total_tokens"], 3);
 
-    let mut r = post(&srv, "/chat/completions", body).await;
+    let mut r = post(&srv, "/chat/completions", body.clone()).await;
     assert_eq!(r.status(), 200);
     let first = r.chunk().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("partial"));

@@ -76,6 +76,11 @@ impl Recorded {
         })
     }
 
+    /// The body as (lossy) UTF-8.
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     /// First header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();

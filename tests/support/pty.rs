@@ -184,7 +184,8 @@ pub struct Tui {
 }
 
 impl Tui {
-    /// Run the `chat-tui` binary of this package.
+    /// Run the `chat-tui` binary of this package (only usable from
+    /// integration tests: it relies on `CARGO_BIN_EXE_chat-tui`).
     pub fn spawn(args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Tui {
         Self::spawn_cmd(
             Path::new(env!("CARGO_BIN_EXE_chat-tui")),
