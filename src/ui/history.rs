@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{FixedOffset, Local, Offset};
+use chrono::{DateTime, FixedOffset, Local, Offset, Utc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -22,7 +22,11 @@ use crate::ui::theme::Theme;
 
 struct Entry {
     id: MessageId,
+    /// With the id, tells messages of different conversations apart (ids restart at 1).
+    created: DateTime<Utc>,
     version: u64,
+    /// The text length at `version`: a cheap extra check that the text did not change.
+    len: usize,
     selected: usize,
     /// The width `lines` were rendered at; 0 when they are stale.
     width: u16,
@@ -37,7 +41,9 @@ impl Entry {
     fn new(m: &Message, width: u16) -> Self {
         let mut e = Self {
             id: m.id,
+            created: m.created,
             version: m.version,
+            len: m.text().len(),
             selected: m.selected,
             width: 0,
             lines: Vec::new(),
@@ -291,7 +297,11 @@ impl HistoryView {
         }
         let old_len = self.entries.len();
         let same_prefix = old_len <= messages.len()
-            && self.entries.iter().zip(messages).all(|(e, m)| e.id == m.id);
+            && self
+                .entries
+                .iter()
+                .zip(messages)
+                .all(|(e, m)| e.id == m.id && e.created == m.created);
         if !same_prefix {
             self.rebuild(messages, width);
         } else if messages.len() > old_len {
@@ -309,7 +319,8 @@ impl HistoryView {
         let n = self.entries.len();
         self.grown_last = None;
         for (i, (e, m)) in self.entries.iter_mut().zip(messages).enumerate() {
-            let changed = e.version != m.version || e.selected != m.selected;
+            let changed =
+                e.version != m.version || e.selected != m.selected || e.len != m.text().len();
             if !changed && !width_changed {
                 continue;
             }
@@ -317,6 +328,7 @@ impl HistoryView {
             if changed {
                 e.version = m.version;
                 e.selected = m.selected;
+                e.len = m.text().len();
             }
             e.width = 0;
             e.lines = Vec::new();
@@ -338,12 +350,15 @@ impl HistoryView {
     /// The message list changed other than by appending: re-index by id, keeping cached
     /// entries of the messages that are still there.
     fn rebuild(&mut self, messages: &[Message], width: u16) {
-        let mut old: HashMap<MessageId, Entry> =
-            self.entries.drain(..).map(|e| (e.id, e)).collect();
+        let mut old: HashMap<(MessageId, DateTime<Utc>), Entry> = self
+            .entries
+            .drain(..)
+            .map(|e| ((e.id, e.created), e))
+            .collect();
         let mut kept = 0;
         self.entries = messages
             .iter()
-            .map(|m| match old.remove(&m.id) {
+            .map(|m| match old.remove(&(m.id, m.created)) {
                 Some(e) => {
                     kept += 1;
                     e
@@ -862,6 +877,16 @@ mod tests {
         draw(&mut v, &other, 30, 6);
         assert!(v.is_following());
         assert_eq!(v.total_lines(), 15);
+        // Another one whose ids and versions are the same (ids restart at 1 per
+        // conversation): told apart by creation time.
+        let mut third = other.clone();
+        for m in &mut third {
+            m.created += chrono::Duration::seconds(60);
+            m.content = "y".into();
+        }
+        let out = draw(&mut v, &third, 30, 6);
+        assert_eq!(rows(&out)[1], "y");
+        assert_eq!(rows(&out)[0], "You · 14:06");
         draw(&mut v, &[], 30, 6);
         assert_eq!(v.total_lines(), 0);
     }

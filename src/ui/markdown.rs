@@ -673,7 +673,8 @@ impl<'t> Renderer<'t> {
                     if matches!(tag, TagEnd::Image) {
                         self.inline("]", t.dim);
                     }
-                    if !url.is_empty() && text != url {
+                    let same = text == url || url.strip_prefix("mailto:") == Some(&text);
+                    if !url.is_empty() && !same {
                         self.inline(" ", self.style());
                         self.inline(&format!("({url})"), t.dim);
                     }
@@ -1176,6 +1177,8 @@ mod tests {
             .find(|s| s.content.contains("(https://d.rs)"))
             .unwrap();
         assert!(url.style.add_modifier.contains(Modifier::DIM));
+        let lines = render("mail <a@b.co>", 80, &th());
+        assert_eq!(text(&lines), ["mail a@b.co"]);
     }
 
     #[test]
