@@ -697,7 +697,11 @@ impl<'t> Renderer<'t> {
             .width
             .saturating_sub(spans_width(&rest).max(spans_width(&first)) + 2)
             .max(1);
-        let highlighted = find_syntax(lang).and_then(|syntax| {
+        // syntect takes about a second per megabyte, worse on very long lines: huge blocks
+        // are shown plain rather than stalling the UI.
+        let small = body.len() <= MAX_HIGHLIGHT_BYTES
+            && body.split('\n').all(|l| l.len() <= MAX_HIGHLIGHT_LINE);
+        let highlighted = find_syntax(lang).filter(|_| small).and_then(|syntax| {
             let ts = themes();
             let name = t.syntect_theme_name();
             let theme = ts.themes.get(name).or_else(|| ts.themes.values().next())?;
@@ -884,6 +888,11 @@ impl<'t> Renderer<'t> {
         );
     }
 }
+
+/// Code blocks longer than this are not highlighted.
+pub const MAX_HIGHLIGHT_BYTES: usize = 256 * 1024;
+/// Code blocks with a line longer than this are not highlighted.
+pub const MAX_HIGHLIGHT_LINE: usize = 4096;
 
 /// One highlighted source line: (style, text) runs, without the newline.
 type HlLine = Vec<(Style, String)>;
@@ -1266,6 +1275,17 @@ mod tests {
         assert_eq!(streamed, cold);
         // A cache hit gives the same again.
         assert_eq!(render(full, 30, &th()), cold);
+    }
+
+    #[test]
+    fn huge_code_blocks_are_not_highlighted() {
+        let long_line = format!(
+            "```rust\nlet s = \"{}\";\n```",
+            "x".repeat(MAX_HIGHLIGHT_LINE)
+        );
+        let lines = render(&long_line, 80, &th());
+        assert!(lines.len() > 50);
+        assert!(lines.iter().all(|l| l.spans[1].style.fg == th().code.fg));
     }
 
     #[test]
