@@ -33,11 +33,13 @@ fn reply(seed: usize, target: usize) -> String {
                 "- first point about the problem\n- second point, with more words in it\n  \
                  - a nested detail\n- third point\n\n",
             ),
-            2 => s.push_str(
-                "```rust\nfn main() {\n    let v: Vec<u32> = (0..10).map(|x| x * 2).collect();\n    \
-                 println!(\"{v:?}\");\n    for (i, x) in v.iter().enumerate() {\n        \
-                 if i % 2 == 0 { continue; }\n        eprintln!(\"{i}: {x}\");\n    }\n}\n```\n\n",
-            ),
+            // Every code block differs, so none comes from the highlight cache.
+            2 => s.push_str(&format!(
+                "```rust\nfn main() {{\n    let v: Vec<u32> = (0..{k}).map(|x| x * 2).collect();\n    \
+                 println!(\"{{v:?}}\");\n    for (i, x) in v.iter().enumerate() {{\n        \
+                 if i % 2 == 0 {{ continue; }}\n        eprintln!(\"{{i}}: {{x}}\");\n    }}\n}}\n```\n\n",
+                k = k % 100_000
+            )),
             _ => s.push_str(
                 "| name | value | note |\n|---|--:|:-:|\n| alpha | 1 | first |\n| beta | 22 | second |\n\n> A quoted remark that \
                  someone made earlier in the conversation.\n\n",
@@ -90,6 +92,7 @@ fn bench(c: &mut Criterion) {
 
     c.bench_function("history/first_frame_10k", |b| {
         b.iter(|| {
+            markdown::clear_highlight_cache();
             let mut view = HistoryView::new();
             draw(&mut term, &mut view, &msgs, &theme);
             black_box(view.total_lines());
@@ -109,7 +112,8 @@ fn bench(c: &mut Criterion) {
             view.page_up();
             pages += 1;
             draw(&mut term, &mut view, &msgs, &theme);
-        })
+            black_box(view.renders_last_frame());
+        });
     });
 
     c.bench_function("history/growing_last_frame_10k", |b| {
@@ -131,7 +135,14 @@ fn bench(c: &mut Criterion) {
     });
 
     let text = reply(7, 10_000);
-    c.bench_function("markdown/render_10k_reply", |b| {
+    eprintln!("reply: {} bytes", text.len());
+    c.bench_function("markdown/render_10k_reply_cold", |b| {
+        b.iter(|| {
+            markdown::clear_highlight_cache();
+            black_box(markdown::render(black_box(&text), 100, &theme))
+        })
+    });
+    c.bench_function("markdown/render_10k_reply_cached_code", |b| {
         b.iter(|| black_box(markdown::render(black_box(&text), 100, &theme)))
     });
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{FixedOffset, Local, Offset};
+use chrono::{DateTime, FixedOffset, Local, Offset, Utc};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -22,7 +22,11 @@ use crate::ui::theme::Theme;
 
 struct Entry {
     id: MessageId,
+    /// With the id, tells messages of different conversations apart (ids restart at 1).
+    created: DateTime<Utc>,
     version: u64,
+    /// The text length at `version`: a cheap extra check that the text did not change.
+    len: usize,
     selected: usize,
     /// The width `lines` were rendered at; 0 when they are stale.
     width: u16,
@@ -37,7 +41,9 @@ impl Entry {
     fn new(m: &Message, width: u16) -> Self {
         let mut e = Self {
             id: m.id,
+            created: m.created,
             version: m.version,
+            len: m.text().len(),
             selected: m.selected,
             width: 0,
             lines: Vec::new(),
@@ -80,7 +86,13 @@ pub struct HistoryView {
     offset: FixedOffset,
     /// The last message changed while not following: its height before.
     grown_last: Option<usize>,
+    /// Lines held in `entries[..].lines`.
+    cached: usize,
+    cache_limit: usize,
 }
+
+/// Messages this close to the top of the view keep their lines when evicting.
+const KEEP_NEAR: usize = 64;
 
 impl Default for HistoryView {
     fn default() -> Self {
@@ -105,6 +117,8 @@ impl HistoryView {
             renders: 0,
             offset: Local::now().offset().fix(),
             grown_last: None,
+            cached: 0,
+            cache_limit: 200_000,
         }
     }
 
@@ -252,6 +266,7 @@ impl HistoryView {
             off = 0;
         }
 
+        self.evict();
         self.fix_prefix();
         self.total = self.prefix[n];
         let abs_top = self.prefix[self.top.0] + self.top.1;
@@ -291,7 +306,11 @@ impl HistoryView {
         }
         let old_len = self.entries.len();
         let same_prefix = old_len <= messages.len()
-            && self.entries.iter().zip(messages).all(|(e, m)| e.id == m.id);
+            && self
+                .entries
+                .iter()
+                .zip(messages)
+                .all(|(e, m)| e.id == m.id && e.created == m.created);
         if !same_prefix {
             self.rebuild(messages, width);
         } else if messages.len() > old_len {
@@ -308,8 +327,10 @@ impl HistoryView {
         let top = self.top.0;
         let n = self.entries.len();
         self.grown_last = None;
+        let mut dropped = 0;
         for (i, (e, m)) in self.entries.iter_mut().zip(messages).enumerate() {
-            let changed = e.version != m.version || e.selected != m.selected;
+            let changed =
+                e.version != m.version || e.selected != m.selected || e.len != m.text().len();
             if !changed && !width_changed {
                 continue;
             }
@@ -317,8 +338,10 @@ impl HistoryView {
             if changed {
                 e.version = m.version;
                 e.selected = m.selected;
+                e.len = m.text().len();
             }
             e.width = 0;
+            dropped += e.lines.len();
             e.lines = Vec::new();
             e.height = e.estimate(m, width);
             if e.height != old_h {
@@ -333,17 +356,50 @@ impl HistoryView {
                 }
             }
         }
+        self.cached -= dropped;
+    }
+
+    /// Keep at most about this many rendered lines cached (default 200,000): beyond it,
+    /// the lines of messages far from the view are dropped (their heights are kept).
+    pub fn set_cache_limit(&mut self, lines: usize) {
+        self.cache_limit = lines;
+    }
+
+    /// Rendered lines currently cached.
+    pub fn cached_lines(&self) -> usize {
+        self.cached
+    }
+
+    /// Drop cached lines of messages away from the view, when over the limit.
+    fn evict(&mut self) {
+        if self.cached <= self.cache_limit {
+            return;
+        }
+        let n = self.entries.len();
+        let keep = self.top.0.saturating_sub(KEEP_NEAR)..(self.top.0 + KEEP_NEAR).min(n);
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            if keep.contains(&i) || i + 1 == n || e.lines.is_empty() {
+                continue;
+            }
+            self.cached -= e.lines.len();
+            e.lines = Vec::new();
+            // Stale, but `height` stays exact for this width.
+            e.width = 0;
+        }
     }
 
     /// The message list changed other than by appending: re-index by id, keeping cached
     /// entries of the messages that are still there.
     fn rebuild(&mut self, messages: &[Message], width: u16) {
-        let mut old: HashMap<MessageId, Entry> =
-            self.entries.drain(..).map(|e| (e.id, e)).collect();
+        let mut old: HashMap<(MessageId, DateTime<Utc>), Entry> = self
+            .entries
+            .drain(..)
+            .map(|e| ((e.id, e.created), e))
+            .collect();
         let mut kept = 0;
         self.entries = messages
             .iter()
-            .map(|m| match old.remove(&m.id) {
+            .map(|m| match old.remove(&(m.id, m.created)) {
                 Some(e) => {
                     kept += 1;
                     e
@@ -352,6 +408,7 @@ impl HistoryView {
             })
             .collect();
         self.dirty_from = 0;
+        self.cached = self.entries.iter().map(|e| e.lines.len()).sum();
         if kept == 0 {
             // A different conversation: start at its end.
             self.to_bottom();
@@ -383,7 +440,9 @@ impl HistoryView {
             return;
         }
         let Some(m) = messages.get(i) else { return };
+        self.cached -= e.lines.len();
         e.lines = message_lines(m, width, theme, self.offset);
+        self.cached += e.lines.len();
         e.width = width;
         if e.lines.len() != e.height {
             self.dirty_from = self.dirty_from.min(i);
@@ -862,7 +921,47 @@ mod tests {
         draw(&mut v, &other, 30, 6);
         assert!(v.is_following());
         assert_eq!(v.total_lines(), 15);
+        // Another one whose ids and versions are the same (ids restart at 1 per
+        // conversation): told apart by creation time.
+        let mut third = other.clone();
+        for m in &mut third {
+            m.created += chrono::Duration::seconds(60);
+            m.content = "y".into();
+        }
+        let out = draw(&mut v, &third, 30, 6);
+        assert_eq!(rows(&out)[1], "y");
+        assert_eq!(rows(&out)[0], "You · 14:06");
         draw(&mut v, &[], 30, 6);
         assert_eq!(v.total_lines(), 0);
+    }
+
+    #[test]
+    fn cached_lines_are_bounded_and_evicted_messages_redraw_the_same() {
+        let msgs: Vec<Message> = (0..400)
+            .map(|i| at(i + 1, Speaker::User, &format!("message {i}\nsecond line")))
+            .collect();
+        let mut v = view();
+        v.set_cache_limit(300);
+        let bottom = draw(&mut v, &msgs, 30, 10);
+        v.to_top();
+        let top = draw(&mut v, &msgs, 30, 10);
+        // Never-drawn messages have estimated heights (3 lines here, really 4).
+        assert!(v.total_lines() < 400 * 4);
+        let total = 400 * 4;
+        // Scroll through everything, a page at a time.
+        for _ in 0..(total / 10 + 2) {
+            v.page_down();
+            draw(&mut v, &msgs, 30, 10);
+            assert!(
+                v.cached_lines() <= 300 + 4 * 2 * KEEP_NEAR,
+                "{}",
+                v.cached_lines()
+            );
+        }
+        assert!(v.is_following());
+        assert_eq!(draw(&mut v, &msgs, 30, 10), bottom);
+        assert_eq!(v.total_lines(), total, "heights stay exact after eviction");
+        v.to_top();
+        assert_eq!(draw(&mut v, &msgs, 30, 10), top);
     }
 }

@@ -4,14 +4,16 @@
 //! container stack is only walked to a fixed depth, and inline styles are kept as a stack of
 //! already-combined styles.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use pulldown_cmark::{Alignment, CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use syntect::easy::HighlightLines;
-use syntect::highlighting::{FontStyle, ThemeSet};
-use syntect::parsing::{SyntaxReference, SyntaxSet};
+use syntect::highlighting::{FontStyle, HighlightState, ThemeSet};
+use syntect::parsing::{ParseState, SyntaxReference, SyntaxSet};
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
@@ -671,7 +673,8 @@ impl<'t> Renderer<'t> {
                     if matches!(tag, TagEnd::Image) {
                         self.inline("]", t.dim);
                     }
-                    if !url.is_empty() && text != url {
+                    let same = text == url || url.strip_prefix("mailto:") == Some(&text);
+                    if !url.is_empty() && !same {
                         self.inline(" ", self.style());
                         self.inline(&format!("({url})"), t.dim);
                     }
@@ -694,41 +697,27 @@ impl<'t> Renderer<'t> {
             .width
             .saturating_sub(spans_width(&rest).max(spans_width(&first)) + 2)
             .max(1);
-        let body = body.strip_suffix('\n').unwrap_or(body);
-        let mut highlighter = find_syntax(lang).and_then(|syntax| {
+        // syntect takes about a second per megabyte, worse on very long lines: huge blocks
+        // are shown plain rather than stalling the UI.
+        let small = body.len() <= MAX_HIGHLIGHT_BYTES
+            && body.split('\n').all(|l| l.len() <= MAX_HIGHLIGHT_LINE);
+        let highlighted = find_syntax(lang).filter(|_| small).and_then(|syntax| {
             let ts = themes();
-            let theme = ts
-                .themes
-                .get(t.syntect_theme_name())
-                .or_else(|| ts.themes.values().next())?;
-            Some(HighlightLines::new(syntax, theme))
+            let name = t.syntect_theme_name();
+            let theme = ts.themes.get(name).or_else(|| ts.themes.values().next())?;
+            highlight_block(syntax, theme, name, lang, body)
         });
+        let body = body.strip_suffix('\n').unwrap_or(body);
         let plain = t.code_bg.patch(t.code);
-        let mut line_buf = String::new();
         let mut is_first = true;
-        for src in body.split('\n') {
-            let mut segs: Vec<(Style, &str)> = Vec::new();
-            line_buf.clear();
-            line_buf.push_str(src);
-            line_buf.push('\n');
-            let highlighted = highlighter
-                .as_mut()
-                .and_then(|h| h.highlight_line(&line_buf, syntaxes()).ok());
-            match highlighted {
-                Some(regions) => {
-                    for (s, text) in regions {
-                        let text = text.strip_suffix('\n').unwrap_or(text);
-                        if !text.is_empty() {
-                            segs.push((t.code_bg.patch(syntect_style(s)), text));
-                        }
-                    }
-                }
-                None => {
-                    // Highlighting failed: the rest of the block is plain.
-                    highlighter = None;
-                    segs.push((plain, src));
-                }
-            }
+        for (k, src) in body.split('\n').enumerate() {
+            let segs: Vec<(Style, &str)> = match highlighted.as_ref().and_then(|h| h.get(k)) {
+                Some(line) => line
+                    .iter()
+                    .map(|(s, text)| (t.code_bg.patch(*s), text.as_str()))
+                    .collect(),
+                None => vec![(plain, src)],
+            };
             let indent = src.len() - src.trim_start_matches(' ').len();
             let indent = indent.min(avail / 2);
             let mut cur: Vec<Span<'static>> = Vec::new();
@@ -900,6 +889,141 @@ impl<'t> Renderer<'t> {
     }
 }
 
+/// Code blocks longer than this are not highlighted.
+pub const MAX_HIGHLIGHT_BYTES: usize = 256 * 1024;
+/// Code blocks with a line longer than this are not highlighted.
+pub const MAX_HIGHLIGHT_LINE: usize = 4096;
+
+/// One highlighted source line: (style, text) runs, without the newline.
+type HlLine = Vec<(Style, String)>;
+
+/// Where the last highlighted block stopped: a growing (streaming) block resumes here
+/// instead of being highlighted again from its start.
+struct Resume {
+    key: (String, String),
+    /// The complete lines highlighted so far (ends with `\n`).
+    done: String,
+    lines: Vec<HlLine>,
+    state: (HighlightState, ParseState),
+}
+
+#[derive(Default)]
+struct CodeCache {
+    /// hash(theme, lang, body) → (lang, body, lines).
+    map: HashMap<u64, (String, String, Arc<Vec<HlLine>>)>,
+    bytes: usize,
+    resume: Option<Resume>,
+}
+
+/// Highlighted code blocks are kept up to this many bytes of source, then dropped.
+const CODE_CACHE_BYTES: usize = 8 << 20;
+
+static CODE_CACHE: OnceLock<Mutex<CodeCache>> = OnceLock::new();
+
+fn code_cache() -> MutexGuard<'static, CodeCache> {
+    CODE_CACHE
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Forget all highlighted code blocks (for benchmarks of cold rendering).
+pub fn clear_highlight_cache() {
+    *code_cache() = CodeCache::default();
+}
+
+/// Highlight a code block (`body` as the parser gives it, with its newlines), reusing
+/// earlier work: identical blocks come from the cache, and a block that grew by whole
+/// lines since the last call resumes where that call stopped.
+fn highlight_block(
+    syntax: &SyntaxReference,
+    theme: &syntect::highlighting::Theme,
+    theme_name: &str,
+    lang: &str,
+    body: &str,
+) -> Option<Arc<Vec<HlLine>>> {
+    let mut h = DefaultHasher::new();
+    (theme_name, lang, body).hash(&mut h);
+    let key = h.finish();
+    let resume = {
+        let mut cache = code_cache();
+        if let Some((l, b, lines)) = cache.map.get(&key)
+            && l == lang
+            && b == body
+        {
+            return Some(lines.clone());
+        }
+        cache.resume.take()
+    };
+    let rkey = (theme_name.to_string(), lang.to_string());
+    let (mut lines, mut hl, start) = match resume {
+        Some(r) if r.key == rkey && body.starts_with(&r.done) => {
+            let (hs, ps) = r.state;
+            (
+                r.lines,
+                HighlightLines::from_state(theme, hs, ps),
+                r.done.len(),
+            )
+        }
+        _ => (Vec::new(), HighlightLines::new(syntax, theme), 0),
+    };
+    let ss = syntaxes();
+    let mut done = start;
+    let mut saved = None;
+    let mut buf = String::new();
+    for src in body[start..].split_inclusive('\n') {
+        let complete = src.ends_with('\n');
+        if !complete {
+            // Save the state before the unfinished last line, to resume from later.
+            let (hs, ps) = hl.state();
+            saved = Some((hs.clone(), ps.clone()));
+            hl = HighlightLines::from_state(theme, hs, ps);
+        }
+        buf.clear();
+        buf.push_str(src);
+        if !complete {
+            buf.push('\n');
+        }
+        let regions = hl.highlight_line(&buf, ss).ok()?;
+        let line: HlLine = regions
+            .into_iter()
+            .filter_map(|(st, text)| {
+                let text = text.strip_suffix('\n').unwrap_or(text);
+                (!text.is_empty()).then(|| (syntect_style(st), text.to_string()))
+            })
+            .collect();
+        lines.push(line);
+        if complete {
+            done += src.len();
+        }
+    }
+    let complete_lines = if saved.is_some() {
+        lines.len() - 1
+    } else {
+        lines.len()
+    };
+    let state = saved.unwrap_or_else(|| hl.state());
+    let mut cache = code_cache();
+    cache.resume = Some(Resume {
+        key: rkey,
+        done: body[..done].to_string(),
+        lines: lines[..complete_lines].to_vec(),
+        state,
+    });
+    let lines = Arc::new(lines);
+    if body.len() <= CODE_CACHE_BYTES / 8 {
+        if cache.bytes + body.len() > CODE_CACHE_BYTES {
+            cache.map.clear();
+            cache.bytes = 0;
+        }
+        cache.bytes += body.len();
+        cache
+            .map
+            .insert(key, (lang.to_string(), body.to_string(), lines.clone()));
+    }
+    Some(lines)
+}
+
 fn find_syntax(lang: &str) -> Option<&'static SyntaxReference> {
     if lang.is_empty() {
         return None;
@@ -1062,6 +1186,8 @@ mod tests {
             .find(|s| s.content.contains("(https://d.rs)"))
             .unwrap();
         assert!(url.style.add_modifier.contains(Modifier::DIM));
+        let lines = render("mail <a@b.co>", 80, &th());
+        assert_eq!(text(&lines), ["mail a@b.co"]);
     }
 
     #[test]
@@ -1135,6 +1261,31 @@ mod tests {
         // Not word-wrapped: spaces do not move words.
         let lines = render("```\nab cd ef gh\n```", 6, &th());
         assert_eq!(text(&lines), ["▎ ab c", "▎ d ef", "▎  gh"]);
+    }
+
+    #[test]
+    fn streamed_code_highlights_like_a_cold_render() {
+        let full = "Intro\n\n```rust\n/* a comment\n   over lines */\nfn f() -> &'static str {\n    \"s\\\"x\"\n}\n```\n\n```python\ndef g():\n    return \"\"\"x\n    y\"\"\"\n```\n";
+        let mut streamed = Vec::new();
+        for end in (0..=full.len()).filter(|&i| full.is_char_boundary(i)) {
+            streamed = render(&full[..end], 30, &th());
+        }
+        clear_highlight_cache();
+        let cold = render(full, 30, &th());
+        assert_eq!(streamed, cold);
+        // A cache hit gives the same again.
+        assert_eq!(render(full, 30, &th()), cold);
+    }
+
+    #[test]
+    fn huge_code_blocks_are_not_highlighted() {
+        let long_line = format!(
+            "```rust\nlet s = \"{}\";\n```",
+            "x".repeat(MAX_HIGHLIGHT_LINE)
+        );
+        let lines = render(&long_line, 80, &th());
+        assert!(lines.len() > 50);
+        assert!(lines.iter().all(|l| l.spans[1].style.fg == th().code.fg));
     }
 
     #[test]
