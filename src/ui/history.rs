@@ -513,6 +513,7 @@ fn message_lines(
         Speaker::Assistant => {
             header.push(Span::styled("Assistant", theme.assistant));
             if let Some(model) = &m.model {
+                let model = crate::ui::sanitize::sanitize(model);
                 header.push(Span::styled(format!(" ({model})"), theme.dim));
             }
         }
@@ -532,7 +533,8 @@ fn message_lines(
         Status::Partial => header.push(Span::styled("  ▍ streaming", theme.accent)),
         Status::Cancelled => header.push(Span::styled(" · cancelled", theme.warning)),
         Status::Failed { error } => {
-            let error = error.replace(['\n', '\r'], " ");
+            let error =
+                crate::ui::sanitize::sanitize(&error.replace(['\n', '\r'], " ")).into_owned();
             header.push(Span::styled(format!(" · failed: {error}"), theme.error));
         }
         Status::Incomplete => header.push(Span::styled(
@@ -555,6 +557,11 @@ fn message_lines(
     match m.speaker {
         Speaker::Assistant | Speaker::Summary => {
             lines.extend(markdown::render(m.text(), width, theme));
+            // An insertion (`/insert`): the reply stands between the prompt and this text.
+            if let Some(suffix) = m.suffix.as_deref().filter(|s| !s.is_empty()) {
+                lines.push(Line::from(Span::styled("⟨suffix⟩", theme.dim)));
+                lines.extend(markdown::render_plain(suffix, width, theme.dim));
+            }
         }
         Speaker::User | Speaker::System => {
             lines.extend(markdown::render_plain(m.text(), width, Style::default()));
