@@ -181,9 +181,6 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         },
         None => first.push(Span::styled("—", theme.dim)),
     }
-    let s = app.session_usage;
-    first.push(Span::styled("   session ", theme.dim));
-    first.push(Span::raw(thousands(s.total_tokens)));
     let next = app.next_request_tokens();
     let est = if app.counter.is_estimate() {
         " (estimate)"
@@ -195,7 +192,9 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Span::raw(thousands(app.draft_tokens)),
         Span::styled(" · next request ", theme.dim),
         Span::raw(format!("~{}", thousands(next))),
-        Span::styled(format!(" {}{est}", app.counter.label()), theme.dim),
+        Span::styled(format!(" ({})", app.counter.label()), theme.dim),
+        Span::styled(" · session ", theme.dim),
+        Span::raw(thousands(app.session_usage.total_tokens)),
     ]);
     let rows = Layout::vertical([
         Constraint::Length(1),
