@@ -33,7 +33,9 @@ impl FromStr for Mode {
         match s.trim().to_ascii_lowercase().as_str() {
             "chat" => Ok(Mode::Chat),
             "completion" | "completions" | "legacy" => Ok(Mode::Completion),
-            other => Err(format!("unknown mode `{other}` (expected chat or completion)")),
+            other => Err(format!(
+                "unknown mode `{other}` (expected chat or completion)"
+            )),
         }
     }
 }

@@ -295,7 +295,11 @@ impl Conversation {
 
 /// A short title from the first line of a message.
 pub fn title_from(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let mut out: String = line.chars().filter(|c| !c.is_control()).take(60).collect();
     if line.chars().count() > 60 {
         out.push('…');
@@ -314,7 +318,10 @@ pub fn new_id() -> String {
 
 /// Is this reply finished in a way that leaves nothing pending?
 pub fn finish_summary(msg: &Message) -> Vec<Option<FinishReason>> {
-    msg.choices.iter().map(|c| c.finish_reason.clone()).collect()
+    msg.choices
+        .iter()
+        .map(|c| c.finish_reason.clone())
+        .collect()
 }
 
 #[cfg(test)]

@@ -42,7 +42,9 @@ impl FromStr for Memory {
             (Some("summarize" | "summarise" | "summary"), None, _) => Ok(Memory::Summarize),
             (Some("last"), Some(n), None) => match n.parse::<usize>() {
                 Ok(n) if n > 0 => Ok(Memory::Last(n)),
-                _ => Err(format!("`last {n}`: N must be a whole number of turns, at least 1")),
+                _ => Err(format!(
+                    "`last {n}`: N must be a whole number of turns, at least 1"
+                )),
             },
             _ => Err(format!(
                 "unknown memory strategy `{s}` (expected none, last N, full or summarize)"
