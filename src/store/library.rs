@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -370,7 +370,7 @@ impl Library {
     /// Conversations whose title or message text contains `query` (case-insensitive),
     /// newest first, each with a snippet of its first hit. Broken files are not searched.
     pub fn search(&self, query: &str) -> Result<Vec<Entry>, LibraryError> {
-        let needle = query.trim().to_lowercase();
+        let needle = lowercase(query.trim());
         let entries = self.list()?;
         if needle.is_empty() {
             return Ok(entries);
@@ -380,6 +380,7 @@ impl Library {
             .map(|s| s[1..s.len() - 1].to_string())
             .unwrap_or_else(|_| needle.clone());
         let mut out = Vec::new();
+        let mut buf = Vec::new();
         for mut e in entries {
             if e.broken.is_some() {
                 continue;
@@ -389,21 +390,20 @@ impl Library {
                 out.push(e);
                 continue;
             }
-            let Ok(bytes) = fs::read(&e.path) else {
-                continue;
-            };
-            let Ok(text) = std::str::from_utf8(&bytes) else {
-                continue;
-            };
-            // Cheap rejection on the raw text. Only sound when every string character is
-            // written literally or with a short escape, so `\u` / `\/` forces a parse.
-            let maybe = text.to_lowercase().contains(&escaped)
-                || text.contains("\\u")
-                || text.contains("\\/");
-            if !maybe {
+            buf.clear();
+            if fs::File::open(&e.path)
+                .and_then(|mut f| f.read_to_end(&mut buf))
+                .is_err()
+            {
                 continue;
             }
-            let Ok(conv) = format::parse(&bytes) else {
+            let Ok(text) = std::str::from_utf8(&buf) else {
+                continue;
+            };
+            if !raw_may_contain(text, &escaped) {
+                continue;
+            }
+            let Ok(conv) = format::parse(&buf) else {
                 continue;
             };
             if let Some(s) = first_hit(&conv, &needle) {
@@ -439,6 +439,33 @@ impl Library {
         .map_err(io::Error::other)?;
         save::write_atomic(&self.index_path(), &bytes)
     }
+}
+
+/// Cheap rejection on the raw JSON text: `false` only when no JSON string in `text` can
+/// contain `escaped` (the lowercased needle as serde_json escapes it), ignoring case.
+///
+/// Sound only when every string character is written literally or with a short escape,
+/// so any `\u` or `\/` escape answers `true` (the caller then parses). For an ASCII needle
+/// ASCII case folding suffices, unless the text holds one of the two non-ASCII characters
+/// whose lowercase contains ASCII letters (KELVIN SIGN, LATIN CAPITAL LETTER I WITH DOT).
+fn raw_may_contain(text: &str, escaped: &str) -> bool {
+    if text.contains("\\u") || text.contains("\\/") {
+        return true;
+    }
+    if escaped.is_ascii() && !text.contains(['\u{212a}', '\u{130}']) {
+        text.to_ascii_lowercase().contains(escaped)
+    } else {
+        lowercase(text).contains(escaped)
+    }
+}
+
+/// Lowercase char by char, final sigma folded to σ, as [`find_ci`] does, so the
+/// prefilter, the needle and the real match agree.
+fn lowercase(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(fold_sigma)
+        .collect()
 }
 
 fn read_entry(path: &Path, md: &fs::Metadata) -> Entry {
@@ -503,12 +530,16 @@ fn clean_line(s: &str, max: usize) -> String {
     out
 }
 
+fn fold_sigma(c: char) -> char {
+    if c == 'ς' { 'σ' } else { c }
+}
+
 /// Byte range in `hay` of the first case-insensitive occurrence of `needle_lower`.
 fn find_ci(hay: &str, needle_lower: &str) -> Option<(usize, usize)> {
     let mut lower = String::with_capacity(hay.len());
     let mut map = Vec::with_capacity(hay.len() + 1);
     for (i, ch) in hay.char_indices() {
-        for lc in ch.to_lowercase() {
+        for lc in ch.to_lowercase().map(fold_sigma) {
             let before = lower.len();
             lower.push(lc);
             map.resize(map.len() + (lower.len() - before), i);

@@ -348,3 +348,25 @@ fn the_key_never_reaches_the_disk() {
     }
     assert_eq!(files, 2); // the transcript and the index
 }
+
+#[test]
+fn search_folds_case_beyond_ascii() {
+    let (_t, l) = lib();
+    // KELVIN SIGN lowercases to an ASCII 'k'; Ä to ä; Σ to σ.
+    l.save(&conv(
+        "k1",
+        "t",
+        1,
+        &["q", "300 \u{212a}ELVIN at ÄRGER ΣΟΦΙΑ"],
+    ))
+    .unwrap();
+    assert_eq!(ids(&l.search("kelvin").unwrap()), ["k1"]);
+    assert_eq!(ids(&l.search("ärger").unwrap()), ["k1"]);
+    assert_eq!(ids(&l.search("σοφ").unwrap()), ["k1"]);
+    assert!(l.search("kelvinx").unwrap().is_empty());
+    // A word-final capital sigma matches whichever sigma the query uses.
+    l.save(&conv("s1", "t", 2, &["q", "ΟΔΟΣ ΠΑΝ"])).unwrap();
+    assert_eq!(ids(&l.search("οδοσ").unwrap()), ["s1"]);
+    assert_eq!(ids(&l.search("ΟΔΟΣ").unwrap()), ["s1"]);
+    assert_eq!(ids(&l.search("οδος").unwrap()), ["s1"]);
+}
