@@ -452,7 +452,7 @@ fn raw_may_contain(text: &str, escaped: &str) -> bool {
     if text.contains("\\u") || text.contains("\\/") {
         return true;
     }
-    if escaped.is_ascii() && !text.contains(['\u{212a}', '\u{130}']) {
+    if escaped.is_ascii() && !text.contains('\u{212a}') && !text.contains('\u{130}') {
         text.to_ascii_lowercase().contains(escaped)
     } else {
         lowercase(text).contains(escaped)
