@@ -379,39 +379,42 @@ impl Library {
         let escaped = serde_json::to_string(&needle)
             .map(|s| s[1..s.len() - 1].to_string())
             .unwrap_or_else(|_| needle.clone());
-        let mut out = Vec::new();
-        let mut buf = Vec::new();
-        for mut e in entries {
-            if e.broken.is_some() {
-                continue;
-            }
-            if let Some(s) = snippet(&e.title, &needle) {
-                e.snippet = Some(s);
-                out.push(e);
-                continue;
-            }
-            buf.clear();
-            if fs::File::open(&e.path)
-                .and_then(|mut f| f.read_to_end(&mut buf))
-                .is_err()
-            {
-                continue;
-            }
-            let Ok(text) = std::str::from_utf8(&buf) else {
-                continue;
-            };
-            if !raw_may_contain(text, &escaped) {
-                continue;
-            }
-            let Ok(conv) = format::parse(&buf) else {
-                continue;
-            };
-            if let Some(s) = first_hit(&conv, &needle) {
-                e.snippet = Some(s);
-                out.push(e);
-            }
-        }
-        Ok(out)
+        // Reading the files dominates: spread them over a few threads, keeping the order.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let chunk = entries.len().div_ceil(threads).max(256);
+        let snippets: Vec<Option<String>> = std::thread::scope(|s| {
+            let workers: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    let (needle, escaped) = (&needle, &escaped);
+                    s.spawn(move || {
+                        let mut buf = Vec::new();
+                        part.iter()
+                            .map(|e| search_one(e, needle, escaped, &mut buf))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| match w.join() {
+                    Ok(v) => v,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        Ok(entries
+            .into_iter()
+            .zip(snippets)
+            .filter_map(|(e, snippet)| {
+                snippet.map(|s| Entry {
+                    snippet: Some(s),
+                    ..e
+                })
+            })
+            .collect())
     }
 
     fn index_path(&self) -> PathBuf {
@@ -439,6 +442,26 @@ impl Library {
         .map_err(io::Error::other)?;
         save::write_atomic(&self.index_path(), &bytes)
     }
+}
+
+/// The snippet of the first hit of `needle` (lowercased) in this entry, if any.
+fn search_one(e: &Entry, needle: &str, escaped: &str, buf: &mut Vec<u8>) -> Option<String> {
+    if e.broken.is_some() {
+        return None;
+    }
+    if let Some(s) = snippet(&e.title, needle) {
+        return Some(s);
+    }
+    buf.clear();
+    fs::File::open(&e.path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .ok()?;
+    let text = std::str::from_utf8(buf).ok()?;
+    if !raw_may_contain(text, escaped) {
+        return None;
+    }
+    let conv = format::parse(buf).ok()?;
+    first_hit(&conv, needle)
 }
 
 /// Cheap rejection on the raw JSON text: `false` only when no JSON string in `text` can
