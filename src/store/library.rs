@@ -2,7 +2,7 @@
 //! `index.json`, a cache of their metadata keyed by file name and validated against each
 //! file's mtime, size and inode. Deleting the index loses nothing.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -175,11 +175,11 @@ struct IndexRecord {
     entry: Entry,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct IndexFile {
     format: String,
     version: u32,
-    files: BTreeMap<String, IndexRecord>,
+    files: HashMap<String, IndexRecord>,
 }
 
 /// The directory of saved conversations.
@@ -258,7 +258,7 @@ impl Library {
         let stale_index = old.is_none();
         let mut old = old.take().unwrap_or_default();
         let mut changed = stale_index;
-        let mut files = BTreeMap::new();
+        let mut files: Vec<(String, IndexRecord)> = Vec::with_capacity(old.len());
         for de in fs::read_dir(&self.dir).map_err(dir_err)? {
             let Ok(de) = de else { continue };
             let file_name = de.file_name();
@@ -269,8 +269,13 @@ impl Library {
                 continue;
             }
             let path = de.path();
-            // Follow symlinks; skip anything that is not a regular file.
-            let Ok(md) = fs::metadata(&path) else {
+            // Follow symlinks; skip anything that is not a regular file. `de.metadata()`
+            // stats relative to the open directory (no path walk).
+            let md = match de.file_type() {
+                Ok(t) if !t.is_symlink() => de.metadata(),
+                _ => fs::metadata(&path),
+            };
+            let Ok(md) = md else {
                 continue;
             };
             if !md.is_file() {
@@ -287,7 +292,7 @@ impl Library {
                     }
                 }
             };
-            files.insert(name.to_string(), record);
+            files.push((name.to_string(), record));
         }
         changed |= !old.is_empty();
         if changed {
@@ -421,23 +426,32 @@ impl Library {
         self.dir.join(INDEX_FILE)
     }
 
-    fn read_index(&self) -> Option<BTreeMap<String, IndexRecord>> {
+    fn read_index(&self) -> Option<HashMap<String, IndexRecord>> {
         let bytes = fs::read(self.index_path()).ok()?;
         let idx: IndexFile = serde_json::from_slice(&bytes).ok()?;
         (idx.format == INDEX_FORMAT && idx.version == INDEX_VERSION).then_some(idx.files)
     }
 
-    fn write_index(&self, files: &BTreeMap<String, IndexRecord>) -> io::Result<()> {
+    fn write_index(&self, files: &[(String, IndexRecord)]) -> io::Result<()> {
+        /// The records as a JSON object sorted by file name.
+        struct Files<'a>(Vec<&'a (String, IndexRecord)>);
+        impl Serialize for Files<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+            }
+        }
         #[derive(Serialize)]
         struct Out<'a> {
             format: &'static str,
             version: u32,
-            files: &'a BTreeMap<String, IndexRecord>,
+            files: Files<'a>,
         }
+        let mut sorted: Vec<&(String, IndexRecord)> = files.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let bytes = serde_json::to_vec(&Out {
             format: INDEX_FORMAT,
             version: INDEX_VERSION,
-            files,
+            files: Files(sorted),
         })
         .map_err(io::Error::other)?;
         save::write_atomic(&self.index_path(), &bytes)
@@ -506,7 +520,14 @@ fn describe(e: &FormatError) -> String {
 }
 
 fn sort_newest_first(entries: &mut [Entry]) {
-    entries.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| b.id.cmp(&a.id)));
+    // Entries are large: sort keys, then permute once.
+    entries.sort_by_cached_key(|e| {
+        (
+            std::cmp::Reverse(e.updated),
+            std::cmp::Reverse(e.id.clone()),
+            std::cmp::Reverse(e.path.clone()),
+        )
+    });
 }
 
 fn safe_id_char(c: char) -> bool {

@@ -370,3 +370,15 @@ fn search_folds_case_beyond_ascii() {
     assert_eq!(ids(&l.search("ΟΔΟΣ").unwrap()), ["s1"]);
     assert_eq!(ids(&l.search("οδος").unwrap()), ["s1"]);
 }
+
+#[test]
+fn an_unchanged_library_does_not_rewrite_the_index() {
+    use std::os::unix::fs::MetadataExt;
+    let (_t, l) = filled();
+    l.list().unwrap();
+    let idx = l.dir().join(INDEX_FILE);
+    let ino = fs::metadata(&idx).unwrap().ino();
+    l.list().unwrap();
+    l.search("rust").unwrap();
+    assert_eq!(fs::metadata(&idx).unwrap().ino(), ino);
+}
