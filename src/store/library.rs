@@ -259,12 +259,17 @@ impl Library {
         let mut old = old.take().unwrap_or_default();
         let mut changed = stale_index;
         let mut files: Vec<(String, IndexRecord)> = Vec::with_capacity(old.len());
+        let mut to_read: Vec<(String, PathBuf, fs::Metadata)> = Vec::new();
         for de in fs::read_dir(&self.dir).map_err(dir_err)? {
             let Ok(de) = de else { continue };
             let file_name = de.file_name();
             let Some(name) = file_name.to_str() else {
                 continue;
             };
+            if is_temp_name(name) {
+                remove_if_stale(&de);
+                continue;
+            }
             if !is_transcript_name(name) {
                 continue;
             }
@@ -282,18 +287,13 @@ impl Library {
                 continue;
             }
             let stamp = Stamp::of(&md);
-            let record = match old.remove(name) {
-                Some(r) if r.stamp == stamp => r,
-                _ => {
-                    changed = true;
-                    IndexRecord {
-                        stamp,
-                        entry: read_entry(&path, &md),
-                    }
-                }
-            };
-            files.push((name.to_string(), record));
+            match old.remove(name) {
+                Some(r) if r.stamp == stamp => files.push((name.to_string(), r)),
+                _ => to_read.push((name.to_string(), path, md)),
+            }
         }
+        changed |= !to_read.is_empty();
+        files.extend(read_entries(to_read));
         changed |= !old.is_empty();
         if changed {
             // The index is a cache: failing to write it costs speed, not data.
@@ -503,6 +503,57 @@ fn lowercase(s: &str) -> String {
         .flat_map(char::to_lowercase)
         .map(fold_sigma)
         .collect()
+}
+
+/// Read and parse files on a few threads (a cold index means reading them all).
+fn read_entries(items: Vec<(String, PathBuf, fs::Metadata)>) -> Vec<(String, IndexRecord)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let chunk = items.len().div_ceil(threads).max(256);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(name, path, md)| {
+                            let record = IndexRecord {
+                                stamp: Stamp::of(md),
+                                entry: read_entry(path, md),
+                            };
+                            (name.clone(), record)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// Temp files of [`save::write_atomic`] (`.<name>.<pid>.<n>.<nanos>.tmp`).
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// A temp file left by a crash is removed once it is an hour old (no write takes that long).
+fn remove_if_stale(de: &fs::DirEntry) {
+    let old = de
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+    if old {
+        let _ = fs::remove_file(de.path());
+    }
 }
 
 fn read_entry(path: &Path, md: &fs::Metadata) -> Entry {

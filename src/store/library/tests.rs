@@ -382,3 +382,22 @@ fn an_unchanged_library_does_not_rewrite_the_index() {
     l.search("rust").unwrap();
     assert_eq!(fs::metadata(&idx).unwrap().ino(), ino);
 }
+
+#[test]
+fn temp_files_left_by_a_crash_are_cleaned_up_when_old() {
+    let (_t, l) = filled();
+    let fresh = l.dir().join(".aaa1.json.99.0.0000.tmp");
+    let stale = l.dir().join(".aaa1.json.98.0.0000.tmp");
+    fs::write(&fresh, b"half").unwrap();
+    fs::write(&stale, b"half").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    assert_eq!(l.list().unwrap().len(), 3);
+    assert!(fresh.exists(), "a write may still be in progress");
+    assert!(!stale.exists());
+}
