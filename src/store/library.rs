@@ -65,7 +65,9 @@ pub type SaveError = LibraryError;
 /// A saved conversation as listed: its metadata, without its messages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    /// The conversation's id (for a broken file: its file name without `.json`).
+    /// The file name without `.json`: the conversation's id for every file the library
+    /// saved. (A file copied in under another name, or an imported OpenAI messages array,
+    /// is known by its file name, which stays stable and unique.)
     pub id: String,
     /// Where the file is.
     #[serde(skip)]
@@ -100,7 +102,7 @@ impl Entry {
             .unwrap_or_default();
         let title = clean_line(&conv.title, 200);
         Entry {
-            id: conv.id.clone(),
+            id: file_stem(&path),
             path,
             title: if title.is_empty() {
                 "Untitled".into()
@@ -125,7 +127,7 @@ impl Entry {
             .unwrap_or_default();
         let mtime: DateTime<Utc> = md.modified().map(Into::into).unwrap_or_default();
         Entry {
-            id: name.strip_suffix(".json").unwrap_or(&name).to_string(),
+            id: file_stem(&path),
             path,
             title: name,
             created: mtime,
@@ -138,6 +140,14 @@ impl Entry {
             snippet: None,
         }
     }
+}
+
+fn file_stem(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.strip_suffix(".json").unwrap_or(&name).to_string()
 }
 
 /// What identifies one version of a file without reading it.

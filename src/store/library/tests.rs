@@ -401,3 +401,22 @@ fn temp_files_left_by_a_crash_are_cleaned_up_when_old() {
     assert!(fresh.exists(), "a write may still be in progress");
     assert!(!stale.exists());
 }
+
+#[test]
+fn foreign_files_are_known_by_their_file_name() {
+    let (_t, l) = lib();
+    let chat = br#"[{"role": "user", "content": "exported elsewhere"}, {"role": "assistant", "content": "yes"}]"#;
+    fs::write(l.dir().join("exported.json"), chat).unwrap();
+    let copy = conv("orig1", "Copied", 1, &["x"]);
+    fs::write(l.dir().join("copy-of-orig.json"), format::to_json(&copy)).unwrap();
+    let entries = l.list().unwrap();
+    assert_eq!(ids(&entries), ["exported", "copy-of-orig"]);
+    assert_eq!(entries[0].title, "exported elsewhere");
+    assert_eq!(entries[0].messages, 2);
+    // Stable across cold reads even though an import gets a fresh conversation id.
+    fs::remove_file(l.dir().join(INDEX_FILE)).unwrap();
+    assert_eq!(ids(&l.list().unwrap()), ["exported", "copy-of-orig"]);
+    assert_eq!(l.find("exported").unwrap().first_line, "exported elsewhere");
+    assert_eq!(l.search("elsewhere").unwrap().len(), 1);
+    assert_eq!(fs::read(l.dir().join("exported.json")).unwrap(), chat);
+}
