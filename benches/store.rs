@@ -1,1 +1,132 @@
-fn main() {}
+//! The transcript store at scale: a library of 10,000 small conversations (list warm and
+//! cold, search) and one 20 MB conversation (parse, serialise + atomic write).
+
+use std::fs;
+use std::hint::black_box;
+
+use chat_tui::api::types::{Mode, Params};
+use chat_tui::chat::conversation::{Conversation, Speaker, Status};
+use chat_tui::chat::memory::Memory;
+use chat_tui::store::{INDEX_FILE, Library, parse, to_json, write_atomic};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const WORDS: &[&str] = &[
+    "ocean",
+    "pollution",
+    "region",
+    "rust",
+    "terminal",
+    "stream",
+    "token",
+    "summary",
+    "model",
+    "some",
+    "verb",
+    "海洋",
+    "污染",
+    "地區",
+    "question",
+    "answer",
+    "latency",
+    "budget",
+];
+
+fn sentence(seed: &mut u64, words: usize) -> String {
+    let mut s = String::new();
+    for _ in 0..words {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(WORDS[(*seed >> 33) as usize % WORDS.len()]);
+    }
+    s
+}
+
+fn small(i: u64) -> Conversation {
+    let mut seed = i;
+    let mut c = Conversation::new("gpt-bench", Mode::Chat, Memory::Full);
+    for turn in 0..3 {
+        let mut q = sentence(&mut seed, 12);
+        if turn == 1 && i % 100 == 7 {
+            q.push_str(" and then some word appears");
+        }
+        c.push(Speaker::User, q);
+        let r = c.push_reply(&Params::default(), "gpt-bench");
+        if let Some(m) = c.get_mut(r) {
+            m.choice_mut(0).text = sentence(&mut seed, 60);
+            m.status = Status::Complete;
+        }
+    }
+    c
+}
+
+fn big() -> Conversation {
+    let mut c = Conversation::new("gpt-bench", Mode::Chat, Memory::Full);
+    let mut seed = 1;
+    let chunk = sentence(&mut seed, 1500);
+    while c.messages.len() * chunk.len() < 20 << 20 {
+        c.push(Speaker::User, chunk.clone());
+        let r = c.push_reply(&Params::default(), "gpt-bench");
+        if let Some(m) = c.get_mut(r) {
+            m.choice_mut(0).text = chunk.clone();
+            m.status = Status::Complete;
+        }
+    }
+    c
+}
+
+fn library(c: &mut Criterion) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lib = Library::open(tmp.path().join("conversations")).expect("library");
+    for i in 0..10_000 {
+        let conv = small(i);
+        // Plain writes for setup speed; saving goes through write_atomic in the app.
+        fs::write(lib.path_for(&conv), to_json(&conv)).expect("write");
+    }
+    assert_eq!(lib.list().expect("list").len(), 10_000);
+    let hits = lib.search("some word").expect("search").len();
+    assert_eq!(hits, 100);
+
+    let mut g = c.benchmark_group("library_10k");
+    g.sample_size(10);
+    g.bench_function("list_warm", |b| {
+        b.iter(|| black_box(lib.list().expect("list").len()))
+    });
+    let index = lib.dir().join(INDEX_FILE);
+    g.bench_function("list_cold", |b| {
+        b.iter(|| {
+            let _ = fs::remove_file(&index);
+            black_box(lib.list().expect("list").len())
+        })
+    });
+    g.bench_function("search_some_word", |b| {
+        b.iter(|| black_box(lib.search("some word").expect("search").len()))
+    });
+    g.bench_function("search_title_only_miss", |b| {
+        b.iter(|| black_box(lib.search("zebra").expect("search").len()))
+    });
+    g.finish();
+}
+
+fn large(c: &mut Criterion) {
+    let conv = big();
+    let bytes = to_json(&conv);
+    eprintln!("large conversation: {} bytes", bytes.len());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("big.json");
+    let mut g = c.benchmark_group("conversation_20mb");
+    g.sample_size(10);
+    g.bench_function("parse", |b| {
+        b.iter(|| black_box(parse(&bytes).expect("parse").messages.len()))
+    });
+    g.bench_function("to_json_write_atomic", |b| {
+        b.iter(|| write_atomic(&path, &to_json(&conv)).expect("write"))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, library, large);
+criterion_main!(benches);

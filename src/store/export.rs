@@ -45,13 +45,16 @@ pub fn to_markdown(conv: &Conversation) -> String {
             usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
         );
     }
+    out.push('\n');
     if let Some(sys) = conv.system.as_deref().filter(|s| !s.is_empty()) {
-        out.push_str("\n**System prompt:**\n\n");
+        out.push_str("**System prompt:**\n\n");
         out.push_str(&quote(sys));
     }
     for m in &conv.messages {
-        out.push('\n');
         message(&mut out, conv, m);
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
     }
     sanitize(&out)
 }
@@ -269,6 +272,7 @@ mod tests {
         ] {
             assert!(md.contains(needle), "missing {needle:?} in\n{md}");
         }
+        insta::assert_snapshot!("sample_markdown", md);
         // Turns appear in conversation order.
         let you = md.find("## You").unwrap();
         let summary = md.find("## Summary").unwrap();

@@ -2,9 +2,9 @@
 //! `index.json`, a cache of their metadata keyed by file name and validated against each
 //! file's mtime, size and inode. Deleting the index loses nothing.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -65,7 +65,9 @@ pub type SaveError = LibraryError;
 /// A saved conversation as listed: its metadata, without its messages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
-    /// The conversation's id (for a broken file: its file name without `.json`).
+    /// The file name without `.json`: the conversation's id for every file the library
+    /// saved. (A file copied in under another name, or an imported OpenAI messages array,
+    /// is known by its file name, which stays stable and unique.)
     pub id: String,
     /// Where the file is.
     #[serde(skip)]
@@ -100,7 +102,7 @@ impl Entry {
             .unwrap_or_default();
         let title = clean_line(&conv.title, 200);
         Entry {
-            id: conv.id.clone(),
+            id: file_stem(&path),
             path,
             title: if title.is_empty() {
                 "Untitled".into()
@@ -125,7 +127,7 @@ impl Entry {
             .unwrap_or_default();
         let mtime: DateTime<Utc> = md.modified().map(Into::into).unwrap_or_default();
         Entry {
-            id: name.strip_suffix(".json").unwrap_or(&name).to_string(),
+            id: file_stem(&path),
             path,
             title: name,
             created: mtime,
@@ -138,6 +140,14 @@ impl Entry {
             snippet: None,
         }
     }
+}
+
+fn file_stem(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.strip_suffix(".json").unwrap_or(&name).to_string()
 }
 
 /// What identifies one version of a file without reading it.
@@ -175,11 +185,11 @@ struct IndexRecord {
     entry: Entry,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct IndexFile {
     format: String,
     version: u32,
-    files: BTreeMap<String, IndexRecord>,
+    files: HashMap<String, IndexRecord>,
 }
 
 /// The directory of saved conversations.
@@ -258,37 +268,42 @@ impl Library {
         let stale_index = old.is_none();
         let mut old = old.take().unwrap_or_default();
         let mut changed = stale_index;
-        let mut files = BTreeMap::new();
+        let mut files: Vec<(String, IndexRecord)> = Vec::with_capacity(old.len());
+        let mut to_read: Vec<(String, PathBuf, fs::Metadata)> = Vec::new();
         for de in fs::read_dir(&self.dir).map_err(dir_err)? {
             let Ok(de) = de else { continue };
             let file_name = de.file_name();
             let Some(name) = file_name.to_str() else {
                 continue;
             };
+            if is_temp_name(name) {
+                remove_if_stale(&de);
+                continue;
+            }
             if !is_transcript_name(name) {
                 continue;
             }
             let path = de.path();
-            // Follow symlinks; skip anything that is not a regular file.
-            let Ok(md) = fs::metadata(&path) else {
+            // Follow symlinks; skip anything that is not a regular file. `de.metadata()`
+            // stats relative to the open directory (no path walk).
+            let md = match de.file_type() {
+                Ok(t) if !t.is_symlink() => de.metadata(),
+                _ => fs::metadata(&path),
+            };
+            let Ok(md) = md else {
                 continue;
             };
             if !md.is_file() {
                 continue;
             }
             let stamp = Stamp::of(&md);
-            let record = match old.remove(name) {
-                Some(r) if r.stamp == stamp => r,
-                _ => {
-                    changed = true;
-                    IndexRecord {
-                        stamp,
-                        entry: read_entry(&path, &md),
-                    }
-                }
-            };
-            files.insert(name.to_string(), record);
+            match old.remove(name) {
+                Some(r) if r.stamp == stamp => files.push((name.to_string(), r)),
+                _ => to_read.push((name.to_string(), path, md)),
+            }
         }
+        changed |= !to_read.is_empty();
+        files.extend(read_entries(to_read));
         changed |= !old.is_empty();
         if changed {
             // The index is a cache: failing to write it costs speed, not data.
@@ -370,7 +385,7 @@ impl Library {
     /// Conversations whose title or message text contains `query` (case-insensitive),
     /// newest first, each with a snippet of its first hit. Broken files are not searched.
     pub fn search(&self, query: &str) -> Result<Vec<Entry>, LibraryError> {
-        let needle = query.trim().to_lowercase();
+        let needle = lowercase(query.trim());
         let entries = self.list()?;
         if needle.is_empty() {
             return Ok(entries);
@@ -379,65 +394,175 @@ impl Library {
         let escaped = serde_json::to_string(&needle)
             .map(|s| s[1..s.len() - 1].to_string())
             .unwrap_or_else(|_| needle.clone());
-        let mut out = Vec::new();
-        for mut e in entries {
-            if e.broken.is_some() {
-                continue;
-            }
-            if let Some(s) = snippet(&e.title, &needle) {
-                e.snippet = Some(s);
-                out.push(e);
-                continue;
-            }
-            let Ok(bytes) = fs::read(&e.path) else {
-                continue;
-            };
-            let Ok(text) = std::str::from_utf8(&bytes) else {
-                continue;
-            };
-            // Cheap rejection on the raw text. Only sound when every string character is
-            // written literally or with a short escape, so `\u` / `\/` forces a parse.
-            let maybe = text.to_lowercase().contains(&escaped)
-                || text.contains("\\u")
-                || text.contains("\\/");
-            if !maybe {
-                continue;
-            }
-            let Ok(conv) = format::parse(&bytes) else {
-                continue;
-            };
-            if let Some(s) = first_hit(&conv, &needle) {
-                e.snippet = Some(s);
-                out.push(e);
-            }
-        }
-        Ok(out)
+        // Reading the files dominates: spread them over a few threads, keeping the order.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let chunk = entries.len().div_ceil(threads).max(256);
+        let snippets: Vec<Option<String>> = std::thread::scope(|s| {
+            let workers: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    let (needle, escaped) = (&needle, &escaped);
+                    s.spawn(move || {
+                        let mut buf = Vec::new();
+                        part.iter()
+                            .map(|e| search_one(e, needle, escaped, &mut buf))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| match w.join() {
+                    Ok(v) => v,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        Ok(entries
+            .into_iter()
+            .zip(snippets)
+            .filter_map(|(e, snippet)| {
+                snippet.map(|s| Entry {
+                    snippet: Some(s),
+                    ..e
+                })
+            })
+            .collect())
     }
 
     fn index_path(&self) -> PathBuf {
         self.dir.join(INDEX_FILE)
     }
 
-    fn read_index(&self) -> Option<BTreeMap<String, IndexRecord>> {
+    fn read_index(&self) -> Option<HashMap<String, IndexRecord>> {
         let bytes = fs::read(self.index_path()).ok()?;
         let idx: IndexFile = serde_json::from_slice(&bytes).ok()?;
         (idx.format == INDEX_FORMAT && idx.version == INDEX_VERSION).then_some(idx.files)
     }
 
-    fn write_index(&self, files: &BTreeMap<String, IndexRecord>) -> io::Result<()> {
+    fn write_index(&self, files: &[(String, IndexRecord)]) -> io::Result<()> {
+        /// The records as a JSON object sorted by file name.
+        struct Files<'a>(Vec<&'a (String, IndexRecord)>);
+        impl Serialize for Files<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+            }
+        }
         #[derive(Serialize)]
         struct Out<'a> {
             format: &'static str,
             version: u32,
-            files: &'a BTreeMap<String, IndexRecord>,
+            files: Files<'a>,
         }
+        let mut sorted: Vec<&(String, IndexRecord)> = files.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let bytes = serde_json::to_vec(&Out {
             format: INDEX_FORMAT,
             version: INDEX_VERSION,
-            files,
+            files: Files(sorted),
         })
         .map_err(io::Error::other)?;
         save::write_atomic(&self.index_path(), &bytes)
+    }
+}
+
+/// The snippet of the first hit of `needle` (lowercased) in this entry, if any.
+fn search_one(e: &Entry, needle: &str, escaped: &str, buf: &mut Vec<u8>) -> Option<String> {
+    if e.broken.is_some() {
+        return None;
+    }
+    if let Some(s) = snippet(&e.title, needle) {
+        return Some(s);
+    }
+    buf.clear();
+    fs::File::open(&e.path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .ok()?;
+    let text = std::str::from_utf8(buf).ok()?;
+    if !raw_may_contain(text, escaped) {
+        return None;
+    }
+    let conv = format::parse(buf).ok()?;
+    first_hit(&conv, needle)
+}
+
+/// Cheap rejection on the raw JSON text: `false` only when no JSON string in `text` can
+/// contain `escaped` (the lowercased needle as serde_json escapes it), ignoring case.
+///
+/// Sound only when every string character is written literally or with a short escape,
+/// so any `\u` or `\/` escape answers `true` (the caller then parses). For an ASCII needle
+/// ASCII case folding suffices, unless the text holds one of the two non-ASCII characters
+/// whose lowercase contains ASCII letters (KELVIN SIGN, LATIN CAPITAL LETTER I WITH DOT).
+fn raw_may_contain(text: &str, escaped: &str) -> bool {
+    if text.contains("\\u") || text.contains("\\/") {
+        return true;
+    }
+    if escaped.is_ascii() && !text.contains('\u{212a}') && !text.contains('\u{130}') {
+        text.to_ascii_lowercase().contains(escaped)
+    } else {
+        lowercase(text).contains(escaped)
+    }
+}
+
+/// Lowercase char by char, final sigma folded to σ, as [`find_ci`] does, so the
+/// prefilter, the needle and the real match agree.
+fn lowercase(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(fold_sigma)
+        .collect()
+}
+
+/// Read and parse files on a few threads (a cold index means reading them all).
+fn read_entries(items: Vec<(String, PathBuf, fs::Metadata)>) -> Vec<(String, IndexRecord)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let chunk = items.len().div_ceil(threads).max(256);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|(name, path, md)| {
+                            let record = IndexRecord {
+                                stamp: Stamp::of(md),
+                                entry: read_entry(path, md),
+                            };
+                            (name.clone(), record)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// Temp files of [`save::write_atomic`] (`.<name>.<pid>.<n>.<nanos>.tmp`).
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
+/// A temp file left by a crash is removed once it is an hour old (no write takes that long).
+fn remove_if_stale(de: &fs::DirEntry) {
+    let old = de
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+    if old {
+        let _ = fs::remove_file(de.path());
     }
 }
 
@@ -456,7 +581,14 @@ fn describe(e: &FormatError) -> String {
 }
 
 fn sort_newest_first(entries: &mut [Entry]) {
-    entries.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| b.id.cmp(&a.id)));
+    // Entries are large: sort keys, then permute once.
+    entries.sort_by_cached_key(|e| {
+        (
+            std::cmp::Reverse(e.updated),
+            std::cmp::Reverse(e.id.clone()),
+            std::cmp::Reverse(e.path.clone()),
+        )
+    });
 }
 
 fn safe_id_char(c: char) -> bool {
@@ -503,12 +635,16 @@ fn clean_line(s: &str, max: usize) -> String {
     out
 }
 
+fn fold_sigma(c: char) -> char {
+    if c == 'ς' { 'σ' } else { c }
+}
+
 /// Byte range in `hay` of the first case-insensitive occurrence of `needle_lower`.
 fn find_ci(hay: &str, needle_lower: &str) -> Option<(usize, usize)> {
     let mut lower = String::with_capacity(hay.len());
     let mut map = Vec::with_capacity(hay.len() + 1);
     for (i, ch) in hay.char_indices() {
-        for lc in ch.to_lowercase() {
+        for lc in ch.to_lowercase().map(fold_sigma) {
             let before = lower.len();
             lower.push(lc);
             map.resize(map.len() + (lower.len() - before), i);

@@ -82,11 +82,9 @@ fn temp_path(path: &Path) -> io::Result<PathBuf> {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = format!(
-        ".{}.{}.{n}.{nanos:08x}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    );
+    // Keep well under NAME_MAX whatever the target's name.
+    let short: String = name.to_string_lossy().chars().take(64).collect();
+    let tmp = format!(".{short}.{}.{n}.{nanos:08x}.tmp", std::process::id());
     Ok(path.with_file_name(tmp))
 }
 
@@ -223,6 +221,37 @@ mod tests {
         assert!(write_atomic(&p, b"new").is_err());
         assert_eq!(fs::read(&p).unwrap(), b"old");
         fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    #[test]
+    fn a_newer_file_is_refused_and_left_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("future.json");
+        let bytes: &[u8] =
+            br#"{"format": "chat-tui-transcript", "version": 3, "conversation": {"new": true}}"#;
+        fs::write(&p, bytes).unwrap();
+        let before = fs::metadata(&p).unwrap().modified().unwrap();
+        match load(&p) {
+            Err(LoadError::Format {
+                source:
+                    FormatError::TooNew {
+                        found: 3,
+                        supported: 1,
+                    },
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(fs::read(&p).unwrap(), bytes);
+        assert_eq!(fs::metadata(&p).unwrap().modified().unwrap(), before);
+    }
+
+    #[test]
+    fn long_names_still_get_a_temp_file() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join(format!("{}.json", "n".repeat(240)));
+        write_atomic(&p, b"x").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"x");
     }
 
     #[test]

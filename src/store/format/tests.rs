@@ -419,3 +419,78 @@ fn openai_messages_arrays_open_as_conversations() {
     let e = parse(b"[{\"role\": \"user\",\n \"content\": \"x\"").unwrap_err();
     assert!(matches!(e, FormatError::Truncated { line: 2, .. }), "{e:?}");
 }
+
+/// The example in docs/transcript-format.md is exactly what `to_json` writes.
+fn doc_example() -> Conversation {
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let mut c = Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Last(4));
+    c.id = "0193f0c2a1b27c3e9d4f5a6b7c8d9e0f".into();
+    c.system = Some("You are a concise assistant.".into());
+    c.endpoint = Some("openai".into());
+    c.params.temperature = Some(0.7);
+    c.params.n = Some(2);
+    let u = c.push(
+        Speaker::User,
+        "Which region suffers most from ocean pollution?",
+    );
+    let mut p = c.params.clone();
+    p.n = Some(2);
+    let r = c.push_reply(&p, "gpt-4o-mini-2024-07-18");
+    {
+        let m = c.get_mut(r).unwrap();
+        m.choices = vec![
+            Choice {
+                text: "Southeast Asia's coasts.".into(),
+                finish_reason: Some(FinishReason::Stop),
+            },
+            Choice {
+                text: "The North Pacific gyre.".into(),
+                finish_reason: Some(FinishReason::Length),
+            },
+        ];
+        m.selected = 1;
+        m.status = Status::Complete;
+        m.created = t("2025-03-01T09:15:03.120Z");
+        m.finished = Some(t("2025-03-01T09:15:04.981Z"));
+        m.usage = Some(Usage {
+            prompt_tokens: 31,
+            completion_tokens: 12,
+            total_tokens: 43,
+        });
+        m.local_tokens = Some(6);
+        m.request_tokens = Some(30);
+    }
+    c.insert_summary(
+        "The user asked where ocean pollution is worst.".into(),
+        vec![u, r],
+    );
+    let r2 = c.push_reply(&Params::default(), "gpt-4o-mini");
+    {
+        let m = c.get_mut(r2).unwrap();
+        m.choice_mut(0).text = "It depends on".into();
+        m.created = t("2025-03-01T09:16:00Z");
+    }
+    c.messages[0].created = t("2025-03-01T09:15:02.500Z");
+    c.messages[2].created = t("2025-03-01T09:15:30Z");
+    c.created = t("2025-03-01T09:15:02.500Z");
+    c.updated = t("2025-03-01T09:16:00Z");
+    c
+}
+
+#[test]
+fn the_documented_example_is_current() {
+    let json = String::from_utf8(to_json(&doc_example())).unwrap();
+    if std::env::var_os("PRINT_DOC_EXAMPLE").is_some() {
+        println!("{json}");
+    }
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/transcript-format.md"
+    ))
+    .unwrap();
+    assert!(
+        doc.contains(&json),
+        "update the example in docs/transcript-format.md"
+    );
+    assert_eq!(parse(json.as_bytes()).unwrap(), unversioned(doc_example()));
+}

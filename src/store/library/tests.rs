@@ -348,3 +348,75 @@ fn the_key_never_reaches_the_disk() {
     }
     assert_eq!(files, 2); // the transcript and the index
 }
+
+#[test]
+fn search_folds_case_beyond_ascii() {
+    let (_t, l) = lib();
+    // KELVIN SIGN lowercases to an ASCII 'k'; Ä to ä; Σ to σ.
+    l.save(&conv(
+        "k1",
+        "t",
+        1,
+        &["q", "300 \u{212a}ELVIN at ÄRGER ΣΟΦΙΑ"],
+    ))
+    .unwrap();
+    assert_eq!(ids(&l.search("kelvin").unwrap()), ["k1"]);
+    assert_eq!(ids(&l.search("ärger").unwrap()), ["k1"]);
+    assert_eq!(ids(&l.search("σοφ").unwrap()), ["k1"]);
+    assert!(l.search("kelvinx").unwrap().is_empty());
+    // A word-final capital sigma matches whichever sigma the query uses.
+    l.save(&conv("s1", "t", 2, &["q", "ΟΔΟΣ ΠΑΝ"])).unwrap();
+    assert_eq!(ids(&l.search("οδοσ").unwrap()), ["s1"]);
+    assert_eq!(ids(&l.search("ΟΔΟΣ").unwrap()), ["s1"]);
+    assert_eq!(ids(&l.search("οδος").unwrap()), ["s1"]);
+}
+
+#[test]
+fn an_unchanged_library_does_not_rewrite_the_index() {
+    use std::os::unix::fs::MetadataExt;
+    let (_t, l) = filled();
+    l.list().unwrap();
+    let idx = l.dir().join(INDEX_FILE);
+    let ino = fs::metadata(&idx).unwrap().ino();
+    l.list().unwrap();
+    l.search("rust").unwrap();
+    assert_eq!(fs::metadata(&idx).unwrap().ino(), ino);
+}
+
+#[test]
+fn temp_files_left_by_a_crash_are_cleaned_up_when_old() {
+    let (_t, l) = filled();
+    let fresh = l.dir().join(".aaa1.json.99.0.0000.tmp");
+    let stale = l.dir().join(".aaa1.json.98.0.0000.tmp");
+    fs::write(&fresh, b"half").unwrap();
+    fs::write(&stale, b"half").unwrap();
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(two_hours_ago)
+        .unwrap();
+    assert_eq!(l.list().unwrap().len(), 3);
+    assert!(fresh.exists(), "a write may still be in progress");
+    assert!(!stale.exists());
+}
+
+#[test]
+fn foreign_files_are_known_by_their_file_name() {
+    let (_t, l) = lib();
+    let chat = br#"[{"role": "user", "content": "exported elsewhere"}, {"role": "assistant", "content": "yes"}]"#;
+    fs::write(l.dir().join("exported.json"), chat).unwrap();
+    let copy = conv("orig1", "Copied", 1, &["x"]);
+    fs::write(l.dir().join("copy-of-orig.json"), format::to_json(&copy)).unwrap();
+    let entries = l.list().unwrap();
+    assert_eq!(ids(&entries), ["exported", "copy-of-orig"]);
+    assert_eq!(entries[0].title, "exported elsewhere");
+    assert_eq!(entries[0].messages, 2);
+    // Stable across cold reads even though an import gets a fresh conversation id.
+    fs::remove_file(l.dir().join(INDEX_FILE)).unwrap();
+    assert_eq!(ids(&l.list().unwrap()), ["exported", "copy-of-orig"]);
+    assert_eq!(l.find("exported").unwrap().first_line, "exported elsewhere");
+    assert_eq!(l.search("elsewhere").unwrap().len(), 1);
+    assert_eq!(fs::read(l.dir().join("exported.json")).unwrap(), chat);
+}
