@@ -182,11 +182,6 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         None => first.push(Span::styled("—", theme.dim)),
     }
     let next = app.next_request_tokens();
-    let est = if app.counter.is_estimate() {
-        " (estimate)"
-    } else {
-        ""
-    };
     let second = Line::from(vec![
         Span::styled("draft ", theme.dim),
         Span::raw(thousands(app.draft_tokens)),
