@@ -6,10 +6,10 @@
 //! - a 2,000-message, 5 MB transcript opens and shows its end in < 40 ms; each scroll step
 //!   is drawn in < 3 ms; resident memory < 40 MB with it open;
 //! - start to first frame < 15 ms.
+//!
 //! A plain pager (`less`) opening the same transcript as Markdown is the floor.
 
 #[path = "../tests/support/pty.rs"]
-#[allow(dead_code)]
 mod pty;
 
 use std::cell::RefCell;
