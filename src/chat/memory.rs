@@ -196,7 +196,7 @@ pub fn plan(
         .collect();
     let summary_text = summary.map(|s| s.content.as_str());
     let prompt = build(conv.mode, conv.memory, system, summary_text, &messages);
-    let tokens = count(counter, &prompt);
+    let tokens = estimate(counter, conv.mode, system, summary_text, &messages);
 
     if conv.memory == Memory::Summarize
         && let Some(b) = budget
@@ -213,7 +213,7 @@ pub fn plan(
             let t: u64 = chosen[fold]
                 .messages
                 .iter()
-                .map(|m| counter.count(m.text()) as u64 + 4)
+                .map(|m| message_tokens(counter, m) + 4)
                 .sum();
             rest_tokens = rest_tokens.saturating_sub(t);
             fold += 1;
@@ -229,7 +229,14 @@ pub fn plan(
                 .flat_map(|t| t.messages.iter().copied())
                 .collect();
             let request = summary_request(conv.mode, summary_text, &folded);
-            if count(counter, &request) <= limit || fold <= 1 {
+            let request_tokens = estimate(
+                counter,
+                conv.mode,
+                Some(SUMMARY_INSTRUCTIONS),
+                summary_text,
+                &folded,
+            ) + 20;
+            if request_tokens <= limit || fold <= 1 {
                 let mut ids: Vec<MessageId> =
                     summary.map(|s| s.summary_of.clone()).unwrap_or_default();
                 ids.extend(folded.iter().map(|m| m.id));
@@ -249,6 +256,52 @@ pub fn plan(
     }
 }
 
+/// Tokens of a message's text: its cached local count when it has one.
+fn message_tokens(counter: &TokenCounter, m: &Message) -> u64 {
+    m.local_tokens
+        .unwrap_or_else(|| counter.count(m.text()) as u64)
+}
+
+/// The local count of the prompt [`build`] makes, from per-message counts (cached on the
+/// messages), so planning does not re-encode the whole history on every send. For chat
+/// prompts this is exactly OpenAI's accounting; for completion prompts, within a few tokens.
+fn estimate(
+    counter: &TokenCounter,
+    mode: Mode,
+    system: Option<&str>,
+    summary: Option<&str>,
+    messages: &[&Message],
+) -> u64 {
+    let text = |s: &str| counter.count(s) as u64;
+    match mode {
+        // Every message: 3 + role (1 token) + content; then 3 that prime the reply.
+        Mode::Chat => {
+            system.map(|s| 4 + text(s)).unwrap_or(0)
+                + summary
+                    .map(|s| 4 + text(prompt::SUMMARY_PREFIX) + text(s))
+                    .unwrap_or(0)
+                + messages
+                    .iter()
+                    .map(|m| 4 + message_tokens(counter, m))
+                    .sum::<u64>()
+                + 3
+        }
+        // `User: ...\n` lines: the label, a space and a newline are about 3 tokens.
+        Mode::Completion => {
+            system.map(|s| 2 + text(s)).unwrap_or(0)
+                + summary
+                    .map(|s| 2 + text(prompt::SUMMARY_PREFIX) + text(s))
+                    .unwrap_or(0)
+                + messages
+                    .iter()
+                    .map(|m| 3 + message_tokens(counter, m))
+                    .sum::<u64>()
+                + 2
+        }
+    }
+}
+
+#[cfg(test)]
 fn count(counter: &TokenCounter, prompt: &Prompt) -> u64 {
     match prompt {
         Prompt::Chat(m) => counter.count_messages(m) as u64,
@@ -484,6 +537,25 @@ mod tests {
                 prompt: Prompt::Completion(s),
                 ..
             } => assert_eq!(s, "current question"),
+            p => panic!("{p:?}"),
+        }
+    }
+
+    #[test]
+    fn the_estimate_matches_a_full_count_for_chat() {
+        let mut c = conv(Memory::Full, Mode::Chat, 5);
+        c.system = Some("You are terse. 你好".into());
+        let counter = TokenCounter::for_model("gpt-4o");
+        match plan(&c, c.messages.len() - 1, &counter, None) {
+            Plan::Send { prompt, tokens, .. } => assert_eq!(tokens, count(&counter, &prompt)),
+            p => panic!("{p:?}"),
+        }
+        // Cached counts are used as they are (here: deliberately wrong, to prove it).
+        for m in &mut c.messages {
+            m.local_tokens = Some(1000);
+        }
+        match plan(&c, c.messages.len() - 1, &counter, None) {
+            Plan::Send { tokens, .. } => assert!(tokens > 11_000),
             p => panic!("{p:?}"),
         }
     }
