@@ -103,7 +103,9 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ));
         }
         spans.push(reason_span(c.finish_reason.as_ref(), &m.status, theme));
-        spans.push(Span::raw("  "));
+        if i + 1 < n {
+            spans.push(Span::raw("  "));
+        }
     }
     if m.choices.is_empty() {
         spans.push(reason_span(None, &m.status, theme));
@@ -136,7 +138,12 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     };
     lines.extend(hint);
-    f.render_widget(Paragraph::new(lines), inner);
+    // Wrapped: at 80 columns the panel is 26 wide and the hint (the command to type)
+    // would otherwise be cut off.
+    f.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }
 
 /// Token usage: the API's numbers for the last reply, local counts, the budget, the session.
