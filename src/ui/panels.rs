@@ -318,10 +318,20 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         theme.dim,
     ));
-    let hints = hints(app);
+    // Hints get at most half the line: drop whole hints (keeping the last, the help key)
+    // rather than cut one mid-word, and keep a space between them and the left part.
+    let all = hints(app);
+    let mut parts: Vec<&str> = all.split(" · ").collect();
+    let budget = usize::from(area.width / 2);
+    while parts.len() > 1 && parts.join(" · ").chars().count() > budget {
+        parts.remove(parts.len() - 2);
+    }
+    let hints = parts.join(" · ");
     let left = Line::from(spans);
     let hint_w = (hints.chars().count() as u16).min(area.width / 2);
-    let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)]).split(area);
+    let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)])
+        .spacing(1)
+        .split(area);
     f.render_widget(Paragraph::new(left), cols[0]);
     f.render_widget(
         Paragraph::new(Span::styled(hints, theme.dim)).right_aligned(),
