@@ -123,7 +123,7 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     )));
     for (name, args, what) in COMMANDS {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {name} {args:<28}"), theme.accent),
+            Span::styled(format!("  {:<36}", format!("{name} {args}")), theme.accent),
             Span::raw(*what),
         ]));
     }

@@ -103,7 +103,9 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ));
         }
         spans.push(reason_span(c.finish_reason.as_ref(), &m.status, theme));
-        spans.push(Span::raw("  "));
+        if i + 1 < n {
+            spans.push(Span::raw("  "));
+        }
     }
     if m.choices.is_empty() {
         spans.push(reason_span(None, &m.status, theme));
@@ -136,7 +138,12 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     };
     lines.extend(hint);
-    f.render_widget(Paragraph::new(lines), inner);
+    // Wrapped: at 80 columns the panel is 26 wide and the hint (the command to type)
+    // would otherwise be cut off.
+    f.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        inner,
+    );
 }
 
 /// Token usage: the API's numbers for the last reply, local counts, the budget, the session.
@@ -305,10 +312,20 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         theme.dim,
     ));
-    let hints = hints(app);
+    // Hints get at most half the line: drop whole hints (keeping the last, the help key)
+    // rather than cut one mid-word, and keep a space between them and the left part.
+    let all = hints(app);
+    let mut parts: Vec<&str> = all.split(" · ").collect();
+    let budget = usize::from(area.width / 2);
+    while parts.len() > 1 && parts.join(" · ").chars().count() > budget {
+        parts.remove(parts.len() - 2);
+    }
+    let hints = parts.join(" · ");
     let left = Line::from(spans);
     let hint_w = (hints.chars().count() as u16).min(area.width / 2);
-    let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)]).split(area);
+    let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)])
+        .spacing(1)
+        .split(area);
     f.render_widget(Paragraph::new(left), cols[0]);
     f.render_widget(
         Paragraph::new(Span::styled(hints, theme.dim)).right_aligned(),

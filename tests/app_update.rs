@@ -1,0 +1,849 @@
+//! `update()` driven by keys, pastes, actions and task results: no terminal, no network.
+
+use std::path::PathBuf;
+
+use chat_tui::action::{Action, Effect, Msg, TurnId};
+use chat_tui::api::{
+    ApiError, FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
+};
+use chat_tui::app::{App, CurrentKind, Event, NoticeKind, SaveTarget, Start, update};
+use chat_tui::chat::conversation::{Conversation, Speaker, Status};
+use chat_tui::chat::memory::Memory;
+use chat_tui::keymap::Keymap;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+const MODEL: &str = "test-model";
+
+fn start(conv: Conversation) -> Start {
+    Start {
+        conv,
+        keymap: Keymap::default(),
+        endpoint: "test".into(),
+        context_window: None,
+        reply_reserve: None,
+        stream: true,
+        save: SaveTarget::default(),
+        first_run: false,
+        prompt_history: Vec::new(),
+    }
+}
+
+fn new_app() -> App {
+    App::new(start(Conversation::new(MODEL, Mode::Chat, Memory::Full)))
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn alt(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::ALT))
+}
+
+fn ctrl(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+/// Type `text` key by key (no newlines).
+fn type_str(app: &mut App, text: &str) {
+    for c in text.chars() {
+        let fx = update(app, key(KeyCode::Char(c)));
+        assert!(fx.is_empty(), "typing {c:?} produced {fx:?}");
+    }
+}
+
+/// Type `text` and press Enter.
+fn enter(app: &mut App, text: &str) -> Vec<Effect> {
+    type_str(app, text);
+    update(app, key(KeyCode::Enter))
+}
+
+fn sends(fx: &[Effect]) -> Vec<(TurnId, Request)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send { turn, request } => Some((*turn, request.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The one Send among `fx`.
+fn the_send(fx: &[Effect]) -> (TurnId, Request) {
+    let s = sends(fx);
+    assert_eq!(s.len(), 1, "expected exactly one Send in {fx:?}");
+    s.into_iter().next().unwrap()
+}
+
+fn chat(req: &Request) -> Vec<(Role, String)> {
+    match &req.prompt {
+        Prompt::Chat(m) => m.iter().map(|w| (w.role, w.content.clone())).collect(),
+        Prompt::Completion(p) => panic!("expected a chat prompt, got completion {p:?}"),
+    }
+}
+
+fn completion(req: &Request) -> String {
+    match &req.prompt {
+        Prompt::Completion(p) => p.clone(),
+        Prompt::Chat(m) => panic!("expected a completion prompt, got chat {m:?}"),
+    }
+}
+
+fn delta(turn: TurnId, index: u32, text: &str) -> Event {
+    Event::Task(Msg::Stream {
+        turn,
+        event: StreamEvent::Delta {
+            index,
+            text: text.into(),
+        },
+    })
+}
+
+fn finish(turn: TurnId, index: u32, reason: FinishReason) -> Event {
+    Event::Task(Msg::Stream {
+        turn,
+        event: StreamEvent::Finish { index, reason },
+    })
+}
+
+fn usage_ev(turn: TurnId, p: u64, c: u64) -> Event {
+    Event::Task(Msg::Stream {
+        turn,
+        event: StreamEvent::Usage(Usage {
+            prompt_tokens: p,
+            completion_tokens: c,
+            total_tokens: p + c,
+        }),
+    })
+}
+
+fn done_ok(turn: TurnId) -> Event {
+    Event::Task(Msg::Done {
+        turn,
+        result: Ok(Outcome::default()),
+    })
+}
+
+fn done_err(turn: TurnId, e: ApiError) -> Event {
+    Event::Task(Msg::Done {
+        turn,
+        result: Err(e),
+    })
+}
+
+/// One whole exchange: type, send, stream `reply`, finish. Returns the request sent.
+fn exchange(app: &mut App, prompt: &str, reply: &str) -> Request {
+    let (turn, req) = the_send(&enter(app, prompt));
+    update(app, delta(turn, 0, reply));
+    update(app, finish(turn, 0, FinishReason::Stop));
+    update(app, done_ok(turn));
+    assert!(app.current.is_none());
+    req
+}
+
+fn notice(app: &App) -> (NoticeKind, String) {
+    let n = app.notice.as_ref().expect("a notice");
+    (n.kind, n.text.clone())
+}
+
+fn last_reply(app: &App) -> &chat_tui::chat::conversation::Message {
+    app.conv.last_reply().expect("a reply")
+}
+
+fn current_turn(app: &App) -> TurnId {
+    app.current.as_ref().expect("a request in flight").turn
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn enter_sends_the_draft_with_the_system_prompt_first() {
+    let mut app = new_app();
+    app.conv.system = Some("Be brief.".into());
+    app.conv.params.n = Some(2);
+    app.conv.params.temperature = Some(0.5);
+    let fx = enter(&mut app, "Hello there");
+    let (turn, req) = the_send(&fx);
+
+    assert_eq!(app.draft(), "", "the draft is cleared");
+    assert_eq!(app.conv.messages.len(), 2);
+    let user = &app.conv.messages[0];
+    assert_eq!(user.speaker, Speaker::User);
+    assert_eq!(user.content, "Hello there");
+    let reply = &app.conv.messages[1];
+    assert_eq!(reply.speaker, Speaker::Assistant);
+    assert_eq!(reply.status, Status::Partial);
+    assert_eq!(reply.choices.len(), 2);
+    assert_eq!(
+        app.current.as_ref().map(|c| (c.turn, c.kind.clone())),
+        Some((
+            turn,
+            CurrentKind::Reply {
+                reply: reply.id,
+                append: None
+            }
+        ))
+    );
+
+    assert_eq!(req.model, MODEL);
+    assert_eq!(req.params, app.conv.params);
+    assert!(req.stream);
+    assert_eq!(
+        req.prompt,
+        Prompt::Chat(vec![
+            WireMessage::new(Role::System, "Be brief."),
+            WireMessage::new(Role::User, "Hello there"),
+        ])
+    );
+    // No autosave path: nothing to save.
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Save { .. })));
+}
+
+#[test]
+fn empty_or_blank_draft_sends_nothing() {
+    let mut app = new_app();
+    assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+    type_str(&mut app, "   ");
+    assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+    assert!(app.conv.messages.is_empty());
+    assert!(app.current.is_none());
+}
+
+#[test]
+fn stream_fills_choices_usage_and_done_completes_with_autosave() {
+    let mut app = App::new(Start {
+        save: SaveTarget {
+            autosave: Some(PathBuf::from("/nonexistent/chat-tui-test/conv.json")),
+            file: None,
+        },
+        ..start(Conversation::new(MODEL, Mode::Chat, Memory::Full))
+    });
+    app.conv.params.n = Some(2);
+    let fx = enter(&mut app, "count");
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::Save { .. })),
+        "the user message is saved at once"
+    );
+    let (turn, _) = the_send(&fx);
+    update(&mut app, delta(turn, 0, "one"));
+    update(&mut app, delta(turn, 1, "uno"));
+    update(&mut app, delta(turn, 0, " two"));
+    update(&mut app, delta(turn, 1, " dos"));
+    update(&mut app, finish(turn, 0, FinishReason::Stop));
+    update(&mut app, finish(turn, 1, FinishReason::Length));
+    update(&mut app, usage_ev(turn, 10, 6));
+    {
+        let m = last_reply(&app);
+        assert_eq!(m.choices[0].text, "one two");
+        assert_eq!(m.choices[1].text, "uno dos");
+        assert_eq!(m.choices[0].finish_reason, Some(FinishReason::Stop));
+        assert_eq!(m.choices[1].finish_reason, Some(FinishReason::Length));
+        assert_eq!(m.status, Status::Partial, "still partial until Done");
+        assert_eq!(
+            m.usage,
+            Some(Usage {
+                prompt_tokens: 10,
+                completion_tokens: 6,
+                total_tokens: 16
+            })
+        );
+    }
+    assert_eq!(app.session_usage.total_tokens, 16);
+
+    let fx = update(&mut app, done_ok(turn));
+    assert!(app.current.is_none());
+    assert_eq!(last_reply(&app).status, Status::Complete);
+    let saved = fx.iter().find_map(|e| match e {
+        Effect::Save {
+            conversation,
+            path,
+            explicit,
+            ..
+        } => Some((conversation, path, explicit)),
+        _ => None,
+    });
+    let (conv, path, explicit) = saved.expect("Done(Ok) saves");
+    assert!(!explicit);
+    assert_eq!(
+        path.as_deref(),
+        Some(std::path::Path::new("/nonexistent/chat-tui-test/conv.json"))
+    );
+    assert_eq!(conv.last_reply().unwrap().status, Status::Complete);
+    assert_eq!(conv.last_reply().unwrap().choices[0].text, "one two");
+
+    // Usage adds up over the session.
+    let (turn, _) = the_send(&enter(&mut app, "again"));
+    update(&mut app, usage_ev(turn, 20, 4));
+    update(&mut app, done_ok(turn));
+    assert_eq!(app.session_usage.total_tokens, 40);
+    assert_eq!(app.session_usage.prompt_tokens, 30);
+}
+
+#[test]
+fn done_with_an_error_fails_the_reply_and_says_why() {
+    let mut app = new_app();
+    let (turn, _) = the_send(&enter(&mut app, "hi"));
+    update(&mut app, delta(turn, 0, "Hel"));
+    let err = ApiError::Network("connection reset by peer".into());
+    let text = err.to_string();
+    update(&mut app, done_err(turn, err));
+    let m = last_reply(&app);
+    assert_eq!(
+        m.status,
+        Status::Failed {
+            error: text.clone()
+        }
+    );
+    assert_eq!(m.text(), "Hel", "the text so far is kept");
+    assert_eq!(notice(&app), (NoticeKind::Error, text.clone()));
+    assert_eq!(app.last_error.as_deref(), Some(text.as_str()));
+    assert!(app.current.is_none());
+
+    // The next request clears the error.
+    enter(&mut app, "again");
+    assert_eq!(app.last_error, None);
+}
+
+#[test]
+fn done_incomplete_marks_the_reply_incomplete() {
+    let mut app = new_app();
+    let (turn, _) = the_send(&enter(&mut app, "hi"));
+    update(&mut app, delta(turn, 0, "cut"));
+    update(&mut app, done_err(turn, ApiError::Incomplete));
+    assert_eq!(last_reply(&app).status, Status::Incomplete);
+    assert_eq!(notice(&app).0, NoticeKind::Error);
+}
+
+#[test]
+fn messages_for_stale_turns_are_ignored() {
+    let mut app = new_app();
+    let (t1, _) = the_send(&enter(&mut app, "first"));
+    update(&mut app, delta(t1, 0, "A"));
+    let fx = update(&mut app, key(KeyCode::Esc));
+    assert!(matches!(fx.as_slice(), [Effect::Cancel { turn }] if *turn == t1));
+
+    let (t2, _) = the_send(&enter(&mut app, "second"));
+    assert_ne!(t1, t2);
+    // Late traffic from the cancelled turn.
+    assert!(update(&mut app, delta(t1, 0, "LEAK")).is_empty());
+    assert!(update(&mut app, usage_ev(t1, 100, 100)).is_empty());
+    assert!(update(&mut app, done_ok(t1)).is_empty());
+    assert_eq!(
+        current_turn(&app),
+        t2,
+        "a stale Done does not end the new turn"
+    );
+    update(&mut app, delta(t2, 0, "B"));
+    update(&mut app, done_ok(t2));
+
+    let replies: Vec<_> = app
+        .conv
+        .messages
+        .iter()
+        .filter(|m| m.speaker == Speaker::Assistant)
+        .collect();
+    assert_eq!(replies.len(), 2);
+    assert_eq!(replies[0].text(), "A");
+    assert_eq!(replies[0].status, Status::Cancelled);
+    assert_eq!(replies[1].text(), "B");
+    assert_eq!(replies[1].status, Status::Complete);
+    assert_eq!(app.session_usage, Usage::default());
+    // A turn id never issued.
+    assert!(update(&mut app, delta(t2 + 100, 0, "X")).is_empty());
+    assert_eq!(last_reply(&app).text(), "B");
+}
+
+#[test]
+fn esc_while_streaming_cancels_and_keeps_the_partial_text() {
+    let mut app = new_app();
+    let (turn, _) = the_send(&enter(&mut app, "tell me"));
+    update(&mut app, delta(turn, 0, "Once upon"));
+    let fx = update(&mut app, key(KeyCode::Esc));
+    assert!(matches!(fx.first(), Some(Effect::Cancel { turn: t }) if *t == turn));
+    assert!(app.current.is_none());
+    let m = last_reply(&app);
+    assert_eq!(m.status, Status::Cancelled);
+    assert_eq!(m.text(), "Once upon");
+    assert!(!app.quit);
+}
+
+#[test]
+fn ctrl_c_quits_when_idle_and_cancels_when_streaming() {
+    let mut app = new_app();
+    let (turn, _) = the_send(&enter(&mut app, "hi"));
+    let fx = update(&mut app, ctrl('c'));
+    assert!(matches!(fx.first(), Some(Effect::Cancel { turn: t }) if *t == turn));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Quit)));
+    assert!(!app.quit);
+    assert_eq!(last_reply(&app).status, Status::Cancelled);
+
+    let fx = update(&mut app, ctrl('c'));
+    assert!(fx.iter().any(|e| matches!(e, Effect::Quit)), "{fx:?}");
+    assert!(app.quit);
+}
+
+#[test]
+fn alt_arrows_cycle_choices_and_the_selected_one_continues_the_conversation() {
+    let mut app = new_app();
+    app.conv.params.n = Some(3);
+    let (turn, _) = the_send(&enter(&mut app, "pick"));
+    for (i, t) in ["zero", "one", "two"].iter().enumerate() {
+        update(&mut app, delta(turn, i as u32, t));
+        update(&mut app, finish(turn, i as u32, FinishReason::Stop));
+    }
+    update(&mut app, done_ok(turn));
+    assert_eq!(last_reply(&app).selected, 0);
+    update(&mut app, alt(KeyCode::Right));
+    assert_eq!(last_reply(&app).selected, 1);
+    update(&mut app, alt(KeyCode::Right));
+    update(&mut app, alt(KeyCode::Right));
+    assert_eq!(last_reply(&app).selected, 0, "wraps forward");
+    update(&mut app, alt(KeyCode::Left));
+    assert_eq!(last_reply(&app).selected, 2, "wraps backward");
+    assert_eq!(last_reply(&app).text(), "two");
+
+    app.conv.params.n = None;
+    let (_, req) = the_send(&enter(&mut app, "and then?"));
+    assert_eq!(
+        chat(&req),
+        vec![
+            (Role::User, "pick".into()),
+            (Role::Assistant, "two".into()),
+            (Role::User, "and then?".into()),
+        ]
+    );
+}
+
+#[test]
+fn up_in_an_empty_input_recalls_the_previous_prompt() {
+    let mut app = App::new(Start {
+        prompt_history: vec!["older".into()],
+        ..start(Conversation::new(MODEL, Mode::Chat, Memory::Full))
+    });
+    exchange(&mut app, "newest", "ok");
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.draft(), "newest");
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.draft(), "older");
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.draft(), "older", "stops at the oldest");
+    update(&mut app, key(KeyCode::Down));
+    assert_eq!(app.draft(), "newest");
+    update(&mut app, key(KeyCode::Down));
+    assert_eq!(app.draft(), "", "past the newest: an empty draft again");
+}
+
+#[test]
+fn paste_inserts_text_with_newlines_and_does_not_send() {
+    let mut app = new_app();
+    type_str(&mut app, "> ");
+    let fx = update(&mut app, Event::Paste("line one\r\nline two\nthree".into()));
+    assert!(fx.is_empty());
+    assert_eq!(app.draft(), "> line one\nline two\nthree");
+    assert!(app.conv.messages.is_empty());
+    let (_, req) = the_send(&update(&mut app, key(KeyCode::Enter)));
+    assert_eq!(
+        chat(&req),
+        vec![(Role::User, "> line one\nline two\nthree".into())]
+    );
+}
+
+#[test]
+fn set_and_unset_parameters() {
+    let mut app = new_app();
+    let fx = enter(&mut app, "/set temperature 0.7");
+    assert!(sends(&fx).is_empty());
+    assert_eq!(app.conv.params.temperature, Some(0.7));
+    assert_eq!(notice(&app).0, NoticeKind::Info);
+    assert_eq!(app.draft(), "", "a command that worked clears the draft");
+
+    app.set_draft("");
+    let fx = enter(&mut app, "/set temperature 9");
+    assert!(fx.is_empty());
+    assert_eq!(app.conv.params.temperature, Some(0.7), "unchanged");
+    let (kind, text) = notice(&app);
+    assert_eq!(kind, NoticeKind::Error);
+    assert!(text.contains("temperature"), "{text}");
+    assert_eq!(
+        app.draft(),
+        "/set temperature 9",
+        "a failed command stays in the input to fix"
+    );
+
+    app.set_draft("");
+    enter(&mut app, "/unset temperature");
+    assert_eq!(app.conv.params.temperature, None);
+
+    // The next request carries the parameters.
+    app.set_draft("");
+    enter(&mut app, "/set max_tokens 50");
+    let (_, req) = the_send(&enter(&mut app, "hi"));
+    assert_eq!(req.params.max_tokens, Some(50));
+    assert_eq!(req.params.temperature, None);
+}
+
+#[test]
+fn completion_mode_sends_a_labelled_transcript_with_the_turn_stop() {
+    let mut app = new_app();
+    enter(&mut app, "/mode completion");
+    assert_eq!(app.conv.mode, Mode::Completion);
+    exchange(&mut app, "What is 2+2?", " 4");
+    let (_, req) = the_send(&enter(&mut app, "And 3+3?"));
+    assert_eq!(
+        completion(&req),
+        "User: What is 2+2?\nAssistant: 4\nUser: And 3+3?\nAssistant:"
+    );
+    assert_eq!(req.params.stop, vec!["\nUser:".to_string()]);
+    assert_eq!(req.path(), "/completions");
+    assert!(
+        app.conv.params.stop.is_empty(),
+        "the turn stop is added to the request, not to the conversation's parameters"
+    );
+}
+
+#[test]
+fn mode_chat_clears_completion_only_parameters() {
+    let mut app = new_app();
+    enter(&mut app, "/mode completion");
+    enter(&mut app, "/set suffix \"end\"");
+    enter(&mut app, "/set best_of 2");
+    assert_eq!(app.conv.params.suffix.as_deref(), Some("end"));
+    assert_eq!(app.conv.params.best_of, Some(2));
+    enter(&mut app, "/mode chat");
+    assert_eq!(app.conv.mode, Mode::Chat);
+    assert_eq!(app.conv.params.suffix, None);
+    assert_eq!(app.conv.params.best_of, None);
+    assert!(notice(&app).1.contains("suffix and best_of unset"));
+    // And the next request is valid.
+    let (_, req) = the_send(&enter(&mut app, "hi"));
+    assert_eq!(req.params.validate(Mode::Chat), Ok(()));
+}
+
+#[test]
+fn memory_last_and_none_limit_the_history() {
+    let mut app = new_app();
+    exchange(&mut app, "q1", "a1");
+    exchange(&mut app, "q2", "a2");
+    enter(&mut app, "/memory last 1");
+    assert_eq!(app.conv.memory, Memory::Last(1));
+    let req = exchange(&mut app, "q3", "a3");
+    assert_eq!(
+        chat(&req),
+        vec![
+            (Role::User, "q2".into()),
+            (Role::Assistant, "a2".into()),
+            (Role::User, "q3".into()),
+        ]
+    );
+    enter(&mut app, "/memory none");
+    let (_, req) = the_send(&enter(&mut app, "q4"));
+    assert_eq!(chat(&req), vec![(Role::User, "q4".into())]);
+}
+
+#[test]
+fn system_command_sets_and_clears_the_system_prompt() {
+    let mut app = new_app();
+    enter(&mut app, "/system You are a pirate.");
+    assert_eq!(app.conv.system.as_deref(), Some("You are a pirate."));
+    let req = exchange(&mut app, "hi", "arr");
+    assert_eq!(chat(&req)[0], (Role::System, "You are a pirate.".into()));
+    enter(&mut app, "/system");
+    assert_eq!(app.conv.system, None);
+    let (_, req) = the_send(&enter(&mut app, "bye"));
+    assert_eq!(chat(&req)[0].0, Role::User);
+}
+
+#[test]
+fn unknown_commands_suggest_and_tab_completes() {
+    let mut app = new_app();
+    let fx = enter(&mut app, "/retyr");
+    assert!(fx.is_empty());
+    let (kind, text) = notice(&app);
+    assert_eq!(kind, NoticeKind::Error);
+    assert!(text.contains("did you mean /retry"), "{text}");
+    assert!(app.conv.messages.is_empty(), "nothing is sent");
+
+    app.set_draft("");
+    type_str(&mut app, "/ret");
+    assert!(update(&mut app, key(KeyCode::Tab)).is_empty());
+    assert_eq!(app.draft(), "/retry");
+
+    // `//text` sends the text with one slash.
+    app.set_draft("");
+    let (_, req) = the_send(&enter(&mut app, "//etc/hosts is a file"));
+    assert_eq!(
+        chat(&req),
+        vec![(Role::User, "/etc/hosts is a file".into())]
+    );
+}
+
+fn long_turn(i: usize) -> String {
+    format!(
+        "Turn {i}: {}",
+        "the quick brown fox jumps over the lazy dog ".repeat(8)
+    )
+}
+
+fn summarize_app() -> App {
+    let mut app = App::new(Start {
+        context_window: Some(300),
+        ..start(Conversation::new(MODEL, Mode::Chat, Memory::Full))
+    });
+    for i in 0..3 {
+        exchange(
+            &mut app,
+            &long_turn(i),
+            &format!("Reply {i}: {}", "ok ".repeat(40)),
+        );
+    }
+    enter(&mut app, "/memory summarize");
+    assert_eq!(app.conv.memory, Memory::Summarize);
+    app
+}
+
+#[test]
+fn summarize_folds_old_turns_then_sends_the_reply_request() {
+    let mut app = summarize_app();
+    let folded_candidates: Vec<_> = app.conv.messages.iter().map(|m| m.id).collect();
+    let fx = enter(&mut app, "What was turn 0 about?");
+    let (t1, req) = the_send(&fx);
+    let ids = match &app.current.as_ref().unwrap().kind {
+        CurrentKind::Summary { ids, .. } => ids.clone(),
+        other => panic!("expected a summary turn, got {other:?}"),
+    };
+    assert!(!ids.is_empty());
+    assert!(ids.iter().all(|i| folded_candidates.contains(i)));
+    let msgs = chat(&req);
+    assert_eq!(msgs[0].0, Role::System);
+    assert!(msgs[1].1.contains("Turn 0"), "{:?}", msgs[1]);
+    assert!(
+        msgs[1]
+            .1
+            .ends_with("Write the summary of the conversation above.")
+    );
+    assert!(!msgs[1].1.contains("What was turn 0 about?"));
+    // No reply is shown while summarising.
+    assert_eq!(app.conv.messages.last().unwrap().speaker, Speaker::User);
+
+    update(&mut app, delta(t1, 0, "The user talked about "));
+    update(&mut app, delta(t1, 0, "foxes."));
+    let mut fx = update(&mut app, done_ok(t1));
+    let summary = app
+        .conv
+        .messages
+        .iter()
+        .find(|m| m.speaker == Speaker::Summary)
+        .expect("a summary message");
+    assert_eq!(summary.content, "The user talked about foxes.");
+    assert_eq!(summary.summary_of, ids);
+
+    // With a window this small (under SUMMARY_MAX_TOKENS + 50) each summary request may
+    // fold only one turn, so the app can chain summaries; each one covers the previous.
+    let mut rounds = 1;
+    let mut covered = ids.clone();
+    let (t2, req) = loop {
+        let (t, req) = the_send(&fx);
+        match app.current.as_ref().unwrap().kind.clone() {
+            CurrentKind::Reply { .. } => break (t, req),
+            CurrentKind::Summary { ids, .. } => {
+                rounds += 1;
+                assert!(rounds <= 6, "summaries do not converge");
+                assert!(
+                    covered.iter().all(|i| ids.contains(i)) && ids.len() > covered.len(),
+                    "a later summary covers more: {covered:?} then {ids:?}"
+                );
+                covered = ids;
+                update(&mut app, delta(t, 0, "The user talked about foxes."));
+                fx = update(&mut app, done_ok(t));
+            }
+        }
+    };
+    assert_ne!(t1, t2);
+    let latest = app
+        .conv
+        .messages
+        .iter()
+        .filter(|m| m.speaker == Speaker::Summary)
+        .max_by_key(|m| m.id)
+        .unwrap();
+    assert_eq!(latest.summary_of, covered);
+    let msgs = chat(&req);
+    assert_eq!(
+        msgs[0],
+        (
+            Role::System,
+            "Summary of the earlier conversation: The user talked about foxes.".into()
+        )
+    );
+    assert_eq!(
+        msgs.last().unwrap(),
+        &(Role::User, "What was turn 0 about?".into())
+    );
+    for id in &covered {
+        let folded = app.conv.get(*id).unwrap().text().to_string();
+        assert!(
+            !msgs[1..].iter().any(|(_, t)| *t == folded),
+            "folded message {id} is still sent: {msgs:?}"
+        );
+    }
+    assert_eq!(
+        msgs.iter().filter(|(r, _)| *r == Role::System).count(),
+        1,
+        "only the latest summary is sent"
+    );
+    update(&mut app, delta(t2, 0, "Foxes."));
+    update(&mut app, done_ok(t2));
+    assert_eq!(last_reply(&app).text(), "Foxes.");
+    assert_eq!(last_reply(&app).status, Status::Complete);
+}
+
+#[test]
+fn a_failing_summary_leaves_a_failed_reply_that_says_so() {
+    let mut app = summarize_app();
+    let (t1, _) = the_send(&enter(&mut app, "next question"));
+    assert!(matches!(
+        app.current.as_ref().unwrap().kind,
+        CurrentKind::Summary { .. }
+    ));
+    let fx = update(&mut app, done_err(t1, ApiError::Network("reset".into())));
+    assert!(
+        sends(&fx).is_empty(),
+        "no reply request after a failed summary"
+    );
+    assert!(app.current.is_none());
+    let m = app.conv.messages.last().unwrap();
+    assert_eq!(m.speaker, Speaker::Assistant);
+    match &m.status {
+        Status::Failed { error } => {
+            assert!(
+                error.contains("could not summarise the earlier conversation"),
+                "{error}"
+            );
+            assert!(error.contains("reset"), "{error}");
+        }
+        other => panic!("expected failed, got {other:?}"),
+    }
+    assert!(
+        !app.conv
+            .messages
+            .iter()
+            .any(|m| m.speaker == Speaker::Summary),
+        "no summary inserted"
+    );
+    assert_eq!(notice(&app).0, NoticeKind::Error);
+}
+
+#[test]
+fn retry_replaces_the_last_reply_and_resends_the_same_history() {
+    let mut app = new_app();
+    exchange(&mut app, "q1", "a1");
+    let first = exchange(&mut app, "q2", "bad answer");
+    let count = app.conv.messages.len();
+    let fx = enter(&mut app, "/retry");
+    let (turn, req) = the_send(&fx);
+    assert_eq!(req.prompt, first.prompt);
+    assert_eq!(app.conv.messages.len(), count, "the old reply is replaced");
+    assert!(!app.conv.messages.iter().any(|m| m.text() == "bad answer"));
+    update(&mut app, delta(turn, 0, "good answer"));
+    update(&mut app, done_ok(turn));
+    assert_eq!(last_reply(&app).text(), "good answer");
+    assert_eq!(app.conv.messages[count - 2].content, "q2");
+}
+
+#[test]
+fn continue_appends_to_the_selected_choice() {
+    let mut app = new_app();
+    let (turn, _) = the_send(&enter(&mut app, "write a poem"));
+    update(&mut app, delta(turn, 0, "Roses are red,"));
+    update(&mut app, finish(turn, 0, FinishReason::Length));
+    update(&mut app, done_ok(turn));
+    assert_eq!(notice(&app).0, NoticeKind::Info);
+    assert!(notice(&app).1.contains("/continue"));
+    let reply_id = last_reply(&app).id;
+    let count = app.conv.messages.len();
+
+    let (t2, req) = the_send(&enter(&mut app, "/continue"));
+    assert_eq!(app.conv.messages.len(), count, "no new message");
+    assert_eq!(
+        app.current.as_ref().unwrap().kind,
+        CurrentKind::Reply {
+            reply: reply_id,
+            append: Some(0)
+        }
+    );
+    let msgs = chat(&req);
+    let n = msgs.len();
+    assert_eq!(msgs[n - 3], (Role::User, "write a poem".into()));
+    assert_eq!(msgs[n - 2], (Role::Assistant, "Roses are red,".into()));
+    assert_eq!(msgs[n - 1].0, Role::User);
+    assert!(msgs[n - 1].1.contains("Continue"), "{:?}", msgs[n - 1]);
+
+    update(&mut app, delta(t2, 0, " violets are blue."));
+    update(&mut app, finish(t2, 0, FinishReason::Stop));
+    update(&mut app, done_ok(t2));
+    let m = last_reply(&app);
+    assert_eq!(m.id, reply_id);
+    assert_eq!(m.text(), "Roses are red, violets are blue.");
+    assert_eq!(m.choices[0].finish_reason, Some(FinishReason::Stop));
+    assert_eq!(m.status, Status::Complete);
+}
+
+#[test]
+fn insert_in_completion_mode_sends_prompt_and_suffix() {
+    let mut app = new_app();
+    enter(&mut app, "/mode completion");
+    let (_, req) = the_send(&enter(&mut app, "/insert before [insert] after"));
+    assert_eq!(completion(&req), "before ");
+    assert_eq!(req.params.suffix.as_deref(), Some(" after"));
+    assert!(
+        !req.params.stop.iter().any(|s| s == "\nUser:"),
+        "no turn stop in an insertion"
+    );
+}
+
+#[test]
+fn insert_in_chat_mode_is_an_error() {
+    let mut app = new_app();
+    let fx = enter(&mut app, "/insert before [insert] after");
+    assert!(fx.is_empty());
+    let (kind, text) = notice(&app);
+    assert_eq!(kind, NoticeKind::Error);
+    assert!(text.contains("completion mode"), "{text}");
+    assert!(app.conv.messages.is_empty());
+}
+
+#[test]
+fn new_resets_the_conversation_and_cancels_a_running_turn() {
+    let mut app = new_app();
+    enter(&mut app, "/set temperature 0.3");
+    enter(&mut app, "/model other-model");
+    exchange(&mut app, "q1", "a1");
+    let old_id = app.conv.id.clone();
+    let (turn, _) = the_send(&enter(&mut app, "q2"));
+    let fx = enter(&mut app, "/new");
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Cancel { turn: t } if *t == turn)),
+        "{fx:?}"
+    );
+    assert!(app.current.is_none());
+    assert!(app.conv.messages.is_empty());
+    assert_ne!(app.conv.id, old_id);
+    assert_eq!(app.conv.model, "other-model");
+    assert_eq!(app.conv.params.temperature, Some(0.3));
+    // Late traffic of the cancelled turn goes nowhere.
+    update(&mut app, delta(turn, 0, "LEAK"));
+    assert!(app.conv.messages.is_empty());
+    let (_, req) = the_send(&enter(&mut app, "fresh"));
+    assert_eq!(chat(&req), vec![(Role::User, "fresh".into())]);
+    assert_eq!(req.model, "other-model");
+}
+
+#[test]
+fn actions_work_like_their_keys() {
+    let mut app = new_app();
+    app.set_draft("via action");
+    let (turn, _) = the_send(&update(&mut app, Event::Action(Action::Submit)));
+    let fx = update(&mut app, Event::Action(Action::CancelOrQuit));
+    assert!(matches!(fx.first(), Some(Effect::Cancel { turn: t }) if *t == turn));
+    assert!(!app.quit);
+}

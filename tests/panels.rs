@@ -1,0 +1,372 @@
+//! Snapshots of the screen and its panels, drawn on ratatui's TestBackend.
+//!
+//! Message times are pinned (UTC, fixed `created`); the status line's live elapsed time
+//! and token rate are redacted.
+
+use chat_tui::action::{Msg, TurnId};
+use chat_tui::api::{ApiError, FinishReason, Mode, Outcome, StreamEvent, Usage};
+use chat_tui::app::{App, Event, SaveTarget, Start, update};
+use chat_tui::chat::conversation::Conversation;
+use chat_tui::chat::memory::Memory;
+use chat_tui::keymap::Keymap;
+use chat_tui::ui::layout;
+use chat_tui::ui::panels;
+use chat_tui::ui::theme::Theme;
+use chrono::{FixedOffset, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Rect;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn new_app() -> App {
+    let mut conv = Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full);
+    conv.created = Utc.with_ymd_and_hms(2025, 3, 4, 9, 30, 0).unwrap();
+    conv.updated = conv.created;
+    let mut app = App::new(Start {
+        conv,
+        keymap: Keymap::default(),
+        endpoint: "test".into(),
+        context_window: None,
+        reply_reserve: None,
+        stream: true,
+        save: SaveTarget::default(),
+        first_run: false,
+        prompt_history: Vec::new(),
+    });
+    app.view
+        .set_utc_offset(FixedOffset::east_opt(0).expect("offset"));
+    app
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn send(app: &mut App, text: &str) -> TurnId {
+    app.set_draft(text);
+    update(app, key(KeyCode::Enter));
+    app.current.as_ref().expect("a request in flight").turn
+}
+
+fn stream(app: &mut App, turn: TurnId, index: u32, text: &str) {
+    update(
+        app,
+        Event::Task(Msg::Stream {
+            turn,
+            event: StreamEvent::Delta {
+                index,
+                text: text.into(),
+            },
+        }),
+    );
+}
+
+fn finish(app: &mut App, turn: TurnId, index: u32, reason: FinishReason) {
+    update(
+        app,
+        Event::Task(Msg::Stream {
+            turn,
+            event: StreamEvent::Finish { index, reason },
+        }),
+    );
+}
+
+fn usage(app: &mut App, turn: TurnId, p: u64, c: u64) {
+    update(
+        app,
+        Event::Task(Msg::Stream {
+            turn,
+            event: StreamEvent::Usage(Usage {
+                prompt_tokens: p,
+                completion_tokens: c,
+                total_tokens: p + c,
+            }),
+        }),
+    );
+}
+
+fn done(app: &mut App, turn: TurnId, result: Result<Outcome, ApiError>) {
+    update(app, Event::Task(Msg::Done { turn, result }));
+}
+
+/// A whole exchange that ends with `stop`.
+fn exchange(app: &mut App, prompt: &str, reply: &str) {
+    let t = send(app, prompt);
+    stream(app, t, 0, reply);
+    finish(app, t, 0, FinishReason::Stop);
+    done(app, t, Ok(Outcome::default()));
+}
+
+/// Pin every time the screen shows.
+fn pin_times(app: &mut App) {
+    let t = Utc.with_ymd_and_hms(2025, 3, 4, 9, 30, 0).unwrap();
+    for m in &mut app.conv.messages {
+        m.created = t;
+        if m.finished.is_some() {
+            m.finished = Some(t);
+        }
+        m.touch();
+    }
+}
+
+/// Replace the live numbers after "waiting"/"summarising" (seconds) and before "tok/s".
+fn redact(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.split_inclusive('\n') {
+        let mut l = line.to_string();
+        for word in ["waiting ", "summarising "] {
+            if let Some(i) = l.find(word) {
+                let start = i + word.len();
+                let rest = &l[start..];
+                let len = rest
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .unwrap_or(0);
+                if len > 0 && rest[len..].starts_with('s') {
+                    l.replace_range(start..start + len, &"#".repeat(len));
+                }
+            }
+        }
+        if let Some(i) = l.find(" tok/s") {
+            let head = &l[..i];
+            let digits = head.len() - head.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            l.replace_range(i - digits..i, &"#".repeat(digits));
+        }
+        out.push_str(&l);
+    }
+    out
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    pin_times(app);
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| layout::draw(f, app, &Theme::default())).unwrap();
+    redact(&t.backend().to_string())
+}
+
+/// The whole screen at both sizes.
+fn snap_screen(name: &str, app: &mut App) {
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(app, w, h));
+    }
+}
+
+/// Just the status line at both widths.
+fn snap_status(name: &str, app: &mut App) {
+    for (w, _) in SIZES {
+        let mut t = Terminal::new(TestBackend::new(w, 1)).unwrap();
+        t.draw(|f| panels::draw_status(f, Rect::new(0, 0, w, 1), app, &Theme::default()))
+            .unwrap();
+        insta::assert_snapshot!(
+            format!("status_{name}_{w}"),
+            redact(&t.backend().to_string())
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn welcome_screen() {
+    let mut app = new_app();
+    snap_screen("welcome", &mut app);
+}
+
+const MARKDOWN_REPLY: &str = "Here is a comparison:\n\n| Language | Typing | Year |\n|---|:---:|---:|\n| Rust | static | 2015 |\n| Python | dynamic | 1991 |\n\nAnd some code:\n\n```rust\nfn main() {\n    let xs = vec![1, 2, 3];\n    println!(\"{}\", xs.iter().sum::<i32>());\n}\n```\n\nThat's **all**.";
+
+#[test]
+fn markdown_table_and_code_block() {
+    let mut app = new_app();
+    exchange(
+        &mut app,
+        "Compare Rust and Python in a table, then show code.",
+        MARKDOWN_REPLY,
+    );
+    snap_screen("markdown", &mut app);
+}
+
+#[test]
+fn cjk_text() {
+    let mut app = new_app();
+    exchange(
+        &mut app,
+        "海洋污染對哪個地區影響最大？請用繁體中文回答。",
+        "海洋污染對**東南亞**沿海地區影響最大，尤其是菲律賓、印尼和越南。這些國家的塑膠廢棄物流入海洋的比例非常高，對漁業和珊瑚礁生態系統造成嚴重損害。日本語も混ぜます：海はきれいです。",
+    );
+    snap_screen("cjk", &mut app);
+}
+
+#[test]
+fn cancelled_partial_reply() {
+    let mut app = new_app();
+    let t = send(&mut app, "Tell me a long story.");
+    stream(
+        &mut app,
+        t,
+        0,
+        "Once upon a time, in a land far away, there lived",
+    );
+    update(&mut app, key(KeyCode::Esc));
+    snap_screen("cancelled", &mut app);
+}
+
+#[test]
+fn failed_reply() {
+    let mut app = new_app();
+    let t = send(&mut app, "Hello?");
+    stream(&mut app, t, 0, "Hel");
+    done(
+        &mut app,
+        t,
+        Err(ApiError::Http {
+            status: 429,
+            message: "Rate limit reached for gpt-4o-mini".into(),
+            code: Some("rate_limit_exceeded".into()),
+            retry_after: None,
+            hint: None,
+        }),
+    );
+    snap_screen("failed", &mut app);
+    snap_status("error", &mut app);
+}
+
+#[test]
+fn three_choices_with_the_second_selected() {
+    let mut app = new_app();
+    app.conv.params.n = Some(3);
+    let t = send(&mut app, "Name a colour.");
+    for (i, c) in ["Red.", "Green.", "Blue."].iter().enumerate() {
+        stream(&mut app, t, i as u32, c);
+    }
+    finish(&mut app, t, 0, FinishReason::Stop);
+    finish(&mut app, t, 1, FinishReason::Stop);
+    finish(&mut app, t, 2, FinishReason::Length);
+    done(&mut app, t, Ok(Outcome::default()));
+    update(
+        &mut app,
+        Event::Key(KeyEvent::new(KeyCode::Right, KeyModifiers::ALT)),
+    );
+    assert_eq!(app.conv.last_reply().unwrap().selected, 1);
+    snap_screen("choices", &mut app);
+}
+
+#[test]
+fn length_reply_shows_the_continue_hint() {
+    let mut app = new_app();
+    app.conv.params.max_tokens = Some(8);
+    let t = send(&mut app, "Write a poem about the sea.");
+    stream(&mut app, t, 0, "The sea is wide, the sea is");
+    finish(&mut app, t, 0, FinishReason::Length);
+    usage(&mut app, t, 14, 8);
+    done(&mut app, t, Ok(Outcome::default()));
+    snap_screen("length", &mut app);
+}
+
+#[test]
+fn usage_with_api_count_differing_from_the_local_count() {
+    let mut app = new_app();
+    exchange(&mut app, "First question", "First answer.");
+    let t = send(&mut app, "Second question");
+    let local = app.conv.last_reply().unwrap().request_tokens.unwrap();
+    stream(&mut app, t, 0, "Second answer.");
+    finish(&mut app, t, 0, FinishReason::Stop);
+    usage(&mut app, t, local + 1234, 5);
+    done(&mut app, t, Ok(Outcome::default()));
+    let s = screen(&mut app, 160, 48);
+    assert!(s.contains("(local prompt count"), "{s}");
+    snap_screen("usage_mismatch", &mut app);
+}
+
+#[test]
+fn parameters_panel_with_a_value_being_edited() {
+    let mut app = new_app();
+    for cmd in [
+        "/set temperature 0.7",
+        "/set max_tokens 256",
+        "/set stop [\"END\"]",
+        "/system You are terse.",
+    ] {
+        app.set_draft(cmd);
+        update(&mut app, key(KeyCode::Enter));
+    }
+    exchange(&mut app, "hi", "Hello!");
+    update(&mut app, key(KeyCode::F(2)));
+    assert!(app.show_params);
+    // model, mode, memory, system, temperature, top_p: edit top_p.
+    for _ in 0..5 {
+        update(&mut app, key(KeyCode::Down));
+    }
+    update(&mut app, key(KeyCode::Enter));
+    for c in "0.9".chars() {
+        update(&mut app, key(KeyCode::Char(c)));
+    }
+    assert_eq!(app.params_edit.as_deref(), Some("0.9"));
+    snap_screen("params_editing", &mut app);
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = new_app();
+    exchange(&mut app, "hi", "Hello!");
+    update(&mut app, key(KeyCode::F(1)));
+    snap_screen("help", &mut app);
+}
+
+#[test]
+fn status_line_while_waiting_and_streaming() {
+    let mut app = new_app();
+    let t = send(&mut app, "hi");
+    // Live numbers are redacted; pin the clocks so their width is stable too.
+    let long_ago = |secs| {
+        std::time::Instant::now()
+            .checked_sub(std::time::Duration::from_secs(secs))
+            .expect("an instant in the past")
+    };
+    app.current.as_mut().unwrap().started = long_ago(5);
+    snap_status("waiting", &mut app);
+    snap_screen("waiting", &mut app);
+    stream(&mut app, t, 0, "Hel");
+    // 1 delta over 1000 s: "0 tok/s", a single digit.
+    app.current.as_mut().unwrap().first_token = Some(long_ago(1000));
+    snap_status("streaming", &mut app);
+}
+
+#[test]
+fn redaction_replaces_only_the_live_numbers() {
+    assert_eq!(
+        redact("⠋ waiting 12.3s · test\n"),
+        "⠋ waiting ####s · test\n"
+    );
+    assert_eq!(redact("⠋ streaming 42 tok/s x"), "⠋ streaming ## tok/s x");
+    assert_eq!(redact("no numbers here"), "no numbers here");
+}
+
+#[test]
+fn every_small_size_draws_without_panicking() {
+    let mut app = new_app();
+    exchange(
+        &mut app,
+        "海洋污染對哪個地區影響最大？",
+        &format!(
+            "東南亞。{}\n\n| a | 表 |\n|---|---|\n| 1 | 二 |\n\n```rust\nfn x() {{}}\n```",
+            "x".repeat(500)
+        ),
+    );
+    app.conv.params.n = Some(2);
+    let t = send(&mut app, &"長".repeat(300));
+    stream(&mut app, t, 1, &"y".repeat(400));
+    app.set_draft(&format!("draft {}\n第二行", "z".repeat(200)));
+    let sizes = (1..=60)
+        .flat_map(|w| (1..=20).map(move |h| (w, h)))
+        .chain([(200, 3), (3, 200)]);
+    for (w, h) in sizes {
+        for variant in 0..3 {
+            app.show_params = variant >= 1;
+            app.overlay = (variant == 2).then_some(chat_tui::app::Overlay::Help { scroll: 3 });
+            let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+            term.draw(|f| layout::draw(f, &mut app, &Theme::default()))
+                .unwrap_or_else(|e| panic!("{w}x{h} variant {variant}: {e}"));
+        }
+    }
+}
