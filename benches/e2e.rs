@@ -228,7 +228,10 @@ fn transcript(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
         let id = c.push_reply(&Params::default(), "gpt-4o");
         let m = c.get_mut(id).expect("reply");
         let mut text = format!("## Answer {i}\n\n");
+        let mut k = 0;
         while text.len() < 4900 {
+            k += 1;
+            text.push_str(&format!("[{i}.{k}] "));
             text.push_str(para);
             if text.len() % 7 == 0 {
                 text.push_str("\n\n```rust\nfn main() { println!(\"hi\"); }\n```\n\n");
@@ -322,41 +325,52 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
+    // E2E_ONLY=startup|streaming|transcript|pager runs one part (e.g. under `perf record`).
+    let only = std::env::var("E2E_ONLY").ok();
+    let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let dir = tempfile::tempdir().expect("tempdir");
     println!("chat-tui whole-program benchmark ({COLS}x{ROWS} pseudo-terminal, release build)");
 
-    let mut s = startup(10);
-    println!(
-        "start to first frame: median {:.1} ms, p90 {:.1} ms (target < 15 ms)",
-        pct(&mut s, 0.5),
-        pct(&mut s, 0.9)
-    );
+    if run("startup") {
+        let mut s = startup(10);
+        println!(
+            "start to first frame: median {:.1} ms, p90 {:.1} ms (target < 15 ms)",
+            pct(&mut s, 0.5),
+            pct(&mut s, 0.9)
+        );
+    }
 
-    let (cpu, mut lags, rss) = streaming(2000, 200.0);
-    println!(
-        "streaming 2000 tokens at 200 tok/s: CPU {cpu:.2} % of one core (target < 3 %); screen trails the server by median {:.1} ms, p95 {:.1} ms, max {:.1} ms (target < 20 ms); RSS {rss:.1} MB",
-        pct(&mut lags, 0.5),
-        pct(&mut lags, 0.95),
-        pct(&mut lags, 1.0)
-    );
+    if run("streaming") {
+        let (cpu, mut lags, rss) = streaming(2000, 200.0);
+        println!(
+            "streaming 2000 tokens at 200 tok/s: CPU {cpu:.2} % of one core (target < 3 %); screen trails the server by median {:.1} ms, p95 {:.1} ms, max {:.1} ms (target < 20 ms); RSS {rss:.1} MB",
+            pct(&mut lags, 0.5),
+            pct(&mut lags, 0.95),
+            pct(&mut lags, 1.0)
+        );
+    }
 
     let (json, md, size) = transcript(dir.path());
-    let (mut opens, mut scrolls, rss) = open_transcript(&json, 5);
-    println!(
-        "open a {size} transcript and show its end: median {:.1} ms, p90 {:.1} ms (target < 40 ms)",
-        pct(&mut opens, 0.5),
-        pct(&mut opens, 0.9)
-    );
-    println!(
-        "scroll step (PageUp, key to redrawn screen): median {:.2} ms, p95 {:.2} ms (target < 3 ms); RSS with it open {rss:.1} MB (target < 40 MB)",
-        pct(&mut scrolls, 0.5),
-        pct(&mut scrolls, 0.95)
-    );
-    match pager(&md, 5) {
-        Some(mut t) => println!(
-            "floor: less +G on the same transcript as Markdown: median {:.1} ms",
-            pct(&mut t, 0.5)
-        ),
-        None => println!("floor: less is not installed"),
+    if run("transcript") {
+        let (mut opens, mut scrolls, rss) = open_transcript(&json, 5);
+        println!(
+            "open a {size} transcript and show its end: median {:.1} ms, p90 {:.1} ms (target < 40 ms)",
+            pct(&mut opens, 0.5),
+            pct(&mut opens, 0.9)
+        );
+        println!(
+            "scroll step (PageUp, key to redrawn screen): median {:.2} ms, p95 {:.2} ms (target < 3 ms); RSS with it open {rss:.1} MB (target < 40 MB)",
+            pct(&mut scrolls, 0.5),
+            pct(&mut scrolls, 0.95)
+        );
+    }
+    if run("pager") {
+        match pager(&md, 5) {
+            Some(mut t) => println!(
+                "floor: less +G on the same transcript as Markdown: median {:.1} ms",
+                pct(&mut t, 0.5)
+            ),
+            None => println!("floor: less is not installed"),
+        }
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, Local, Offset, Utc};
-use ratatui::buffer::Buffer;
+use ratatui::buffer::{Buffer, Cell};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -35,6 +35,22 @@ struct Entry {
     height: usize,
     /// (height, width, text length) of the last exact rendering, for estimates.
     base: Option<(usize, u16, usize)>,
+    /// While the message streams: its finished blocks, rendered once.
+    stream: Option<StreamCache>,
+}
+
+/// The part of a streaming reply that no longer changes: the text up to the last blank
+/// line outside a code fence, and its rendered lines. Each new token then only re-renders
+/// the last block, so a frame's cost does not grow with the reply. The split is checked
+/// against a full rendering whenever it moves; where they differ (e.g. a loose list), the
+/// message is rendered whole.
+struct StreamCache {
+    width: u16,
+    selected: usize,
+    prefix: String,
+    lines: Vec<Line<'static>>,
+    /// The split rendered exactly like the whole when last checked.
+    ok: bool,
 }
 
 impl Entry {
@@ -49,6 +65,7 @@ impl Entry {
             lines: Vec::new(),
             height: 0,
             base: None,
+            stream: None,
         };
         e.height = e.estimate(m, width);
         e
@@ -89,6 +106,11 @@ pub struct HistoryView {
     /// Lines held in `entries[..].lines`.
     cached: usize,
     cache_limit: usize,
+    /// The rows drawn last frame: the line and the cells it became. A row whose line is
+    /// unchanged is copied instead of laid out again (text shaping is most of a frame's cost
+    /// while a reply streams).
+    rows: Vec<(Line<'static>, Vec<Cell>)>,
+    rows_area: Rect,
 }
 
 /// Messages this close to the top of the view keep their lines when evicting.
@@ -119,6 +141,8 @@ impl HistoryView {
             grown_last: None,
             cached: 0,
             cache_limit: 200_000,
+            rows: Vec::new(),
+            rows_area: Rect::default(),
         }
     }
 
@@ -251,6 +275,10 @@ impl HistoryView {
         self.top_id = Some(self.entries[self.top.0].id);
 
         // Draw.
+        if self.rows_area != area {
+            self.rows.clear();
+            self.rows_area = area;
+        }
         let (mut i, mut off) = self.top;
         let mut y = 0;
         while y < height && i < n {
@@ -259,12 +287,31 @@ impl HistoryView {
                 if y >= height {
                     break;
                 }
-                buf.set_line(area.x, area.y + y as u16, line, width);
+                let row_y = area.y + y as u16;
+                match self.rows.get(y) {
+                    Some((prev, cells)) if prev == line => {
+                        for (dx, cell) in cells.iter().enumerate() {
+                            buf[(area.x + dx as u16, row_y)] = cell.clone();
+                        }
+                    }
+                    _ => {
+                        buf.set_line(area.x, row_y, line, width);
+                        let cells = (0..width)
+                            .map(|dx| buf[(area.x + dx, row_y)].clone())
+                            .collect();
+                        if self.rows.len() <= y {
+                            self.rows
+                                .resize_with(y + 1, || (Line::default(), Vec::new()));
+                        }
+                        self.rows[y] = (line.clone(), cells);
+                    }
+                }
                 y += 1;
             }
             i += 1;
             off = 0;
         }
+        self.rows.truncate(y);
 
         self.evict();
         self.fix_prefix();
@@ -441,7 +488,12 @@ impl HistoryView {
         }
         let Some(m) = messages.get(i) else { return };
         self.cached -= e.lines.len();
-        e.lines = message_lines(m, width, theme, self.offset);
+        e.lines = if m.status == Status::Partial && m.speaker == Speaker::Assistant {
+            streaming_lines(m, width, theme, self.offset, &mut e.stream)
+        } else {
+            e.stream = None;
+            message_lines(m, width, theme, self.offset)
+        };
         self.cached += e.lines.len();
         e.width = width;
         if e.lines.len() != e.height {
@@ -499,13 +551,97 @@ impl HistoryView {
     }
 }
 
-/// The header line(s), body and separator of one message.
-fn message_lines(
+/// Where the finished blocks of a streaming text end: after the last blank line that is
+/// outside a code fence (0 when there is none).
+fn stable_split(text: &str) -> usize {
+    let mut in_fence = false;
+    let mut split = 0;
+    let mut pos = 0;
+    let mut prev_blank = false;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        let blank = line.trim().is_empty();
+        // A blank line followed by more text, outside any fence, ends the blocks before it.
+        if !in_fence && prev_blank && !blank {
+            split = pos;
+        }
+        if t.starts_with("```") || t.starts_with("~~~") {
+            in_fence = !in_fence;
+        }
+        pos += line.len();
+        prev_blank = blank && line.ends_with('\n');
+    }
+    split
+}
+
+/// A streaming reply's lines, reusing the rendering of its finished blocks.
+fn streaming_lines(
     m: &Message,
     width: u16,
     theme: &Theme,
     offset: FixedOffset,
+    cache: &mut Option<StreamCache>,
 ) -> Vec<Line<'static>> {
+    let text = m.text();
+    let split = stable_split(text);
+    // A tail that starts like a list item, a quote, a table row or an indented line may
+    // still join the block before the blank line (a loose list): render whole.
+    let safe = text[split..]
+        .chars()
+        .next()
+        .is_some_and(|c| !(c.is_whitespace() || c.is_ascii_digit() || "-*+>|:=".contains(c)));
+    if split > 0 && !safe {
+        let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
+        lines.extend(markdown::render(text, width, theme));
+        lines.push(Line::default());
+        return lines;
+    }
+    let usable = cache.as_ref().is_some_and(|c| {
+        c.ok && c.width == width
+            && c.selected == m.selected
+            && c.prefix.len() == split
+            && text.starts_with(c.prefix.as_str())
+    });
+    let body = if usable && split > 0 {
+        let c = cache.as_ref().map(|c| &c.lines);
+        let mut lines = c.cloned().unwrap_or_default();
+        lines.push(Line::default());
+        lines.extend(markdown::render(&text[split..], width, theme));
+        lines
+    } else {
+        // The split moved (or nothing is cached): render whole, and check the split.
+        let whole = markdown::render(text, width, theme);
+        if split > 0 {
+            let prefix = text[..split].trim_end_matches(['\n', ' ']);
+            let head = markdown::render(prefix, width, theme);
+            let tail = markdown::render(&text[split..], width, theme);
+            let ok = whole.len() == head.len() + 1 + tail.len()
+                && whole[..head.len()] == head[..]
+                && whole[head.len()]
+                    .spans
+                    .iter()
+                    .all(|s| s.content.trim().is_empty())
+                && whole[head.len() + 1..] == tail[..];
+            *cache = Some(StreamCache {
+                width,
+                selected: m.selected,
+                prefix: text[..split].to_string(),
+                lines: head,
+                ok,
+            });
+        } else {
+            *cache = None;
+        }
+        whole
+    };
+    let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
+    lines.extend(body);
+    lines.push(Line::default());
+    lines
+}
+
+/// The header of a message: who, when, its state and its choice.
+fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> Vec<Span<'static>> {
     let mut header: Vec<Span<'static>> = Vec::new();
     match m.speaker {
         Speaker::User => header.push(Span::styled("You", theme.user)),
@@ -553,7 +689,17 @@ fn message_lines(
             theme.accent,
         ));
     }
-    let mut lines = markdown::wrap_spans(&header, width);
+    header
+}
+
+/// The header line(s), body and separator of one message.
+fn message_lines(
+    m: &Message,
+    width: u16,
+    theme: &Theme,
+    offset: FixedOffset,
+) -> Vec<Line<'static>> {
+    let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
     match m.speaker {
         Speaker::Assistant | Speaker::Summary => {
             lines.extend(markdown::render(m.text(), width, theme));
@@ -569,6 +715,43 @@ fn message_lines(
     }
     lines.push(Line::default());
     lines
+}
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+    use crate::chat::conversation::Choice;
+    use chrono::FixedOffset;
+
+    /// Growing a reply token by token gives, at every step, exactly the lines a full
+    /// rendering of the same text gives.
+    #[test]
+    fn incremental_streaming_render_equals_full_render() {
+        let text = "# Title\n\nFirst paragraph with **bold** text and `code`.\n\n- item one\n- item two\n\n1. first\n\n2. loose second\n\n```rust\nfn main() {\n\n    println!(\"hi\");\n}\n```\n\n> quote\n>\n> more quote\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nLast paragraph 你好 世界 that keeps going and going.";
+        let theme = Theme::default();
+        let offset = FixedOffset::east_opt(0).unwrap();
+        let mut cache = None;
+        let mut m = Message::new(1, Speaker::Assistant, "");
+        m.status = Status::Partial;
+        m.choices = vec![Choice::default()];
+        for (i, c) in text.char_indices() {
+            m.choices[0].text = text[..i + c.len_utf8()].to_string();
+            for width in [17u16, 40, 80] {
+                let inc = streaming_lines(&m, width, &theme, offset, &mut cache);
+                let full = message_lines(&m, width, &theme, offset);
+                assert_eq!(inc, full, "after {:?}", &m.choices[0].text);
+            }
+        }
+        assert!(stable_split(text) > 0);
+    }
+
+    #[test]
+    fn splits_only_outside_fences() {
+        assert_eq!(stable_split("a\n\nb"), 3);
+        assert_eq!(stable_split("a\n\n```\nx\n\ny"), 3);
+        assert_eq!(stable_split("no blank line"), 0);
+        assert_eq!(stable_split("a\n\n"), 0);
+    }
 }
 
 #[cfg(test)]
