@@ -143,12 +143,15 @@ async fn event_loop(terminal: &mut Term, runner: Runner) -> anyhow::Result<()> {
     let mut batch: Vec<Msg> = Vec::with_capacity(256);
     let mut effects: Vec<Effect> = Vec::new();
 
+    // What the user does is drawn at once; what streams in is drawn at most once a frame.
+    let mut input_pending = false;
     loop {
-        if app.dirty && last_draw.elapsed() >= FRAME {
+        if app.dirty && (input_pending || last_draw.elapsed() >= FRAME) {
             terminal.draw(|f| crate::ui::layout::draw(f, &mut app, &theme))?;
             app.dirty = false;
             last_draw = Instant::now();
         }
+        input_pending = false;
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
         tokio::select! {
             ev = events.next() => match ev {
@@ -165,6 +168,7 @@ async fn event_loop(terminal: &mut Term, runner: Runner) -> anyhow::Result<()> {
                     };
                     if let Some(e) = e {
                         effects.extend(app::update(&mut app, e));
+                        input_pending = true;
                     }
                 }
                 Some(Err(e)) => return Err(e.into()),
