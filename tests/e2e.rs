@@ -194,6 +194,10 @@ fn message_reply_finish_reason_and_usage() {
     );
     assert!(screen.contains("You"), "{screen}");
     assert!(screen.contains("Assistant"), "{screen}");
+    // fake-small has no known encoding: the local count is labelled an estimate, once.
+    let tp = tokens_panel(&screen);
+    assert!(tp.contains("cl100k_base (estimate)"), "{tp}");
+    assert!(!tp.contains("(estimate) (estimate)"), "{tp}");
     // session total = this reply's total
     assert!(
         tokens_panel(&screen).contains(&format!("session {}", prompt + completion)),

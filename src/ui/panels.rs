@@ -185,17 +185,13 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     first.push(Span::styled("   session ", theme.dim));
     first.push(Span::raw(thousands(s.total_tokens)));
     let next = app.next_request_tokens();
-    let est = if app.counter.is_estimate() {
-        " (estimate)"
-    } else {
-        ""
-    };
     let second = Line::from(vec![
         Span::styled("draft ", theme.dim),
         Span::raw(thousands(app.draft_tokens)),
         Span::styled(" · next request ", theme.dim),
         Span::raw(format!("~{}", thousands(next))),
-        Span::styled(format!(" {}{est}", app.counter.label()), theme.dim),
+        // The label says "(estimate)" itself when the model's encoding is a guess.
+        Span::styled(format!(" {}", app.counter.label()), theme.dim),
     ]);
     let rows = Layout::vertical([
         Constraint::Length(1),
