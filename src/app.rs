@@ -666,8 +666,15 @@ fn submit(app: &mut App) -> Vec<Effect> {
     {
         return match commands::parse(&draft) {
             Ok(cmd) => {
+                // Only an error from this command keeps the draft for fixing; an error
+                // notice left over from before (a failed request) must not.
+                let before = app.notice.clone();
                 let fx = run_command(app, cmd);
-                if !matches!(app.notice.as_ref().map(|n| n.kind), Some(NoticeKind::Error)) {
+                let failed = app
+                    .notice
+                    .as_ref()
+                    .is_some_and(|n| n.kind == NoticeKind::Error && Some(n) != before.as_ref());
+                if !failed {
                     remember_prompt(app, &draft);
                     app.set_draft("");
                 }

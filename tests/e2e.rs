@@ -784,7 +784,7 @@ fn page_up_scrolls_and_streaming_does_not_yank_the_view() {
     t.wait_for("para 20 of reply 3", T);
 
     // A slow reply; scroll up while it streams.
-    srv.set_token_delay(Duration::from_millis(15));
+    srv.set_token_delay(Duration::from_millis(20));
     let words: Vec<String> = (1..=120).map(|i| format!("s{i:03}")).collect();
     srv.push(Reply::Text(vec![format!("{} LAST-WORD", words.join(" "))]));
     say(&mut t, "stream slowly");
@@ -816,6 +816,32 @@ fn new_lines_indicator(screen: &str) -> bool {
             rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains(" new line")
         })
     })
+}
+
+// An error, then /retry: the reply comes, and the command leaves the input.
+
+#[test]
+fn retry_after_a_failed_request_clears_the_input() {
+    let srv = FakeServer::start();
+    srv.push(Reply::error(400, "the fake server says no"));
+    let mut t = spawn(&srv, 160, 48);
+    say(&mut t, "try this");
+    t.wait_until("the error", T, |s| {
+        let sc = full(s);
+        status_line(&sc).contains("✗ error") && sc.contains("the fake server says no")
+    });
+    assert!(finish_panel(&t.screen()).contains("error"));
+    say(&mut t, "/retry");
+    t.wait_for("echo: try this", T);
+    wait_idle_stop(&mut t);
+    let reqs = srv.wait_requests(2, T);
+    assert_eq!(last_user_content(&reqs[1].json()), "try this");
+    t.wait_until("the input to be empty after /retry", T, |s| {
+        input_box(&full(s)).is_empty()
+    });
+    // The failed reply was replaced, not kept next to the new one.
+    let s = t.screen();
+    assert_eq!(s.matches("Assistant").count(), 1, "{s}");
 }
 
 // 14. first run
