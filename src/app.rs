@@ -732,7 +732,16 @@ pub fn send_user_message(app: &mut App, text: String, suffix: Option<String>) ->
 
 /// Plan and send the request that answers user message `user`.
 fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
-    app.last_error = None;
+    // The notice that reported the last request's error (error notices do not expire)
+    // goes with it; other notices (e.g. start-up warnings) stay.
+    if let Some(err) = app.last_error.take()
+        && app
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.kind == NoticeKind::Error && n.text == err)
+    {
+        app.notice = None;
+    }
     let Some(upto) = app.conv.messages.iter().position(|m| m.id == user) else {
         return Vec::new();
     };

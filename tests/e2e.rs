@@ -839,8 +839,10 @@ fn retry_after_a_failed_request_clears_the_input() {
     t.wait_until("the input to be empty after /retry", T, |s| {
         input_box(&full(s)).is_empty()
     });
-    // The failed reply was replaced, not kept next to the new one.
+    // The old error is not shown next to "idle" any more.
     let s = t.screen();
+    assert!(!status_line(&s).contains("says no"), "{}", status_line(&s));
+    // The failed reply was replaced, not kept next to the new one.
     assert_eq!(s.matches("Assistant").count(), 1, "{s}");
 }
 
