@@ -863,3 +863,27 @@ fn first_run_without_key_or_server_shows_guidance() {
     assert!(st.success(), "exit status {st:?}");
     assert_restored(&t);
 }
+
+#[test]
+fn pasted_control_characters_never_reach_the_terminal() {
+    let srv = FakeServer::start();
+    let mut t = spawn(&srv, 100, 30);
+    let pasted = "P1\x1b]0;PASTED-TITLE\x07P2 \x1b[31;5;7mREDPASTE P3\u{202e}x END";
+    t.paste(pasted);
+    t.wait_for("REDPASTE P3", T);
+    t.key(Key::Enter);
+    let reqs = srv.wait_requests(1, T);
+    // The text is sent as typed...
+    assert_eq!(last_user_content(&reqs[0].json()), pasted);
+    // ...and shown with placeholders.
+    wait_all(
+        &mut t,
+        &["echo: P1␛]0;PASTED-TITLE␇P2 ␛[31;5;7mREDPASTE P3⇆x END"],
+    );
+    wait_idle_stop(&mut t);
+    let raw = t.raw_output();
+    let has = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+    assert!(!has(b"\x1b]0;PASTED"));
+    assert!(!has(b"\x1b[31;5;7mREDPASTE"));
+    assert!(!has("\u{202e}".as_bytes()));
+}
