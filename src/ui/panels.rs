@@ -310,7 +310,10 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hints = hints(app);
     let left = Line::from(spans);
     let hint_w = (hints.chars().count() as u16).min(area.width / 2);
-    let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)]).split(area);
+    // A column between them, so a long left part does not run into the hints.
+    let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)])
+        .spacing(1)
+        .split(area);
     f.render_widget(Paragraph::new(left), cols[0]);
     f.render_widget(
         Paragraph::new(Span::styled(hints, theme.dim)).right_aligned(),
