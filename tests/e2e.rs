@@ -386,6 +386,9 @@ fn resize_to_tiny_sizes_while_streaming() {
         s.lines().all(|l| l.chars().count() <= 100),
         "line wider than the terminal:\n{s}"
     );
+    // The status line's left part (cut to fit) does not run into the key hints.
+    let status = status_line(&s);
+    assert!(status.contains(" Enter send"), "{status}");
     t.key(Key::Ctrl('q'));
     assert!(t.wait_exit(T).success());
     assert_restored(&t);
@@ -886,4 +889,64 @@ fn pasted_control_characters_never_reach_the_terminal() {
     assert!(!has(b"\x1b]0;PASTED"));
     assert!(!has(b"\x1b[31;5;7mREDPASTE"));
     assert!(!has("\u{202e}".as_bytes()));
+}
+
+// Restart: --resume reopens the conversation, and the prompt history is kept.
+
+#[test]
+fn resume_and_prompt_history_survive_a_restart() {
+    let srv = FakeServer::start();
+    let mut t = spawn(&srv, 100, 30);
+    say(&mut t, "persist me");
+    t.wait_for("echo: persist me", T);
+    wait_idle_stop(&mut t);
+    t.key(Key::Ctrl('q'));
+    assert!(t.wait_exit(T).success());
+
+    // A second run with the first one's HOME and XDG directories.
+    let home = t.home().to_path_buf();
+    let dir = |p: &str| home.join(p).display().to_string();
+    let (h, cfg, data, state, cache) = (
+        dir(""),
+        dir(".config"),
+        dir(".local/share"),
+        dir(".local/state"),
+        dir(".cache"),
+    );
+    let url = srv.url();
+    let mut t2 = Tui::spawn(
+        &["--base-url", &url, "--model", "fake-small", "--resume"],
+        &[
+            ("OPENAI_API_KEY", KEY),
+            ("HOME", &h),
+            ("XDG_CONFIG_HOME", &cfg),
+            ("XDG_DATA_HOME", &data),
+            ("XDG_STATE_HOME", &state),
+            ("XDG_CACHE_HOME", &cache),
+        ],
+        100,
+        30,
+    );
+    wait_all(&mut t2, &["persist me", "echo: persist me", "● idle"]);
+    t2.key(Key::Up);
+    t2.wait_until("Up to recall the prompt of the last run", T, |s| {
+        input_box(&full(s)) == "persist me"
+    });
+    t2.key(Key::Enter);
+    let reqs = srv.wait_requests(2, T);
+    let msgs = reqs[1].json()["messages"].clone();
+    assert_eq!(
+        msgs,
+        serde_json::json!([
+            {"role": "user", "content": "persist me"},
+            {"role": "assistant", "content": "echo: persist me"},
+            {"role": "user", "content": "persist me"},
+        ]),
+        "the resumed conversation goes along"
+    );
+    t2.wait_until("the second reply", T, |s| {
+        full(s).matches("echo: persist me").count() == 2
+    });
+    t2.key(Key::Ctrl('q'));
+    assert!(t2.wait_exit(T).success());
 }
