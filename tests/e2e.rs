@@ -67,15 +67,13 @@ fn info_panels(screen: &str) -> (String, String) {
     let Some(top) = lines.iter().position(|l| l.contains("┌ finish_reason")) else {
         return (String::new(), String::new());
     };
+    // The tokens panel's top-left corner (all these characters are one column wide).
     let split = lines[top]
         .chars()
-        .collect::<Vec<_>>()
-        .iter()
         .enumerate()
         .skip(1)
-        .find(|(_, c)| **c == '┌')
-        .map(|(i, _)| i)
-        .unwrap_or(0);
+        .find(|&(_, c)| c == '┌')
+        .map_or(0, |(i, _)| i);
     let mut fin = Vec::new();
     let mut tok = Vec::new();
     for l in lines[top + 1..].iter().take_while(|l| !l.starts_with('└')) {
