@@ -666,8 +666,15 @@ fn submit(app: &mut App) -> Vec<Effect> {
     {
         return match commands::parse(&draft) {
             Ok(cmd) => {
+                // Only an error from this command keeps the draft for fixing; an error
+                // notice left over from before (a failed request) must not.
+                let before = app.notice.clone();
                 let fx = run_command(app, cmd);
-                if !matches!(app.notice.as_ref().map(|n| n.kind), Some(NoticeKind::Error)) {
+                let failed = app
+                    .notice
+                    .as_ref()
+                    .is_some_and(|n| n.kind == NoticeKind::Error && Some(n) != before.as_ref());
+                if !failed {
                     remember_prompt(app, &draft);
                     app.set_draft("");
                 }
@@ -725,7 +732,16 @@ pub fn send_user_message(app: &mut App, text: String, suffix: Option<String>) ->
 
 /// Plan and send the request that answers user message `user`.
 fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
-    app.last_error = None;
+    // The notice that reported the last request's error (error notices do not expire)
+    // goes with it; other notices (e.g. start-up warnings) stay.
+    if let Some(err) = app.last_error.take()
+        && app
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.kind == NoticeKind::Error && n.text == err)
+    {
+        app.notice = None;
+    }
     let Some(upto) = app.conv.messages.iter().position(|m| m.id == user) else {
         return Vec::new();
     };

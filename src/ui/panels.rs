@@ -189,15 +189,21 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         None => first.push(Span::styled("—", theme.dim)),
     }
     let next = app.next_request_tokens();
-    let second = Line::from(vec![
+    let mut second = vec![
         Span::styled("draft ", theme.dim),
         Span::raw(thousands(app.draft_tokens)),
         Span::styled(" · next request ", theme.dim),
         Span::raw(format!("~{}", thousands(next))),
-        Span::styled(format!(" ({})", app.counter.label()), theme.dim),
         Span::styled(" · session ", theme.dim),
         Span::raw(thousands(app.session_usage.total_tokens)),
-    ]);
+    ];
+    // Which encoding counted (it says "(estimate)" itself for a guess), where it fits.
+    let label = format!(" ({})", app.counter.label());
+    let used: usize = second.iter().map(|s| s.width()).sum();
+    if used + label.chars().count() <= usize::from(inner.width) {
+        second.insert(4, Span::styled(label, theme.dim));
+    }
+    let second = Line::from(second);
     let rows = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -323,6 +329,7 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hints = parts.join(" · ");
     let left = Line::from(spans);
     let hint_w = (hints.chars().count() as u16).min(area.width / 2);
+    // A column between them, so a long left part does not run into the hints.
     let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)])
         .spacing(1)
         .split(area);
