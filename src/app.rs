@@ -9,7 +9,9 @@ use ratatui_textarea::{TextArea, WrapMode};
 
 use crate::action::{Action, Effect, Msg, TurnId};
 use crate::api::error::ApiError;
-use crate::api::types::{Mode, PARAM_NAMES, Params, Prompt, Request, StreamEvent, Usage};
+use crate::api::types::{
+    Mode, PARAM_NAMES, Params, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
+};
 use crate::chat::conversation::{Conversation, MessageId, Speaker, Status};
 use crate::chat::memory::{self, Budget, Memory, Plan};
 use crate::chat::prompt;
@@ -692,11 +694,7 @@ fn submit(app: &mut App) -> Vec<Effect> {
     } else {
         draft.clone()
     };
-    if app.current.is_some() {
-        app.notify(
-            NoticeKind::Warning,
-            "a reply is still streaming — Esc cancels it",
-        );
+    if still_streaming(app) {
         return Vec::new();
     }
     if let Err(e) = app.conv.params.validate(app.conv.mode) {
@@ -1211,11 +1209,7 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
                 );
                 return Vec::new();
             }
-            if app.current.is_some() {
-                app.notify(
-                    NoticeKind::Warning,
-                    "a reply is still streaming — Esc cancels it",
-                );
+            if still_streaming(app) {
                 return Vec::new();
             }
             match prompt::split_insert(&text) {
@@ -1259,6 +1253,19 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
     }
 }
 
+/// A reply is streaming: say so (a new request must wait for it, or cancel it).
+fn still_streaming(app: &mut App) -> bool {
+    if app.current.is_some() {
+        app.notify(
+            NoticeKind::Warning,
+            "a reply is still streaming — Esc cancels it",
+        );
+        true
+    } else {
+        false
+    }
+}
+
 fn is_markdown(p: &std::path::Path) -> bool {
     matches!(
         p.extension()
@@ -1270,11 +1277,7 @@ fn is_markdown(p: &std::path::Path) -> bool {
 }
 
 fn retry(app: &mut App) -> Vec<Effect> {
-    if app.current.is_some() {
-        app.notify(
-            NoticeKind::Warning,
-            "a reply is still streaming — Esc cancels it",
-        );
+    if still_streaming(app) {
         return Vec::new();
     }
     // The last user message; its reply (if any, and if last) is replaced.
@@ -1295,22 +1298,15 @@ fn retry(app: &mut App) -> Vec<Effect> {
         .skip(user_pos + 1)
         .find(|m| m.speaker == Speaker::Assistant)
         .and_then(|m| m.suffix.clone());
+    // Replies after the question go (ids only grow, so "after" is "a larger id").
     app.conv
         .messages
-        .retain(|m| !(m.speaker == Speaker::Assistant && app_pos_after(m.id, user)));
+        .retain(|m| !(m.speaker == Speaker::Assistant && m.id > user));
     ask(app, user, suffix)
 }
 
-fn app_pos_after(id: MessageId, user: MessageId) -> bool {
-    id > user
-}
-
 fn continue_reply(app: &mut App) -> Vec<Effect> {
-    if app.current.is_some() {
-        app.notify(
-            NoticeKind::Warning,
-            "a reply is still streaming — Esc cancels it",
-        );
+    if still_streaming(app) {
         return Vec::new();
     }
     let Some(pos) = app
@@ -1326,53 +1322,37 @@ fn continue_reply(app: &mut App) -> Vec<Effect> {
     let choice = app.conv.messages[pos].selected;
     let partial = app.conv.messages[pos].text().to_string();
     // The conversation up to and including the partial reply, then a request to go on.
-    let prompt = match app.conv.mode {
-        Mode::Chat => {
-            let user_pos = app.conv.messages[..pos]
-                .iter()
-                .rposition(|m| m.speaker == Speaker::User);
-            let Some(user_pos) = user_pos else {
-                return Vec::new();
-            };
-            let mut p = match memory::plan(&app.conv, user_pos, &app.counter, None) {
-                Plan::Send {
-                    prompt: Prompt::Chat(m),
-                    ..
-                } => m,
-                _ => return Vec::new(),
-            };
-            p.push(crate::api::types::WireMessage::new(
-                crate::api::types::Role::Assistant,
-                partial,
-            ));
-            p.push(crate::api::types::WireMessage::new(
-                crate::api::types::Role::User,
+    let Some(user_pos) = app.conv.messages[..pos]
+        .iter()
+        .rposition(|m| m.speaker == Speaker::User)
+    else {
+        app.notify(NoticeKind::Info, "no question before that reply");
+        return Vec::new();
+    };
+    let prompt = match memory::plan(&app.conv, user_pos, &app.counter, None) {
+        Plan::Send {
+            prompt: Prompt::Chat(mut p),
+            ..
+        } => {
+            p.push(WireMessage::new(Role::Assistant, partial));
+            p.push(WireMessage::new(
+                Role::User,
                 "Continue exactly where you stopped, without repeating anything.",
             ));
             Prompt::Chat(p)
         }
-        Mode::Completion => {
-            let user_pos = app.conv.messages[..pos]
-                .iter()
-                .rposition(|m| m.speaker == Speaker::User);
-            let Some(user_pos) = user_pos else {
-                return Vec::new();
+        Plan::Send {
+            prompt: Prompt::Completion(p),
+            ..
+        } => {
+            let sep = if p.ends_with(prompt::ASSISTANT_LABEL) {
+                " "
+            } else {
+                ""
             };
-            match memory::plan(&app.conv, user_pos, &app.counter, None) {
-                Plan::Send {
-                    prompt: Prompt::Completion(p),
-                    ..
-                } => {
-                    let sep = if p.ends_with(prompt::ASSISTANT_LABEL) {
-                        " "
-                    } else {
-                        ""
-                    };
-                    Prompt::Completion(format!("{p}{sep}{partial}"))
-                }
-                _ => return Vec::new(),
-            }
+            Prompt::Completion(format!("{p}{sep}{partial}"))
         }
+        Plan::Summarize { .. } => return Vec::new(),
     };
     let mut params = app.conv.params.clone();
     params.n = None;
