@@ -645,3 +645,18 @@ async fn requests_follow_the_official_schemas() {
     assert_eq!(server.requests().len(), 3);
     assert_eq!(server.schema_errors(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_server_that_hangs_up_without_answering_is_not_a_connect_error() {
+    let server = FakeServer::start();
+    server.push(Reply::Close);
+    let c = client_with(&server, |c| c.retries = 0);
+    let (_, r) = send(&c, &chat("x", Params::default())).await;
+    let e = r.unwrap_err();
+    assert!(matches!(e, ApiError::Network(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("closed the connection before answering"),
+        "{e}"
+    );
+}

@@ -250,11 +250,17 @@ impl Client {
                 detail,
             };
         }
-        if e.is_connect() || e.is_builder() || e.is_request() && !e.is_body() {
+        if e.is_connect() || e.is_builder() {
             return ApiError::Connect {
                 url: url.to_string(),
                 detail,
             };
+        }
+        if e.is_request() && !e.is_body() {
+            // Connected, sent the request, and the server hung up without an answer.
+            return ApiError::Network(format!(
+                "the server closed the connection before answering ({detail})"
+            ));
         }
         ApiError::Network(detail)
     }
