@@ -311,6 +311,18 @@ impl Keymap {
             .collect()
     }
 
+    /// The key to show in a hint for `action`: one with Enter in it if any (Alt+Enter
+    /// reads better than Ctrl+J), else the shortest.
+    pub fn hint_key(&self, ctx: Context, action: Action) -> String {
+        self.map
+            .iter()
+            .filter(|((c, _), a)| (*c == ctx || *c == Context::Global) && **a == action)
+            .map(|((_, k), _)| k)
+            .min_by_key(|k| (k.code != KeyCodeOrd::Enter, k.label().len()))
+            .map(Key::label)
+            .unwrap_or_default()
+    }
+
     /// Keys bound to `action` in `ctx` or globally (for hints).
     pub fn keys_for(&self, ctx: Context, action: Action) -> Vec<String> {
         self.map

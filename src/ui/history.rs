@@ -290,15 +290,13 @@ impl HistoryView {
                 let row_y = area.y + y as u16;
                 match self.rows.get(y) {
                     Some((prev, cells)) if prev == line => {
-                        for (dx, cell) in cells.iter().enumerate() {
-                            buf[(area.x + dx as u16, row_y)] = cell.clone();
-                        }
+                        let start = buf.index_of(area.x, row_y);
+                        buf.content[start..start + cells.len()].clone_from_slice(cells);
                     }
                     _ => {
                         buf.set_line(area.x, row_y, line, width);
-                        let cells = (0..width)
-                            .map(|dx| buf[(area.x + dx, row_y)].clone())
-                            .collect();
+                        let start = buf.index_of(area.x, row_y);
+                        let cells = buf.content[start..start + usize::from(width)].to_vec();
                         if self.rows.len() <= y {
                             self.rows
                                 .resize_with(y + 1, || (Line::default(), Vec::new()));

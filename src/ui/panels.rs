@@ -343,12 +343,7 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// Key hints for the focused pane, from the keymap.
 pub fn hints(app: &App) -> String {
     let km = &app.keymap;
-    // Prefer the binding with Enter in it (Alt+Enter over Ctrl+J), then the shortest.
-    let first = |ctx, a| {
-        let mut keys = km.keys_for(ctx, a);
-        keys.sort_by_key(|k: &String| (!k.contains("Enter"), k.len()));
-        keys.into_iter().next().unwrap_or_default()
-    };
+    let first = |ctx, a| km.hint_key(ctx, a);
     let mut parts = Vec::new();
     match app.focus {
         Focus::Input => {
