@@ -41,8 +41,9 @@ fn main() -> ExitCode {
         Some(Command::Export { id, format }) => return export(id, *format),
         None => {}
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs the UI loop and the requests alike: a streaming reply wakes one
+    // thread, not a pool (less CPU per token); blocking work (saves) has its own pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
