@@ -1,0 +1,407 @@
+//! The transcript feature end to end: the real `chat-tui` binary (in a PTY, or as a plain
+//! process for the CLI subcommands) against the fake OpenAI server.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chat_tui::api::types::{FinishReason, Mode};
+use chat_tui::chat::conversation::{Conversation, Speaker, Status};
+use chat_tui::chat::memory::Memory;
+use chat_tui::store::{self, Library};
+use serde_json::Value;
+use support::fake_server::{FakeServer, Reply};
+use support::pty::{Key, Tui};
+
+const KEY: &str = "sk-test-NOT-A-REAL-KEY";
+const T: Duration = Duration::from_secs(10);
+
+/// A HOME shared by several runs of the binary (each `Tui` would otherwise get its own).
+struct Home {
+    dir: tempfile::TempDir,
+    key: String,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::Builder::new()
+                .prefix("chat-tui-transcripts")
+                .tempdir()
+                .unwrap(),
+            key: KEY.to_string(),
+        }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn env(&self) -> Vec<(String, String)> {
+        let h = self.path();
+        let s = |p: PathBuf| p.to_string_lossy().into_owned();
+        vec![
+            ("HOME".into(), s(h.to_path_buf())),
+            ("XDG_CONFIG_HOME".into(), s(h.join(".config"))),
+            ("XDG_DATA_HOME".into(), s(h.join(".local/share"))),
+            ("XDG_STATE_HOME".into(), s(h.join(".local/state"))),
+            ("XDG_CACHE_HOME".into(), s(h.join(".cache"))),
+            ("OPENAI_API_KEY".into(), self.key.clone()),
+        ]
+    }
+    fn conv_dir(&self) -> PathBuf {
+        self.path().join(".local/share/chat-tui/conversations")
+    }
+    /// The transcript files of the library (not the index, not temp files).
+    fn transcripts(&self) -> Vec<PathBuf> {
+        let Ok(rd) = std::fs::read_dir(self.conv_dir()) else {
+            return Vec::new();
+        };
+        let mut v: Vec<PathBuf> = rd
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let n = p.file_name().unwrap().to_string_lossy();
+                n.ends_with(".json") && n != "index.json" && !n.starts_with('.')
+            })
+            .collect();
+        v.sort();
+        v
+    }
+    /// The app in a PTY, talking to `srv`.
+    fn tui(&self, srv: &FakeServer, args: &[&str]) -> Tui {
+        let url = srv.url();
+        let mut a = vec!["--base-url", url.as_str(), "--model", "fake-small"];
+        a.extend_from_slice(args);
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut t = Tui::spawn(&a, &env, 120, 40);
+        t.wait_for("fake-small", T);
+        t
+    }
+    /// The binary as a plain process (CLI subcommands).
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chat-tui"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env())
+            .current_dir(self.path())
+            .output()
+            .unwrap()
+    }
+}
+
+fn send(t: &mut Tui, text: &str) {
+    t.send(text);
+    t.key(Key::Enter);
+}
+
+/// Send a message and wait for the fake model's whole reply.
+fn chat(t: &mut Tui, text: &str) {
+    send(t, text);
+    t.wait_for(&format!("echo: {text}"), T);
+    t.wait_for("● idle", T);
+}
+
+fn quit(t: &mut Tui) {
+    t.key(Key::Ctrl('q'));
+    assert!(t.wait_exit(T).success(), "{}", t.screen());
+}
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// Read and parse a transcript with the library's own parser.
+fn load(p: &Path) -> Conversation {
+    let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    store::parse(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{} does not parse: {e}\n{}",
+            p.display(),
+            String::from_utf8_lossy(&bytes)
+        )
+    })
+}
+
+/// The only transcript in the library.
+fn only_transcript(home: &Home) -> PathBuf {
+    let files = home.transcripts();
+    assert_eq!(files.len(), 1, "expected one transcript: {files:?}");
+    files[0].clone()
+}
+
+/// (speaker, text) of each message.
+fn turns(c: &Conversation) -> Vec<(Speaker, String)> {
+    c.messages
+        .iter()
+        .map(|m| (m.speaker, m.text().to_string()))
+        .collect()
+}
+
+/// The `messages` of the last completion request, as (role, content).
+fn last_request_messages(srv: &FakeServer) -> Vec<(String, String)> {
+    let reqs: Vec<_> = srv
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/completions"))
+        .collect();
+    let body = reqs.last().expect("a completion request").json();
+    body["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no messages in {body}"))
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap().to_string(),
+                m["content"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn last_request(srv: &FakeServer) -> Value {
+    srv.requests()
+        .into_iter()
+        .rfind(|r| r.path.ends_with("/completions"))
+        .expect("a completion request")
+        .json()
+}
+
+/// Every regular file under `dir`, recursively.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd {
+        let p = e.unwrap().path();
+        let md = std::fs::symlink_metadata(&p).unwrap();
+        if md.is_dir() {
+            walk(&p, out);
+        } else if md.is_file() {
+            out.push(p);
+        }
+    }
+}
+
+/// A saved conversation made with the library API, with a chosen `updated` time.
+fn saved(
+    lib: &Library,
+    id: &str,
+    model: &str,
+    user: &str,
+    reply: &str,
+    minutes_ago: i64,
+) -> PathBuf {
+    let mut c = Conversation::new(model, Mode::Chat, Memory::Full);
+    c.id = id.to_string();
+    c.push(Speaker::User, user);
+    let r = c.push_reply(&Default::default(), model);
+    let m = c.get_mut(r).unwrap();
+    m.choice_mut(0).text = reply.to_string();
+    m.status = Status::Complete;
+    let t = chrono::Utc::now() - chrono::Duration::minutes(minutes_ago);
+    c.created = t;
+    c.updated = t;
+    lib.save(&c).unwrap()
+}
+
+/// Poll until `pred` holds for the file's bytes (or panic after `timeout`).
+fn wait_file(p: &Path, what: &str, timeout: Duration, pred: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(b) = std::fs::read(p)
+            && pred(&b)
+        {
+            return b;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "waiting for {} to {what}: timed out; it holds {:?}",
+                p.display(),
+                std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---- 1. autosave ----
+
+#[test]
+fn autosave_writes_one_private_valid_transcript() {
+    let srv = FakeServer::start();
+    let home = Home::new();
+    let mut t = home.tui(&srv, &[]);
+    send(&mut t, "/set temperature 0.3");
+    chat(&mut t, "first question");
+    chat(&mut t, "second question");
+    t.wait_for("● idle", T);
+    quit(&mut t);
+
+    let file = only_transcript(&home);
+    assert_eq!(mode(&file), 0o600, "{}", file.display());
+    assert_eq!(mode(&home.conv_dir()), 0o700);
+    assert_eq!(mode(home.conv_dir().parent().unwrap()), 0o700);
+    let c = load(&file);
+    assert_eq!(
+        file.file_name().unwrap().to_string_lossy(),
+        format!("{}.json", c.id)
+    );
+    assert_eq!(
+        turns(&c),
+        vec![
+            (Speaker::User, "first question".into()),
+            (Speaker::Assistant, "echo: first question".into()),
+            (Speaker::User, "second question".into()),
+            (Speaker::Assistant, "echo: second question".into()),
+        ]
+    );
+    assert_eq!(c.title, "first question");
+    assert_eq!(c.model, "fake-small");
+    assert_eq!(c.mode, Mode::Chat);
+    assert_eq!(c.memory, Memory::Full);
+    assert_eq!(c.params.temperature, Some(0.3));
+    for m in c
+        .messages
+        .iter()
+        .filter(|m| m.speaker == Speaker::Assistant)
+    {
+        assert_eq!(m.status, Status::Complete);
+        assert_eq!(m.choices[0].finish_reason, Some(FinishReason::Stop));
+        let u = m.usage.expect("usage saved");
+        assert!(u.total_tokens > 0 && u.total_tokens == u.prompt_tokens + u.completion_tokens);
+        assert_eq!(m.params.as_ref().unwrap().temperature, Some(0.3));
+        assert_eq!(m.model.as_deref(), Some("fake-small"));
+    }
+    // The request really carried the parameter.
+    assert_eq!(last_request(&srv)["temperature"], 0.3);
+
+    // The index and the listing know it.
+    let out = home.cli(&["list"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&c.id) && stdout.contains("first question"),
+        "{stdout}"
+    );
+    assert!(home.conv_dir().join("index.json").is_file());
+    let entries = Library::open(home.conv_dir()).unwrap().list().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].id, c.id);
+    assert_eq!(entries[0].messages, 4);
+    assert_eq!(entries[0].model, "fake-small");
+}
+
+// ---- 2. reopen and continue ----
+
+#[test]
+fn reopening_a_file_restores_it_and_continues() {
+    let srv = FakeServer::start();
+    let home = Home::new();
+    let mut t = home.tui(&srv, &[]);
+    // A long first message, so that the start cannot fit on the screen.
+    let long: String = (1..=40).map(|i| format!("line{i:02}\n")).collect();
+    t.paste(&format!("{long}end of long"));
+    t.key(Key::Enter);
+    t.wait_for("echo: line01", T);
+    send(&mut t, "/set temperature 0.3");
+    // (A command's notice crowds the status line for a while: do not wait for it there.)
+    send(&mut t, "/memory last 1");
+    chat(&mut t, "beta two");
+    chat(&mut t, "gamma three");
+    t.wait_for("● idle", T);
+    quit(&mut t);
+    let file = only_transcript(&home);
+
+    // Reopen it by path: the end of the conversation is on screen, the settings are back.
+    let file_s = file.to_string_lossy().into_owned();
+    let mut t = home.tui(&srv, &[&file_s]);
+    t.wait_for("echo: gamma three", T);
+    t.wait_for("memory last 1", T);
+    let screen = t.screen();
+    assert!(
+        !screen.contains("line01\n") && !screen.contains("│line01"),
+        "{screen}"
+    );
+    chat(&mut t, "delta four");
+    let body = last_request(&srv);
+    assert_eq!(body["temperature"], 0.3, "{body}");
+    // memory `last 1`: the turn before, then the question.
+    assert_eq!(
+        last_request_messages(&srv),
+        vec![
+            ("user".into(), "gamma three".into()),
+            ("assistant".into(), "echo: gamma three".into()),
+            ("user".into(), "delta four".into()),
+        ]
+    );
+    send(&mut t, "/memory full");
+    send(&mut t, "/mode completion");
+    quit(&mut t);
+    assert_eq!(home.transcripts(), vec![file.clone()], "still one file");
+    let c = load(&file);
+    assert_eq!(c.messages.len(), 8);
+    assert_eq!(c.mode, Mode::Completion);
+
+    // `--open PATH`: completion mode, full memory; the prompt carries every earlier turn.
+    let mut t = home.tui(&srv, &["--open", &file_s]);
+    t.wait_for("echo: delta four", T);
+    t.wait_for("· completion ·", T);
+    send(&mut t, "epsilon five");
+    // In completion mode the fake model echoes the prompt's last line, `Assistant:`.
+    t.wait_for("echo: Assistant:", T);
+    let reqs = srv.requests();
+    let last = reqs.last().unwrap();
+    assert_eq!(last.path, "/v1/completions");
+    let prompt = last.json()["prompt"].as_str().unwrap().to_string();
+    for s in [
+        "line01",
+        "beta two",
+        "echo: gamma three",
+        "delta four",
+        "epsilon five",
+    ] {
+        assert!(
+            prompt.contains(s),
+            "{s:?} missing from the prompt {prompt:?}"
+        );
+    }
+    assert_eq!(last.json()["temperature"], 0.3);
+    t.wait_for("● idle", T);
+    quit(&mut t);
+    assert_eq!(load(&file).messages.len(), 10);
+}
+
+// ---- 3. --resume ----
+
+#[test]
+fn resume_reopens_the_most_recent_conversation() {
+    let srv = FakeServer::start();
+    let home = Home::new();
+    let mut t = home.tui(&srv, &["--resume"]);
+    t.wait_for("no saved conversation to resume", T);
+    chat(&mut t, "older talk");
+    quit(&mut t);
+    let mut t = home.tui(&srv, &[]);
+    chat(&mut t, "newer talk");
+    quit(&mut t);
+    assert_eq!(home.transcripts().len(), 2);
+
+    let mut t = home.tui(&srv, &["--resume"]);
+    t.wait_for("echo: newer talk", T);
+    assert!(!t.screen().contains("older talk"), "{}", t.screen());
+    chat(&mut t, "more please");
+    let msgs = last_request_messages(&srv);
+    assert_eq!(msgs[0], ("user".into(), "newer talk".into()), "{msgs:?}");
+    quit(&mut t);
+    let files = home.transcripts();
+    assert_eq!(files.len(), 2, "resuming does not make a new file");
+    let resumed: Vec<Conversation> = files
+        .iter()
+        .map(|f| load(f))
+        .filter(|c| c.title == "newer talk")
+        .collect();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].messages.len(), 4);
+}
