@@ -90,6 +90,25 @@ impl Home {
     }
 }
 
+/// The screen's text with box borders and line breaks removed, so that a wrapped
+/// sentence reads as one line.
+fn flat(screen: &vt100::Screen) -> String {
+    let (_, cols) = screen.size();
+    screen
+        .rows(0, cols.get())
+        .map(|l| l.trim().trim_matches('│').trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Wait until `text` shows up, possibly wrapped over several rows of a box.
+fn wait_text(t: &mut Tui, text: &str) {
+    t.wait_until(&format!("{text:?} (unwrapped)"), T, |s| {
+        flat(s).contains(text)
+    });
+}
+
 fn send(t: &mut Tui, text: &str) {
     t.send(text);
     t.key(Key::Enter);
@@ -404,4 +423,148 @@ fn resume_reopens_the_most_recent_conversation() {
         .collect();
     assert_eq!(resumed.len(), 1);
     assert_eq!(resumed[0].messages.len(), 4);
+}
+
+// ---- 4. kill -9 mid-stream ----
+
+#[test]
+fn sigkill_mid_stream_leaves_a_valid_file() {
+    let srv = FakeServer::start();
+    let words: Vec<String> = (0..150).map(|i| format!("word{i:03}")).collect();
+    let full = words.join(" ");
+    // Kill: as soon as the streaming turn's question is saved; once part of the reply is;
+    // once a good part of it is.
+    for (run, min_words) in [0usize, 1, 40].into_iter().enumerate() {
+        srv.set_token_delay(Duration::ZERO);
+        let home = Home::new();
+        let mut t = home.tui(&srv, &[]);
+        chat(&mut t, "warm up");
+        chat(&mut t, "second warm up");
+        let file = only_transcript(&home);
+        srv.set_token_delay(Duration::from_millis(30));
+        srv.push(Reply::Text(vec![full.clone()]));
+        send(&mut t, "tell me a long story");
+        let want = if min_words == 0 {
+            "tell me a long story".to_string()
+        } else {
+            format!("word{:03}", min_words - 1)
+        };
+        wait_file(&file, &format!("contain {want:?}"), T, |b| {
+            String::from_utf8_lossy(b).contains(&want)
+        });
+        let st = t.sigkill();
+        assert!(!st.success(), "{st:?}");
+        assert!(st.signal().is_some_and(|s| s.contains("Kill")), "{st:?}");
+
+        let c = load(&file);
+        let tr = turns(&c);
+        assert!(tr.len() >= 5, "run {run}: {tr:?}");
+        assert_eq!(
+            tr[..5],
+            [
+                (Speaker::User, "warm up".into()),
+                (Speaker::Assistant, "echo: warm up".into()),
+                (Speaker::User, "second warm up".into()),
+                (Speaker::Assistant, "echo: second warm up".into()),
+                (Speaker::User, "tell me a long story".into()),
+            ],
+            "run {run}"
+        );
+        for m in &c.messages[..4] {
+            assert_eq!(m.status, Status::Complete, "run {run}");
+        }
+        if min_words > 0 {
+            assert_eq!(tr.len(), 6, "run {run}: {tr:?}");
+        }
+        if let Some(m) = c.messages.get(5) {
+            assert_eq!(m.speaker, Speaker::Assistant);
+            assert_eq!(m.status, Status::Partial, "run {run}");
+            let text = m.text();
+            assert!(full.starts_with(text), "run {run}: {text:?}");
+            assert!(
+                text.len() < full.len(),
+                "run {run}: the reply was still streaming"
+            );
+            assert!(
+                text.split_whitespace().count() >= min_words,
+                "run {run}: {text:?}"
+            );
+        }
+        assert_eq!(c.messages.len(), tr.len().min(6), "run {run}");
+        // The library still lists it, readable.
+        let out = home.cli(&["list"]);
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("warm up") && !stdout.contains("unreadable"),
+            "{stdout}"
+        );
+    }
+    srv.set_token_delay(Duration::ZERO);
+}
+
+// ---- 5. corrupt, truncated and future-version files ----
+
+#[test]
+fn broken_files_are_reported_and_left_untouched() {
+    let srv = FakeServer::start();
+    let cases: [(&str, &[u8], &[&str]); 4] = [
+        (
+            "truncated.json",
+            b"{\"format\": \"chat-tui-transcript\", \"version\": 1,\n  \"conversation\": {\"id\": \"abc\", \"title\": \"cut",
+            &["truncated.json", "ends too early at line 2, column"],
+        ),
+        (
+            "syntax.json",
+            b"{\"format\": \"chat-tui-transcript\",\n  \"version\": 1,\n  \"conversation\": {,}}\n",
+            &["syntax.json", "invalid JSON at line 3, column 20: key must be a string"],
+        ),
+        (
+            "future.json",
+            b"{\"format\": \"chat-tui-transcript\", \"version\": 99, \"conversation\": {\"new\": true}}\n",
+            &["future.json", "version 99", "upgrade"],
+        ),
+        (
+            "empty.json",
+            b"",
+            &["empty.json", "the file is empty"],
+        ),
+    ];
+    for (name, bytes, expect) in cases {
+        let home = Home::new();
+        let bad = home.path().join(name);
+        std::fs::write(&bad, bytes).unwrap();
+        let mtime = std::fs::metadata(&bad).unwrap().modified().unwrap();
+        let bad_s = bad.to_string_lossy().into_owned();
+
+        let mut t = home.tui(&srv, &[&bad_s]);
+        for e in expect {
+            wait_text(&mut t, e);
+        }
+        wait_text(&mut t, "left untouched; starting a new conversation");
+        chat(&mut t, "fresh start");
+        quit(&mut t);
+        assert_eq!(std::fs::read(&bad).unwrap(), bytes, "{name} was changed");
+        assert_eq!(std::fs::metadata(&bad).unwrap().modified().unwrap(), mtime);
+        let saved = only_transcript(&home);
+        assert_eq!(
+            turns(&load(&saved))[0],
+            (Speaker::User, "fresh start".into())
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(home.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(name) && n != name)
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+
+        let out = home.cli(&["export", &bad_s]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for e in expect {
+            assert!(stderr.contains(e), "{name}: {e:?} not in {stderr:?}");
+        }
+        assert!(out.stdout.is_empty());
+        assert_eq!(std::fs::read(&bad).unwrap(), bytes);
+    }
 }
