@@ -886,7 +886,11 @@ fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
 }
 
 /// Replace the conversation (opened, resumed or new).
-pub fn load_conversation(app: &mut App, conv: Conversation, file: Option<PathBuf>) {
+pub fn load_conversation(app: &mut App, mut conv: Conversation, file: Option<PathBuf>) {
+    // An imported OpenAI messages array names no model: keep the one in use.
+    if conv.model.trim().is_empty() {
+        conv.model = app.conv.model.clone();
+    }
     app.counter = TokenCounter::for_model(&conv.model);
     app.conv = conv;
     app.save.file = file;
