@@ -568,3 +568,130 @@ fn broken_files_are_reported_and_left_untouched() {
         assert_eq!(std::fs::read(&bad).unwrap(), bytes);
     }
 }
+
+// ---- 6. /save, /export, OpenAI messages arrays ----
+
+#[test]
+fn save_and_export_write_where_asked() {
+    let srv = FakeServer::start();
+    let home = Home::new();
+    let out_dir = home.path().join("out");
+    let json_path = out_dir.join("chat.json");
+    let md_path = out_dir.join("chat.md");
+    let export_path = out_dir.join("export.md");
+    let mut t = home.tui(&srv, &[]);
+    chat(&mut t, "what is rust");
+    send(&mut t, &format!("/save {}", json_path.display()));
+    wait_text(&mut t, "saved to");
+    let c = load(&json_path);
+    assert_eq!(c.messages.len(), 2);
+    assert_eq!(mode(&json_path), 0o600);
+    assert_eq!(mode(&out_dir), 0o700, "a folder /save creates is private");
+
+    // Later messages go to that file too.
+    chat(&mut t, "and what is cargo");
+    wait_file(&json_path, "hold the second turn", T, |b| {
+        store::parse(b)
+            .is_ok_and(|c| c.messages.len() == 4 && c.messages[3].status == Status::Complete)
+    });
+    assert_eq!(
+        turns(&load(&json_path))[3],
+        (Speaker::Assistant, "echo: and what is cargo".into())
+    );
+
+    // Markdown: /save PATH.md and /export PATH.md.
+    send(&mut t, &format!("/save {}", md_path.display()));
+    let md = wait_file(&md_path, "be written", T, |b| !b.is_empty());
+    send(&mut t, &format!("/export {}", export_path.display()));
+    let exported = wait_file(&export_path, "be written", T, |b| !b.is_empty());
+    for bytes in [&md, &exported] {
+        let md = String::from_utf8_lossy(bytes);
+        assert!(md.starts_with("# what is rust\n"), "{md}");
+        assert!(md.contains("- Model: fake-small"), "{md}");
+        for s in [
+            "what is rust",
+            "echo: what is rust",
+            "and what is cargo",
+            "echo: and what is cargo",
+        ] {
+            assert!(md.contains(s), "{s:?} missing:\n{md}");
+        }
+    }
+    // Markdown does not switch where the conversation is saved.
+    chat(&mut t, "third one");
+    wait_file(&json_path, "hold the third turn", T, |b| {
+        store::parse(b).is_ok_and(|c| c.messages.len() == 6)
+    });
+    quit(&mut t);
+    assert_eq!(load(&json_path).messages.len(), 6);
+    assert!(!String::from_utf8_lossy(&std::fs::read(&md_path).unwrap()).contains("third one"));
+    assert!(!String::from_utf8_lossy(&std::fs::read(&export_path).unwrap()).contains("third one"));
+}
+
+#[test]
+fn an_openai_messages_array_opens_as_a_conversation() {
+    let srv = FakeServer::start();
+    let home = Home::new();
+    let arr = home.path().join("openai.json");
+    std::fs::write(
+        &arr,
+        r#"[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]"#,
+    )
+    .unwrap();
+    let arr_s = arr.to_string_lossy().into_owned();
+    let url = srv.url();
+    let env = home.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut t = Tui::spawn(
+        &["--base-url", &url, "--model", "fake-small", &arr_s],
+        &env,
+        120,
+        40,
+    );
+    t.wait_for("hello", T);
+    t.wait_for("hi", T);
+    chat(&mut t, "how are you");
+    // The array names no model: the configured one is used.
+    assert_eq!(last_request(&srv)["model"], "fake-small");
+    assert_eq!(
+        last_request_messages(&srv),
+        vec![
+            ("user".into(), "hi".into()),
+            ("assistant".into(), "hello".into()),
+            ("user".into(), "how are you".into()),
+        ]
+    );
+    quit(&mut t);
+    // It keeps being saved where it is, now as a transcript with every turn.
+    let c = load(&arr);
+    assert_eq!(
+        turns(&c),
+        vec![
+            (Speaker::User, "hi".into()),
+            (Speaker::Assistant, "hello".into()),
+            (Speaker::User, "how are you".into()),
+            (Speaker::Assistant, "echo: how are you".into()),
+        ]
+    );
+    assert_eq!(c.title, "hi");
+}
+
+#[test]
+#[ignore = "bug: a system message of an imported OpenAI array is shown but never sent"]
+fn an_imported_system_message_is_sent() {
+    let srv = FakeServer::start();
+    let home = Home::new();
+    let arr = home.path().join("openai.json");
+    std::fs::write(
+        &arr,
+        r#"[{"role":"system","content":"be brief"},{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]"#,
+    )
+    .unwrap();
+    let mut t = home.tui(&srv, &[&arr.to_string_lossy()]);
+    t.wait_for("be brief", T);
+    chat(&mut t, "how are you");
+    assert_eq!(
+        last_request_messages(&srv)[0],
+        ("system".into(), "be brief".into())
+    );
+}
