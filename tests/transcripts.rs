@@ -695,3 +695,249 @@ fn an_imported_system_message_is_sent() {
         ("system".into(), "be brief".into())
     );
 }
+
+// ---- 7. CLI: list, list --search, export ----
+
+#[test]
+fn cli_list_search_and_export() {
+    let home = Home::new();
+    let lib = Library::open(home.conv_dir()).unwrap();
+    saved(
+        &lib,
+        "alpha-001",
+        "fake-small",
+        "Oldest about rust",
+        "Rust is a language.",
+        30,
+    );
+    saved(
+        &lib,
+        "beta-002",
+        "fake-large",
+        "海洋污染對哪個地區影響最大",
+        "太平洋的垃圾帶 tentacle",
+        20,
+    );
+    saved(
+        &lib,
+        "gamma-003",
+        "fake-small",
+        "Newest about cargo",
+        "Cargo builds it.",
+        10,
+    );
+
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let out = home.cli(&["list"]);
+    assert!(out.status.success());
+    let lines: Vec<String> = text(&out).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let expect = [
+        ("gamma-003", "Newest about cargo"),
+        ("beta-002", "海洋污染對哪個地區影響最大"),
+        ("alpha-001", "Oldest about rust"),
+    ];
+    for (line, (id, title)) in lines.iter().zip(expect) {
+        assert!(line.starts_with(id), "{line}");
+        assert!(line.ends_with(title), "{line}");
+        // id, date, title
+        let date = line[id.len()..].trim_start();
+        assert!(
+            date.len() > 16 && date.as_bytes()[4] == b'-' && date.as_bytes()[13] == b':',
+            "{line}"
+        );
+    }
+
+    // Search: titles and message text (replies too), case-insensitive, CJK.
+    let ids = |args: &[&str]| -> Vec<String> {
+        let o = home.cli(args);
+        assert!(o.status.success(), "{args:?}");
+        text(&o)
+            .lines()
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&["list", "--search", "CARGO"]), ["gamma-003"]);
+    assert_eq!(ids(&["list", "--search", "language"]), ["alpha-001"]);
+    assert_eq!(ids(&["list", "--search", "海洋"]), ["beta-002"]);
+    assert_eq!(ids(&["list", "--search", "垃圾"]), ["beta-002"]);
+    assert_eq!(ids(&["list", "-s", "about"]), ["gamma-003", "alpha-001"]);
+    assert!(ids(&["list", "--search", "nowhere-to-be-found"]).is_empty());
+
+    // Export by id or prefix.
+    let out = home.cli(&["export", "beta", "--format", "md"]);
+    assert!(out.status.success());
+    let md = text(&out);
+    assert!(md.starts_with("# 海洋污染對哪個地區影響最大\n"), "{md}");
+    assert!(
+        md.contains("- Model: fake-large") && md.contains("太平洋的垃圾帶"),
+        "{md}"
+    );
+    let out = home.cli(&["export", "gamma-003", "--format", "json"]);
+    assert!(out.status.success());
+    let c = store::parse(&out.stdout).unwrap();
+    assert_eq!(c.id, "gamma-003");
+    assert_eq!(
+        turns(&c),
+        vec![
+            (Speaker::User, "Newest about cargo".into()),
+            (Speaker::Assistant, "Cargo builds it.".into()),
+        ]
+    );
+    assert_eq!(
+        out.stdout,
+        std::fs::read(home.conv_dir().join("gamma-003.json")).unwrap(),
+        "the JSON export is the saved document"
+    );
+    let out = home.cli(&["export", "gam"]);
+    assert!(out.status.success() && text(&out).starts_with("# Newest about cargo"));
+
+    // Unknown and ambiguous ids.
+    let out = home.cli(&["export", "zeta"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no saved conversation matches \"zeta\""),
+        "{err}"
+    );
+    saved(&lib, "gamma-004", "fake-small", "Another", "reply", 5);
+    let out = home.cli(&["export", "gamma"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"gamma\" matches 2 conversations") && err.contains("gamma-004"),
+        "{err}"
+    );
+}
+
+// ---- 8. the /sessions browser ----
+
+/// The row of the screen that contains `text`.
+fn row_of(screen: &str, text: &str) -> Option<usize> {
+    screen.lines().position(|l| l.contains(text))
+}
+
+#[test]
+fn sessions_browser_lists_filters_opens_renames_and_deletes() {
+    let srv = FakeServer::start();
+    let home = Home::new();
+    let lib = Library::open(home.conv_dir()).unwrap();
+    let old = saved(
+        &lib,
+        "s-old",
+        "fake-small",
+        "Old chat about tides",
+        "tides reply",
+        30,
+    );
+    let mid = saved(
+        &lib,
+        "s-mid",
+        "fake-large",
+        "海洋污染對哪個地區影響最大",
+        "太平洋 reply",
+        20,
+    );
+    let new = saved(
+        &lib,
+        "s-new",
+        "fake-small",
+        "Newest chat about moons",
+        "moons reply",
+        10,
+    );
+
+    let mut t = home.tui(&srv, &[]);
+    send(&mut t, "/sessions");
+    t.wait_for("3 conversations", T);
+    let screen = t.screen();
+    let rows: Vec<usize> = [
+        "Newest chat about moons",
+        "海洋污染",
+        "Old chat about tides",
+    ]
+    .iter()
+    .map(|s| row_of(&screen, s).unwrap_or_else(|| panic!("{s} not listed:\n{screen}")))
+    .collect();
+    assert!(
+        rows[0] < rows[1] && rows[1] < rows[2],
+        "newest first:\n{screen}"
+    );
+    let mid_row = screen.lines().nth(rows[1]).unwrap();
+    assert!(
+        mid_row.contains("fake-large") && mid_row.contains("2 msgs"),
+        "{mid_row}"
+    );
+
+    // Typing filters (message text too); Enter opens the selection.
+    t.send("太平洋");
+    t.wait_for("1 conversations", T);
+    assert!(!t.screen().contains("Newest chat about moons"));
+    t.key(Key::Enter);
+    t.wait_for("太平洋 reply", T);
+    t.wait_for("You", T);
+    assert!(
+        !t.screen().contains("1 conversations"),
+        "the browser closed"
+    );
+
+    // Ctrl+O: rename the oldest one.
+    t.key(Key::Ctrl('o'));
+    t.wait_for("3 conversations", T);
+    t.send("tides");
+    t.wait_for("1 conversations", T);
+    t.key(Key::Ctrl('r'));
+    t.wait_for("new title:", T);
+    for _ in 0.."Old chat about tides".chars().count() {
+        t.key(Key::Backspace);
+    }
+    t.send("Renamed tides");
+    t.key(Key::Enter);
+    t.wait_for("renamed to Renamed tides", T);
+    let c = load(&old);
+    assert_eq!(c.title, "Renamed tides");
+    assert_eq!(c.messages.len(), 2, "renaming keeps the messages");
+
+    // Delete: n keeps the file, y deletes it.
+    for _ in 0.."tides".len() {
+        t.key(Key::Backspace);
+    }
+    t.wait_for("3 conversations", T);
+    let screen = t.screen();
+    assert!(
+        row_of(&screen, "Newest chat about moons").unwrap()
+            < row_of(&screen, "Renamed tides").unwrap()
+    );
+    // The first row (newest) is selected.
+    t.key(Key::Delete);
+    t.wait_for("for good? y / n", T);
+    wait_text(&mut t, "delete “Newest chat about moons” for good?");
+    t.send("n");
+    t.wait_for("not deleted", T);
+    assert!(new.exists());
+    t.key(Key::Delete);
+    t.wait_for("for good? y / n", T);
+    t.send("y");
+    t.wait_for("2 conversations", T);
+    assert!(!new.exists(), "deleted");
+    assert!(old.exists() && mid.exists());
+    t.wait_for("deleted Newest chat about moons", T);
+    let screen = t.screen();
+    let listed: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("Newest chat about moons"))
+        .collect();
+    assert_eq!(listed.len(), 1, "only the message names it:\n{screen}");
+    assert!(listed[0].contains("deleted"));
+    t.key(Key::Esc);
+    t.wait_until("the browser to close", T, |s| {
+        !flat(s).contains("conversations —")
+    });
+    // The opened conversation continues.
+    chat(&mut t, "more about the ocean");
+    quit(&mut t);
+    let c = load(&mid);
+    assert_eq!(c.messages.len(), 4);
+    assert_eq!(home.transcripts().len(), 2);
+}
