@@ -941,3 +941,130 @@ fn sessions_browser_lists_filters_opens_renames_and_deletes() {
     assert_eq!(c.messages.len(), 4);
     assert_eq!(home.transcripts().len(), 2);
 }
+
+// ---- 9. the API key is never written ----
+
+#[test]
+fn the_api_key_is_never_written_to_disk() {
+    const SECRET: &str = "sk-test-SECRET-do-not-save-123";
+    let srv = FakeServer::start();
+    srv.set_require_key(Some(SECRET));
+    let mut home = Home::new();
+    home.key = SECRET.to_string();
+    let mut t = home.tui(&srv, &[]);
+    chat(&mut t, "keep my secrets");
+    let out = home.path().join("saved");
+    send(&mut t, &format!("/save {}", out.join("a.json").display()));
+    wait_file(&out.join("a.json"), "be written", T, |b| !b.is_empty());
+    send(&mut t, &format!("/save {}", out.join("a.md").display()));
+    send(&mut t, &format!("/export {}", out.join("b.md").display()));
+    wait_file(&out.join("b.md"), "be written", T, |b| !b.is_empty());
+    chat(&mut t, "second message");
+    send(&mut t, "/rename secret test");
+    quit(&mut t);
+    // The key was really used.
+    let reqs = srv.requests();
+    assert!(reqs.len() >= 2);
+    for r in &reqs {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Bearer {SECRET}").as_str())
+        );
+    }
+    // The CLI subcommands write the index too.
+    assert!(home.cli(&["list"]).status.success());
+
+    let mut files = Vec::new();
+    walk(home.path(), &mut files);
+    walk(t.home(), &mut files);
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for want in [
+        "a.json",
+        "a.md",
+        "b.md",
+        "index.json",
+        "prompt-history.json",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+    assert_eq!(home.transcripts().len(), 1, "the autosave before /save");
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(SECRET), "{} holds the key", f.display());
+        assert!(
+            !text.contains("do-not-save"),
+            "{} holds part of the key",
+            f.display()
+        );
+        assert!(
+            !text.to_ascii_lowercase().contains("authorization"),
+            "{} mentions Authorization",
+            f.display()
+        );
+    }
+}
+
+// ---- 10. titles ----
+
+#[test]
+fn titles_come_from_the_first_user_message() {
+    let srv = FakeServer::start();
+    let home = Home::new();
+    let mut t = home.tui(&srv, &[]);
+    t.paste("\n   \n  Plan a trip to Kyoto  \nwith details on the second line");
+    t.key(Key::Enter);
+    t.wait_for("echo:", T);
+    t.wait_for("● idle", T);
+    chat(&mut t, "a later message");
+    quit(&mut t);
+    let c = load(&only_transcript(&home));
+    assert_eq!(c.title, "Plan a trip to Kyoto");
+    let out = home.cli(&["list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Plan a trip to Kyoto"));
+
+    // Only whitespace and control characters: still saved, titled "Untitled".
+    let home = Home::new();
+    let mut t = home.tui(&srv, &[]);
+    t.paste(" \t\u{7}\n \u{1}\u{7f} \n");
+    t.key(Key::Enter);
+    let file = wait_file_in(&home);
+    let b = wait_file(&file, "hold the reply", T, |b| {
+        store::parse(b)
+            .is_ok_and(|c| c.messages.len() == 2 && c.messages[1].status == Status::Complete)
+    });
+    let c = store::parse(&b).unwrap();
+    assert_eq!(c.title, "Untitled");
+    assert_eq!(c.messages[0].speaker, Speaker::User);
+    assert!(
+        c.messages[0].content.contains('\u{7}'),
+        "{:?}",
+        c.messages[0].content
+    );
+    chat(&mut t, "now a real question");
+    quit(&mut t);
+    let c = load(&file);
+    assert_eq!(c.title, "Untitled", "a later message does not retitle it");
+    assert_eq!(c.messages.len(), 4);
+    let out = home.cli(&["list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&c.id) && stdout.trim_end().ends_with("Untitled"),
+        "{stdout}"
+    );
+}
+
+/// Wait until the library holds a transcript; return it.
+fn wait_file_in(home: &Home) -> PathBuf {
+    let deadline = Instant::now() + T;
+    loop {
+        if let Some(p) = home.transcripts().into_iter().next() {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "no transcript was saved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
