@@ -666,8 +666,15 @@ fn submit(app: &mut App) -> Vec<Effect> {
     {
         return match commands::parse(&draft) {
             Ok(cmd) => {
+                // The command failed if it raised an error notice of its own; an earlier
+                // error still on the status line does not count.
+                let before = app.notice.as_ref().map(|n| n.at);
                 let fx = run_command(app, cmd);
-                if !matches!(app.notice.as_ref().map(|n| n.kind), Some(NoticeKind::Error)) {
+                let failed = app
+                    .notice
+                    .as_ref()
+                    .is_some_and(|n| n.kind == NoticeKind::Error && Some(n.at) != before);
+                if !failed {
                     remember_prompt(app, &draft);
                     app.set_draft("");
                 }
