@@ -674,6 +674,29 @@ fn an_openai_messages_array_opens_as_a_conversation() {
         ]
     );
     assert_eq!(c.title, "hi");
+
+    // The same from inside the app, with /open; a broken file is refused, untouched.
+    let arr2 = home.path().join("second.json");
+    std::fs::write(&arr2, r#"[{"role":"user","content":"ping"}]"#).unwrap();
+    let bad = home.path().join("bad.json");
+    std::fs::write(&bad, "[{\"role\": \"user\",").unwrap();
+    let mut t = home.tui(&srv, &[]);
+    send(&mut t, &format!("/open {}", bad.display()));
+    wait_text(&mut t, "bad.json: the file ends too early at line 1");
+    send(&mut t, &format!("/open {}", arr2.display()));
+    t.wait_for("ping", T);
+    chat(&mut t, "pong?");
+    assert_eq!(last_request(&srv)["model"], "fake-small");
+    assert_eq!(
+        last_request_messages(&srv),
+        vec![
+            ("user".into(), "ping".into()),
+            ("user".into(), "pong?".into())
+        ]
+    );
+    quit(&mut t);
+    assert_eq!(std::fs::read(&bad).unwrap(), b"[{\"role\": \"user\",");
+    assert_eq!(load(&arr2).messages.len(), 3);
 }
 
 #[test]
