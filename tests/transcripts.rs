@@ -407,6 +407,18 @@ fn resume_reopens_the_most_recent_conversation() {
     quit(&mut t);
     assert_eq!(home.transcripts().len(), 2);
 
+    // A broken file, newer than both, is listed as unreadable and skipped by --resume.
+    let broken = home.conv_dir().join("broken-one.json");
+    std::fs::write(&broken, b"{\"format\": \"chat-tui-transcript\", \"vers").unwrap();
+    let out = home.cli(&["list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("broken-one  ") && first.contains("[unreadable: the file ends too early"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+
     let mut t = home.tui(&srv, &["--resume"]);
     t.wait_for("echo: newer talk", T);
     assert!(!t.screen().contains("older talk"), "{}", t.screen());
@@ -414,7 +426,15 @@ fn resume_reopens_the_most_recent_conversation() {
     let msgs = last_request_messages(&srv);
     assert_eq!(msgs[0], ("user".into(), "newer talk".into()), "{msgs:?}");
     quit(&mut t);
-    let files = home.transcripts();
+    assert_eq!(
+        std::fs::read(&broken).unwrap(),
+        b"{\"format\": \"chat-tui-transcript\", \"vers"
+    );
+    let files: Vec<PathBuf> = home
+        .transcripts()
+        .into_iter()
+        .filter(|p| *p != broken)
+        .collect();
     assert_eq!(files.len(), 2, "resuming does not make a new file");
     let resumed: Vec<Conversation> = files
         .iter()
@@ -904,6 +924,21 @@ fn sessions_browser_lists_filters_opens_renames_and_deletes() {
         !t.screen().contains("1 conversations"),
         "the browser closed"
     );
+
+    // The open conversation cannot be deleted.
+    t.key(Key::Ctrl('o'));
+    t.wait_for("3 conversations", T);
+    t.send("太平洋");
+    t.wait_for("1 conversations", T);
+    t.key(Key::Delete);
+    t.wait_for("for good? y / n", T);
+    t.send("y");
+    t.wait_for("that is the open conversation", T);
+    assert!(mid.exists());
+    t.key(Key::Esc);
+    t.wait_until("the browser to close", T, |s| {
+        !flat(s).contains("conversations —")
+    });
 
     // Ctrl+O: rename the oldest one.
     t.key(Key::Ctrl('o'));
