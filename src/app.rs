@@ -668,14 +668,14 @@ fn submit(app: &mut App) -> Vec<Effect> {
     {
         return match commands::parse(&draft) {
             Ok(cmd) => {
-                // Only an error from this command keeps the draft for fixing; an error
-                // notice left over from before (a failed request) must not.
-                let before = app.notice.clone();
+                // The command failed if it raised an error notice of its own; an earlier
+                // error still on the status line does not count.
+                let before = app.notice.as_ref().map(|n| n.at);
                 let fx = run_command(app, cmd);
                 let failed = app
                     .notice
                     .as_ref()
-                    .is_some_and(|n| n.kind == NoticeKind::Error && Some(n) != before.as_ref());
+                    .is_some_and(|n| n.kind == NoticeKind::Error && Some(n.at) != before);
                 if !failed {
                     remember_prompt(app, &draft);
                     app.set_draft("");
@@ -900,7 +900,11 @@ fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
 }
 
 /// Replace the conversation (opened, resumed or new).
-pub fn load_conversation(app: &mut App, conv: Conversation, file: Option<PathBuf>) {
+pub fn load_conversation(app: &mut App, mut conv: Conversation, file: Option<PathBuf>) {
+    // An imported OpenAI messages array names no model: keep the one in use.
+    if conv.model.trim().is_empty() {
+        conv.model = app.conv.model.clone();
+    }
     app.counter = TokenCounter::for_model(&conv.model);
     app.conv = conv;
     app.save.file = file;

@@ -155,7 +155,11 @@ async fn run_tui(
     };
     if let Some(path) = target {
         match store::save::load(&path) {
-            Ok(c) => {
+            Ok(mut c) => {
+                // An imported OpenAI messages array names no model: use the configured one.
+                if c.model.trim().is_empty() {
+                    c.model = settings.model.clone();
+                }
                 // A file outside the library keeps being saved where it is.
                 let in_library = lib.as_ref().is_some_and(|l| path.starts_with(l.dir()));
                 if !in_library {

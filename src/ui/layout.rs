@@ -110,6 +110,19 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             "Type below and press Enter. F1 lists every key and command; F2 shows the parameters.",
         ),
     ];
+    // The status line cuts a long notice short (a file that could not be opened names its
+    // path first): show an error here in full, wrapped, while the screen is empty.
+    if let Some(n) = app
+        .notice
+        .as_ref()
+        .filter(|n| n.kind == crate::app::NoticeKind::Error)
+    {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            crate::ui::sanitize::sanitize(&n.text).into_owned(),
+            theme.error,
+        )));
+    }
     if app.first_run {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(

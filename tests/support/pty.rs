@@ -487,7 +487,10 @@ impl Tui {
         Some(lflags & ICANON != 0 && lflags & ECHO != 0)
     }
 
-    /// Send SIGKILL (no-op if it already exited).
+    /// Stop the program (no-op if it already exited). Note: portable-pty sends SIGHUP
+    /// first and SIGKILL only if the program is still running ~200 ms later, so a program
+    /// that handles SIGHUP (chat-tui does: it saves and quits) exits cleanly. For a real
+    /// crash use [`Tui::sigkill`].
     pub fn kill(&mut self) {
         if self.try_exit().is_none() {
             let _ = self.child.kill();
@@ -495,6 +498,31 @@ impl Tui {
                 self.exit = Some(st);
             }
         }
+    }
+}
+
+impl Tui {
+    /// The program's process id (`None` once it has been reaped).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.process_id()
+    }
+
+    /// Send SIGKILL right away (no signal handler runs, nothing is flushed) and reap it.
+    /// No-op if it already exited.
+    pub fn sigkill(&mut self) -> ExitStatus {
+        if let Some(st) = self.try_exit() {
+            return st;
+        }
+        let pid = self.pid().expect("a running child has a pid");
+        let ok = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .expect("run kill(1)")
+            .success();
+        assert!(ok, "kill -KILL {pid} failed");
+        let st = self.child.wait().expect("wait for the killed child");
+        self.exit = Some(st.clone());
+        st
     }
 }
 
