@@ -326,21 +326,28 @@ impl App {
 
     /// A snapshot to save, with where to.
     fn save_effect(&mut self) -> Vec<Effect> {
-        let path = self
-            .save
-            .file
-            .clone()
-            .or_else(|| self.save.autosave.clone());
-        if path.is_none() {
+        // The library copy (what `list`, /sessions and --resume see) and, after /save or
+        // opening a file, that file too.
+        let mut paths: Vec<PathBuf> = self.save.autosave.iter().cloned().collect();
+        if let Some(f) = &self.save.file
+            && !paths.contains(f)
+        {
+            paths.push(f.clone());
+        }
+        if paths.is_empty() {
             return Vec::new();
         }
         self.last_stream_save = Instant::now();
-        vec![Effect::Save {
-            conversation: Box::new(self.conv.clone()),
-            path,
-            explicit: false,
-            markdown: false,
-        }]
+        let conversation = Box::new(self.conv.clone());
+        paths
+            .into_iter()
+            .map(|path| Effect::Save {
+                conversation: conversation.clone(),
+                path: Some(path),
+                explicit: false,
+                markdown: false,
+            })
+            .collect()
     }
 
     /// Count the tokens of messages that have no count yet, for at most `budget` of time.

@@ -29,7 +29,7 @@ const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_millis(100);
 
 /// The latest snapshot sent to the saver, so a panic can still write it.
-static LAST_SNAPSHOT: Mutex<Option<(PathBuf, Box<Conversation>)>> = Mutex::new(None);
+static LAST_SNAPSHOT: Mutex<Vec<(PathBuf, Box<Conversation>)>> = Mutex::new(Vec::new());
 static ENHANCED_KEYS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
@@ -80,10 +80,11 @@ fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
-        if let Ok(mut guard) = LAST_SNAPSHOT.try_lock()
-            && let Some((path, conv)) = guard.take()
-        {
-            let _ = crate::store::save::write_atomic(&path, &crate::store::format::to_json(&conv));
+        if let Ok(mut guard) = LAST_SNAPSHOT.try_lock() {
+            for (path, conv) in guard.drain(..) {
+                let _ =
+                    crate::store::save::write_atomic(&path, &crate::store::format::to_json(&conv));
+            }
         }
         if let Some(path) = crate::crash::write_report(info) {
             eprintln!(
@@ -222,7 +223,8 @@ fn carry_out(
         } => {
             if let Some(path) = path {
                 if !explicit && let Ok(mut g) = LAST_SNAPSHOT.lock() {
-                    *g = Some((path.clone(), conversation.clone()));
+                    g.retain(|(p, _)| *p != path);
+                    g.push((path.clone(), conversation.clone()));
                 }
                 saver.save(SaveJob {
                     conversation,

@@ -720,7 +720,6 @@ fn an_openai_messages_array_opens_as_a_conversation() {
 }
 
 #[test]
-#[ignore = "bug: a system message of an imported OpenAI array is shown but never sent"]
 fn an_imported_system_message_is_sent() {
     let srv = FakeServer::start();
     let home = Home::new();
@@ -1128,7 +1127,6 @@ fn wait_file_in(home: &Home) -> PathBuf {
 }
 
 #[test]
-#[ignore = "bug: after /save PATH.json the library copy goes stale; --resume reopens the old version"]
 fn resume_after_save_elsewhere_reopens_the_latest_version() {
     let srv = FakeServer::start();
     let home = Home::new();

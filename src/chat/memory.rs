@@ -177,7 +177,23 @@ pub fn plan(
     counter: &TokenCounter,
     budget: Option<Budget>,
 ) -> Plan {
-    let system = conv.system.as_deref().filter(|s| !s.trim().is_empty());
+    // The system prompt, then any system messages in the conversation itself (an imported
+    // OpenAI `messages` array keeps its own), as one system message.
+    let end = upto.min(conv.messages.len().saturating_sub(1));
+    let parts: Vec<&str> = conv
+        .system
+        .as_deref()
+        .into_iter()
+        .chain(
+            conv.messages[..=end]
+                .iter()
+                .filter(|m| m.speaker == Speaker::System)
+                .map(|m| m.content.as_str()),
+        )
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    let joined = parts.join("\n\n");
+    let system = (!parts.is_empty()).then_some(joined.as_str());
     let (summary, turns) = match conv.memory {
         Memory::Summarize => uncovered_turns(conv, upto),
         _ => (None, all_turns(conv, upto)),

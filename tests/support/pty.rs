@@ -308,11 +308,6 @@ impl Tui {
         }
     }
 
-    /// The child's process id.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.process_id()
-    }
-
     /// The temporary `HOME` (deleted on drop).
     pub fn home(&self) -> &Path {
         self.home.path()
