@@ -1083,6 +1083,15 @@ pub fn render(text: &str, width: u16, theme: &Theme) -> Vec<Line<'static>> {
         r.table_block(tb, first, rest);
     }
     r.flush_wrapper();
+    // At very small widths the fixed decorations (a code gutter, quote bars, list markers)
+    // can be wider than the width itself: cut what is left over so no line overflows.
+    let width = usize::from(width);
+    for line in &mut r.out {
+        if spans_width(&line.spans) > width {
+            let spans = std::mem::take(&mut line.spans);
+            line.spans = truncate_spans(spans, width).0;
+        }
+    }
     r.out
 }
 
