@@ -83,6 +83,7 @@ pub struct SettingsArgs {
     /// The API's base URL, e.g. http://127.0.0.1:8080/v1.
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
+    /// The model (e.g. gpt-4o-mini; /model in the app lists the server's).
     #[arg(long, short = 'm')]
     pub model: Option<String>,
     /// chat (/chat/completions) or completion (the legacy /completions).
@@ -94,10 +95,13 @@ pub struct SettingsArgs {
     /// The system prompt.
     #[arg(long)]
     pub system: Option<String>,
+    /// Sampling temperature, 0 to 2.
     #[arg(long)]
     pub temperature: Option<f64>,
+    /// Nucleus sampling, 0 to 1.
     #[arg(long)]
     pub top_p: Option<f64>,
+    /// Longest reply, in tokens.
     #[arg(long)]
     pub max_tokens: Option<u32>,
     /// Number of choices per reply.
@@ -106,8 +110,10 @@ pub struct SettingsArgs {
     /// A stop sequence (repeat for up to 4).
     #[arg(long, value_name = "TEXT")]
     pub stop: Vec<String>,
+    /// Penalise tokens already used, -2 to 2.
     #[arg(long, allow_hyphen_values = true)]
     pub presence_penalty: Option<f64>,
+    /// Penalise frequent tokens, -2 to 2.
     #[arg(long, allow_hyphen_values = true)]
     pub frequency_penalty: Option<f64>,
     /// Completion mode: text the reply is inserted before.
@@ -116,6 +122,7 @@ pub struct SettingsArgs {
     /// Completion mode: generate this many server-side and return the best (not streamed).
     #[arg(long)]
     pub best_of: Option<u32>,
+    /// Seed for reproducible sampling (where the server supports it).
     #[arg(long, allow_hyphen_values = true)]
     pub seed: Option<i64>,
     /// Any other body field, passed through: NAME=JSON (e.g. top_k=40). Repeatable.
