@@ -221,6 +221,14 @@ impl App {
         }
     }
 
+    /// Count with `counter` from now on; its tables load in the background if needed.
+    pub fn set_counter(&mut self, counter: TokenCounter) {
+        if !counter.is_ready() {
+            std::thread::spawn(move || counter.warm_up());
+        }
+        self.counter = counter;
+    }
+
     /// The draft as one string.
     pub fn draft(&self) -> String {
         self.input.lines().join("\n")
@@ -352,6 +360,10 @@ impl App {
 
     /// Count the tokens of messages that have no count yet, for at most `budget` of time.
     pub fn count_pending(&mut self, budget: Duration) {
+        // Until the tokenizer has loaded (in the background), counting would stall the UI.
+        if !self.counter.is_ready() {
+            return;
+        }
         let started = Instant::now();
         let streaming = self.current.as_ref().and_then(|c| match &c.kind {
             CurrentKind::Reply { reply, .. } => Some(*reply),
@@ -912,7 +924,7 @@ pub fn load_conversation(app: &mut App, mut conv: Conversation, file: Option<Pat
     if conv.model.trim().is_empty() {
         conv.model = app.conv.model.clone();
     }
-    app.counter = TokenCounter::for_model(&conv.model);
+    app.set_counter(TokenCounter::for_model(&conv.model));
     app.conv = conv;
     app.save.file = file;
     app.save.autosave = app
@@ -1146,7 +1158,7 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
         },
         Command::Model(Some(name)) => {
             app.conv.model = name.clone();
-            app.counter = TokenCounter::for_model(&name);
+            app.set_counter(TokenCounter::for_model(&name));
             for m in &mut app.conv.messages {
                 m.local_tokens = None;
             }

@@ -1,6 +1,8 @@
 //! Local token counts with tiktoken: the encoding chosen by model, and OpenAI's per-message
 //! accounting for chat requests. Unknown models are counted with cl100k and labelled an estimate.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tiktoken_rs::CoreBPE;
 use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
 
@@ -23,6 +25,16 @@ impl Encoding {
             Encoding::P50k => "p50k_base",
             Encoding::R50k => "r50k_base",
         }
+    }
+
+    fn ready_flag(self) -> &'static AtomicBool {
+        static READY: [AtomicBool; 4] = [
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+            AtomicBool::new(false),
+        ];
+        &READY[self as usize]
     }
 
     fn bpe(self) -> &'static CoreBPE {
@@ -147,6 +159,12 @@ impl TokenCounter {
     /// Load the encoding's tables now (they load lazily on first use, which takes a while).
     pub fn warm_up(&self) {
         let _ = self.encoding.bpe();
+        self.encoding.ready_flag().store(true, Ordering::Release);
+    }
+
+    /// The tables are loaded: counting will not stall while they load.
+    pub fn is_ready(&self) -> bool {
+        self.encoding.ready_flag().load(Ordering::Acquire)
     }
 }
 
