@@ -128,6 +128,8 @@ pub struct App {
     /// Where the app talks to: profile or host, for the status line.
     pub endpoint: String,
     pub context_window_override: Option<u64>,
+    /// The context window a server stated when it refused a request as too long.
+    pub learned_context_window: Option<u64>,
     pub reply_reserve: Option<u64>,
     /// Stream replies (false: wait for whole replies).
     pub stream: bool,
@@ -209,6 +211,7 @@ impl App {
             last_stream_save: Instant::now(),
             endpoint: start.endpoint,
             context_window_override: start.context_window,
+            learned_context_window: None,
             reply_reserve: start.reply_reserve,
             stream: start.stream,
             draft_tokens: 0,
@@ -257,6 +260,7 @@ impl App {
     pub fn budget(&self) -> Option<Budget> {
         let window = self
             .context_window_override
+            .or(self.learned_context_window)
             .or_else(|| tokens::context_window(&self.conv.model))?;
         let reserve = self
             .reply_reserve
@@ -1016,7 +1020,12 @@ fn on_done(
             Ok(_) => fail_summary(app, "the model returned an empty summary".into()),
             Err(e) => fail_summary(app, e.to_string()),
         },
-        CurrentKind::Reply { reply, .. } => {
+        CurrentKind::Reply { reply, append } => {
+            if let Err(e) = &result
+                && let Some(fx) = summarize_after_overflow(app, reply, append, e)
+            {
+                return fx;
+            }
             let counter = app.counter;
             let Some(m) = app.conv.get_mut(reply) else {
                 return Vec::new();
@@ -1063,6 +1072,43 @@ fn on_done(
             app.save_effect()
         }
     }
+}
+
+/// With `memory summarize`, a server that refuses the request as too long and says how long
+/// its context is teaches us the budget: the failed (empty) reply goes, and the question is
+/// asked again — which now summarises the oldest turns first. Only once per stated size, so a
+/// server that still refuses gets its error shown.
+fn summarize_after_overflow(
+    app: &mut App,
+    reply: MessageId,
+    append: Option<usize>,
+    e: &ApiError,
+) -> Option<Vec<Effect>> {
+    if app.conv.memory != Memory::Summarize || append.is_some() || !e.is_context_overflow() {
+        return None;
+    }
+    let window = e.stated_context_window()?;
+    if app.learned_context_window == Some(window) || app.context_window_override.is_some() {
+        return None;
+    }
+    let pos = app.conv.messages.iter().position(|m| m.id == reply)?;
+    if !app.conv.messages[pos].text().is_empty() {
+        return None;
+    }
+    let user = app.conv.messages[..pos]
+        .iter()
+        .rev()
+        .find(|m| m.speaker == Speaker::User)?
+        .id;
+    app.learned_context_window = Some(window);
+    app.conv.messages.remove(pos);
+    app.notify(
+        NoticeKind::Info,
+        format!(
+            "the server's context is {window} tokens: summarising older turns and asking again"
+        ),
+    );
+    Some(ask(app, user, None))
 }
 
 fn fail_summary(app: &mut App, error: String) -> Vec<Effect> {
@@ -1158,6 +1204,7 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
         },
         Command::Model(Some(name)) => {
             app.conv.model = name.clone();
+            app.learned_context_window = None;
             app.set_counter(TokenCounter::for_model(&name));
             for m in &mut app.conv.messages {
                 m.local_tokens = None;

@@ -847,3 +847,71 @@ fn actions_work_like_their_keys() {
     assert!(matches!(fx.first(), Some(Effect::Cancel { turn: t }) if *t == turn));
     assert!(!app.quit);
 }
+
+#[test]
+fn an_overflow_that_states_the_context_size_is_summarised_and_asked_again() {
+    // A model whose context window nobody configured: the first request goes out whole.
+    let mut app = App::new(start(Conversation::new(
+        "local-model",
+        Mode::Chat,
+        Memory::Full,
+    )));
+    for i in 0..3 {
+        exchange(
+            &mut app,
+            &long_turn(i),
+            &format!("Reply {i}: {}", "ok ".repeat(40)),
+        );
+    }
+    enter(&mut app, "/memory summarize");
+    let fx = enter(&mut app, "And now?");
+    let (t1, _) = the_send(&fx);
+    assert!(matches!(
+        app.current.as_ref().unwrap().kind,
+        CurrentKind::Reply { .. }
+    ));
+    let before = app.conv.messages.len();
+    // llama.cpp's answer when the prompt does not fit.
+    let e = chat_tui::api::error::from_response(
+        400,
+        None,
+        br#"{"error":{"code":400,"message":"request (700 tokens) exceeds the available context size (300 tokens), try increasing it","type":"exceed_context_size_error"}}"#,
+    );
+    let fx = update(&mut app, done_err(t1, e.clone()));
+    // The empty failed reply is gone, and the question is asked again, summarising first.
+    assert_eq!(app.conv.messages.len(), before - 1);
+    assert_eq!(app.conv.messages.last().unwrap().content, "And now?");
+    let (t2, _) = the_send(&fx);
+    assert!(matches!(
+        app.current.as_ref().unwrap().kind,
+        CurrentKind::Summary { .. }
+    ));
+    assert_eq!(app.learned_context_window, Some(300));
+    // The summary arrives; the reply request follows within the learned budget.
+    update(&mut app, delta(t2, 0, "Three long turns."));
+    let mut fx = update(&mut app, done_ok(t2));
+    let mut rounds = 0;
+    while matches!(
+        app.current.as_ref().map(|c| &c.kind),
+        Some(CurrentKind::Summary { .. })
+    ) {
+        let (t, _) = the_send(&fx);
+        update(&mut app, delta(t, 0, "Shorter."));
+        fx = update(&mut app, done_ok(t));
+        rounds += 1;
+        assert!(rounds < 6, "summaries never end");
+    }
+    let (t3, req) = the_send(&fx);
+    assert!(
+        chat(&req)
+            .iter()
+            .any(|(r, c)| *r == Role::System && c.contains("Summary of the earlier conversation"))
+    );
+    // The same refusal again is shown, not retried in a loop.
+    let fx = update(&mut app, done_err(t3, e));
+    assert!(sends(&fx).is_empty());
+    assert!(matches!(
+        app.conv.messages.last().unwrap().status,
+        Status::Failed { .. }
+    ));
+}

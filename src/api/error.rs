@@ -69,6 +69,35 @@ impl ApiError {
         matches!(self, ApiError::Http { status, .. } if *status == 429 || (500..=599).contains(status))
     }
 
+    /// The context window a context-overflow message states ("maximum context length is 8192
+    /// tokens", llama.cpp's "available context size (2048 tokens)"), if it says.
+    pub fn stated_context_window(&self) -> Option<u64> {
+        let ApiError::Http { message, .. } = self else {
+            return None;
+        };
+        let m = message.to_ascii_lowercase();
+        for marker in [
+            "context length is ",
+            "context size (",
+            "context window of ",
+            "context length of ",
+        ] {
+            if let Some(i) = m.find(marker) {
+                let digits: String = m[i + marker.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_digit() || *c == ',')
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                if let Ok(n) = digits.parse::<u64>()
+                    && n > 0
+                {
+                    return Some(n);
+                }
+            }
+        }
+        None
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Http { status, .. } => Some(*status),
@@ -288,6 +317,16 @@ mod tests {
         assert!(e.to_string().contains("/memory summarize"));
         let e = from_response(400, None, br#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}}"#);
         assert!(e.is_context_overflow());
+    }
+
+    #[test]
+    fn the_stated_context_window_is_read() {
+        let e = from_response(400, None, br#"{"error":{"message":"This model's maximum context length is 8,192 tokens. However, you requested 9000 tokens."}}"#);
+        assert_eq!(e.stated_context_window(), Some(8192));
+        let e = from_response(400, None, br#"{"error":{"code":400,"message":"request (6531 tokens) exceeds the available context size (2048 tokens), try increasing it","type":"exceed_context_size_error"}}"#);
+        assert_eq!(e.stated_context_window(), Some(2048));
+        let e = from_response(400, None, br#"{"error":{"message":"too long"}}"#);
+        assert_eq!(e.stated_context_window(), None);
     }
 
     #[test]
