@@ -24,6 +24,17 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// A key as written in the config file. Its `Debug` never shows it.
+#[derive(Clone, Default, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 /// Timeouts in seconds, as written in the file.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -41,7 +52,7 @@ pub struct Layer {
     /// A command whose standard output is the API key (e.g. a password manager).
     pub api_key_cmd: Option<String>,
     /// The key itself (discouraged: prefer api_key_cmd; the file must then be private).
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// The name of an environment variable that holds the key.
     pub api_key_env: Option<String>,
     pub model: Option<String>,
@@ -67,7 +78,7 @@ pub struct FileConfig {
     pub profile: Option<String>,
     pub base_url: Option<String>,
     pub api_key_cmd: Option<String>,
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     pub api_key_env: Option<String>,
     pub model: Option<String>,
     pub mode: Option<Mode>,
@@ -128,8 +139,9 @@ pub struct Overrides {
     pub timeouts: FileTimeouts,
 }
 
-/// The environment variables that matter, read once.
-#[derive(Clone, Debug, Default)]
+/// The environment variables that matter, read once. Its `Debug` shows no values that
+/// could be keys.
+#[derive(Clone, Default)]
 pub struct Env {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
@@ -137,6 +149,18 @@ pub struct Env {
     pub profile: Option<String>,
     /// Any other variable a profile's `api_key_env` may name.
     pub lookup: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("api_key", &self.api_key.as_ref().map(|_| "***"))
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("profile", &self.profile)
+            .field("lookup", &self.lookup.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Env {
@@ -415,7 +439,7 @@ pub fn merge(
             *api_key_cmd = Some(cmd.clone());
             *key_source = KeySource::Command(cmd.clone());
         } else if let Some(k) = &layer.api_key {
-            *api_key = ApiKey::new(k.clone());
+            *api_key = ApiKey::new(k.0.clone());
             if api_key.is_some() {
                 *key_source = KeySource::File;
             }
