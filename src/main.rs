@@ -138,8 +138,23 @@ async fn run_tui(
         Ok(c) => c,
         Err(e) => return fail(&e.to_string()),
     };
-    let lib = library();
     let mut notices: Vec<String> = Vec::new();
+    let lib = match paths::conversations_dir().map(Library::open) {
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => {
+            notices.push(format!(
+                "{e}: this conversation will not be autosaved (/save PATH works)"
+            ));
+            None
+        }
+        None => {
+            notices.push(
+                "no data directory: this conversation will not be autosaved (/save PATH works)"
+                    .into(),
+            );
+            None
+        }
+    };
     let mut file = None;
     let mut conv: Option<Conversation> = None;
     let target = match (&open, resume) {
@@ -196,11 +211,6 @@ async fn run_tui(
         keymap,
         conv,
     });
-    if lib.is_none() {
-        notices.push(
-            "no data directory: this conversation will not be autosaved (/save PATH works)".into(),
-        );
-    }
     if !notices.is_empty() {
         app.notify(chat_tui::app::NoticeKind::Error, notices.join(" · "));
     }
