@@ -233,7 +233,7 @@ impl Wrapper {
             for i in 0..runs.len() {
                 let (text, style) = run_text(i);
                 for g in text.graphemes(true) {
-                    let w = grapheme_width(g);
+                    let (g, w) = fit_grapheme(g, self.cap());
                     if self.cur_w > 0 && self.cur_w + w > self.cap() {
                         self.end_line(true);
                     }
@@ -279,6 +279,13 @@ impl Wrapper {
         }
         self.out
     }
+}
+
+/// A grapheme and its width, or a one-cell stand-in when it is wider than a whole line
+/// (a wide character at width 1), so no line is ever wider than its width.
+fn fit_grapheme(g: &str, cap: usize) -> (&str, usize) {
+    let w = grapheme_width(g);
+    if w > cap.max(1) { ("?", 1) } else { (g, w) }
 }
 
 /// Wrap styled spans (sanitized first) to `width` cells; `\n` breaks lines.
@@ -735,7 +742,7 @@ impl<'t> Renderer<'t> {
             };
             for (style, text) in segs {
                 for g in text.graphemes(true) {
-                    let w = grapheme_width(g);
+                    let (g, w) = fit_grapheme(g, avail);
                     if cur_w > 0 && cur_w + w > avail {
                         emit(&mut cur, &mut self.out);
                         let indent = if indent + w <= avail { indent } else { 0 };
@@ -1153,6 +1160,41 @@ mod tests {
                 assert_fits(&render(s, w, &th()), w);
                 assert_fits(&render_plain(s, w, Style::default()), w);
             }
+        }
+    }
+
+    #[test]
+    fn wide_characters_at_width_1_become_a_one_cell_stand_in() {
+        // Found by tests/fuzz_props.rs: "界" at width 1 made a line 2 cells wide.
+        for md in ["界", "a界b", "```\n界\n```", "`界`"] {
+            let lines = render(md, 1, &th());
+            assert_fits(&lines, 1);
+            assert!(
+                text(&lines).concat().contains('?'),
+                "{md}: {:?}",
+                text(&lines)
+            );
+        }
+        assert_eq!(text(&render("界", 2, &th())), ["界"]);
+    }
+
+    #[test]
+    fn code_blocks_fit_even_narrower_than_their_gutter() {
+        // Found by the fault tests: at width 2 the gutter plus one character made 3.
+        for width in 1..=4 {
+            let lines = render(
+                "```
+abcdefgh
+```
+
+> ```
+> xyz
+> ```",
+                width,
+                &th(),
+            );
+            assert_fits(&lines, width);
+            assert!(text(&lines).concat().contains('h'), "{:?}", text(&lines));
         }
     }
 
