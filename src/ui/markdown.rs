@@ -699,11 +699,14 @@ impl<'t> Renderer<'t> {
         rest: Vec<Span<'static>>,
     ) {
         let t = self.theme;
-        let gutter = Span::styled("▎ ", t.dim);
-        let avail = self
-            .width
-            .saturating_sub(spans_width(&rest).max(spans_width(&first)) + 2)
-            .max(1);
+        let prefix = spans_width(&rest).max(spans_width(&first));
+        // The gutter only where it leaves room for a character of code.
+        let (gutter, gutter_w) = if self.width >= prefix + 3 {
+            (Span::styled("▎ ", t.dim), 2)
+        } else {
+            (Span::raw(""), 0)
+        };
+        let avail = self.width.saturating_sub(prefix + gutter_w).max(1);
         // syntect takes about a second per megabyte, worse on very long lines: huge blocks
         // are shown plain rather than stalling the UI.
         let small = body.len() <= MAX_HIGHLIGHT_BYTES
