@@ -186,9 +186,9 @@ impl Client {
             let status = resp.status().as_u16();
             if (200..300).contains(&status) {
                 return if req.streams() {
-                    self.read_stream(resp, req.mode(), on_event).await
+                    self.read_stream(resp, req, on_event).await
                 } else {
-                    self.read_whole(resp, req.mode(), on_event).await
+                    self.read_whole(resp, req, on_event).await
                 };
             }
             let retry_after = retry_after(&resp);
@@ -303,7 +303,7 @@ impl Client {
     async fn read_whole(
         &self,
         resp: reqwest::Response,
-        mode: Mode,
+        req: &Request,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<Outcome, ApiError> {
         let cap = self.cfg.max_reply_bytes.saturating_mul(2).max(1 << 20);
@@ -317,7 +317,7 @@ impl Client {
         if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
             return Err(ApiError::Stream(stream_error_message(err)));
         }
-        let mut decoder = Decoder::new(mode, self.cfg.max_reply_bytes);
+        let mut decoder = Decoder::new(req, self.cfg.max_reply_bytes);
         decoder.whole = true;
         decoder.object(&v, on_event)?;
         decoder.finish(true)
@@ -326,7 +326,7 @@ impl Client {
     async fn read_stream(
         &self,
         mut resp: reqwest::Response,
-        mode: Mode,
+        req: &Request,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<Outcome, ApiError> {
         let is_sse = resp
@@ -336,10 +336,10 @@ impl Client {
             .is_none_or(|v| v.contains("event-stream") || v.contains("text/plain"));
         if !is_sse {
             // Some servers ignore `stream: true` and answer with one JSON document.
-            return self.read_whole(resp, mode, on_event).await;
+            return self.read_whole(resp, req, on_event).await;
         }
         let mut parser = SseParser::with_max_line(self.cfg.max_reply_bytes.saturating_add(1 << 16));
-        let mut decoder = Decoder::new(mode, self.cfg.max_reply_bytes);
+        let mut decoder = Decoder::new(req, self.cfg.max_reply_bytes);
         let mut events: Vec<SseEvent> = Vec::new();
         let mut first = true;
         loop {
@@ -383,12 +383,17 @@ struct Decoder {
     bytes: usize,
     max_bytes: usize,
     malformed: usize,
+    /// Choices asked for (`n`, or `best_of`'s `n`): a larger index is the server's mistake,
+    /// and trusting it would size per-choice vectors by whatever number it sent.
+    max_choices: usize,
+    /// Choices with an index beyond `max_choices`, skipped.
+    stray_choices: usize,
 }
 
 impl Decoder {
-    fn new(mode: Mode, max_bytes: usize) -> Self {
+    fn new(req: &Request, max_bytes: usize) -> Self {
         Self {
-            mode,
+            mode: req.mode(),
             done: false,
             whole: false,
             finished: Vec::new(),
@@ -399,6 +404,8 @@ impl Decoder {
             bytes: 0,
             max_bytes,
             malformed: 0,
+            max_choices: req.params.choices() as usize,
+            stray_choices: 0,
         }
     }
 
@@ -456,6 +463,10 @@ impl Decoder {
                     .and_then(Value::as_u64)
                     .and_then(|i| u32::try_from(i).ok())
                     .unwrap_or(pos as u32);
+                if index as usize >= self.max_choices {
+                    self.stray_choices += 1;
+                    continue;
+                }
                 let text = match self.mode {
                     Mode::Chat => {
                         let holder = if self.whole {
@@ -546,6 +557,12 @@ impl Decoder {
             warnings.push(format!(
                 "{} malformed event(s) in the stream were skipped",
                 self.malformed
+            ));
+        }
+        if self.stray_choices > 0 {
+            warnings.push(format!(
+                "{} choice(s) with an index beyond the {} asked for were skipped",
+                self.stray_choices, self.max_choices
             ));
         }
         Ok(Outcome {
