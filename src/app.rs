@@ -899,7 +899,8 @@ fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
                 Ok(()) => {}
                 Err(e) => app.notify(
                     NoticeKind::Error,
-                    format!("could not save {}: {e}", path.display()),
+                    // The reason first: the status line cuts long notices, and the path is long.
+                    format!("could not save: {e} — {}", path.display()),
                 ),
             }
             Vec::new()
