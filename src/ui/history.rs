@@ -220,9 +220,10 @@ impl HistoryView {
     ) {
         self.renders = 0;
         let area = area.intersection(buf.area);
-        Clear.render(area, buf);
+        // Every row is written below (copied, drawn, or reset), so no clearing pass first.
         self.last_height = area.height as usize;
         if area.width < 2 || area.height == 0 {
+            Clear.render(area, buf);
             return;
         }
         let width = area.width - 1;
@@ -230,6 +231,7 @@ impl HistoryView {
         self.sync(messages, width);
         let n = self.entries.len();
         if n == 0 {
+            Clear.render(area, buf);
             self.total = 0;
             self.following = true;
             self.new_lines = 0;
@@ -310,6 +312,14 @@ impl HistoryView {
             off = 0;
         }
         self.rows.truncate(y);
+        // Rows below the last line, and the scrollbar column (drawn over below if needed).
+        for row in y..height {
+            let start = buf.index_of(area.x, area.y + row as u16);
+            buf.content[start..start + usize::from(width)].fill(Cell::default());
+        }
+        for row in 0..height {
+            buf[(area.x + width, area.y + row as u16)] = Cell::default();
+        }
 
         self.evict();
         self.fix_prefix();
