@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::error::ApiError;
 use crate::api::types::{Outcome, Request, StreamEvent};
-use crate::chat::conversation::{Conversation, MessageId};
+use crate::chat::conversation::Conversation;
 
 /// Identifies one request to the API. Results for any turn that is not current are dropped.
 pub type TurnId = u64;
@@ -120,15 +120,6 @@ impl Action {
     }
 }
 
-/// What the kind of request a turn is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TurnKind {
-    /// A reply to the conversation, written into message `reply`.
-    Reply { reply: MessageId },
-    /// A summary of `count` earlier messages, to be inserted before the reply is asked for.
-    Summary,
-}
-
 /// A background result.
 #[derive(Debug)]
 pub enum Msg {
@@ -169,7 +160,6 @@ pub enum Effect {
         turn: TurnId,
     },
     FetchModels,
-    ProbeLocal,
     /// Write the conversation (a snapshot) to `path` off the UI path.
     Save {
         conversation: Box<Conversation>,

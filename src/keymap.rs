@@ -322,15 +322,6 @@ impl Keymap {
             .map(Key::label)
             .unwrap_or_default()
     }
-
-    /// Keys bound to `action` in `ctx` or globally (for hints).
-    pub fn keys_for(&self, ctx: Context, action: Action) -> Vec<String> {
-        self.map
-            .iter()
-            .filter(|((c, _), a)| (*c == ctx || *c == Context::Global) && **a == action)
-            .map(|((_, k), _)| k.label())
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The full-screen app: terminal setup and restore, the event loop, and carrying out effects.
 
 use std::io::{self, Stdout, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -212,9 +212,6 @@ fn carry_out(
         Effect::Send { turn, request } => worker.start(turn, request),
         Effect::Cancel { turn } => worker.cancel(turn),
         Effect::FetchModels => worker.fetch_models(),
-        Effect::ProbeLocal => {
-            tokio::spawn(probe_local_servers(tx.clone()));
-        }
         Effect::Save {
             conversation,
             path,
@@ -383,12 +380,4 @@ fn save_prompt_history(items: &[String]) {
     if let Ok(bytes) = serde_json::to_vec(items) {
         let _ = crate::store::save::write_atomic(&path, &bytes);
     }
-}
-
-/// For tests: is `p` inside a private directory?
-pub fn is_private(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.permissions().mode() & 0o077 == 0)
-        .unwrap_or(false)
 }

@@ -65,10 +65,6 @@ impl Worker {
             let _ = tx.send(Msg::Models(client.models().await));
         });
     }
-
-    pub fn running(&self) -> usize {
-        self.tasks.values().filter(|h| !h.is_finished()).count()
-    }
 }
 
 impl Drop for Worker {

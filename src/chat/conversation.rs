@@ -157,10 +157,6 @@ impl Message {
         &mut self.choices[index]
     }
 
-    pub fn selected_choice(&self) -> Option<&Choice> {
-        self.choices.get(self.selected)
-    }
-
     pub fn touch(&mut self) {
         self.version += 1;
     }
@@ -314,14 +310,6 @@ pub fn title_from(text: &str) -> String {
 /// A new, time-sortable conversation id.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
-}
-
-/// Is this reply finished in a way that leaves nothing pending?
-pub fn finish_summary(msg: &Message) -> Vec<Option<FinishReason>> {
-    msg.choices
-        .iter()
-        .map(|c| c.finish_reason.clone())
-        .collect()
 }
 
 #[cfg(test)]
