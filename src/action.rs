@@ -162,7 +162,7 @@ pub enum Effect {
     FetchModels,
     /// Write the conversation (a snapshot) to `path` off the UI path.
     Save {
-        conversation: Box<Conversation>,
+        conversation: std::sync::Arc<Conversation>,
         path: Option<PathBuf>,
         explicit: bool,
         markdown: bool,

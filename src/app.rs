@@ -350,7 +350,8 @@ impl App {
             return Vec::new();
         }
         self.last_stream_save = Instant::now();
-        let conversation = Box::new(self.conv.clone());
+        // One snapshot, shared by every target (and the panic hook).
+        let conversation = std::sync::Arc::new(self.conv.clone());
         paths
             .into_iter()
             .map(|path| Effect::Save {
@@ -1302,14 +1303,14 @@ pub fn run_command(app: &mut App, cmd: Command) -> Vec<Effect> {
                 app.save.file = Some(path.clone());
             }
             vec![Effect::Save {
-                conversation: Box::new(app.conv.clone()),
+                conversation: std::sync::Arc::new(app.conv.clone()),
                 path: Some(path),
                 explicit: true,
                 markdown,
             }]
         }
         Command::Export(path) => vec![Effect::Save {
-            conversation: Box::new(app.conv.clone()),
+            conversation: std::sync::Arc::new(app.conv.clone()),
             path: Some(path),
             explicit: true,
             markdown: true,

@@ -2,7 +2,7 @@
 
 use std::io::{self, Stdout, Write};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{
@@ -29,7 +29,7 @@ const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_millis(100);
 
 /// The latest snapshot sent to the saver, so a panic can still write it.
-static LAST_SNAPSHOT: Mutex<Vec<(PathBuf, Box<Conversation>)>> = Mutex::new(Vec::new());
+static LAST_SNAPSHOT: Mutex<Vec<(PathBuf, Arc<Conversation>)>> = Mutex::new(Vec::new());
 static ENHANCED_KEYS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
@@ -269,7 +269,7 @@ fn carry_out(
 
 /// A write to do.
 pub struct SaveJob {
-    pub conversation: Box<Conversation>,
+    pub conversation: Arc<Conversation>,
     pub path: PathBuf,
     pub explicit: bool,
     pub markdown: bool,

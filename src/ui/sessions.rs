@@ -170,7 +170,7 @@ pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                             app.overlay = None;
                             app.notify(NoticeKind::Info, format!("exporting to {}", out.display()));
                             return vec![Effect::Save {
-                                conversation: Box::new(conv),
+                                conversation: std::sync::Arc::new(conv),
                                 path: Some(out),
                                 explicit: true,
                                 markdown: true,
