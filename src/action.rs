@@ -1,56 +1,99 @@
-//! What flows through the app: user intents (`Action`), task results (`Msg`) and the work
-//! `update()` asks for (`Effect`).
+//! What flows through the app: user intents (`Action`), the results of background work
+//! (`Msg`) and the work `update()` asks the runtime to do (`Effect`).
+//!
+//! `update()` never does I/O: it returns `Effect`s, the runtime carries them out, and every
+//! result comes back as a `Msg`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::api::error::ApiError;
 use crate::api::types::{Outcome, Request, StreamEvent};
 use crate::chat::conversation::Conversation;
+use crate::chat::tokens::TokenCounter;
+use crate::store::library::Entry;
 
 /// Identifies one request to the API. Results for any turn that is not current are dropped.
 pub type TurnId = u64;
 
-/// A user intent. Named in the config's `[keys]` section in snake_case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A user intent. The key map turns keys into actions; the config's `[keys]` names them in
+/// snake_case. What an action does can depend on the pane it is pressed in (F1 lists them
+/// per pane).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Send the draft (or run the command typed in it).
+    /// Send the draft (or run the /command typed in it).
     Submit,
     /// Insert a line break in the draft.
     Newline,
-    /// Cancel the streaming reply; close an overlay.
+    /// Complete a /command (Tab); otherwise move focus to the conversation.
+    Complete,
+    /// Recall the previous prompt (in an empty input).
+    #[serde(alias = "history_prev")]
+    RecallPrev,
+    /// Recall the next prompt.
+    #[serde(alias = "history_next")]
+    RecallNext,
+    /// Cancel the streaming reply.
     Cancel,
-    /// Cancel when streaming, otherwise quit.
+    /// Cancel the streaming reply, or quit when idle.
     CancelOrQuit,
+    /// Quit (the conversation is saved).
     Quit,
-    ScrollUp,
-    ScrollDown,
-    PageUp,
-    PageDown,
-    ScrollTop,
-    ScrollBottom,
-    /// Show the next of the reply's `n` choices.
-    NextChoice,
-    PrevChoice,
-    /// Show or hide the parameters panel.
-    ToggleParams,
     /// Show every key and command.
     Help,
-    /// Move focus between the input, the history and the parameters panel.
+    /// Show or hide the parameters panel.
+    ToggleParams,
+    /// Move focus: input → conversation → parameters.
     FocusNext,
-    /// Recall an earlier prompt (in an empty input).
-    HistoryPrev,
-    HistoryNext,
-    /// Complete a `/command`.
-    Complete,
-    /// Open the list of saved conversations.
+    /// Open the saved conversations.
     Sessions,
     /// Start a new conversation.
     NewChat,
     /// Regenerate the last reply.
     Retry,
+    /// Show the next of a reply's `n` choices.
+    NextChoice,
+    /// Show the previous choice.
+    PrevChoice,
+    /// Scroll up a line.
+    ScrollUp,
+    /// Scroll down a line.
+    ScrollDown,
+    /// Scroll up a page.
+    PageUp,
+    /// Scroll down a page.
+    PageDown,
+    /// Go to the start.
+    ScrollTop,
+    /// Go to the end (and follow a streaming reply).
+    ScrollBottom,
+    /// Select the item above.
+    SelectPrev,
+    /// Select the item below.
+    SelectNext,
+    /// Use the selected item (open it, pick it).
+    Accept,
+    /// Edit the selected value.
+    Edit,
+    /// Apply what was typed.
+    Apply,
+    /// Unset the selected parameter (the server's default applies).
+    Unset,
+    /// Rename the selected conversation.
+    Rename,
+    /// Delete the selected conversation (asks first).
+    Delete,
+    /// Export the selected conversation as Markdown.
+    Export,
+    /// Answer yes.
+    Yes,
+    /// Answer no.
+    No,
+    /// Close the panel (or stop editing).
+    Close,
 }
 
 impl Action {
@@ -58,26 +101,38 @@ impl Action {
     pub const ALL: &[Action] = &[
         Action::Submit,
         Action::Newline,
+        Action::Complete,
+        Action::RecallPrev,
+        Action::RecallNext,
         Action::Cancel,
         Action::CancelOrQuit,
         Action::Quit,
+        Action::Help,
+        Action::ToggleParams,
+        Action::FocusNext,
+        Action::Sessions,
+        Action::NewChat,
+        Action::Retry,
+        Action::NextChoice,
+        Action::PrevChoice,
         Action::ScrollUp,
         Action::ScrollDown,
         Action::PageUp,
         Action::PageDown,
         Action::ScrollTop,
         Action::ScrollBottom,
-        Action::NextChoice,
-        Action::PrevChoice,
-        Action::ToggleParams,
-        Action::Help,
-        Action::FocusNext,
-        Action::HistoryPrev,
-        Action::HistoryNext,
-        Action::Complete,
-        Action::Sessions,
-        Action::NewChat,
-        Action::Retry,
+        Action::SelectPrev,
+        Action::SelectNext,
+        Action::Accept,
+        Action::Edit,
+        Action::Apply,
+        Action::Unset,
+        Action::Rename,
+        Action::Delete,
+        Action::Export,
+        Action::Yes,
+        Action::No,
+        Action::Close,
     ];
 
     pub fn name(self) -> String {
@@ -96,85 +151,170 @@ impl Action {
         match self {
             Action::Submit => "send the message (or run the /command)",
             Action::Newline => "new line in the message",
-            Action::Cancel => "cancel the streaming reply / close a panel",
+            Action::Complete => "complete a /command; otherwise focus the conversation",
+            Action::RecallPrev => "recall the previous prompt (empty input)",
+            Action::RecallNext => "recall the next prompt",
+            Action::Cancel => "cancel the streaming reply",
             Action::CancelOrQuit => "cancel the streaming reply, or quit when idle",
             Action::Quit => "quit",
-            Action::ScrollUp => "scroll the history up",
-            Action::ScrollDown => "scroll the history down",
-            Action::PageUp => "scroll up a page",
-            Action::PageDown => "scroll down a page",
-            Action::ScrollTop => "go to the start of the conversation",
-            Action::ScrollBottom => "go to the end (and follow the stream)",
-            Action::NextChoice => "next choice of the reply (n > 1)",
-            Action::PrevChoice => "previous choice of the reply",
-            Action::ToggleParams => "show / hide the parameters panel",
             Action::Help => "this help",
-            Action::FocusNext => "move focus: input → history → parameters",
-            Action::HistoryPrev => "recall the previous prompt",
-            Action::HistoryNext => "recall the next prompt",
-            Action::Complete => "complete a /command",
+            Action::ToggleParams => "show / hide the parameters panel",
+            Action::FocusNext => "move focus: input → conversation → parameters",
             Action::Sessions => "saved conversations",
             Action::NewChat => "new conversation",
             Action::Retry => "regenerate the last reply",
+            Action::NextChoice => "next choice of the reply (n > 1)",
+            Action::PrevChoice => "previous choice of the reply",
+            Action::ScrollUp => "scroll up",
+            Action::ScrollDown => "scroll down",
+            Action::PageUp => "up a page",
+            Action::PageDown => "down a page",
+            Action::ScrollTop => "go to the start",
+            Action::ScrollBottom => "go to the end (and follow the stream)",
+            Action::SelectPrev => "select the item above",
+            Action::SelectNext => "select the item below",
+            Action::Accept => "use the selected item",
+            Action::Edit => "edit the selected value",
+            Action::Apply => "apply what was typed",
+            Action::Unset => "unset the parameter (server default)",
+            Action::Rename => "rename the selected conversation",
+            Action::Delete => "delete the selected conversation (asks first)",
+            Action::Export => "export the selected conversation as Markdown",
+            Action::Yes => "yes",
+            Action::No => "no",
+            Action::Close => "close the panel / stop editing",
+        }
+    }
+
+    /// A word or two for the hint bar.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Action::Submit => "send",
+            Action::Newline => "newline",
+            Action::Complete => "complete",
+            Action::RecallPrev | Action::RecallNext => "recall",
+            Action::Cancel => "cancel",
+            Action::CancelOrQuit | Action::Quit => "quit",
+            Action::Help => "help",
+            Action::ToggleParams => "params",
+            Action::FocusNext => "focus",
+            Action::Sessions => "sessions",
+            Action::NewChat => "new",
+            Action::Retry => "retry",
+            Action::NextChoice | Action::PrevChoice => "choice",
+            Action::ScrollUp | Action::ScrollDown => "scroll",
+            Action::PageUp | Action::PageDown => "page",
+            Action::ScrollTop => "top",
+            Action::ScrollBottom => "end",
+            Action::SelectPrev | Action::SelectNext => "select",
+            Action::Accept => "open",
+            Action::Edit => "edit",
+            Action::Apply => "apply",
+            Action::Unset => "unset",
+            Action::Rename => "rename",
+            Action::Delete => "delete",
+            Action::Export => "export",
+            Action::Yes => "yes",
+            Action::No => "no",
+            Action::Close => "close",
         }
     }
 }
 
-/// A background result.
+/// The result of background work, handed to `update()`.
 #[derive(Debug)]
 pub enum Msg {
-    Stream {
-        turn: TurnId,
-        event: StreamEvent,
-    },
+    /// A piece of a streaming reply.
+    Stream { turn: TurnId, event: StreamEvent },
+    /// A request finished (or failed).
     Done {
         turn: TurnId,
         result: Result<Outcome, ApiError>,
     },
+    /// The server's model list (`GET /models`).
     Models(Result<Vec<String>, ApiError>),
-    /// A local server was found (name, base URL).
+    /// The first-run probe: a local server that answers (name, base URL), or none.
     LocalServer(Option<(String, String)>),
-    /// An autosave or `/save` finished.
+    /// The client now talks to another server (`Effect::UseServer`).
+    ServerChanged {
+        name: String,
+        result: Result<(), String>,
+    },
+    /// The tables of a token counter are loaded: counting no longer stalls.
+    TokenizerReady,
+    /// An autosave, `/save` or export finished.
     Saved {
         path: PathBuf,
         result: Result<(), String>,
         explicit: bool,
     },
-    /// A transcript was read for `/open`.
+    /// A transcript was read (`/open`, the sessions browser).
     Opened {
         path: PathBuf,
         result: Result<Box<Conversation>, String>,
     },
+    /// The saved conversations, listed or searched (`Effect::ListSessions`).
+    SessionsListed {
+        generation: u64,
+        result: Result<Vec<Entry>, String>,
+    },
+    /// A saved conversation was renamed.
+    SessionRenamed {
+        id: String,
+        title: String,
+        result: Result<(), String>,
+    },
+    /// A saved conversation was deleted.
+    SessionDeleted {
+        title: String,
+        result: Result<(), String>,
+    },
 }
 
-/// Work `update()` asks the event loop to do.
+/// Work `update()` asks the runtime to do. Each result comes back as a [`Msg`].
 #[derive(Debug)]
 pub enum Effect {
-    /// Start a request in the background.
-    Send {
-        turn: TurnId,
-        request: Request,
-    },
+    /// Start a request in the background; it streams `Msg::Stream` then `Msg::Done`.
+    Send { turn: TurnId, request: Request },
     /// Stop a request now (closes its connection).
-    Cancel {
-        turn: TurnId,
-    },
+    Cancel { turn: TurnId },
+    /// Ask the server for its models (`Msg::Models`).
     FetchModels,
-    /// Write the conversation (a snapshot) to `path` off the UI path.
+    /// Write the conversation (a snapshot) to `path` off the UI path (`Msg::Saved`).
     Save {
-        conversation: std::sync::Arc<Conversation>,
-        path: Option<PathBuf>,
+        conversation: Arc<Conversation>,
+        path: PathBuf,
+        /// Asked for by the user (`/save`, `/export`): say when it is done.
         explicit: bool,
         markdown: bool,
     },
-    /// Read a transcript off the UI path.
-    Open {
-        path: PathBuf,
+    /// Read a transcript (`Msg::Opened`).
+    Open { path: PathBuf },
+    /// Read a saved transcript and write it as Markdown to `out` (`Msg::Saved`).
+    ExportFile { source: PathBuf, out: PathBuf },
+    /// List the saved conversations in `dir`, or search them for `query`
+    /// (`Msg::SessionsListed`; a newer generation supersedes an older one).
+    ListSessions {
+        dir: PathBuf,
+        query: Option<String>,
+        generation: u64,
     },
-    /// Talk to another server from now on (the first-run offer of a local server).
-    UseServer {
-        base_url: String,
-        name: String,
+    /// Rename a saved conversation (`Msg::SessionRenamed`).
+    RenameSession {
+        dir: PathBuf,
+        id: String,
+        title: String,
     },
+    /// Delete a saved conversation (`Msg::SessionDeleted`).
+    DeleteSession {
+        dir: PathBuf,
+        id: String,
+        title: String,
+    },
+    /// Load a token counter's tables off the UI thread (`Msg::TokenizerReady`).
+    LoadTokenizer(TokenCounter),
+    /// Talk to another server from now on (`Msg::ServerChanged`).
+    UseServer { base_url: String, name: String },
+    /// Leave the event loop (after the pending saves).
     Quit,
 }

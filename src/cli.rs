@@ -1,5 +1,6 @@
 //! The command line. Every parameter flag is shared by the TUI and headless mode.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -199,6 +200,54 @@ impl SettingsArgs {
             },
         })
     }
+}
+
+/// `chat-tui list [--search TEXT]`: one line per saved conversation, newest first.
+pub fn list(search: Option<&str>) -> Result<(), String> {
+    let lib = library()?;
+    let entries = match search {
+        Some(q) => lib.search(q),
+        None => lib.list(),
+    }
+    .map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    for e in entries {
+        let when = e
+            .updated
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M");
+        let line = match &e.broken {
+            Some(reason) => format!("{}  {when}  [unreadable: {reason}]", e.id),
+            None => format!("{}  {when}  {}", e.id, crate::text::sanitize(&e.title)),
+        };
+        if writeln!(out, "{line}").is_err() {
+            break; // stdout closed (e.g. piped into head)
+        }
+    }
+    Ok(())
+}
+
+/// `chat-tui export ID|PREFIX|PATH --format md|json`: the conversation on stdout.
+pub fn export(id: &str, format: ExportFormat) -> Result<(), String> {
+    let path = std::path::Path::new(id);
+    let conv = if path.exists() {
+        crate::store::save::load(path).map_err(|e| e.to_string())?
+    } else {
+        let entry = library()?.find(id).map_err(|e| e.to_string())?;
+        crate::store::save::load(&entry.path).map_err(|e| e.to_string())?
+    };
+    let out = match format {
+        ExportFormat::Md => crate::store::export::to_markdown(&conv).into_bytes(),
+        ExportFormat::Json => crate::store::format::to_json(&conv),
+    };
+    let _ = std::io::stdout().write_all(&out);
+    Ok(())
+}
+
+fn library() -> Result<crate::store::library::Library, String> {
+    let dir = crate::store::paths::conversations_dir()
+        .ok_or_else(|| "no data directory (is HOME set?)".to_string())?;
+    crate::store::library::Library::open(&dir).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

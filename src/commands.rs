@@ -1,6 +1,6 @@
 //! `/commands` typed in the input: parsing, completion, and "did you mean".
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::api::types::Mode;
 use crate::chat::memory::Memory;
@@ -91,8 +91,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/quit", "", "quit"),
 ];
 
-/// Parse a line starting with `/`.
-pub fn parse(line: &str) -> Result<Command, String> {
+/// Parse a line starting with `/`. `home` expands a leading `~/` in paths.
+pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
     let line = line.trim();
     let (name, rest) = match line.find(char::is_whitespace) {
         Some(i) => (&line[..i], line[i..].trim()),
@@ -105,7 +105,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             Ok(rest.to_string())
         }
     };
-    let path = |p: String| PathBuf::from(expand_tilde(&p));
+    let path = |p: String| expand_tilde(&p, home);
     match name {
         "/set" => {
             let (k, v) = rest
@@ -146,13 +146,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
     }
 }
 
-fn expand_tilde(p: &str) -> String {
-    if let Some(rest) = p.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return format!("{}/{rest}", home.to_string_lossy());
+fn expand_tilde(p: &str, home: Option<&Path>) -> PathBuf {
+    match (p.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(p),
     }
-    p.to_string()
 }
 
 /// Completions for a partial command line.
@@ -244,32 +242,45 @@ mod tests {
     #[test]
     fn parses_commands() {
         assert_eq!(
-            parse("/set temperature 0.7"),
+            parse("/set temperature 0.7", None),
             Ok(Command::Set("temperature".into(), "0.7".into()))
         );
         assert_eq!(
-            parse("/set stop [\"a\", \"b\"]"),
+            parse("/set stop [\"a\", \"b\"]", None),
             Ok(Command::Set("stop".into(), "[\"a\", \"b\"]".into()))
         );
         assert_eq!(
-            parse("/memory last 3"),
+            parse("/memory last 3", None),
             Ok(Command::Memory(Memory::Last(3)))
         );
         assert_eq!(
-            parse("/mode completion"),
+            parse("/mode completion", None),
             Ok(Command::Mode(Mode::Completion))
         );
-        assert_eq!(parse("/model"), Ok(Command::Model(None)));
-        assert_eq!(parse("/system"), Ok(Command::System(None)));
-        assert!(parse("/set temperature").is_err());
-        assert!(parse("/mode banana").unwrap_err().contains("unknown mode"));
+        assert_eq!(parse("/model", None), Ok(Command::Model(None)));
+        assert_eq!(parse("/system", None), Ok(Command::System(None)));
+        assert!(parse("/set temperature", None).is_err());
+        assert!(parse("/mode banana", None).unwrap_err().contains("unknown mode"));
+    }
+
+    #[test]
+    fn a_leading_tilde_is_the_home_folder() {
+        let home = Path::new("/home/someone");
+        assert_eq!(
+            parse("/save ~/chats/a.json", Some(home)),
+            Ok(Command::Save(PathBuf::from("/home/someone/chats/a.json")))
+        );
+        assert_eq!(
+            parse("/save ~/a.json", None),
+            Ok(Command::Save(PathBuf::from("~/a.json")))
+        );
     }
 
     #[test]
     fn unknown_commands_suggest_the_nearest() {
-        let e = parse("/retyr").unwrap_err();
+        let e = parse("/retyr", None).unwrap_err();
         assert!(e.contains("did you mean /retry"), "{e}");
-        let e = parse("/xyzzyplugh").unwrap_err();
+        let e = parse("/xyzzyplugh", None).unwrap_err();
         assert!(!e.contains("did you mean"), "{e}");
     }
 

@@ -1,28 +1,126 @@
-//! Keys to actions, per context. Defaults plus the user's `[keys]`; the help screen and the
-//! hint bar are generated from this table, so they cannot drift from behaviour.
+//! Keys to actions, per context (the pane or panel on top). Defaults plus the user's
+//! `[keys]`; F1 help and every hint are generated from this table, so they cannot drift
+//! from behaviour.
+//!
+//! A key is looked up in the context on top, then in the contexts it falls back to (the
+//! panes fall back to `Global`; the panels drawn over them only to `Quit`). A key no context
+//! binds goes to the text field of the context, if it has one (the input, a filter, a value
+//! being edited).
 
 use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::Deserialize;
 
 use crate::action::Action;
 
-/// Where the key was pressed.
+/// Where a key is pressed: the focused pane, or the panel on top.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Context {
-    /// Anywhere (checked after the focused pane's own bindings).
+    /// Anywhere in the main screen (after the focused pane's own bindings).
     Global,
+    /// The message being written.
     Input,
-    History,
+    /// The conversation pane.
+    Conversation,
+    /// The parameters panel (F2).
+    Params,
+    /// A parameter's value being edited.
+    ParamEdit,
+    /// The help screen (F1).
+    Help,
+    /// The model picker (`/model`).
+    Models,
+    /// The first-run offer of a local server.
+    LocalServer,
+    /// The saved-conversations browser (its filter takes typing).
+    Sessions,
+    /// A conversation's new title being typed.
+    Rename,
+    /// A yes/no question.
+    Confirm,
 }
 
 impl Context {
+    /// Every context, in the order help lists them.
+    pub const ALL: &[Context] = &[
+        Context::Global,
+        Context::Input,
+        Context::Conversation,
+        Context::Params,
+        Context::ParamEdit,
+        Context::Help,
+        Context::Models,
+        Context::LocalServer,
+        Context::Sessions,
+        Context::Rename,
+        Context::Confirm,
+    ];
+
+    /// The name in `[keys.NAME]`.
     pub fn name(self) -> &'static str {
         match self {
-            Context::Global => "anywhere",
+            Context::Global => "global",
             Context::Input => "input",
-            Context::History => "history",
+            Context::Conversation => "conversation",
+            Context::Params => "params",
+            Context::ParamEdit => "param_edit",
+            Context::Help => "help",
+            Context::Models => "models",
+            Context::LocalServer => "local_server",
+            Context::Sessions => "sessions",
+            Context::Rename => "rename",
+            Context::Confirm => "confirm",
         }
+    }
+
+    /// A heading for the help screen.
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Global => "anywhere",
+            Context::Input => "in the input",
+            Context::Conversation => "in the conversation",
+            Context::Params => "in the parameters panel",
+            Context::ParamEdit => "editing a parameter",
+            Context::Help => "in this help",
+            Context::Models => "in the model picker",
+            Context::LocalServer => "in the local-server offer",
+            Context::Sessions => "in saved conversations",
+            Context::Rename => "renaming a conversation",
+            Context::Confirm => "answering a question",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Context> {
+        let n = name.trim().to_ascii_lowercase().replace('-', "_");
+        match n.as_str() {
+            // `history` was this pane's name before.
+            "conversation" | "history" => Some(Context::Conversation),
+            "parameters" => Some(Context::Params),
+            "parameter_edit" => Some(Context::ParamEdit),
+            _ => Context::ALL.iter().copied().find(|c| c.name() == n),
+        }
+    }
+
+    /// True for the panels drawn over the panes: only their own keys and Quit work there.
+    pub fn is_panel(self) -> bool {
+        matches!(
+            self,
+            Context::Help
+                | Context::Models
+                | Context::LocalServer
+                | Context::Sessions
+                | Context::Rename
+                | Context::Confirm
+        )
+    }
+
+    /// Takes typed text (unbound printable keys are text, not commands).
+    pub fn takes_text(self) -> bool {
+        matches!(
+            self,
+            Context::Input | Context::ParamEdit | Context::Sessions | Context::Rename
+        )
     }
 }
 
@@ -116,7 +214,7 @@ impl Key {
             KeyCodeOrd::Tab => s.push_str("Tab"),
             KeyCodeOrd::BackTab => s.push_str("Shift+Tab"),
             KeyCodeOrd::Backspace => s.push_str("Backspace"),
-            KeyCodeOrd::Delete => s.push_str("Delete"),
+            KeyCodeOrd::Delete => s.push_str("Del"),
             KeyCodeOrd::Insert => s.push_str("Insert"),
             KeyCodeOrd::Up => s.push('↑'),
             KeyCodeOrd::Down => s.push('↓'),
@@ -216,10 +314,26 @@ pub fn parse_key(s: &str) -> Option<Key> {
     Some(Key { code, mods })
 }
 
-/// The table.
+/// One entry of the config's `[keys]`: `"ctrl-s" = "submit"` (anywhere) or a
+/// `[keys.CONTEXT]` table of such bindings for one pane or panel.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum KeyEntry {
+    Action(String),
+    Context(BTreeMap<String, String>),
+}
+
+/// The config's `[keys]` section.
+pub type KeyConfig = BTreeMap<String, KeyEntry>;
+
+/// The action name that removes a binding.
+const UNBIND: &str = "none";
+
+/// The table: defaults, then the user's bindings over them. `None` unbinds a key.
 #[derive(Clone, Debug)]
 pub struct Keymap {
-    map: BTreeMap<(Context, Key), Action>,
+    defaults: BTreeMap<(Context, Key), Action>,
+    user: BTreeMap<(Context, Key), Option<Action>>,
 }
 
 fn k(code: KeyCodeOrd, mods: u8) -> Key {
@@ -250,78 +364,297 @@ impl Default for Keymap {
         b(Global, k(C::Char('n'), CTRL), A::NewChat);
         b(Global, k(C::Char('r'), CTRL), A::Retry);
         b(Global, k(C::BackTab, 0), A::FocusNext);
+
         b(Input, k(C::Enter, 0), A::Submit);
         b(Input, k(C::Enter, ALT), A::Newline);
         b(Input, k(C::Enter, SHIFT), A::Newline);
         b(Input, k(C::Char('j'), CTRL), A::Newline);
-        b(Input, k(C::Up, 0), A::HistoryPrev);
-        b(Input, k(C::Down, 0), A::HistoryNext);
+        b(Input, k(C::Up, 0), A::RecallPrev);
+        b(Input, k(C::Down, 0), A::RecallNext);
         b(Input, k(C::Tab, 0), A::Complete);
-        b(History, k(C::Up, 0), A::ScrollUp);
-        b(History, k(C::Char('k'), 0), A::ScrollUp);
-        b(History, k(C::Down, 0), A::ScrollDown);
-        b(History, k(C::Char('j'), 0), A::ScrollDown);
-        b(History, k(C::Char('['), 0), A::PrevChoice);
-        b(History, k(C::Char(']'), 0), A::NextChoice);
-        b(History, k(C::Home, 0), A::ScrollTop);
-        b(History, k(C::Char('g'), 0), A::ScrollTop);
-        b(History, k(C::End, 0), A::ScrollBottom);
-        b(History, k(C::Char('G'), 0), A::ScrollBottom);
-        b(History, k(C::Tab, 0), A::FocusNext);
-        b(History, k(C::Char('q'), 0), A::Quit);
-        Keymap { map }
+
+        b(Conversation, k(C::Up, 0), A::ScrollUp);
+        b(Conversation, k(C::Char('k'), 0), A::ScrollUp);
+        b(Conversation, k(C::Down, 0), A::ScrollDown);
+        b(Conversation, k(C::Char('j'), 0), A::ScrollDown);
+        b(Conversation, k(C::Char('['), 0), A::PrevChoice);
+        b(Conversation, k(C::Char(']'), 0), A::NextChoice);
+        b(Conversation, k(C::Home, 0), A::ScrollTop);
+        b(Conversation, k(C::Char('g'), 0), A::ScrollTop);
+        b(Conversation, k(C::End, 0), A::ScrollBottom);
+        b(Conversation, k(C::Char('G'), 0), A::ScrollBottom);
+        b(Conversation, k(C::Tab, 0), A::FocusNext);
+        b(Conversation, k(C::Char('q'), 0), A::Quit);
+
+        b(Params, k(C::Up, 0), A::SelectPrev);
+        b(Params, k(C::Char('k'), 0), A::SelectPrev);
+        b(Params, k(C::Down, 0), A::SelectNext);
+        b(Params, k(C::Char('j'), 0), A::SelectNext);
+        b(Params, k(C::Enter, 0), A::Edit);
+        b(Params, k(C::Char('e'), 0), A::Edit);
+        b(Params, k(C::Delete, 0), A::Unset);
+        b(Params, k(C::Backspace, 0), A::Unset);
+        b(Params, k(C::Char('d'), 0), A::Unset);
+        b(Params, k(C::Esc, 0), A::Close);
+        b(Params, k(C::Tab, 0), A::FocusNext);
+
+        b(ParamEdit, k(C::Enter, 0), A::Apply);
+        b(ParamEdit, k(C::Esc, 0), A::Close);
+
+        b(Help, k(C::Up, 0), A::ScrollUp);
+        b(Help, k(C::Char('k'), 0), A::ScrollUp);
+        b(Help, k(C::Down, 0), A::ScrollDown);
+        b(Help, k(C::Char('j'), 0), A::ScrollDown);
+        b(Help, k(C::PageUp, 0), A::PageUp);
+        b(Help, k(C::PageDown, 0), A::PageDown);
+        b(Help, k(C::Char(' '), 0), A::PageDown);
+        b(Help, k(C::Esc, 0), A::Close);
+        b(Help, k(C::F(1), 0), A::Close);
+
+        b(Models, k(C::Up, 0), A::SelectPrev);
+        b(Models, k(C::Down, 0), A::SelectNext);
+        b(Models, k(C::Enter, 0), A::Accept);
+        b(Models, k(C::Esc, 0), A::Close);
+
+        b(LocalServer, k(C::Enter, 0), A::Yes);
+        b(LocalServer, k(C::Char('y'), 0), A::Yes);
+        b(LocalServer, k(C::Char('n'), 0), A::No);
+        b(LocalServer, k(C::Esc, 0), A::No);
+
+        b(Sessions, k(C::Up, 0), A::SelectPrev);
+        b(Sessions, k(C::Down, 0), A::SelectNext);
+        b(Sessions, k(C::PageUp, 0), A::PageUp);
+        b(Sessions, k(C::PageDown, 0), A::PageDown);
+        b(Sessions, k(C::Enter, 0), A::Accept);
+        b(Sessions, k(C::Char('r'), CTRL), A::Rename);
+        b(Sessions, k(C::Delete, 0), A::Delete);
+        b(Sessions, k(C::Char('d'), CTRL), A::Delete);
+        b(Sessions, k(C::Char('e'), CTRL), A::Export);
+        b(Sessions, k(C::Esc, 0), A::Close);
+
+        b(Rename, k(C::Enter, 0), A::Apply);
+        b(Rename, k(C::Esc, 0), A::Close);
+
+        b(Confirm, k(C::Char('y'), 0), A::Yes);
+        b(Confirm, k(C::Char('Y'), 0), A::Yes);
+        b(Confirm, k(C::Char('n'), 0), A::No);
+        b(Confirm, k(C::Esc, 0), A::No);
+        Keymap {
+            defaults: map,
+            user: BTreeMap::new(),
+        }
     }
 }
 
 impl Keymap {
-    /// Defaults plus the user's bindings (which apply anywhere). Returns the problems found.
-    pub fn with_overrides(user: &BTreeMap<String, String>) -> (Keymap, Vec<String>) {
+    /// Defaults plus the user's bindings. Returns the problems found (each names the entry).
+    pub fn with_overrides(config: &KeyConfig) -> (Keymap, Vec<String>) {
         let mut km = Keymap::default();
         let mut problems = Vec::new();
-        for (key, action) in user {
-            match (parse_key(key), Action::from_name(action)) {
-                (Some(k), Some(a)) => {
-                    km.map.insert((Context::Global, k), a);
+        for (name, entry) in config {
+            match entry {
+                KeyEntry::Action(action) => {
+                    km.bind(Context::Global, name, action, &mut problems);
                 }
-                (None, _) => {
-                    problems.push(format!("[keys] `{key}` is not a key this program knows"))
-                }
-                (_, None) => problems.push(format!(
-                    "[keys] `{key}` = `{action}`: unknown action (F1 lists them)"
-                )),
+                KeyEntry::Context(table) => match Context::from_name(name) {
+                    Some(ctx) => {
+                        for (key, action) in table {
+                            km.bind(ctx, key, action, &mut problems);
+                        }
+                    }
+                    None => problems.push(format!(
+                        "[keys.{name}]: no such pane (one of: {})",
+                        Context::ALL
+                            .iter()
+                            .map(|c| c.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                },
             }
         }
         (km, problems)
     }
 
-    /// The action for `ev` in `ctx` (the context's own binding first, then global ones).
-    pub fn lookup(&self, ctx: Context, ev: &KeyEvent) -> Option<Action> {
-        let key = Key::from_event(ev)?;
-        self.map
-            .get(&(ctx, key))
-            .or_else(|| self.map.get(&(Context::Global, key)))
-            .copied()
+    fn bind(&mut self, ctx: Context, key: &str, action: &str, problems: &mut Vec<String>) {
+        let place = match ctx {
+            Context::Global => "[keys]".to_string(),
+            c => format!("[keys.{}]", c.name()),
+        };
+        let Some(k) = parse_key(key) else {
+            problems.push(format!("{place} `{key}` is not a key this program knows"));
+            return;
+        };
+        let action = if action.trim().eq_ignore_ascii_case(UNBIND) {
+            None
+        } else {
+            match Action::from_name(action) {
+                Some(a) => Some(a),
+                None => {
+                    problems.push(format!(
+                        "{place} `{key}` = `{action}`: unknown action (F1 lists them)"
+                    ));
+                    return;
+                }
+            }
+        };
+        // A plain character bound anywhere would stop it being typed.
+        if ctx == Context::Global && k.mods & (CTRL | ALT) == 0 && matches!(k.code, KeyCodeOrd::Char(_))
+        {
+            problems.push(format!(
+                "{place} `{key}`: a plain character cannot be bound everywhere (it could not be typed); bind it in a pane, e.g. [keys.conversation]"
+            ));
+            return;
+        }
+        self.user.insert((ctx, k), action);
     }
 
-    /// Every binding, for the help screen: (context, key label, action).
-    pub fn bindings(&self) -> Vec<(Context, String, Action)> {
-        self.map
-            .iter()
-            .map(|((c, k), a)| (*c, k.label(), *a))
+    /// The contexts a key pressed in `ctx` is looked up in, in order.
+    fn chain(ctx: Context) -> &'static [Context] {
+        match ctx {
+            Context::Global => &[Context::Global],
+            Context::Input => &[Context::Input, Context::Global],
+            Context::Conversation => &[Context::Conversation, Context::Global],
+            Context::Params => &[Context::Params, Context::Global],
+            Context::ParamEdit => &[Context::ParamEdit, Context::Global],
+            Context::Help => &[Context::Help],
+            Context::Models => &[Context::Models],
+            Context::LocalServer => &[Context::LocalServer],
+            Context::Sessions => &[Context::Sessions],
+            Context::Rename => &[Context::Rename],
+            Context::Confirm => &[Context::Confirm],
+        }
+    }
+
+    /// The binding of `key` in exactly `ctx`: the user's, else the default.
+    fn get(&self, ctx: Context, key: Key) -> Option<Option<Action>> {
+        if let Some(a) = self.user.get(&(ctx, key)) {
+            return Some(*a);
+        }
+        self.defaults.get(&(ctx, key)).map(|a| Some(*a))
+    }
+
+    fn resolve(&self, ctx: Context, key: Key) -> Option<Action> {
+        let chain = Self::chain(ctx);
+        // The user's bindings win over every default along the chain (so a key rebound
+        // anywhere also works in a pane that binds it by default)…
+        for c in chain {
+            if let Some(a) = self.user.get(&(*c, key)) {
+                return *a;
+            }
+        }
+        for c in chain {
+            if let Some(a) = self.defaults.get(&(*c, key)) {
+                return Some(*a);
+            }
+        }
+        // …and over every panel, Quit works.
+        if ctx.is_panel()
+            && let Some(Some(Action::Quit)) = self.get(Context::Global, key)
+        {
+            return Some(Action::Quit);
+        }
+        None
+    }
+
+    /// The action for `ev` pressed in `ctx`.
+    pub fn lookup(&self, ctx: Context, ev: &KeyEvent) -> Option<Action> {
+        self.resolve(ctx, Key::from_event(ev)?)
+    }
+
+    /// The keys bound in exactly `ctx` (after the user's changes), for the help screen:
+    /// (key label, action), in key order. A key shadowed by a user binding along the chain
+    /// shows what it really does.
+    pub fn bindings(&self, ctx: Context) -> Vec<(String, Action)> {
+        let mut keys: Vec<Key> = self
+            .defaults
+            .keys()
+            .chain(self.user.keys())
+            .filter(|(c, _)| *c == ctx)
+            .map(|(_, k)| *k)
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| {
+                // Listed under the context that binds it.
+                matches!(self.get(ctx, *k), Some(Some(_)))
+            })
+            .filter_map(|k| self.resolve(ctx, k).map(|a| (k.label(), a)))
             .collect()
     }
 
-    /// The key to show in a hint for `action`: one with Enter in it if any (Alt+Enter
-    /// reads better than Ctrl+J), else the shortest.
+    /// Every key that does `action` when pressed in `ctx`, best first for a hint: no
+    /// modifiers, then one with Enter (Alt+Enter reads better than Ctrl+J), then a named key
+    /// over a letter, then the shortest.
+    pub fn keys_for(&self, ctx: Context, action: Action) -> Vec<Key> {
+        let mut keys: Vec<Key> = self
+            .defaults
+            .keys()
+            .chain(self.user.keys())
+            .filter(|(c, _)| Self::chain(ctx).contains(c))
+            .map(|(_, k)| *k)
+            .filter(|k| self.resolve(ctx, *k) == Some(action))
+            .collect();
+        keys.sort_by_key(|k| {
+            (
+                k.mods != 0,
+                k.code != KeyCodeOrd::Enter,
+                matches!(k.code, KeyCodeOrd::Char(_)),
+                k.label().len(),
+                *k,
+            )
+        });
+        keys.dedup();
+        keys
+    }
+
+    /// The key to show in a hint for `action` in `ctx` (empty when nothing is bound).
     pub fn hint_key(&self, ctx: Context, action: Action) -> String {
-        self.map
-            .iter()
-            .filter(|((c, _), a)| (*c == ctx || *c == Context::Global) && **a == action)
-            .map(|((_, k), _)| k)
-            .min_by_key(|k| (k.code != KeyCodeOrd::Enter, k.label().len()))
+        self.keys_for(ctx, action)
+            .first()
             .map(Key::label)
             .unwrap_or_default()
     }
+
+    /// The keys for a pair of actions (previous/next): "↑↓" for arrows, "[ ]" for other
+    /// single keys, else "PgUp/PgDn".
+    pub fn hint_pair(&self, ctx: Context, a: Action, b: Action) -> String {
+        let (x, y) = (self.hint_key(ctx, a), self.hint_key(ctx, b));
+        let arrow = |s: &str| matches!(s, "↑" | "↓" | "←" | "→");
+        if x.is_empty() || y.is_empty() || (arrow(&x) && arrow(&y)) {
+            format!("{x}{y}")
+        } else if x.chars().count() == 1 && y.chars().count() == 1 {
+            format!("{x} {y}")
+        } else {
+            format!("{x}/{y}")
+        }
+    }
+}
+
+/// Hints for a context: `KEY word` items in the order given, skipping actions with no key.
+/// Pairs (`(prev, next)`) show both keys under one word.
+pub fn hints(km: &Keymap, ctx: Context, items: &[Hint]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|h| {
+            let (keys, word) = match *h {
+                Hint::One(a) => (km.hint_key(ctx, a), a.hint()),
+                Hint::Pair(a, b) => (km.hint_pair(ctx, a, b), a.hint()),
+                Hint::Named(a, word) => (km.hint_key(ctx, a), word),
+            };
+            (!keys.is_empty()).then(|| format!("{keys} {word}"))
+        })
+        .collect()
+}
+
+/// An item of the hint bar.
+#[derive(Clone, Copy, Debug)]
+pub enum Hint {
+    One(Action),
+    Pair(Action, Action),
+    /// An action with a word of its own in this place.
+    Named(Action, &'static str),
 }
 
 #[cfg(test)]
@@ -331,6 +664,25 @@ mod tests {
 
     fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
         KeyEvent::new_with_kind(code, m, KeyEventKind::Press)
+    }
+
+    fn user(entries: &[(&str, &str)], tables: &[(&str, &[(&str, &str)])]) -> KeyConfig {
+        let mut c = KeyConfig::new();
+        for (k, a) in entries {
+            c.insert(k.to_string(), KeyEntry::Action(a.to_string()));
+        }
+        for (ctx, table) in tables {
+            c.insert(
+                ctx.to_string(),
+                KeyEntry::Context(
+                    table
+                        .iter()
+                        .map(|(k, a)| (k.to_string(), a.to_string()))
+                        .collect(),
+                ),
+            );
+        }
+        c
     }
 
     #[test]
@@ -357,7 +709,7 @@ mod tests {
         );
         assert_eq!(
             km.lookup(
-                Context::History,
+                Context::Conversation,
                 &ev(KeyCode::Char('['), KeyModifiers::NONE)
             ),
             Some(Action::PrevChoice)
@@ -368,14 +720,14 @@ mod tests {
         );
         assert_eq!(
             km.lookup(
-                Context::History,
+                Context::Conversation,
                 &ev(KeyCode::Char('c'), KeyModifiers::CONTROL)
             ),
             Some(Action::CancelOrQuit)
         );
         assert_eq!(
             km.lookup(
-                Context::History,
+                Context::Conversation,
                 &ev(KeyCode::Char('G'), KeyModifiers::SHIFT)
             ),
             Some(Action::ScrollBottom)
@@ -383,20 +735,54 @@ mod tests {
     }
 
     #[test]
-    fn user_bindings_and_parsing() {
-        let mut user = BTreeMap::new();
-        user.insert("ctrl-s".to_string(), "submit".to_string());
-        user.insert("ctrl-nope-x".to_string(), "submit".to_string());
-        user.insert("f5".to_string(), "launch_rockets".to_string());
-        let (km, problems) = Keymap::with_overrides(&user);
+    fn panels_see_their_own_keys_and_quit_only() {
+        let km = Keymap::default();
         assert_eq!(
             km.lookup(
-                Context::History,
+                Context::Sessions,
+                &ev(KeyCode::Char('r'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::Rename),
+            "the panel's Ctrl+R, not the global retry"
+        );
+        assert_eq!(
+            km.lookup(Context::Sessions, &ev(KeyCode::F(2), KeyModifiers::NONE)),
+            None
+        );
+        assert_eq!(
+            km.lookup(
+                Context::Models,
+                &ev(KeyCode::Char('q'), KeyModifiers::CONTROL)
+            ),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            km.lookup(Context::Sessions, &ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            None,
+            "typing goes to the filter"
+        );
+    }
+
+    #[test]
+    fn user_bindings_and_parsing() {
+        let (km, problems) = Keymap::with_overrides(&user(
+            &[
+                ("ctrl-s", "submit"),
+                ("ctrl-nope-x", "submit"),
+                ("f5", "launch_rockets"),
+                ("x", "quit"),
+            ],
+            &[],
+        ));
+        assert_eq!(
+            km.lookup(
+                Context::Conversation,
                 &ev(KeyCode::Char('s'), KeyModifiers::CONTROL)
             ),
             Some(Action::Submit)
         );
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[2].contains("plain character"), "{problems:?}");
         assert_eq!(parse_key("shift-tab").unwrap().code, KeyCodeOrd::BackTab);
         assert_eq!(parse_key("F12").unwrap().code, KeyCodeOrd::F(12));
         assert_eq!(parse_key("Alt+Enter").unwrap().label(), "Alt+Enter");
@@ -404,5 +790,68 @@ mod tests {
         for a in Action::ALL {
             assert_eq!(Action::from_name(&a.name()), Some(*a));
         }
+        assert_eq!(Action::from_name("history_prev"), Some(Action::RecallPrev));
+    }
+
+    #[test]
+    fn a_pane_key_can_be_rebound_in_its_pane() {
+        let (km, problems) = Keymap::with_overrides(&user(
+            &[("tab", "help")],
+            &[
+                ("conversation", &[("j", "scroll_up"), ("k", "none")]),
+                ("input", &[("enter", "newline"), ("ctrl-s", "submit")]),
+                ("sessions", &[("ctrl-x", "delete"), ("delete", "none")]),
+                ("nowhere", &[("a", "quit")]),
+            ],
+        ));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("[keys.nowhere]"), "{problems:?}");
+        let j = ev(KeyCode::Char('j'), KeyModifiers::NONE);
+        assert_eq!(km.lookup(Context::Conversation, &j), Some(Action::ScrollUp));
+        let kk = ev(KeyCode::Char('k'), KeyModifiers::NONE);
+        assert_eq!(km.lookup(Context::Conversation, &kk), None, "unbound");
+        let enter = ev(KeyCode::Enter, KeyModifiers::NONE);
+        assert_eq!(km.lookup(Context::Input, &enter), Some(Action::Newline));
+        assert_eq!(km.hint_key(Context::Input, Action::Submit), "Ctrl+S");
+        let tab = ev(KeyCode::Tab, KeyModifiers::NONE);
+        assert_eq!(
+            km.lookup(Context::Input, &tab),
+            Some(Action::Help),
+            "a key rebound anywhere wins over a pane's default"
+        );
+        let ctrl_x = ev(KeyCode::Char('x'), KeyModifiers::CONTROL);
+        assert_eq!(km.lookup(Context::Sessions, &ctrl_x), Some(Action::Delete));
+        let del = ev(KeyCode::Delete, KeyModifiers::NONE);
+        assert_eq!(km.lookup(Context::Sessions, &del), None);
+        let listed = km.bindings(Context::Input);
+        assert!(listed.contains(&("Enter".to_string(), Action::Newline)));
+        assert!(!listed.iter().any(|(k, _)| k == "Tab"), "{listed:?}");
+    }
+
+    #[test]
+    fn hints_come_from_the_table() {
+        let km = Keymap::default();
+        assert_eq!(km.hint_key(Context::Input, Action::Newline), "Alt+Enter");
+        assert_eq!(km.hint_key(Context::Sessions, Action::Delete), "Del");
+        assert_eq!(km.hint_key(Context::Params, Action::Unset), "Del");
+        assert_eq!(km.hint_key(Context::Conversation, Action::ScrollUp), "↑");
+        assert_eq!(
+            km.hint_pair(Context::Params, Action::SelectPrev, Action::SelectNext),
+            "↑↓"
+        );
+        let h = hints(
+            &km,
+            Context::Sessions,
+            &[Hint::One(Action::Rename), Hint::One(Action::Close)],
+        );
+        assert_eq!(h, vec!["Ctrl+R rename", "Esc close"]);
+    }
+
+    #[test]
+    fn every_context_has_a_unique_name() {
+        for c in Context::ALL {
+            assert_eq!(Context::from_name(c.name()), Some(*c));
+        }
+        assert_eq!(Context::from_name("history"), Some(Context::Conversation));
     }
 }

@@ -1,7 +1,9 @@
 //! chat-tui: a full-screen terminal chat client for OpenAI-compatible APIs.
 //!
-//! `api`, `chat` and `store` never import ratatui; `ui` draws `App` state; `app` holds the
-//! state and its one `update()`; `tui` runs the loop.
+//! Dependencies point one way: `main → runtime → app → {action, keymap, chat, api, store,
+//! text}`, and `ui → app` (read only). `api`, `chat`, `store` and `text` never import the
+//! terminal libraries; `app` never does I/O (it returns effects, which `runtime` carries
+//! out); `ui` only draws. See docs/architecture.md.
 
 pub mod action;
 pub mod api;
@@ -13,8 +15,7 @@ pub mod config;
 pub mod crash;
 pub mod headless;
 pub mod keymap;
-pub mod paths;
+pub mod runtime;
 pub mod store;
-pub mod tui;
+pub mod text;
 pub mod ui;
-pub mod worker;

@@ -6,7 +6,7 @@ use chat_tui::action::{Action, Effect, Msg, TurnId};
 use chat_tui::api::{
     ApiError, FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
 };
-use chat_tui::app::{App, CurrentKind, Event, NoticeKind, SaveTarget, Start, update};
+use chat_tui::app::{App, Purpose, Event, NoticeKind, SaveTarget, Start, update};
 use chat_tui::chat::conversation::{Conversation, Speaker, Status};
 use chat_tui::chat::memory::Memory;
 use chat_tui::keymap::Keymap;
@@ -89,7 +89,7 @@ fn completion(req: &Request) -> String {
 }
 
 fn delta(turn: TurnId, index: u32, text: &str) -> Event {
-    Event::Task(Msg::Stream {
+    Event::Msg(Msg::Stream {
         turn,
         event: StreamEvent::Delta {
             index,
@@ -99,14 +99,14 @@ fn delta(turn: TurnId, index: u32, text: &str) -> Event {
 }
 
 fn finish(turn: TurnId, index: u32, reason: FinishReason) -> Event {
-    Event::Task(Msg::Stream {
+    Event::Msg(Msg::Stream {
         turn,
         event: StreamEvent::Finish { index, reason },
     })
 }
 
 fn usage_ev(turn: TurnId, p: u64, c: u64) -> Event {
-    Event::Task(Msg::Stream {
+    Event::Msg(Msg::Stream {
         turn,
         event: StreamEvent::Usage(Usage {
             prompt_tokens: p,
@@ -117,14 +117,14 @@ fn usage_ev(turn: TurnId, p: u64, c: u64) -> Event {
 }
 
 fn done_ok(turn: TurnId) -> Event {
-    Event::Task(Msg::Done {
+    Event::Msg(Msg::Done {
         turn,
         result: Ok(Outcome::default()),
     })
 }
 
 fn done_err(turn: TurnId, e: ApiError) -> Event {
-    Event::Task(Msg::Done {
+    Event::Msg(Msg::Done {
         turn,
         result: Err(e),
     })
@@ -136,12 +136,12 @@ fn exchange(app: &mut App, prompt: &str, reply: &str) -> Request {
     update(app, delta(turn, 0, reply));
     update(app, finish(turn, 0, FinishReason::Stop));
     update(app, done_ok(turn));
-    assert!(app.current.is_none());
+    assert!(app.turn.is_none());
     req
 }
 
 fn notice(app: &App) -> (NoticeKind, String) {
-    let n = app.notice.as_ref().expect("a notice");
+    let n = app.status.notice.as_ref().expect("a notice");
     (n.kind, n.text.clone())
 }
 
@@ -150,7 +150,7 @@ fn last_reply(app: &App) -> &chat_tui::chat::conversation::Message {
 }
 
 fn current_turn(app: &App) -> TurnId {
-    app.current.as_ref().expect("a request in flight").turn
+    app.turn.as_ref().expect("a request in flight").id
 }
 
 // ---------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ fn enter_sends_the_draft_with_the_system_prompt_first() {
     let fx = enter(&mut app, "Hello there");
     let (turn, req) = the_send(&fx);
 
-    assert_eq!(app.draft(), "", "the draft is cleared");
+    assert_eq!(app.draft_text(), "", "the draft is cleared");
     assert_eq!(app.conv.messages.len(), 2);
     let user = &app.conv.messages[0];
     assert_eq!(user.speaker, Speaker::User);
@@ -174,10 +174,10 @@ fn enter_sends_the_draft_with_the_system_prompt_first() {
     assert_eq!(reply.status, Status::Partial);
     assert_eq!(reply.choices.len(), 2);
     assert_eq!(
-        app.current.as_ref().map(|c| (c.turn, c.kind.clone())),
+        app.turn.as_ref().map(|c| (c.id, c.purpose.clone())),
         Some((
             turn,
-            CurrentKind::Reply {
+            Purpose::Reply {
                 reply: reply.id,
                 append: None
             }
@@ -205,7 +205,7 @@ fn empty_or_blank_draft_sends_nothing() {
     type_str(&mut app, "   ");
     assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
     assert!(app.conv.messages.is_empty());
-    assert!(app.current.is_none());
+    assert!(app.turn.is_none());
 }
 
 #[test]
@@ -247,10 +247,10 @@ fn stream_fills_choices_usage_and_done_completes_with_autosave() {
             })
         );
     }
-    assert_eq!(app.session_usage.total_tokens, 16);
+    assert_eq!(app.tokens.session.total_tokens, 16);
 
     let fx = update(&mut app, done_ok(turn));
-    assert!(app.current.is_none());
+    assert!(app.turn.is_none());
     assert_eq!(last_reply(&app).status, Status::Complete);
     let saved = fx.iter().find_map(|e| match e {
         Effect::Save {
@@ -264,8 +264,8 @@ fn stream_fills_choices_usage_and_done_completes_with_autosave() {
     let (conv, path, explicit) = saved.expect("Done(Ok) saves");
     assert!(!explicit);
     assert_eq!(
-        path.as_deref(),
-        Some(std::path::Path::new("/nonexistent/chat-tui-test/conv.json"))
+        path.as_path(),
+        std::path::Path::new("/nonexistent/chat-tui-test/conv.json")
     );
     assert_eq!(conv.last_reply().unwrap().status, Status::Complete);
     assert_eq!(conv.last_reply().unwrap().choices[0].text, "one two");
@@ -274,8 +274,8 @@ fn stream_fills_choices_usage_and_done_completes_with_autosave() {
     let (turn, _) = the_send(&enter(&mut app, "again"));
     update(&mut app, usage_ev(turn, 20, 4));
     update(&mut app, done_ok(turn));
-    assert_eq!(app.session_usage.total_tokens, 40);
-    assert_eq!(app.session_usage.prompt_tokens, 30);
+    assert_eq!(app.tokens.session.total_tokens, 40);
+    assert_eq!(app.tokens.session.prompt_tokens, 30);
 }
 
 #[test]
@@ -295,12 +295,12 @@ fn done_with_an_error_fails_the_reply_and_says_why() {
     );
     assert_eq!(m.text(), "Hel", "the text so far is kept");
     assert_eq!(notice(&app), (NoticeKind::Error, text.clone()));
-    assert_eq!(app.last_error.as_deref(), Some(text.as_str()));
-    assert!(app.current.is_none());
+    assert_eq!(app.status.last_error.as_deref(), Some(text.as_str()));
+    assert!(app.turn.is_none());
 
     // The next request clears the error.
     enter(&mut app, "again");
-    assert_eq!(app.last_error, None);
+    assert_eq!(app.status.last_error, None);
 }
 
 #[test]
@@ -346,7 +346,7 @@ fn messages_for_stale_turns_are_ignored() {
     assert_eq!(replies[0].status, Status::Cancelled);
     assert_eq!(replies[1].text(), "B");
     assert_eq!(replies[1].status, Status::Complete);
-    assert_eq!(app.session_usage, Usage::default());
+    assert_eq!(app.tokens.session, Usage::default());
     // A turn id never issued.
     assert!(update(&mut app, delta(t2 + 100, 0, "X")).is_empty());
     assert_eq!(last_reply(&app).text(), "B");
@@ -359,7 +359,7 @@ fn esc_while_streaming_cancels_and_keeps_the_partial_text() {
     update(&mut app, delta(turn, 0, "Once upon"));
     let fx = update(&mut app, key(KeyCode::Esc));
     assert!(matches!(fx.first(), Some(Effect::Cancel { turn: t }) if *t == turn));
-    assert!(app.current.is_none());
+    assert!(app.turn.is_none());
     let m = last_reply(&app);
     assert_eq!(m.status, Status::Cancelled);
     assert_eq!(m.text(), "Once upon");
@@ -421,15 +421,15 @@ fn up_in_an_empty_input_recalls_the_previous_prompt() {
     });
     exchange(&mut app, "newest", "ok");
     update(&mut app, key(KeyCode::Up));
-    assert_eq!(app.draft(), "newest");
+    assert_eq!(app.draft_text(), "newest");
     update(&mut app, key(KeyCode::Up));
-    assert_eq!(app.draft(), "older");
+    assert_eq!(app.draft_text(), "older");
     update(&mut app, key(KeyCode::Up));
-    assert_eq!(app.draft(), "older", "stops at the oldest");
+    assert_eq!(app.draft_text(), "older", "stops at the oldest");
     update(&mut app, key(KeyCode::Down));
-    assert_eq!(app.draft(), "newest");
+    assert_eq!(app.draft_text(), "newest");
     update(&mut app, key(KeyCode::Down));
-    assert_eq!(app.draft(), "", "past the newest: an empty draft again");
+    assert_eq!(app.draft_text(), "", "past the newest: an empty draft again");
 }
 
 #[test]
@@ -438,7 +438,7 @@ fn paste_inserts_text_with_newlines_and_does_not_send() {
     type_str(&mut app, "> ");
     let fx = update(&mut app, Event::Paste("line one\r\nline two\nthree".into()));
     assert!(fx.is_empty());
-    assert_eq!(app.draft(), "> line one\nline two\nthree");
+    assert_eq!(app.draft_text(), "> line one\nline two\nthree");
     assert!(app.conv.messages.is_empty());
     let (_, req) = the_send(&update(&mut app, key(KeyCode::Enter)));
     assert_eq!(
@@ -454,7 +454,7 @@ fn set_and_unset_parameters() {
     assert!(sends(&fx).is_empty());
     assert_eq!(app.conv.params.temperature, Some(0.7));
     assert_eq!(notice(&app).0, NoticeKind::Info);
-    assert_eq!(app.draft(), "", "a command that worked clears the draft");
+    assert_eq!(app.draft_text(), "", "a command that worked clears the draft");
 
     app.set_draft("");
     let fx = enter(&mut app, "/set temperature 9");
@@ -464,7 +464,7 @@ fn set_and_unset_parameters() {
     assert_eq!(kind, NoticeKind::Error);
     assert!(text.contains("temperature"), "{text}");
     assert_eq!(
-        app.draft(),
+        app.draft_text(),
         "/set temperature 9",
         "a failed command stays in the input to fix"
     );
@@ -565,7 +565,7 @@ fn unknown_commands_suggest_and_tab_completes() {
     app.set_draft("");
     type_str(&mut app, "/ret");
     assert!(update(&mut app, key(KeyCode::Tab)).is_empty());
-    assert_eq!(app.draft(), "/retry");
+    assert_eq!(app.draft_text(), "/retry");
 
     // `//text` sends the text with one slash.
     app.set_draft("");
@@ -606,8 +606,8 @@ fn summarize_folds_old_turns_then_sends_the_reply_request() {
     let folded_candidates: Vec<_> = app.conv.messages.iter().map(|m| m.id).collect();
     let fx = enter(&mut app, "What was turn 0 about?");
     let (t1, req) = the_send(&fx);
-    let ids = match &app.current.as_ref().unwrap().kind {
-        CurrentKind::Summary { ids, .. } => ids.clone(),
+    let ids = match &app.turn.as_ref().unwrap().purpose {
+        Purpose::Summary { ids, .. } => ids.clone(),
         other => panic!("expected a summary turn, got {other:?}"),
     };
     assert!(!ids.is_empty());
@@ -642,9 +642,9 @@ fn summarize_folds_old_turns_then_sends_the_reply_request() {
     let mut covered = ids.clone();
     let (t2, req) = loop {
         let (t, req) = the_send(&fx);
-        match app.current.as_ref().unwrap().kind.clone() {
-            CurrentKind::Reply { .. } => break (t, req),
-            CurrentKind::Summary { ids, .. } => {
+        match app.turn.as_ref().unwrap().purpose.clone() {
+            Purpose::Reply { .. } => break (t, req),
+            Purpose::Summary { ids, .. } => {
                 rounds += 1;
                 assert!(rounds <= 6, "summaries do not converge");
                 assert!(
@@ -701,15 +701,15 @@ fn a_failing_summary_leaves_a_failed_reply_that_says_so() {
     let mut app = summarize_app();
     let (t1, _) = the_send(&enter(&mut app, "next question"));
     assert!(matches!(
-        app.current.as_ref().unwrap().kind,
-        CurrentKind::Summary { .. }
+        app.turn.as_ref().unwrap().purpose,
+        Purpose::Summary { .. }
     ));
     let fx = update(&mut app, done_err(t1, ApiError::Network("reset".into())));
     assert!(
         sends(&fx).is_empty(),
         "no reply request after a failed summary"
     );
-    assert!(app.current.is_none());
+    assert!(app.turn.is_none());
     let m = app.conv.messages.last().unwrap();
     assert_eq!(m.speaker, Speaker::Assistant);
     match &m.status {
@@ -764,8 +764,8 @@ fn continue_appends_to_the_selected_choice() {
     let (t2, req) = the_send(&enter(&mut app, "/continue"));
     assert_eq!(app.conv.messages.len(), count, "no new message");
     assert_eq!(
-        app.current.as_ref().unwrap().kind,
-        CurrentKind::Reply {
+        app.turn.as_ref().unwrap().purpose,
+        Purpose::Reply {
             reply: reply_id,
             append: Some(0)
         }
@@ -825,7 +825,7 @@ fn new_resets_the_conversation_and_cancels_a_running_turn() {
             .any(|e| matches!(e, Effect::Cancel { turn: t } if *t == turn)),
         "{fx:?}"
     );
-    assert!(app.current.is_none());
+    assert!(app.turn.is_none());
     assert!(app.conv.messages.is_empty());
     assert_ne!(app.conv.id, old_id);
     assert_eq!(app.conv.model, "other-model");
@@ -867,8 +867,8 @@ fn an_overflow_that_states_the_context_size_is_summarised_and_asked_again() {
     let fx = enter(&mut app, "And now?");
     let (t1, _) = the_send(&fx);
     assert!(matches!(
-        app.current.as_ref().unwrap().kind,
-        CurrentKind::Reply { .. }
+        app.turn.as_ref().unwrap().purpose,
+        Purpose::Reply { .. }
     ));
     let before = app.conv.messages.len();
     // llama.cpp's answer when the prompt does not fit.
@@ -883,17 +883,17 @@ fn an_overflow_that_states_the_context_size_is_summarised_and_asked_again() {
     assert_eq!(app.conv.messages.last().unwrap().content, "And now?");
     let (t2, _) = the_send(&fx);
     assert!(matches!(
-        app.current.as_ref().unwrap().kind,
-        CurrentKind::Summary { .. }
+        app.turn.as_ref().unwrap().purpose,
+        Purpose::Summary { .. }
     ));
-    assert_eq!(app.learned_context_window, Some(300));
+    assert_eq!(app.tokens.learned_window, Some(300));
     // The summary arrives; the reply request follows within the learned budget.
     update(&mut app, delta(t2, 0, "Three long turns."));
     let mut fx = update(&mut app, done_ok(t2));
     let mut rounds = 0;
     while matches!(
-        app.current.as_ref().map(|c| &c.kind),
-        Some(CurrentKind::Summary { .. })
+        app.turn.as_ref().map(|c| &c.purpose),
+        Some(Purpose::Summary { .. })
     ) {
         let (t, _) = the_send(&fx);
         update(&mut app, delta(t, 0, "Shorter."));
@@ -914,4 +914,187 @@ fn an_overflow_that_states_the_context_size_is_summarised_and_asked_again() {
         app.conv.messages.last().unwrap().status,
         Status::Failed { .. }
     ));
+}
+
+// --- the structure: keys by context, effects for every piece of I/O -------------------
+
+fn entry(id: &str, title: &str) -> chat_tui::store::library::Entry {
+    chat_tui::store::library::Entry {
+        id: id.into(),
+        path: PathBuf::from(format!("/dev/null/chat-tui/{id}.json")),
+        title: title.into(),
+        created: chrono::Utc::now(),
+        updated: chrono::Utc::now(),
+        model: MODEL.into(),
+        messages: 2,
+        first_line: "hello".into(),
+        bytes: 100,
+        broken: None,
+        snippet: None,
+    }
+}
+
+fn listed(generation: u64, entries: Vec<chat_tui::store::library::Entry>) -> Event {
+    Event::Msg(Msg::SessionsListed {
+        generation,
+        result: Ok(entries),
+    })
+}
+
+#[test]
+fn the_sessions_browser_does_no_io_in_update() {
+    // A data directory that cannot exist (a folder under a device file, whoever runs the
+    // test): any read or write from update() would fail and show.
+    let mut s = start(Conversation::new(MODEL, Mode::Chat, Memory::Full));
+    s.save = SaveTarget {
+        autosave: Some(PathBuf::from("/dev/null/chat-tui/conversations/x.json")),
+        file: None,
+    };
+    let mut app = App::new(s);
+    let dir = PathBuf::from("/dev/null/chat-tui/conversations");
+    // Opening lists in the background.
+    let fx = update(&mut app, ctrl('o'));
+    let first = match fx.as_slice() {
+        [Effect::ListSessions {
+            dir: d,
+            query: None,
+            generation,
+        }] if *d == dir => *generation,
+        other => panic!("expected one ListSessions, got {other:?}"),
+    };
+    // Typing in the filter asks again, once per key, newest generation last.
+    let mut generations = Vec::new();
+    for c in "abc".chars() {
+        match update(&mut app, key(KeyCode::Char(c))).as_slice() {
+            [Effect::ListSessions {
+                query: Some(q),
+                generation,
+                ..
+            }] => {
+                assert!(q.ends_with(c));
+                generations.push(*generation);
+            }
+            other => panic!("typing {c:?}: {other:?}"),
+        }
+    }
+    assert!(generations.windows(2).all(|w| w[0] < w[1]) && generations[0] > first);
+    // A stale listing is dropped; the latest fills the list.
+    update(&mut app, listed(first, vec![entry("old", "stale")]));
+    let pane = |app: &App| match &app.overlay {
+        Some(chat_tui::app::Overlay::Sessions(p)) => p.clone(),
+        o => panic!("sessions closed: {o:?}"),
+    };
+    assert!(pane(&app).entries.is_empty() && pane(&app).loading);
+    let last = *generations.last().expect("a generation");
+    update(
+        &mut app,
+        listed(last, vec![entry("a1", "first"), entry("b2", "second")]),
+    );
+    assert_eq!(pane(&app).entries.len(), 2);
+    assert!(!pane(&app).loading);
+    // Rename, delete and export are effects too.
+    update(&mut app, key(KeyCode::Down));
+    update(&mut app, ctrl('r'));
+    for _ in 0.."second".len() {
+        update(&mut app, key(KeyCode::Backspace));
+    }
+    type_str(&mut app, "renamed");
+    match update(&mut app, key(KeyCode::Enter)).as_slice() {
+        [Effect::RenameSession { id, title, .. }] => {
+            assert_eq!((id.as_str(), title.as_str()), ("b2", "renamed"))
+        }
+        other => panic!("{other:?}"),
+    }
+    update(&mut app, key(KeyCode::Delete));
+    match update(&mut app, key(KeyCode::Char('y'))).as_slice() {
+        [Effect::DeleteSession { id, .. }] => assert_eq!(id, "b2"),
+        other => panic!("{other:?}"),
+    }
+    match update(&mut app, ctrl('e')).as_slice() {
+        [Effect::ExportFile { source, out }] => {
+            assert_eq!(source, &PathBuf::from("/dev/null/chat-tui/b2.json"));
+            assert_eq!(out, &PathBuf::from("chat-b2.md"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Enter on a conversation opens it in the background.
+    update(&mut app, ctrl('o'));
+    let g = match &app.overlay {
+        Some(chat_tui::app::Overlay::Sessions(_)) => {
+            match update(&mut app, key(KeyCode::Char('f'))).as_slice() {
+                [Effect::ListSessions { generation, .. }] => *generation,
+                other => panic!("{other:?}"),
+            }
+        }
+        o => panic!("{o:?}"),
+    };
+    update(&mut app, listed(g, vec![entry("a1", "first")]));
+    match update(&mut app, key(KeyCode::Enter)).as_slice() {
+        [Effect::Open { path }] => assert_eq!(path, &PathBuf::from("/dev/null/chat-tui/a1.json")),
+        other => panic!("{other:?}"),
+    }
+    assert!(app.overlay.is_none());
+}
+
+#[test]
+fn a_key_rebound_in_a_pane_works_there() {
+    let config: chat_tui::keymap::KeyConfig = toml::from_str(
+        r#"
+        [input]
+        enter = "newline"
+        ctrl-s = "submit"
+        [conversation]
+        x = "scroll_top"
+        [sessions]
+        ctrl-x = "close"
+        "#,
+    )
+    .expect("a [keys] table");
+    let (keymap, problems) = Keymap::with_overrides(&config);
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut s = start(Conversation::new(MODEL, Mode::Chat, Memory::Full));
+    s.keymap = keymap;
+    s.save.autosave = Some(PathBuf::from("/dev/null/lib/x.json"));
+    let mut app = App::new(s);
+    type_str(&mut app, "one");
+    assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+    type_str(&mut app, "two");
+    assert_eq!(app.draft_text(), "one\ntwo", "Enter is a new line now");
+    let (_, req) = the_send(&update(&mut app, ctrl('s')));
+    assert_eq!(chat(&req).last().map(|m| m.1.as_str()), Some("one\ntwo"));
+    // A plain letter bound in the conversation pane only.
+    update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.focus, chat_tui::app::Focus::Conversation);
+    update(&mut app, key(KeyCode::Char('x')));
+    assert_eq!(app.focus, chat_tui::app::Focus::Conversation, "x was not typed");
+    assert!(app.draft_text().is_empty());
+    // And one in a panel.
+    update(&mut app, ctrl('o'));
+    assert!(app.overlay.is_some());
+    update(&mut app, ctrl('x'));
+    assert!(app.overlay.is_none(), "Ctrl+X closes the sessions browser");
+}
+
+#[test]
+fn the_next_request_count_is_what_enter_sends() {
+    for memory in [Memory::Full, Memory::Last(1), Memory::None] {
+        let mut app = App::new(start(Conversation::new("gpt-4o", Mode::Chat, memory)));
+        app.conv.system = Some("Be brief.".into());
+        app.tokens.counter().warm_up();
+        exchange(&mut app, "what is a hamburger?", "A sandwich. 🍔");
+        exchange(&mut app, "和薯條呢？", "也是食物。");
+        type_str(&mut app, "and a third question");
+        update(&mut app, Event::Tick);
+        let shown = app
+            .next_request_tokens()
+            .expect("counted within a tick for a short conversation");
+        let fx = update(&mut app, key(KeyCode::Enter));
+        assert_eq!(sends(&fx).len(), 1);
+        let reply = app.conv.messages.last().expect("the reply");
+        assert_eq!(
+            reply.request_tokens,
+            Some(shown),
+            "{memory}: the tokens panel said {shown}"
+        );
+    }
 }

@@ -36,6 +36,7 @@ fn new_app() -> App {
         prompt_history: Vec::new(),
     });
     app.view
+        .get_mut()
         .set_utc_offset(FixedOffset::east_opt(0).expect("offset"));
     app
 }
@@ -47,13 +48,13 @@ fn key(code: KeyCode) -> Event {
 fn send(app: &mut App, text: &str) -> TurnId {
     app.set_draft(text);
     update(app, key(KeyCode::Enter));
-    app.current.as_ref().expect("a request in flight").turn
+    app.turn.as_ref().expect("a request in flight").id
 }
 
 fn stream(app: &mut App, turn: TurnId, index: u32, text: &str) {
     update(
         app,
-        Event::Task(Msg::Stream {
+        Event::Msg(Msg::Stream {
             turn,
             event: StreamEvent::Delta {
                 index,
@@ -66,7 +67,7 @@ fn stream(app: &mut App, turn: TurnId, index: u32, text: &str) {
 fn finish(app: &mut App, turn: TurnId, index: u32, reason: FinishReason) {
     update(
         app,
-        Event::Task(Msg::Stream {
+        Event::Msg(Msg::Stream {
             turn,
             event: StreamEvent::Finish { index, reason },
         }),
@@ -76,7 +77,7 @@ fn finish(app: &mut App, turn: TurnId, index: u32, reason: FinishReason) {
 fn usage(app: &mut App, turn: TurnId, p: u64, c: u64) {
     update(
         app,
-        Event::Task(Msg::Stream {
+        Event::Msg(Msg::Stream {
             turn,
             event: StreamEvent::Usage(Usage {
                 prompt_tokens: p,
@@ -88,7 +89,7 @@ fn usage(app: &mut App, turn: TurnId, p: u64, c: u64) {
 }
 
 fn done(app: &mut App, turn: TurnId, result: Result<Outcome, ApiError>) {
-    update(app, Event::Task(Msg::Done { turn, result }));
+    update(app, Event::Msg(Msg::Done { turn, result }));
 }
 
 /// A whole exchange that ends with `stop`.
@@ -292,7 +293,7 @@ fn parameters_panel_with_a_value_being_edited() {
     }
     exchange(&mut app, "hi", "Hello!");
     update(&mut app, key(KeyCode::F(2)));
-    assert!(app.show_params);
+    assert!(app.params.shown);
     // model, mode, memory, system, temperature, top_p: edit top_p.
     for _ in 0..5 {
         update(&mut app, key(KeyCode::Down));
@@ -301,7 +302,7 @@ fn parameters_panel_with_a_value_being_edited() {
     for c in "0.9".chars() {
         update(&mut app, key(KeyCode::Char(c)));
     }
-    assert_eq!(app.params_edit.as_deref(), Some("0.9"));
+    assert_eq!(app.params.edit.as_deref(), Some("0.9"));
     snap_screen("params_editing", &mut app);
 }
 
@@ -323,12 +324,12 @@ fn status_line_while_waiting_and_streaming() {
             .checked_sub(std::time::Duration::from_secs(secs))
             .expect("an instant in the past")
     };
-    app.current.as_mut().unwrap().started = long_ago(5);
+    app.turn.as_mut().unwrap().started = long_ago(5);
     snap_status("waiting", &mut app);
     snap_screen("waiting", &mut app);
     stream(&mut app, t, 0, "Hel");
     // 1 delta over 1000 s: "0 tok/s", a single digit.
-    app.current.as_mut().unwrap().first_token = Some(long_ago(1000));
+    app.turn.as_mut().unwrap().first_token = Some(long_ago(1000));
     snap_status("streaming", &mut app);
 }
 
@@ -362,10 +363,10 @@ fn every_small_size_draws_without_panicking() {
         .chain([(200, 3), (3, 200)]);
     for (w, h) in sizes {
         for variant in 0..3 {
-            app.show_params = variant >= 1;
+            app.params.shown = variant >= 1;
             app.overlay = (variant == 2).then_some(chat_tui::app::Overlay::Help { scroll: 3 });
             let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-            term.draw(|f| layout::draw(f, &mut app, &Theme::default()))
+            term.draw(|f| layout::draw(f, &app, &Theme::default()))
                 .unwrap_or_else(|e| panic!("{w}x{h} variant {variant}: {e}"));
         }
     }

@@ -70,8 +70,8 @@ use std::collections::HashSet;
 
 use crate::api::types::{Mode, Params, Prompt, Role, WireMessage};
 use crate::chat::conversation::{Conversation, Message, MessageId, Speaker, Status};
+use crate::chat::counts::MessageCounts;
 use crate::chat::prompt;
-use crate::chat::tokens::TokenCounter;
 
 /// How many tokens a request may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,8 +120,7 @@ pub const SUMMARY_INSTRUCTIONS: &str = "You condense conversations. Summarise th
 
 /// The previous summary (if any) and the turns not yet covered by it, up to and including
 /// the message at `upto`.
-fn uncovered_turns(conv: &Conversation, upto: usize) -> (Option<&Message>, Vec<Turn<'_>>) {
-    let msgs = &conv.messages[..=upto.min(conv.messages.len().saturating_sub(1))];
+fn uncovered_turns<'a>(msgs: &[&'a Message]) -> (Option<&'a Message>, Vec<Turn<'a>>) {
     let summary = msgs
         .iter()
         .filter(|m| m.speaker == Speaker::Summary && m.status == Status::Complete)
@@ -130,7 +129,7 @@ fn uncovered_turns(conv: &Conversation, upto: usize) -> (Option<&Message>, Vec<T
         .map(|s| s.summary_of.iter().copied().collect())
         .unwrap_or_default();
     let mut turns: Vec<Turn> = Vec::new();
-    for m in msgs {
+    for &m in msgs {
         if covered.contains(&m.id) {
             continue;
         }
@@ -152,10 +151,9 @@ fn uncovered_turns(conv: &Conversation, upto: usize) -> (Option<&Message>, Vec<T
 }
 
 /// Every user and assistant message up to `upto`, ignoring summaries (the `full` strategy).
-fn all_turns(conv: &Conversation, upto: usize) -> Vec<Turn<'_>> {
-    let msgs = &conv.messages[..=upto.min(conv.messages.len().saturating_sub(1))];
+fn all_turns<'a>(msgs: &[&'a Message]) -> Vec<Turn<'a>> {
     let mut turns: Vec<Turn> = Vec::new();
-    for m in msgs {
+    for &m in msgs {
         match m.speaker {
             Speaker::User => turns.push(Turn { messages: vec![m] }),
             Speaker::Assistant if !m.text().is_empty() => match turns.last_mut() {
@@ -168,51 +166,86 @@ fn all_turns(conv: &Conversation, upto: usize) -> Vec<Turn<'_>> {
     turns
 }
 
+/// What a request carries under the memory strategy: the system text, the summary in
+/// force, the turns chosen (oldest first; the last is the one being answered).
+struct Selection<'a> {
+    system: Option<String>,
+    summary: Option<&'a Message>,
+    chosen: Vec<Turn<'a>>,
+}
+
+impl<'a> Selection<'a> {
+    /// Choose from `msgs` (the conversation up to and including the message answered).
+    fn of(conv: &Conversation, msgs: &[&'a Message]) -> Self {
+        // The system prompt, then any system messages in the conversation itself (an
+        // imported OpenAI `messages` array keeps its own), as one system message.
+        let parts: Vec<&str> = conv
+            .system
+            .as_deref()
+            .into_iter()
+            .chain(
+                msgs.iter()
+                    .filter(|m| m.speaker == Speaker::System)
+                    .map(|m| m.content.as_str()),
+            )
+            .filter(|s| !s.trim().is_empty())
+            .collect();
+        let system = (!parts.is_empty()).then(|| parts.join("\n\n"));
+        let (summary, mut turns) = match conv.memory {
+            Memory::Summarize => uncovered_turns(msgs),
+            _ => (None, all_turns(msgs)),
+        };
+        let keep = match conv.memory {
+            Memory::None => 1,
+            Memory::Last(n) => n + 1,
+            Memory::Full | Memory::Summarize => turns.len(),
+        };
+        let chosen = turns.split_off(turns.len().saturating_sub(keep));
+        Self {
+            system,
+            summary,
+            chosen,
+        }
+    }
+
+    fn messages(&self) -> Vec<&'a Message> {
+        self.chosen
+            .iter()
+            .flat_map(|t| t.messages.iter().copied())
+            .collect()
+    }
+
+    fn summary_text(&self) -> Option<&'a str> {
+        self.summary.map(|s| s.content.as_str())
+    }
+}
+
 /// Build the prompt for the message at index `upto` (normally the last user message) under
-/// the conversation's memory strategy. `params` are the ones the request will use (for the
-/// completion-mode stop sequence).
+/// the conversation's memory strategy.
 pub fn plan(
     conv: &Conversation,
     upto: usize,
-    counter: &TokenCounter,
+    counts: &dyn MessageCounts,
     budget: Option<Budget>,
 ) -> Plan {
-    // The system prompt, then any system messages in the conversation itself (an imported
-    // OpenAI `messages` array keeps its own), as one system message.
     let end = upto.min(conv.messages.len().saturating_sub(1));
-    let parts: Vec<&str> = conv
-        .system
-        .as_deref()
-        .into_iter()
-        .chain(
-            conv.messages[..=end]
-                .iter()
-                .filter(|m| m.speaker == Speaker::System)
-                .map(|m| m.content.as_str()),
-        )
-        .filter(|s| !s.trim().is_empty())
-        .collect();
-    let joined = parts.join("\n\n");
-    let system = (!parts.is_empty()).then_some(joined.as_str());
-    let (summary, turns) = match conv.memory {
-        Memory::Summarize => uncovered_turns(conv, upto),
-        _ => (None, all_turns(conv, upto)),
-    };
-    let chosen: Vec<&Turn> = match conv.memory {
-        Memory::None => turns.last().into_iter().collect(),
-        Memory::Last(n) => {
-            let skip = turns.len().saturating_sub(n + 1);
-            turns.iter().skip(skip).collect()
-        }
-        Memory::Full | Memory::Summarize => turns.iter().collect(),
-    };
-    let messages: Vec<&Message> = chosen
-        .iter()
-        .flat_map(|t| t.messages.iter().copied())
-        .collect();
-    let summary_text = summary.map(|s| s.content.as_str());
+    let msgs: Vec<&Message> = conv.messages.get(..=end).unwrap_or_default().iter().collect();
+    let sel = Selection::of(conv, &msgs);
+    let system = sel.system.as_deref();
+    let messages = sel.messages();
+    let summary_text = sel.summary_text();
     let prompt = build(conv.mode, conv.memory, system, summary_text, &messages);
-    let tokens = estimate(counter, conv.mode, system, summary_text, &messages);
+    let tokens = estimate(
+        counts,
+        conv.mode,
+        conv.memory,
+        system,
+        summary_text,
+        &messages,
+        &|m| Some(counts.tokens(m)),
+    )
+    .unwrap_or_default();
+    let chosen = &sel.chosen;
 
     if conv.memory == Memory::Summarize
         && let Some(b) = budget
@@ -229,7 +262,7 @@ pub fn plan(
             let t: u64 = chosen[fold]
                 .messages
                 .iter()
-                .map(|m| message_tokens(counter, m) + 4)
+                .map(|m| counts.tokens(m) + 4)
                 .sum();
             rest_tokens = rest_tokens.saturating_sub(t);
             fold += 1;
@@ -246,15 +279,21 @@ pub fn plan(
                 .collect();
             let request = summary_request(conv.mode, summary_text, &folded);
             let request_tokens = estimate(
-                counter,
+                counts,
                 conv.mode,
+                Memory::Full,
                 Some(SUMMARY_INSTRUCTIONS),
                 summary_text,
                 &folded,
-            ) + 20;
+                &|m| Some(counts.tokens(m)),
+            )
+            .unwrap_or_default()
+                + 20;
             if request_tokens <= limit || fold <= 1 {
-                let mut ids: Vec<MessageId> =
-                    summary.map(|s| s.summary_of.clone()).unwrap_or_default();
+                let mut ids: Vec<MessageId> = sel
+                    .summary
+                    .map(|s| s.summary_of.clone())
+                    .unwrap_or_default();
                 ids.extend(folded.iter().map(|m| m.id));
                 return Plan::Summarize {
                     ids,
@@ -272,53 +311,95 @@ pub fn plan(
     }
 }
 
-/// Tokens of a message's text: its cached local count when it has one.
-fn message_tokens(counter: &TokenCounter, m: &Message) -> u64 {
-    m.local_tokens
-        .unwrap_or_else(|| counter.count(m.text()) as u64)
+/// The local count of the request that sending a draft of `draft_tokens` tokens would make
+/// now: the same selection and accounting as [`plan`] (so the tokens panel shows what will
+/// be sent). `None` while a message it needs has not been counted yet (counting is left to
+/// the caller, off the hot path). With `summarize` over the budget, this is the count
+/// before summarising.
+pub fn next_request_tokens(
+    conv: &Conversation,
+    counts: &dyn MessageCounts,
+    draft_tokens: u64,
+) -> Option<u64> {
+    let mut draft = Message::new(MessageId::MAX, Speaker::User, "");
+    draft.local_tokens = Some(draft_tokens);
+    let msgs: Vec<&Message> = conv
+        .messages
+        .iter()
+        .chain(std::iter::once(&draft))
+        .collect();
+    let sel = Selection::of(conv, &msgs);
+    estimate(
+        counts,
+        conv.mode,
+        conv.memory,
+        sel.system.as_deref(),
+        sel.summary_text(),
+        &sel.messages(),
+        &|m| counts.known(m),
+    )
 }
 
-/// The local count of the prompt [`build`] makes, from per-message counts (cached on the
-/// messages), so planning does not re-encode the whole history on every send. For chat
-/// prompts this is exactly OpenAI's accounting; for completion prompts, within a few tokens.
+/// The messages [`next_request_tokens`] needs counted that have no count yet, newest first.
+pub fn uncounted<'a>(conv: &'a Conversation, counts: &dyn MessageCounts) -> Vec<&'a Message> {
+    let msgs: Vec<&Message> = conv.messages.iter().collect();
+    let sel = Selection::of(conv, &msgs);
+    let mut out: Vec<&Message> = sel
+        .messages()
+        .into_iter()
+        .filter(|m| counts.known(m).is_none())
+        .collect();
+    out.reverse();
+    out
+}
+
+/// The local count of the prompt [`build`] makes, from per-message counts, so planning
+/// does not re-encode the whole history on every send. For chat prompts this is exactly
+/// OpenAI's accounting; for completion prompts, within a few tokens. `None` when `per`
+/// knows no count for a message.
 fn estimate(
-    counter: &TokenCounter,
+    counts: &dyn MessageCounts,
     mode: Mode,
+    memory: Memory,
     system: Option<&str>,
     summary: Option<&str>,
     messages: &[&Message],
-) -> u64 {
-    let text = |s: &str| counter.count(s) as u64;
-    match mode {
+    per: &dyn Fn(&Message) -> Option<u64>,
+) -> Option<u64> {
+    let text = |s: &str| counts.counter().count(s) as u64;
+    let mut body = 0;
+    for m in messages {
+        body += per(m)?;
+    }
+    let n = messages.len() as u64;
+    Some(match mode {
         // Every message: 3 + role (1 token) + content; then 3 that prime the reply.
         Mode::Chat => {
             system.map(|s| 4 + text(s)).unwrap_or(0)
                 + summary
                     .map(|s| 4 + text(prompt::SUMMARY_PREFIX) + text(s))
                     .unwrap_or(0)
-                + messages
-                    .iter()
-                    .map(|m| 4 + message_tokens(counter, m))
-                    .sum::<u64>()
+                + 4 * n
+                + body
                 + 3
         }
+        // The tutorial's first loop sends the question alone, as typed (see `build`).
+        Mode::Completion if memory == Memory::None && system.is_none() => body,
         // `User: ...\n` lines: the label, a space and a newline are about 3 tokens.
         Mode::Completion => {
             system.map(|s| 2 + text(s)).unwrap_or(0)
                 + summary
                     .map(|s| 2 + text(prompt::SUMMARY_PREFIX) + text(s))
                     .unwrap_or(0)
-                + messages
-                    .iter()
-                    .map(|m| 3 + message_tokens(counter, m))
-                    .sum::<u64>()
+                + 3 * n
+                + body
                 + 2
         }
-    }
+    })
 }
 
 #[cfg(test)]
-fn count(counter: &TokenCounter, prompt: &Prompt) -> u64 {
+fn count(counter: &crate::chat::tokens::TokenCounter, prompt: &Prompt) -> u64 {
     match prompt {
         Prompt::Chat(m) => counter.count_messages(m) as u64,
         Prompt::Completion(p) => counter.count(p) as u64,
@@ -395,6 +476,7 @@ pub fn summary_params(params: &Params) -> Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::tokens::TokenCounter;
 
     fn conv(memory: Memory, mode: Mode, turns: usize) -> Conversation {
         let mut c = Conversation::new("gpt-4o", mode, memory);
@@ -573,6 +655,46 @@ mod tests {
         match plan(&c, c.messages.len() - 1, &counter, None) {
             Plan::Send { tokens, .. } => assert!(tokens > 11_000),
             p => panic!("{p:?}"),
+        }
+    }
+
+    #[test]
+    fn the_next_request_estimate_is_what_plan_sends() {
+        use crate::chat::counts::TokenCache;
+        let counter = TokenCounter::for_model("gpt-4o");
+        let draft = "and what about 漢字 and emoji 🦀?";
+        for mode in [Mode::Chat, Mode::Completion] {
+            for memory in [
+                Memory::None,
+                Memory::Last(2),
+                Memory::Full,
+                Memory::Summarize,
+            ] {
+                let mut c = conv(memory, mode, 4);
+                if mode == Mode::Chat {
+                    c.system = Some("Be brief.".into());
+                }
+                let mut cache = TokenCache::new(counter);
+                assert_eq!(
+                    next_request_tokens(&c, &cache, counter.count(draft) as u64),
+                    None,
+                    "{mode} {memory}: nothing counted yet"
+                );
+                for m in c.messages.clone() {
+                    cache.count(&m);
+                }
+                assert!(uncounted(&c, &cache).is_empty());
+                let estimate = next_request_tokens(&c, &cache, counter.count(draft) as u64)
+                    .expect("everything is counted");
+                let id = c.push(Speaker::User, draft);
+                assert!(c.get(id).is_some());
+                match plan(&c, c.messages.len() - 1, &cache, None) {
+                    Plan::Send { tokens, .. } => {
+                        assert_eq!(tokens, estimate, "{mode} {memory}")
+                    }
+                    p => panic!("{p:?}"),
+                }
+            }
         }
     }
 

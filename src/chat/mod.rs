@@ -1,6 +1,7 @@
 //! Conversations, token counting and chat memory. Knows nothing of the terminal.
 
 pub mod conversation;
+pub mod counts;
 pub mod memory;
 pub mod prompt;
 pub mod tokens;

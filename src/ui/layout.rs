@@ -3,20 +3,21 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{App, Focus};
+use crate::app::{App, Focus, NoticeKind};
+use crate::text::sanitize;
 use crate::ui::theme::Theme;
-use crate::ui::{overlays, panels, params};
+use crate::ui::{overlays, panels, params, widgets};
 
 /// Rows the input box takes: its lines, between 1 and 8, plus borders.
 fn input_height(app: &App, area: Rect) -> u16 {
-    let lines = app.input.lines().len().clamp(1, 8) as u16;
+    let lines = app.draft.line_count().clamp(1, 8) as u16;
     (lines + 2).min(area.height / 3).max(3)
 }
 
 /// Draw everything. Small terminals drop the side panels first, then the info panels.
-pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme) {
+pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     let area = f.area();
     if area.width < 4 || area.height < 3 {
         f.render_widget(Paragraph::new("…"), area);
@@ -37,17 +38,17 @@ pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme) {
     ])
     .areas(area);
 
-    let (history_area, params_area) = if app.show_params && main.width >= 60 {
+    let (history_area, params_area) = if app.params.shown && main.width >= 60 {
         let [h, p] = Layout::horizontal([Constraint::Min(30), Constraint::Length(36)]).areas(main);
         (h, Some(p))
-    } else if app.show_params {
+    } else if app.params.shown {
         (Rect::default(), Some(main))
     } else {
         (main, None)
     };
 
     if history_area.width > 0 && history_area.height > 0 {
-        draw_history(f, history_area, app, theme);
+        draw_conversation(f, history_area, app, theme);
     }
     if let Some(p) = params_area {
         params::draw(f, p, app, theme);
@@ -66,21 +67,14 @@ pub fn draw(f: &mut Frame, app: &mut App, theme: &Theme) {
     overlays::draw(f, area, app, theme);
 }
 
-fn draw_history(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
-    let focused = app.focus == Focus::History && app.overlay.is_none();
+fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let focused = app.focus == Focus::Conversation && app.overlay.is_none();
     let title = if app.conv.title.is_empty() {
-        " chat-tui ".to_string()
+        "chat-tui".to_string()
     } else {
-        format!(" {} ", crate::ui::sanitize::sanitize(&app.conv.title))
+        sanitize(&app.conv.title).into_owned()
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(if focused {
-            theme.border_focused
-        } else {
-            theme.border
-        })
-        .title(Span::styled(title, theme.heading));
+    let block = widgets::block(&title, theme.heading, focused, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
     if app.conv.messages.is_empty() {
@@ -92,6 +86,7 @@ fn draw_history(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     }
     let buf = f.buffer_mut();
     app.view
+        .borrow_mut()
         .render(&app.conv.messages, inner, buf, theme, focused);
 }
 
@@ -101,8 +96,8 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         Line::from(""),
         Line::from(format!(
             "Talking to {} with model {} ({} mode, memory {}).",
-            crate::ui::sanitize::sanitize(&app.endpoint),
-            crate::ui::sanitize::sanitize(&app.conv.model),
+            sanitize(&app.conn.endpoint),
+            sanitize(&app.conv.model),
             app.conv.mode,
             app.conv.memory
         )),
@@ -113,17 +108,18 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     // The status line cuts a long notice short (a file that could not be opened names its
     // path first): show an error here in full, wrapped, while the screen is empty.
     if let Some(n) = app
+        .status
         .notice
         .as_ref()
-        .filter(|n| n.kind == crate::app::NoticeKind::Error)
+        .filter(|n| n.kind == NoticeKind::Error)
     {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
-            crate::ui::sanitize::sanitize(&n.text).into_owned(),
+            sanitize(&n.text).into_owned(),
             theme.error,
         )));
     }
-    if app.first_run {
+    if app.conn.first_run {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
             "No API key or server is configured yet.",
@@ -138,7 +134,7 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::from(
             "    or --profile ollama (see the example config: chat-tui --print-config)",
         ));
-        let cfg = crate::paths::config_file()
+        let cfg = crate::store::paths::config_file()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(no config directory)".into());
         lines.push(Line::from(format!("  • Config file: {cfg}")));

@@ -9,3 +9,4 @@ pub mod params;
 pub mod sanitize;
 pub mod sessions;
 pub mod theme;
+pub mod widgets;

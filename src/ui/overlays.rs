@@ -1,115 +1,50 @@
 //! Panels drawn over the others: help, the model picker, the local-server offer, sessions.
+//! Draw only: their keys are handled in `app::overlay`.
 
-use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-use crate::action::{Action, Effect};
-use crate::app::{App, NoticeKind, Overlay, run_command};
-use crate::commands::{COMMANDS, Command};
-use crate::keymap::Context;
-use crate::ui::sanitize::sanitize;
+use crate::action::Action;
+use crate::app::{App, Overlay};
+use crate::commands::COMMANDS;
+use crate::keymap::{Context, Hint, hints};
+use crate::text::sanitize;
 use crate::ui::theme::Theme;
+use crate::ui::widgets::{centered, panel};
 
-/// Keys while an overlay is open.
-pub fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    app.dirty = true;
-    let Some(overlay) = app.overlay.as_mut() else {
-        return Vec::new();
-    };
-    // Quitting works everywhere.
-    if let Some(Action::Quit) = app.keymap.lookup(Context::Global, &key) {
-        app.overlay = None;
-        return crate::app::on_action(app, Action::Quit);
-    }
-    match overlay {
-        Overlay::Help { scroll } => match key.code {
-            KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
-            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
-            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
-            _ => app.overlay = None,
-        },
-        Overlay::Models {
-            models, selected, ..
-        } => match key.code {
-            KeyCode::Up => *selected = selected.saturating_sub(1),
-            KeyCode::Down => *selected = (*selected + 1).min(models.len().saturating_sub(1)),
-            KeyCode::Enter => {
-                let choice = models.get(*selected).cloned();
-                app.overlay = None;
-                if let Some(m) = choice {
-                    return run_command(app, Command::Model(Some(m)));
-                }
-            }
-            KeyCode::Esc => app.overlay = None,
-            _ => {}
-        },
-        Overlay::LocalServer { url, name } => match key.code {
-            KeyCode::Enter | KeyCode::Char('y') => {
-                let (url, name) = (url.clone(), name.clone());
-                app.overlay = None;
-                app.first_run = false;
-                return vec![Effect::UseServer {
-                    base_url: url,
-                    name,
-                }];
-            }
-            _ => {
-                app.overlay = None;
-                app.first_run = false;
-                app.notify(
-                    NoticeKind::Info,
-                    "set OPENAI_API_KEY or base_url in the config (F1 shows where)",
-                );
-            }
-        },
-        Overlay::Sessions(_) => return crate::ui::sessions::on_key(app, key),
-    }
-    Vec::new()
-}
-
-/// A centred rectangle of at most `w` x `h`.
-pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let [r] = Layout::vertical([Constraint::Length(h.min(area.height))])
-        .flex(Flex::Center)
-        .areas(area);
-    let [c] = Layout::horizontal([Constraint::Length(w.min(area.width))])
-        .flex(Flex::Center)
-        .areas(r);
-    c
-}
-
-fn frame_block<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border_focused)
-        .title(Span::styled(format!(" {title} "), theme.heading))
-}
-
-/// The help text: every binding (from the keymap) and every command.
+/// The help text: every binding (from the keymap, per pane) and every command.
 pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    let mut lines = vec![Line::from(Span::styled("Keys", theme.heading))];
-    let bindings = app.keymap.bindings();
-    for ctx in [Context::Global, Context::Input, Context::History] {
-        lines.push(Line::from(Span::styled(
-            format!("  {}", ctx.name()),
-            theme.accent,
-        )));
-        for (c, key, action) in &bindings {
-            if *c == ctx {
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("    {key:<14}"),
-                        theme.accent.add_modifier(Modifier::BOLD),
-                    ),
-                    Span::raw(action.describe()),
-                    Span::styled(format!("  ({})", action.name()), theme.dim),
-                ]));
-            }
+    let mut lines = vec![Line::from(Span::styled(
+        "Keys (rebind in the config: [keys] for anywhere, [keys.PANE] for one pane)",
+        theme.heading,
+    ))];
+    for ctx in Context::ALL {
+        let bindings = app.keymap.bindings(*ctx);
+        if bindings.is_empty() {
+            continue;
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {}", ctx.title()), theme.accent),
+            Span::styled(
+                match ctx {
+                    Context::Global => "  [keys]".to_string(),
+                    c => format!("  [keys.{}]", c.name()),
+                },
+                theme.dim,
+            ),
+        ]));
+        for (key, action) in &bindings {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("    {key:<14}"),
+                    theme.accent.add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(action.describe()),
+                Span::styled(format!("  ({})", action.name()), theme.dim),
+            ]));
         }
     }
     lines.push(Line::from(Span::styled(
@@ -140,7 +75,7 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     ));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Files", theme.heading)));
-    for (what, path) in crate::paths::describe() {
+    for (what, path) in crate::store::paths::describe() {
         lines.push(Line::from(vec![
             Span::styled(format!("  {what:<14}"), theme.dim),
             Span::raw(path),
@@ -148,7 +83,7 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
-        "Any key closes this help.",
+        "Any other key closes this help.",
         theme.dim,
     )));
     lines
@@ -162,8 +97,17 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Overlay::Help { scroll } => {
             let r = centered(area, 110, area.height.saturating_sub(2));
             f.render_widget(Clear, r);
+            let keys = hints(
+                &app.keymap,
+                Context::Help,
+                &[
+                    Hint::Pair(Action::ScrollUp, Action::ScrollDown),
+                    Hint::Pair(Action::PageUp, Action::PageDown),
+                    Hint::One(Action::Close),
+                ],
+            );
             let p = Paragraph::new(help_lines(app, theme))
-                .block(frame_block("help — ↑↓ PgUp PgDn scroll", theme))
+                .block(panel(&format!("help — {}", keys.join(" · ")), theme))
                 .scroll((*scroll, 0));
             f.render_widget(p, r);
         }
@@ -175,7 +119,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } => {
             let r = centered(area, 60, 20);
             f.render_widget(Clear, r);
-            let b = frame_block("models — Enter picks, Esc closes", theme);
+            let keys = hints(
+                &app.keymap,
+                Context::Models,
+                &[
+                    Hint::Named(Action::Accept, "picks"),
+                    Hint::Named(Action::Close, "closes"),
+                ],
+            );
+            let b = panel(&format!("models — {}", keys.join(", ")), theme);
             let inner = b.inner(r);
             f.render_widget(b, r);
             let lines: Vec<Line> = if *loading {
@@ -225,7 +177,15 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 )),
                 Line::from(Span::styled(url.clone(), theme.accent)),
                 Line::from(""),
-                Line::from("Use it for this session?  Enter / y: yes · any other key: no"),
+                Line::from(format!(
+                    "Use it for this session?  {}: yes · any other key: no",
+                    app.keymap
+                        .keys_for(Context::LocalServer, Action::Yes)
+                        .iter()
+                        .map(|k| k.label())
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                )),
                 Line::from(Span::styled(
                     "(to keep it, set base_url in the config, or use --profile)",
                     theme.dim,
@@ -234,10 +194,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             f.render_widget(
                 Paragraph::new(text)
                     .wrap(Wrap { trim: false })
-                    .block(frame_block("local server found", theme)),
+                    .block(panel("local server found", theme)),
                 r,
             );
         }
-        Overlay::Sessions(state) => crate::ui::sessions::draw(f, area, state, theme),
+        Overlay::Sessions(state) => {
+            crate::ui::sessions::draw(f, area, state, &app.keymap, theme)
+        }
     }
 }

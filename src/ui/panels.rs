@@ -4,28 +4,18 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Gauge, Paragraph};
+use ratatui::widgets::{Gauge, Paragraph};
 
 use crate::action::Action;
 use crate::api::types::FinishReason;
-use crate::app::{App, CurrentKind, Focus, NoticeKind};
+use crate::app::{App, Focus, NoticeKind, Purpose};
 use crate::chat::conversation::{Speaker, Status};
-use crate::keymap::Context;
-use crate::ui::sanitize::sanitize;
+use crate::keymap::{Context, Hint, hints as keymap_hints};
+use crate::text::sanitize;
 use crate::ui::theme::Theme;
+use crate::ui::widgets::pane as block;
 
 const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-fn block<'a>(title: &'a str, theme: &Theme, focused: bool) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(if focused {
-            theme.border_focused
-        } else {
-            theme.border
-        })
-        .title(Span::styled(format!(" {title} "), theme.dim))
-}
 
 /// Thousands separators: 12,345.
 pub fn thousands(n: u64) -> String {
@@ -191,14 +181,17 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let next = app.next_request_tokens();
     let mut second = vec![
         Span::styled("draft ", theme.dim),
-        Span::raw(thousands(app.draft_tokens)),
+        Span::raw(thousands(app.tokens.draft)),
         Span::styled(" · next request ", theme.dim),
-        Span::raw(format!("~{}", thousands(next))),
+        match next {
+            Some(n) => Span::raw(format!("~{}", thousands(n))),
+            None => Span::styled("counting…", theme.dim),
+        },
         Span::styled(" · session ", theme.dim),
-        Span::raw(thousands(app.session_usage.total_tokens)),
+        Span::raw(thousands(app.tokens.session.total_tokens)),
     ];
     // Which encoding counted (it says "(estimate)" itself for a guess), where it fits.
-    let label = format!(" ({})", app.counter.label());
+    let label = format!(" ({})", app.tokens.counter().label());
     let used: usize = second.iter().map(|s| s.width()).sum();
     if used + label.chars().count() <= usize::from(inner.width) {
         second.insert(4, Span::styled(label, theme.dim));
@@ -216,6 +209,7 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     if inner.height >= 3 {
         if let Some(b) = app.budget() {
+            let next = next.unwrap_or(0);
             let limit = b.prompt_limit().max(1);
             let ratio = (next as f64 / limit as f64).clamp(0.0, 1.0);
             let style = if next > limit {
@@ -248,30 +242,29 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 /// The input box.
-pub fn draw_input(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+pub fn draw_input(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::Input && app.overlay.is_none();
     let title = if app.is_busy() {
-        "message (Esc cancels the reply)"
+        format!(
+            "message ({} cancels the reply)",
+            app.keymap.hint_key(Context::Input, Action::Cancel)
+        )
     } else {
-        "message"
+        "message".to_string()
     };
-    let b = block(title, theme, focused);
-    app.input.set_block(b);
-    app.input.set_cursor_style(if focused {
-        Style::default().add_modifier(Modifier::REVERSED)
-    } else {
-        Style::default()
-    });
-    f.render_widget(&app.input, area);
+    let b = block(&title, theme, focused);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    f.render_widget(&app.draft.input, inner);
 }
 
 /// One line at the bottom: where, what, state, and hints for the focused pane.
 pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans: Vec<Span> = Vec::new();
-    match &app.current {
+    match &app.turn {
         Some(cur) => {
-            let sp = SPINNER[app.spinner % SPINNER.len()];
-            let summary = matches!(cur.kind, CurrentKind::Summary { .. });
+            let sp = SPINNER[app.status.spinner % SPINNER.len()];
+            let summary = matches!(cur.purpose, Purpose::Summary { .. });
             match cur.first_token {
                 None => spans.push(Span::styled(
                     format!(
@@ -294,12 +287,12 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }
             }
         }
-        None => match &app.last_error {
+        None => match &app.status.last_error {
             Some(_) => spans.push(Span::styled("✗ error ", theme.error)),
             None => spans.push(Span::styled("● idle ", theme.ok)),
         },
     }
-    if let Some(n) = &app.notice {
+    if let Some(n) = &app.status.notice {
         let style = match n.kind {
             NoticeKind::Info => Style::default(),
             NoticeKind::Warning => theme.warning,
@@ -311,7 +304,7 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     spans.push(Span::styled(
         format!(
             "{} · {} · {} · memory {}",
-            sanitize(&app.endpoint),
+            sanitize(&app.conn.endpoint),
             sanitize(&app.conv.model),
             app.conv.mode,
             app.conv.memory
@@ -343,45 +336,49 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// Key hints for the focused pane, from the keymap.
 pub fn hints(app: &App) -> String {
     let km = &app.keymap;
-    let first = |ctx, a| km.hint_key(ctx, a);
-    let mut parts = Vec::new();
-    match app.focus {
-        Focus::Input => {
-            if app.is_busy() {
-                parts.push(format!("{} cancel", first(Context::Input, Action::Cancel)));
-            } else {
-                parts.push(format!("{} send", first(Context::Input, Action::Submit)));
-                parts.push(format!(
-                    "{} newline",
-                    first(Context::Input, Action::Newline)
-                ));
-            }
-        }
-        Focus::History => {
-            parts.push("↑↓ scroll".to_string());
-            parts.push("[ ] choice".to_string());
-        }
-        Focus::Params => {
-            parts.push("↑↓ select".to_string());
-            parts.push("Enter edit".to_string());
-            parts.push("Del unset".to_string());
-        }
-    }
-    if app
-        .conv
-        .last_reply()
-        .is_some_and(|m| m.choices.len() > 1 && m.speaker == Speaker::Assistant)
+    let ctx = app.key_context();
+    let mut parts = match app.focus {
+        Focus::Input if app.is_busy() => keymap_hints(km, ctx, &[Hint::One(Action::Cancel)]),
+        Focus::Input => keymap_hints(
+            km,
+            ctx,
+            &[Hint::One(Action::Submit), Hint::One(Action::Newline)],
+        ),
+        Focus::Conversation => keymap_hints(
+            km,
+            ctx,
+            &[
+                Hint::Pair(Action::ScrollUp, Action::ScrollDown),
+                Hint::Pair(Action::PrevChoice, Action::NextChoice),
+            ],
+        ),
+        Focus::Params if app.params.edit.is_some() => keymap_hints(
+            km,
+            ctx,
+            &[Hint::One(Action::Apply), Hint::Named(Action::Close, "cancel")],
+        ),
+        Focus::Params => keymap_hints(
+            km,
+            ctx,
+            &[
+                Hint::Pair(Action::SelectPrev, Action::SelectNext),
+                Hint::One(Action::Edit),
+                Hint::One(Action::Unset),
+            ],
+        ),
+    };
+    let mut global = Vec::new();
+    if app.focus != Focus::Conversation
+        && app
+            .conv
+            .last_reply()
+            .is_some_and(|m| m.choices.len() > 1 && m.speaker == Speaker::Assistant)
     {
-        parts.push(format!(
-            "{} choice",
-            first(Context::Global, Action::NextChoice)
-        ));
+        global.push(Hint::One(Action::NextChoice));
     }
-    parts.push(format!(
-        "{} params",
-        first(Context::Global, Action::ToggleParams)
-    ));
-    parts.push(format!("{} help", first(Context::Global, Action::Help)));
+    global.push(Hint::One(Action::ToggleParams));
+    global.push(Hint::One(Action::Help));
+    parts.extend(keymap_hints(km, Context::Global, &global));
     parts.join(" · ")
 }
 

@@ -1,0 +1,199 @@
+//! Running a `/command` (parsed in `crate::commands`). A command that fails returns a
+//! [`CommandError`]; the caller shows it (and a typed command stays in the input).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::action::Effect;
+use crate::api::types::{Mode, PARAM_NAMES};
+use crate::app::{App, NoticeKind, Overlay, sessions, turn};
+use crate::chat::conversation::Conversation;
+use crate::chat::prompt;
+use crate::commands::Command;
+
+/// Why a command did nothing (shown as an error; a typed command stays in the input).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandError(pub String);
+
+/// Run `cmd`; on failure show why.
+pub fn run_or_notify(app: &mut App, cmd: Command) -> Vec<Effect> {
+    match run(app, cmd) {
+        Ok(fx) => fx,
+        Err(e) => {
+            app.notify(NoticeKind::Error, e.0);
+            Vec::new()
+        }
+    }
+}
+
+/// Run a `/command`.
+pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
+    let err = |e: String| CommandError(e);
+    Ok(match cmd {
+        Command::Help => {
+            app.overlay = Some(Overlay::Help { scroll: 0 });
+            Vec::new()
+        }
+        Command::Quit => crate::app::quit(app),
+        Command::New => {
+            let mut fx = Vec::new();
+            if let Some(cur) = app.turn.take() {
+                fx.push(Effect::Cancel { turn: cur.id });
+            }
+            let conv = fresh_like(&app.conv);
+            fx.extend(app.load_conversation(conv, None));
+            app.notify(NoticeKind::Info, "new conversation");
+            fx
+        }
+        Command::Set(name, value) => {
+            let mut p = app.conv.params.clone();
+            p.set(&name, &value)
+                .and_then(|_| p.validate(app.conv.mode))
+                .map_err(|e| err(e.to_string()))?;
+            app.conv.params = p;
+            let shown = app.conv.params.get(&name).unwrap_or_default();
+            let extra = if PARAM_NAMES.contains(&name.as_str()) {
+                ""
+            } else {
+                " (extra body field)"
+            };
+            app.notify(NoticeKind::Info, format!("{name} = {shown}{extra}"));
+            app.save_effect()
+        }
+        Command::Unset(name) => {
+            app.conv
+                .params
+                .unset(&name)
+                .map_err(|e| err(e.to_string()))?;
+            app.notify(
+                NoticeKind::Info,
+                format!("{name} unset: the server's default applies"),
+            );
+            app.save_effect()
+        }
+        Command::Model(Some(name)) => {
+            app.conv.model = name.clone();
+            app.tokens.learned_window = None;
+            let mut fx = app.use_counter_for(&name);
+            for m in &mut app.conv.messages {
+                m.local_tokens = None;
+            }
+            app.notify(
+                NoticeKind::Info,
+                format!(
+                    "model: {name} (tokens counted with {})",
+                    app.tokens.counter().label()
+                ),
+            );
+            fx.extend(app.save_effect());
+            fx
+        }
+        Command::Model(None) => {
+            app.overlay = Some(Overlay::loading_models());
+            vec![Effect::FetchModels]
+        }
+        Command::Mode(mode) => {
+            let mut p = app.conv.params.clone();
+            if mode == Mode::Chat {
+                // Completion-only parameters would make every request invalid.
+                p.suffix = None;
+                p.best_of = None;
+            }
+            let dropped = p != app.conv.params;
+            app.conv.params = p;
+            app.conv.mode = mode;
+            app.notify(
+                NoticeKind::Info,
+                format!(
+                    "mode: {mode} ({}){}",
+                    match mode {
+                        Mode::Chat => "/chat/completions",
+                        Mode::Completion => "/completions",
+                    },
+                    if dropped {
+                        "; suffix and best_of unset (completion only)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            app.save_effect()
+        }
+        Command::Memory(m) => {
+            app.conv.memory = m;
+            app.notify(NoticeKind::Info, format!("memory: {m}"));
+            app.save_effect()
+        }
+        Command::System(text) => {
+            app.conv.system = text.filter(|t| !t.trim().is_empty());
+            app.notify(
+                NoticeKind::Info,
+                match &app.conv.system {
+                    Some(_) => "system prompt set",
+                    None => "system prompt cleared",
+                },
+            );
+            app.save_effect()
+        }
+        Command::Insert(text) => {
+            if app.conv.mode != Mode::Completion {
+                return Err(err(
+                    "/insert needs completion mode (/mode completion)".into()
+                ));
+            }
+            if turn::still_streaming(app) {
+                return Ok(Vec::new());
+            }
+            let (before, after) = prompt::split_insert(&text).ok_or_else(|| {
+                err("/insert TEXT [insert] TEXT: mark where the reply goes with [insert]".into())
+            })?;
+            turn::send_user_message(app, before, Some(after))
+        }
+        Command::Retry => turn::retry(app),
+        Command::Continue => turn::continue_reply(app),
+        Command::Save(path) => {
+            let markdown = is_markdown(&path);
+            if !markdown {
+                app.save.file = Some(path.clone());
+            }
+            vec![Effect::Save {
+                conversation: Arc::new(app.conv.clone()),
+                path,
+                explicit: true,
+                markdown,
+            }]
+        }
+        Command::Export(path) => vec![Effect::Save {
+            conversation: Arc::new(app.conv.clone()),
+            path,
+            explicit: true,
+            markdown: true,
+        }],
+        Command::Open(path) => vec![Effect::Open { path }],
+        Command::Sessions => sessions::open(app),
+        Command::Rename(title) => {
+            app.conv.title = title;
+            app.notify(NoticeKind::Info, "renamed");
+            app.save_effect()
+        }
+    })
+}
+
+/// A new, empty conversation with the settings of `conv`.
+fn fresh_like(conv: &Conversation) -> Conversation {
+    let mut c = Conversation::new(conv.model.clone(), conv.mode, conv.memory);
+    c.system = conv.system.clone();
+    c.params = conv.params.clone();
+    c.endpoint = conv.endpoint.clone();
+    c
+}
+
+fn is_markdown(p: &Path) -> bool {
+    matches!(
+        p.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("md" | "markdown")
+    )
+}

@@ -1,0 +1,680 @@
+//! The application state and `update()`: every key, paste, tick and background result goes
+//! through [`update`], which changes the state and returns the [`Effect`]s (requests, saves,
+//! listings…) for the runtime to carry out. No I/O happens here.
+//!
+//! Keys become [`Action`]s through the key map, for the context on top (a panel, else the
+//! focused pane); each pane's actions are handled in its own module.
+
+pub mod command;
+pub mod draft;
+pub mod overlay;
+pub mod params;
+pub mod sessions;
+pub mod turn;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+
+use crate::action::{Action, Effect, Msg, TurnId};
+use crate::api::types::Usage;
+use crate::chat::conversation::{Conversation, Speaker};
+use crate::chat::counts::TokenCache;
+use crate::chat::memory::{self, Budget};
+use crate::chat::tokens::{self, TokenCounter};
+use crate::keymap::{Context, Keymap};
+use crate::ui::history::HistoryView;
+
+pub use command::CommandError;
+pub use draft::Draft;
+pub use overlay::Overlay;
+pub use params::ParamsPane;
+pub use sessions::{SessionsMode, SessionsPane};
+pub use turn::{InFlight, Purpose};
+
+/// Which pane has the keyboard (when no panel is on top).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    Input,
+    Conversation,
+    Params,
+}
+
+/// What kind of notice the status line shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoticeKind {
+    Info,
+    Warning,
+    Error,
+}
+
+/// A message on the status line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub kind: NoticeKind,
+    pub at: Instant,
+}
+
+/// The status line's own state.
+#[derive(Clone, Debug, Default)]
+pub struct StatusLine {
+    pub notice: Option<Notice>,
+    /// The last request's error, until the next request.
+    pub last_error: Option<String>,
+    /// Frame of the busy spinner.
+    pub spinner: usize,
+}
+
+/// Token counting and the context budget.
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    /// Counts for messages that have none saved (never written into the conversation).
+    pub cache: TokenCache,
+    /// Local count of the draft.
+    pub draft: u64,
+    counted_draft: u64,
+    /// Usage over this session (all conversations).
+    pub session: Usage,
+    /// `context_window` from the config or flags.
+    pub window_override: Option<u64>,
+    /// The context window a server stated when it refused a request as too long.
+    pub learned_window: Option<u64>,
+    pub reply_reserve: Option<u64>,
+}
+
+impl Tokens {
+    pub fn counter(&self) -> &TokenCounter {
+        crate::chat::counts::MessageCounts::counter(&self.cache)
+    }
+}
+
+/// Where the app talks to.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// The profile or host, for the status line.
+    pub endpoint: String,
+    /// Stream replies (false: wait for whole replies).
+    pub stream: bool,
+    /// No key and no base URL: show how to set them.
+    pub first_run: bool,
+    /// The fault tests' `/panic` (set from the environment at start).
+    pub test_panic: bool,
+    /// The home folder, for `~/` in command paths (read at start).
+    pub home: Option<PathBuf>,
+}
+
+/// Where the conversation is written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SaveTarget {
+    /// The autosave file in the library (None when there is no data dir).
+    pub autosave: Option<PathBuf>,
+    /// Set by `/save PATH` or by opening a file: saved there from then on.
+    pub file: Option<PathBuf>,
+}
+
+impl SaveTarget {
+    /// The library folder (where the autosave file lives).
+    pub fn library(&self) -> Option<PathBuf> {
+        self.autosave
+            .as_ref()
+            .and_then(|p| p.parent().map(PathBuf::from))
+    }
+}
+
+/// The state `update()` works on.
+pub struct App {
+    pub conv: Conversation,
+    pub keymap: Keymap,
+    pub draft: Draft,
+    /// The request in flight.
+    pub turn: Option<InFlight>,
+    /// The conversation pane's scroll position and render cache (widget state: the view
+    /// draws through it; `update()` only scrolls it).
+    pub view: RefCell<HistoryView>,
+    pub focus: Focus,
+    pub params: ParamsPane,
+    pub overlay: Option<Overlay>,
+    pub status: StatusLine,
+    pub tokens: Tokens,
+    pub conn: Connection,
+    pub save: SaveTarget,
+    last_stream_save: Instant,
+    next_turn: TurnId,
+    /// Redraw needed.
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+/// Everything update() takes.
+#[derive(Debug)]
+pub enum Event {
+    Key(KeyEvent),
+    Paste(String),
+    Mouse(MouseEvent),
+    Resize,
+    Tick,
+    /// The result of an effect.
+    Msg(Msg),
+    Action(Action),
+}
+
+/// What the app starts with.
+pub struct Start {
+    pub conv: Conversation,
+    pub keymap: Keymap,
+    pub endpoint: String,
+    pub context_window: Option<u64>,
+    pub reply_reserve: Option<u64>,
+    pub stream: bool,
+    pub save: SaveTarget,
+    pub first_run: bool,
+    pub prompt_history: Vec<String>,
+}
+
+const STREAM_SAVE_EVERY: Duration = Duration::from_secs(1);
+const NOTICE_TTL: Duration = Duration::from_secs(8);
+
+impl App {
+    pub fn new(start: Start) -> Self {
+        let counter = TokenCounter::for_model(&start.conv.model);
+        let mut view = HistoryView::new();
+        view.to_bottom();
+        Self {
+            conv: start.conv,
+            keymap: start.keymap,
+            draft: Draft::new(start.prompt_history),
+            turn: None,
+            view: RefCell::new(view),
+            focus: Focus::Input,
+            params: ParamsPane::default(),
+            overlay: None,
+            status: StatusLine::default(),
+            tokens: Tokens {
+                cache: TokenCache::new(counter),
+                draft: 0,
+                counted_draft: 0,
+                session: Usage::default(),
+                window_override: start.context_window,
+                learned_window: None,
+                reply_reserve: start.reply_reserve,
+            },
+            conn: Connection {
+                endpoint: start.endpoint,
+                stream: start.stream,
+                first_run: start.first_run,
+                test_panic: false,
+                home: None,
+            },
+            save: start.save,
+            last_stream_save: Instant::now(),
+            next_turn: 1,
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    /// The effects to run once at start (loading the token counter's tables).
+    pub fn start_effects(&self) -> Vec<Effect> {
+        vec![Effect::LoadTokenizer(*self.tokens.counter())]
+    }
+
+    /// Count with the counter for `model` from now on; its tables load in the background.
+    fn use_counter_for(&mut self, model: &str) -> Vec<Effect> {
+        let counter = TokenCounter::for_model(model);
+        self.tokens.cache.set_counter(counter);
+        self.tokens.counted_draft = self.draft.version().wrapping_sub(1);
+        if counter.is_ready() {
+            Vec::new()
+        } else {
+            vec![Effect::LoadTokenizer(counter)]
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.turn.is_some()
+    }
+
+    pub fn notify(&mut self, kind: NoticeKind, text: impl Into<String>) {
+        self.status.notice = Some(Notice {
+            text: text.into(),
+            kind,
+            at: Instant::now(),
+        });
+        self.dirty = true;
+    }
+
+    /// The draft as one string.
+    pub fn draft_text(&self) -> String {
+        self.draft.text()
+    }
+
+    pub fn set_draft(&mut self, text: &str) {
+        self.draft.set(text);
+    }
+
+    /// The context budget for the current model.
+    pub fn budget(&self) -> Option<Budget> {
+        let t = &self.tokens;
+        let window = t
+            .window_override
+            .or(t.learned_window)
+            .or_else(|| tokens::context_window(&self.conv.model))?;
+        let reserve = t
+            .reply_reserve
+            .or(self.conv.params.max_tokens.map(u64::from))
+            .unwrap_or(1024)
+            .min(window / 2);
+        Some(Budget {
+            context_window: window,
+            reply_reserve: reserve,
+        })
+    }
+
+    /// The local count of what Enter would send now (the memory planner's own count), or
+    /// `None` while messages it needs are still being counted.
+    pub fn next_request_tokens(&self) -> Option<u64> {
+        if !self.tokens.counter().is_ready() {
+            return None;
+        }
+        memory::next_request_tokens(&self.conv, &self.tokens.cache, self.tokens.draft)
+    }
+
+    fn alloc_turn(&mut self) -> TurnId {
+        let t = self.next_turn;
+        self.next_turn += 1;
+        t
+    }
+
+    /// Save effects: one snapshot, written to the library copy and (after `/save` or
+    /// opening a file) that file too.
+    fn save_effect(&mut self) -> Vec<Effect> {
+        let mut paths: Vec<PathBuf> = self.save.autosave.iter().cloned().collect();
+        if let Some(f) = &self.save.file
+            && !paths.contains(f)
+        {
+            paths.push(f.clone());
+        }
+        if paths.is_empty() {
+            return Vec::new();
+        }
+        self.last_stream_save = Instant::now();
+        let conversation = Arc::new(self.conv.clone());
+        paths
+            .into_iter()
+            .map(|path| Effect::Save {
+                conversation: conversation.clone(),
+                path,
+                explicit: false,
+                markdown: false,
+            })
+            .collect()
+    }
+
+    /// Count the messages the next request needs and the draft, for at most `budget` of
+    /// time. The counts go to the cache beside the conversation, never into it.
+    pub fn count_pending(&mut self, budget: Duration) {
+        // Until the tokenizer has loaded (in the background), counting would stall the UI.
+        if !self.tokens.counter().is_ready() {
+            return;
+        }
+        let started = Instant::now();
+        let streaming = self.turn.as_ref().and_then(InFlight::reply);
+        let todo: Vec<_> = memory::uncounted(&self.conv, &self.tokens.cache)
+            .into_iter()
+            .filter(|m| Some(m.id) != streaming)
+            .cloned()
+            .collect();
+        for m in &todo {
+            self.tokens.cache.count(m);
+            self.dirty = true;
+            if started.elapsed() >= budget {
+                break;
+            }
+        }
+        if self.tokens.counted_draft != self.draft.version() {
+            self.tokens.counted_draft = self.draft.version();
+            self.tokens.draft = self.tokens.counter().count(&self.draft.text()) as u64;
+            self.dirty = true;
+        }
+    }
+
+    /// The context keys are looked up in: the panel on top, else the focused pane.
+    pub fn key_context(&self) -> Context {
+        if let Some(o) = &self.overlay {
+            return o.context();
+        }
+        match self.focus {
+            Focus::Input => Context::Input,
+            Focus::Conversation => Context::Conversation,
+            Focus::Params if self.params.edit.is_some() => Context::ParamEdit,
+            Focus::Params => Context::Params,
+        }
+    }
+
+    /// Replace the conversation (opened, resumed or new).
+    pub fn load_conversation(&mut self, mut conv: Conversation, file: Option<PathBuf>) -> Vec<Effect> {
+        adopt_model(&mut conv, &self.conv.model);
+        let fx = self.use_counter_for(&conv.model);
+        self.tokens.cache.clear();
+        self.conv = conv;
+        self.save.file = file;
+        self.save.autosave = self
+            .save
+            .library()
+            .map(|d| d.join(format!("{}.json", self.conv.id)));
+        let mut view = HistoryView::new();
+        view.to_bottom();
+        self.view = RefCell::new(view);
+        self.status.last_error = None;
+        self.dirty = true;
+        fx
+    }
+}
+
+/// An imported OpenAI messages array names no model: use `model` (the one in use, or the
+/// configured one).
+pub fn adopt_model(conv: &mut Conversation, model: &str) {
+    if conv.model.trim().is_empty() {
+        conv.model = model.to_string();
+    }
+}
+
+/// The heart of the app.
+pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
+    let fx = match ev {
+        Event::Key(key) => {
+            if key.kind == KeyEventKind::Release {
+                return Vec::new();
+            }
+            app.dirty = true;
+            on_key(app, key)
+        }
+        Event::Paste(text) => {
+            app.dirty = true;
+            if app.overlay.is_some() {
+                return Vec::new();
+            }
+            app.focus = Focus::Input;
+            // Pasted text never sends: it goes into the draft, line breaks and all.
+            app.draft.paste(&text);
+            Vec::new()
+        }
+        Event::Mouse(m) => on_mouse(app, m),
+        Event::Resize => {
+            app.dirty = true;
+            Vec::new()
+        }
+        Event::Tick => on_tick(app),
+        Event::Msg(msg) => on_msg(app, msg),
+        Event::Action(a) => {
+            app.dirty = true;
+            on_action(app, a)
+        }
+    };
+    app.draft
+        .show_cursor(app.focus == Focus::Input && app.overlay.is_none());
+    fx
+}
+
+fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
+    let view = app.view.get_mut();
+    match m.kind {
+        MouseEventKind::ScrollUp => view.scroll_up(3),
+        MouseEventKind::ScrollDown => view.scroll_down(3),
+        _ => return Vec::new(),
+    }
+    app.dirty = true;
+    Vec::new()
+}
+
+fn on_tick(app: &mut App) -> Vec<Effect> {
+    if app.turn.is_some() {
+        app.status.spinner = app.status.spinner.wrapping_add(1);
+        app.dirty = true;
+    }
+    if let Some(n) = &app.status.notice
+        && n.kind == NoticeKind::Info
+        && n.at.elapsed() > NOTICE_TTL
+    {
+        app.status.notice = None;
+        app.dirty = true;
+    }
+    app.count_pending(Duration::from_millis(3));
+    Vec::new()
+}
+
+fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let ctx = app.key_context();
+    match app.keymap.lookup(ctx, &key) {
+        // Inside a draft, Up and Down move the cursor.
+        Some(Action::RecallPrev | Action::RecallNext)
+            if ctx == Context::Input && !app.draft.can_recall() =>
+        {
+            app.draft.input(key);
+            Vec::new()
+        }
+        Some(a) => on_action(app, a),
+        None => on_text(app, ctx, key),
+    }
+}
+
+/// A key no context binds: typing, for the contexts that take text.
+fn on_text(app: &mut App, ctx: Context, key: KeyEvent) -> Vec<Effect> {
+    match ctx {
+        Context::Input => {
+            app.draft.input(key);
+            Vec::new()
+        }
+        Context::Conversation | Context::Params => {
+            // Typing outside the input goes to the input.
+            if let KeyCode::Char(c) = key.code
+                && !key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+            {
+                app.focus = Focus::Input;
+                app.draft.insert_char(c);
+            }
+            Vec::new()
+        }
+        Context::ParamEdit => {
+            params::on_text(app, key);
+            Vec::new()
+        }
+        Context::Global => Vec::new(),
+        _ => overlay::on_text(app, key),
+    }
+}
+
+/// Carry out a user action in the context on top.
+pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
+    if a == Action::Quit {
+        return quit(app);
+    }
+    if app.overlay.is_some() {
+        return overlay::on_action(app, a);
+    }
+    if app.focus == Focus::Params
+        && let Some(fx) = params::on_action(app, a)
+    {
+        return fx;
+    }
+    main_action(app, a)
+}
+
+/// The actions of the main screen (the input, the conversation, anywhere).
+fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
+    let view = app.view.get_mut();
+    match a {
+        Action::Submit => return turn::submit(app),
+        Action::Newline => app.draft.insert_newline(),
+        Action::Cancel => {
+            if app.turn.is_some() {
+                return turn::cancel(app);
+            }
+            app.focus = Focus::Input;
+            app.status.notice = None;
+        }
+        Action::CancelOrQuit => {
+            return if app.turn.is_some() {
+                turn::cancel(app)
+            } else {
+                quit(app)
+            };
+        }
+        Action::Quit => return quit(app),
+        Action::ScrollUp | Action::SelectPrev => view.scroll_up(1),
+        Action::ScrollDown | Action::SelectNext => view.scroll_down(1),
+        Action::PageUp => view.page_up(),
+        Action::PageDown => view.page_down(),
+        Action::ScrollTop => view.to_top(),
+        Action::ScrollBottom => view.to_bottom(),
+        Action::NextChoice => return turn::switch_choice(app, 1),
+        Action::PrevChoice => return turn::switch_choice(app, -1),
+        Action::ToggleParams => {
+            app.params.shown = !app.params.shown;
+            app.focus = if app.params.shown {
+                Focus::Params
+            } else {
+                Focus::Input
+            };
+        }
+        Action::Help => app.overlay = Some(Overlay::Help { scroll: 0 }),
+        Action::FocusNext => {
+            app.focus = match app.focus {
+                Focus::Input => Focus::Conversation,
+                Focus::Conversation if app.params.shown => Focus::Params,
+                _ => Focus::Input,
+            };
+        }
+        Action::RecallPrev => app.draft.recall(-1),
+        Action::RecallNext => app.draft.recall(1),
+        Action::Complete => complete(app),
+        Action::Sessions => return sessions::open(app),
+        Action::NewChat => return command::run_or_notify(app, crate::commands::Command::New),
+        Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry),
+        // Panel actions pressed where no panel is: nothing to do.
+        Action::Accept
+        | Action::Edit
+        | Action::Apply
+        | Action::Unset
+        | Action::Rename
+        | Action::Delete
+        | Action::Export
+        | Action::Yes
+        | Action::No
+        | Action::Close => {}
+    }
+    Vec::new()
+}
+
+/// Tab: complete a /command, otherwise move to the conversation.
+fn complete(app: &mut App) {
+    let draft = app.draft.text();
+    if !(draft.starts_with('/') && !draft.contains('\n')) {
+        app.focus = Focus::Conversation;
+        return;
+    }
+    let done = crate::commands::complete(&draft);
+    match done.as_slice() {
+        [one] => app.draft.set(one),
+        [] => app.notify(NoticeKind::Info, "no command starts like that"),
+        many => {
+            let common = crate::commands::common_prefix(many);
+            if common.len() > draft.len() {
+                app.draft.set(&common);
+            }
+            app.notify(NoticeKind::Info, many.join("  "));
+        }
+    }
+}
+
+pub(crate) fn quit(app: &mut App) -> Vec<Effect> {
+    app.quit = true;
+    app.overlay = None;
+    let mut fx = app.save_effect();
+    fx.push(Effect::Quit);
+    fx
+}
+
+fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
+    match msg {
+        Msg::Stream { turn, event } => turn::on_stream(app, turn, event),
+        Msg::Done { turn, result } => turn::on_done(app, turn, result),
+        Msg::Models(result) => {
+            overlay::models_listed(app, result);
+            Vec::new()
+        }
+        Msg::LocalServer(found) => {
+            overlay::local_server_found(app, found);
+            Vec::new()
+        }
+        Msg::ServerChanged { name, result } => match result {
+            Ok(()) => {
+                app.conn.endpoint = name.clone();
+                app.conv.endpoint = Some(name.clone());
+                app.notify(NoticeKind::Info, format!("using {name}"));
+                app.overlay = Some(Overlay::loading_models());
+                vec![Effect::FetchModels]
+            }
+            Err(e) => {
+                app.notify(NoticeKind::Error, e);
+                Vec::new()
+            }
+        },
+        Msg::TokenizerReady => {
+            app.dirty = true;
+            Vec::new()
+        }
+        Msg::Saved {
+            path,
+            result,
+            explicit,
+        } => {
+            match result {
+                Ok(()) if explicit => {
+                    app.notify(NoticeKind::Info, format!("saved to {}", path.display()))
+                }
+                Ok(()) => {}
+                Err(e) => app.notify(
+                    NoticeKind::Error,
+                    // The reason first: the status line cuts long notices, and the path is long.
+                    format!("could not save: {e} — {}", path.display()),
+                ),
+            }
+            Vec::new()
+        }
+        Msg::Opened { path, result } => match result {
+            Ok(conv) => {
+                let mut fx = Vec::new();
+                if let Some(cur) = app.turn.take() {
+                    fx.push(Effect::Cancel { turn: cur.id });
+                }
+                fx.extend(app.load_conversation(*conv, Some(path.clone())));
+                app.notify(NoticeKind::Info, format!("opened {}", path.display()));
+                fx
+            }
+            Err(e) => {
+                app.notify(NoticeKind::Error, e);
+                Vec::new()
+            }
+        },
+        Msg::SessionsListed { generation, result } => {
+            sessions::listed(app, generation, result);
+            Vec::new()
+        }
+        Msg::SessionRenamed { id, title, result } => sessions::renamed(app, id, title, result),
+        Msg::SessionDeleted { title, result } => sessions::deleted(app, title, result),
+    }
+}
+
+/// The last assistant reply.
+pub fn last_reply_index(conv: &Conversation) -> Option<usize> {
+    conv.messages
+        .iter()
+        .rposition(|m| m.speaker == Speaker::Assistant)
+}

@@ -1,0 +1,149 @@
+//! Panels drawn over the screen — help, the model picker, the local-server offer, the
+//! sessions browser — and their actions. Only the panel on top gets keys.
+
+use crossterm::event::KeyEvent;
+
+use crate::action::{Action, Effect};
+use crate::api::error::ApiError;
+use crate::app::{App, NoticeKind, command, sessions};
+use crate::commands::Command;
+use crate::keymap::Context;
+
+/// A panel over the others.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Overlay {
+    Help {
+        scroll: u16,
+    },
+    /// `/model` with no name: the server's models.
+    Models {
+        models: Vec<String>,
+        selected: usize,
+        loading: bool,
+        error: Option<String>,
+    },
+    /// A local server was found at first run.
+    LocalServer {
+        name: String,
+        url: String,
+    },
+    Sessions(sessions::SessionsPane),
+}
+
+impl Overlay {
+    /// The model picker, waiting for the server's list.
+    pub fn loading_models() -> Overlay {
+        Overlay::Models {
+            models: Vec::new(),
+            selected: 0,
+            loading: true,
+            error: None,
+        }
+    }
+
+    /// Where its keys are looked up.
+    pub fn context(&self) -> Context {
+        match self {
+            Overlay::Help { .. } => Context::Help,
+            Overlay::Models { .. } => Context::Models,
+            Overlay::LocalServer { .. } => Context::LocalServer,
+            Overlay::Sessions(s) => match s.mode {
+                sessions::SessionsMode::Browse => Context::Sessions,
+                sessions::SessionsMode::Rename(_) => Context::Rename,
+                sessions::SessionsMode::ConfirmDelete => Context::Confirm,
+            },
+        }
+    }
+}
+
+/// An action while a panel is on top.
+pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
+    let Some(overlay) = app.overlay.as_mut() else {
+        return Vec::new();
+    };
+    match overlay {
+        Overlay::Help { scroll } => match a {
+            Action::ScrollUp => *scroll = scroll.saturating_sub(1),
+            Action::ScrollDown => *scroll = scroll.saturating_add(1),
+            Action::PageUp => *scroll = scroll.saturating_sub(10),
+            Action::PageDown => *scroll = scroll.saturating_add(10),
+            _ => app.overlay = None,
+        },
+        Overlay::Models {
+            models, selected, ..
+        } => match a {
+            Action::SelectPrev => *selected = selected.saturating_sub(1),
+            Action::SelectNext => *selected = (*selected + 1).min(models.len().saturating_sub(1)),
+            Action::Accept => {
+                let choice = models.get(*selected).cloned();
+                app.overlay = None;
+                if let Some(m) = choice {
+                    return command::run_or_notify(app, Command::Model(Some(m)));
+                }
+            }
+            Action::Close => app.overlay = None,
+            _ => {}
+        },
+        Overlay::LocalServer { url, name } => {
+            let (url, name) = (url.clone(), name.clone());
+            app.overlay = None;
+            app.conn.first_run = false;
+            if a == Action::Yes {
+                return vec![Effect::UseServer {
+                    base_url: url,
+                    name,
+                }];
+            }
+            app.notify(
+                NoticeKind::Info,
+                "set OPENAI_API_KEY or base_url in the config (F1 shows where)",
+            );
+        }
+        Overlay::Sessions(_) => return sessions::on_action(app, a),
+    }
+    Vec::new()
+}
+
+/// A key no binding takes, while a panel is on top.
+pub fn on_text(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    match &app.overlay {
+        // Any other key closes the help…
+        Some(Overlay::Help { .. }) => {
+            app.overlay = None;
+            Vec::new()
+        }
+        // …and answers no to the offer.
+        Some(Overlay::LocalServer { .. }) => on_action(app, Action::No),
+        Some(Overlay::Sessions(_)) => sessions::on_text(app, key),
+        Some(Overlay::Models { .. }) | None => Vec::new(),
+    }
+}
+
+/// The server's model list arrived.
+pub fn models_listed(app: &mut App, result: Result<Vec<String>, ApiError>) {
+    if let Some(Overlay::Models {
+        models,
+        loading,
+        error,
+        ..
+    }) = &mut app.overlay
+    {
+        *loading = false;
+        match result {
+            Ok(m) => *models = m,
+            Err(e) => *error = Some(e.to_string()),
+        }
+        app.dirty = true;
+    }
+}
+
+/// The first-run probe's answer: offer a local server that answers.
+pub fn local_server_found(app: &mut App, found: Option<(String, String)>) {
+    if let Some((name, url)) = found
+        && app.conn.first_run
+        && app.overlay.is_none()
+    {
+        app.overlay = Some(Overlay::LocalServer { name, url });
+    }
+    app.dirty = true;
+}

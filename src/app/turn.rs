@@ -1,0 +1,572 @@
+//! Turns: sending a message, asking (or summarising first), retrying, continuing,
+//! cancelling, and the reply streaming in. Every request starts in [`start_turn`].
+
+use std::time::Instant;
+
+use crate::action::{Effect, TurnId};
+use crate::api::error::ApiError;
+use crate::api::types::{
+    FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, WireMessage,
+};
+use crate::app::{App, NoticeKind, STREAM_SAVE_EVERY, command};
+use crate::chat::conversation::{MessageId, Speaker, Status};
+use crate::chat::memory::{self, Memory, Plan};
+use crate::chat::prompt;
+
+/// The request in flight.
+#[derive(Clone, Debug)]
+pub struct InFlight {
+    pub id: TurnId,
+    pub purpose: Purpose,
+    pub started: Instant,
+    pub first_token: Option<Instant>,
+    /// Deltas received (a token each, for most servers).
+    pub deltas: u64,
+}
+
+impl InFlight {
+    /// The reply being written, if this turn writes one.
+    pub fn reply(&self) -> Option<MessageId> {
+        match &self.purpose {
+            Purpose::Reply { reply, .. } => Some(*reply),
+            Purpose::Summary { .. } => None,
+        }
+    }
+}
+
+/// What a request is for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Purpose {
+    /// Writing into reply `reply`; `append` continues choice `append` (after `/continue`).
+    Reply {
+        reply: MessageId,
+        append: Option<usize>,
+    },
+    /// Summarising `ids` before answering `user`.
+    Summary {
+        ids: Vec<MessageId>,
+        user: MessageId,
+        text: String,
+    },
+}
+
+/// Start `request` for `purpose`: the one place a turn begins.
+fn start_turn(app: &mut App, purpose: Purpose, request: Request) -> Vec<Effect> {
+    let id = app.alloc_turn();
+    app.turn = Some(InFlight {
+        id,
+        purpose,
+        started: Instant::now(),
+        first_token: None,
+        deltas: 0,
+    });
+    app.view.get_mut().to_bottom();
+    vec![Effect::Send { turn: id, request }]
+}
+
+fn request(app: &App, prompt: Prompt, params: crate::api::types::Params) -> Request {
+    Request {
+        model: app.conv.model.clone(),
+        prompt,
+        params,
+        stream: app.conn.stream,
+    }
+}
+
+/// A reply is streaming: say so (a new request must wait for it, or cancel it).
+pub(crate) fn still_streaming(app: &mut App) -> bool {
+    if app.turn.is_some() {
+        app.notify(
+            NoticeKind::Warning,
+            "a reply is still streaming — Esc cancels it",
+        );
+        true
+    } else {
+        false
+    }
+}
+
+/// Enter: run the /command, or send the draft.
+pub fn submit(app: &mut App) -> Vec<Effect> {
+    let draft = app.draft.text();
+    if draft.trim().is_empty() {
+        return Vec::new();
+    }
+    if draft.trim() == "/panic" && app.conn.test_panic {
+        // For the fault tests: a panic in the middle of the app.
+        panic!("test panic requested with /panic");
+    }
+    if let Some(rest) = draft.strip_prefix('/')
+        && !rest.starts_with('/')
+    {
+        let result = crate::commands::parse(&draft, app.conn.home.as_deref())
+            .map_err(command::CommandError)
+            .and_then(|cmd| command::run(app, cmd));
+        return match result {
+            Ok(fx) => {
+                app.draft.remember(&draft);
+                app.draft.set("");
+                fx
+            }
+            // A failed command stays in the input, to be corrected.
+            Err(e) => {
+                app.notify(NoticeKind::Error, e.0);
+                Vec::new()
+            }
+        };
+    }
+    // `//text` sends `/text`.
+    let text = if draft.starts_with("//") {
+        draft[1..].to_string()
+    } else {
+        draft.clone()
+    };
+    if still_streaming(app) {
+        return Vec::new();
+    }
+    if let Err(e) = app.conv.params.validate(app.conv.mode) {
+        app.notify(NoticeKind::Error, format!("not sent: {e}"));
+        return Vec::new();
+    }
+    app.draft.remember(&draft);
+    app.draft.set("");
+    app.tokens.draft = 0;
+    send_user_message(app, text, None)
+}
+
+/// Append the user's message and ask for the reply. `suffix`: an `/insert`.
+pub fn send_user_message(app: &mut App, text: String, suffix: Option<String>) -> Vec<Effect> {
+    let id = app.conv.push(Speaker::User, text);
+    let counter = *app.tokens.counter();
+    if let Some(m) = app.conv.get_mut(id) {
+        m.local_tokens = Some(counter.count(&m.content) as u64);
+    }
+    app.view.get_mut().to_bottom();
+    let mut fx = app.save_effect();
+    fx.extend(ask(app, id, suffix));
+    fx
+}
+
+/// Plan and send the request that answers user message `user` (or summarise first).
+fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
+    // The notice that reported the last request's error (error notices do not expire)
+    // goes with it; other notices (e.g. start-up warnings) stay.
+    if let Some(err) = app.status.last_error.take()
+        && app
+            .status
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.kind == NoticeKind::Error && n.text == err)
+    {
+        app.status.notice = None;
+    }
+    let Some(upto) = app.conv.messages.iter().position(|m| m.id == user) else {
+        return Vec::new();
+    };
+    let plan = if suffix.is_some() {
+        // An insertion is standalone: the text before the marker, the suffix after it.
+        let text = app.conv.messages[upto].content.clone();
+        let tokens = app.tokens.counter().count(&text) as u64;
+        Plan::Send {
+            prompt: Prompt::Completion(text),
+            tokens,
+            covered: 1,
+        }
+    } else {
+        memory::plan(&app.conv, upto, &app.tokens.cache, app.budget())
+    };
+    match plan {
+        Plan::Send { prompt, tokens, .. } => {
+            let mut params = app.conv.params.clone();
+            if let Some(s) = &suffix {
+                params.suffix = Some(s.clone());
+            }
+            if app.conv.mode == Mode::Completion
+                && suffix.is_none()
+                && matches!(&prompt, Prompt::Completion(p) if p.ends_with(prompt::ASSISTANT_LABEL))
+            {
+                params = prompt::with_turn_stop(&params);
+            }
+            let model = app.conv.model.clone();
+            let reply = app.conv.push_reply(&params, &model);
+            if let Some(m) = app.conv.get_mut(reply) {
+                m.request_tokens = Some(tokens);
+                m.suffix = suffix;
+            }
+            let req = request(app, prompt, params);
+            start_turn(
+                app,
+                Purpose::Reply {
+                    reply,
+                    append: None,
+                },
+                req,
+            )
+        }
+        Plan::Summarize {
+            ids,
+            request: prompt,
+            tokens_before,
+        } => {
+            app.notify(
+                NoticeKind::Info,
+                format!(
+                    "the history ({tokens_before} tokens) is over the budget: summarising {} earlier messages…",
+                    ids.len()
+                ),
+            );
+            let req = request(app, prompt, memory::summary_params(&app.conv.params));
+            start_turn(
+                app,
+                Purpose::Summary {
+                    ids,
+                    user,
+                    text: String::new(),
+                },
+                req,
+            )
+        }
+    }
+}
+
+/// `/retry`, Ctrl+R: ask the last question again (its reply, if any, is replaced).
+pub fn retry(app: &mut App) -> Vec<Effect> {
+    if still_streaming(app) {
+        return Vec::new();
+    }
+    let Some(user_pos) = app
+        .conv
+        .messages
+        .iter()
+        .rposition(|m| m.speaker == Speaker::User)
+    else {
+        app.notify(NoticeKind::Info, "nothing to retry yet");
+        return Vec::new();
+    };
+    let user = app.conv.messages[user_pos].id;
+    let suffix = app
+        .conv
+        .messages
+        .iter()
+        .skip(user_pos + 1)
+        .find(|m| m.speaker == Speaker::Assistant)
+        .and_then(|m| m.suffix.clone());
+    // Replies after the question go (ids only grow, so "after" is "a larger id").
+    app.conv
+        .messages
+        .retain(|m| !(m.speaker == Speaker::Assistant && m.id > user));
+    ask(app, user, suffix)
+}
+
+/// `/continue`: ask for more of the last reply (after `finish_reason: length`).
+pub fn continue_reply(app: &mut App) -> Vec<Effect> {
+    if still_streaming(app) {
+        return Vec::new();
+    }
+    let Some(pos) = app
+        .conv
+        .messages
+        .iter()
+        .rposition(|m| m.speaker == Speaker::Assistant)
+    else {
+        app.notify(NoticeKind::Info, "no reply to continue");
+        return Vec::new();
+    };
+    let reply = app.conv.messages[pos].id;
+    let choice = app.conv.messages[pos].selected;
+    let partial = app.conv.messages[pos].text().to_string();
+    // The conversation up to and including the partial reply, then a request to go on.
+    let Some(user_pos) = app.conv.messages[..pos]
+        .iter()
+        .rposition(|m| m.speaker == Speaker::User)
+    else {
+        app.notify(NoticeKind::Info, "no question before that reply");
+        return Vec::new();
+    };
+    let prompt = match memory::plan(&app.conv, user_pos, &app.tokens.cache, None) {
+        Plan::Send {
+            prompt: Prompt::Chat(mut p),
+            ..
+        } => {
+            p.push(WireMessage::new(Role::Assistant, partial));
+            p.push(WireMessage::new(
+                Role::User,
+                "Continue exactly where you stopped, without repeating anything.",
+            ));
+            Prompt::Chat(p)
+        }
+        Plan::Send {
+            prompt: Prompt::Completion(p),
+            ..
+        } => {
+            let sep = if p.ends_with(prompt::ASSISTANT_LABEL) {
+                " "
+            } else {
+                ""
+            };
+            Prompt::Completion(format!("{p}{sep}{partial}"))
+        }
+        Plan::Summarize { .. } => return Vec::new(),
+    };
+    let mut params = app.conv.params.clone();
+    params.n = None;
+    params.best_of = None;
+    if app.conv.mode == Mode::Completion {
+        params = prompt::with_turn_stop(&params);
+    }
+    if let Some(m) = app.conv.get_mut(reply) {
+        m.status = Status::Partial;
+        if let Some(c) = m.choices.get_mut(choice) {
+            c.finish_reason = None;
+        }
+        m.touch();
+    }
+    let req = request(app, prompt, params);
+    start_turn(
+        app,
+        Purpose::Reply {
+            reply,
+            append: Some(choice),
+        },
+        req,
+    )
+}
+
+/// Show another of the last reply's `n` choices.
+pub fn switch_choice(app: &mut App, delta: isize) -> Vec<Effect> {
+    let Some(m) = app
+        .conv
+        .messages
+        .iter_mut()
+        .rev()
+        .find(|m| m.speaker == Speaker::Assistant)
+    else {
+        return Vec::new();
+    };
+    let n = m.choices.len();
+    if n < 2 {
+        app.notify(
+            NoticeKind::Info,
+            "this reply has one choice (set n with /set n 3)",
+        );
+        return Vec::new();
+    }
+    m.selected = ((m.selected as isize + delta).rem_euclid(n as isize)) as usize;
+    m.local_tokens = None;
+    m.touch();
+    app.save_effect()
+}
+
+/// Esc: stop the request in flight; a reply keeps its text, marked cancelled.
+pub fn cancel(app: &mut App) -> Vec<Effect> {
+    let Some(cur) = app.turn.take() else {
+        return Vec::new();
+    };
+    if let Some(reply) = cur.reply()
+        && let Some(m) = app.conv.get_mut(reply)
+    {
+        m.status = Status::Cancelled;
+        m.finished = Some(chrono::Utc::now());
+        m.touch();
+    }
+    app.notify(NoticeKind::Info, "cancelled");
+    let mut fx = vec![Effect::Cancel { turn: cur.id }];
+    fx.extend(app.save_effect());
+    fx
+}
+
+/// A piece of the reply in flight.
+pub fn on_stream(app: &mut App, turn: TurnId, event: StreamEvent) -> Vec<Effect> {
+    let Some(cur) = app.turn.as_mut().filter(|c| c.id == turn) else {
+        return Vec::new(); // a cancelled or superseded turn
+    };
+    app.dirty = true;
+    if let StreamEvent::Delta { .. } = &event {
+        cur.deltas += 1;
+        if cur.first_token.is_none() {
+            cur.first_token = Some(Instant::now());
+        }
+    }
+    let (reply, append) = match &mut cur.purpose {
+        Purpose::Summary { text, .. } => {
+            if let StreamEvent::Delta { index: 0, text: t } = event {
+                text.push_str(&t);
+            }
+            return Vec::new();
+        }
+        Purpose::Reply { reply, append } => (*reply, *append),
+    };
+    let Some(m) = app.conv.get_mut(reply) else {
+        return Vec::new();
+    };
+    match event {
+        StreamEvent::Delta { index, text } => {
+            let i = append.unwrap_or(index as usize);
+            m.choice_mut(i).text.push_str(&text);
+        }
+        StreamEvent::Finish { index, reason } => {
+            let i = append.unwrap_or(index as usize);
+            m.choice_mut(i).finish_reason = Some(reason);
+        }
+        StreamEvent::Usage(u) => {
+            let mut total = m.usage.unwrap_or_default();
+            if append.is_some() {
+                total.add(&u);
+            } else {
+                total = u;
+            }
+            m.usage = Some(total);
+            m.touch();
+            app.tokens.session.add(&u);
+        }
+        StreamEvent::Model(name) => {
+            m.model = Some(name);
+        }
+    }
+    if app.last_stream_save.elapsed() >= STREAM_SAVE_EVERY {
+        return app.save_effect();
+    }
+    Vec::new()
+}
+
+/// The request in flight finished (or failed).
+pub fn on_done(app: &mut App, turn: TurnId, result: Result<Outcome, ApiError>) -> Vec<Effect> {
+    if app.turn.as_ref().is_none_or(|c| c.id != turn) {
+        return Vec::new();
+    }
+    let Some(cur) = app.turn.take() else {
+        return Vec::new();
+    };
+    app.dirty = true;
+    match cur.purpose {
+        Purpose::Summary { ids, user, text } => match result {
+            Ok(_) if !text.trim().is_empty() => {
+                app.conv.insert_summary(text.trim().to_string(), ids);
+                let mut fx = app.save_effect();
+                fx.extend(ask(app, user, None));
+                fx
+            }
+            Ok(_) => fail_summary(app, "the model returned an empty summary".into()),
+            Err(e) => fail_summary(app, e.to_string()),
+        },
+        Purpose::Reply { reply, append } => reply_done(app, reply, append, result),
+    }
+}
+
+fn reply_done(
+    app: &mut App,
+    reply: MessageId,
+    append: Option<usize>,
+    result: Result<Outcome, ApiError>,
+) -> Vec<Effect> {
+    if let Err(e) = &result
+        && let Some(fx) = summarize_after_overflow(app, reply, append, e)
+    {
+        return fx;
+    }
+    let counter = *app.tokens.counter();
+    let Some(m) = app.conv.get_mut(reply) else {
+        return Vec::new();
+    };
+    m.finished = Some(chrono::Utc::now());
+    let notice = match result {
+        Ok(outcome) => {
+            m.status = Status::Complete;
+            if let Some(model) = outcome.model {
+                m.model = Some(model);
+            }
+            m.local_tokens = Some(counter.count(m.text()) as u64);
+            if !outcome.warnings.is_empty() {
+                Some((NoticeKind::Warning, outcome.warnings.join("; ")))
+            } else if m
+                .choices
+                .iter()
+                .any(|c| c.finish_reason.as_ref() == Some(&FinishReason::Length))
+            {
+                Some((
+                    NoticeKind::Info,
+                    "the reply hit max_tokens (finish_reason length): /continue asks for more"
+                        .to_string(),
+                ))
+            } else {
+                None
+            }
+        }
+        Err(e) => {
+            m.status = match e {
+                ApiError::Incomplete => Status::Incomplete,
+                _ => Status::Failed {
+                    error: e.to_string(),
+                },
+            };
+            let mut text = e.to_string();
+            if e.is_context_overflow() && app.conv.memory != Memory::Summarize {
+                text.push_str(
+                    " (/memory summarize folds old turns into a summary; /new starts afresh)",
+                );
+            }
+            app.status.last_error = Some(text.clone());
+            Some((NoticeKind::Error, text))
+        }
+    };
+    if let Some(m) = app.conv.get_mut(reply) {
+        m.touch();
+    }
+    if let Some((kind, text)) = notice {
+        app.notify(kind, text);
+    }
+    app.save_effect()
+}
+
+/// With `memory summarize`, a server that refuses the request as too long and says how long
+/// its context is teaches us the budget: the failed (empty) reply goes, and the question is
+/// asked again — which now summarises the oldest turns first. Only once per stated size, so a
+/// server that still refuses gets its error shown.
+fn summarize_after_overflow(
+    app: &mut App,
+    reply: MessageId,
+    append: Option<usize>,
+    e: &ApiError,
+) -> Option<Vec<Effect>> {
+    if app.conv.memory != Memory::Summarize || append.is_some() || !e.is_context_overflow() {
+        return None;
+    }
+    let window = e.stated_context_window()?;
+    if app.tokens.learned_window == Some(window) || app.tokens.window_override.is_some() {
+        return None;
+    }
+    let pos = app.conv.messages.iter().position(|m| m.id == reply)?;
+    if !app.conv.messages[pos].text().is_empty() {
+        return None;
+    }
+    let user = app.conv.messages[..pos]
+        .iter()
+        .rev()
+        .find(|m| m.speaker == Speaker::User)?
+        .id;
+    app.tokens.learned_window = Some(window);
+    app.conv.messages.remove(pos);
+    app.notify(
+        NoticeKind::Info,
+        format!(
+            "the server's context is {window} tokens: summarising older turns and asking again"
+        ),
+    );
+    Some(ask(app, user, None))
+}
+
+fn fail_summary(app: &mut App, error: String) -> Vec<Effect> {
+    let text = format!("could not summarise the earlier conversation: {error}");
+    let model = app.conv.model.clone();
+    let params = app.conv.params.clone();
+    let reply = app.conv.push_reply(&params, &model);
+    if let Some(m) = app.conv.get_mut(reply) {
+        m.status = Status::Failed {
+            error: text.clone(),
+        };
+        m.finished = Some(chrono::Utc::now());
+    }
+    app.status.last_error = Some(text.clone());
+    app.notify(NoticeKind::Error, text);
+    app.save_effect()
+}
