@@ -18,7 +18,7 @@ use crate::chat::prompt;
 use crate::chat::tokens::{self, TokenCounter};
 use crate::commands::{self, Command};
 use crate::keymap::{Context, Keymap};
-use crate::ui::history::HistoryView;
+use crate::ui::conversation::ConversationView;
 
 /// Which pane has the keyboard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +106,7 @@ pub struct App {
     pub counter: TokenCounter,
     pub keymap: Keymap,
     pub input: TextArea<'static>,
-    pub view: HistoryView,
+    pub view: ConversationView,
     pub focus: Focus,
     pub overlay: Option<Overlay>,
     pub show_params: bool,
@@ -187,7 +187,7 @@ fn new_input() -> TextArea<'static> {
 impl App {
     pub fn new(start: Start) -> Self {
         let counter = TokenCounter::for_model(&start.conv.model);
-        let mut view = HistoryView::new();
+        let mut view = ConversationView::new();
         view.to_bottom();
         Self {
             conv: start.conv,
@@ -938,7 +938,7 @@ pub fn load_conversation(app: &mut App, mut conv: Conversation, file: Option<Pat
         .autosave
         .as_ref()
         .and_then(|p| p.parent().map(|d| d.join(format!("{}.json", app.conv.id))));
-    app.view = HistoryView::new();
+    app.view = ConversationView::new();
     app.view.to_bottom();
     app.last_error = None;
     app.dirty = true;
