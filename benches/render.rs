@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use chat_tui::chat::conversation::{Choice, Message, Speaker, Status};
-use chat_tui::ui::history::HistoryView;
+use chat_tui::ui::conversation::ConversationView;
 use chat_tui::ui::markdown;
 use chat_tui::ui::theme::Theme;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -73,7 +73,12 @@ fn conversation() -> Vec<Message> {
     msgs
 }
 
-fn draw(term: &mut Terminal<TestBackend>, view: &mut HistoryView, msgs: &[Message], theme: &Theme) {
+fn draw(
+    term: &mut Terminal<TestBackend>,
+    view: &mut ConversationView,
+    msgs: &[Message],
+    theme: &Theme,
+) {
     term.draw(|f| view.render(msgs, f.area(), f.buffer_mut(), theme, true))
         .expect("draw");
 }
@@ -93,14 +98,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("history/first_frame_10k", |b| {
         b.iter(|| {
             markdown::clear_highlight_cache();
-            let mut view = HistoryView::new();
+            let mut view = ConversationView::new();
             draw(&mut term, &mut view, &msgs, &theme);
             black_box(view.total_lines());
         })
     });
 
     c.bench_function("history/page_up_frame_10k", |b| {
-        let mut view = HistoryView::new();
+        let mut view = ConversationView::new();
         draw(&mut term, &mut view, &msgs, &theme);
         let mut pages = 0;
         b.iter(|| {
@@ -118,7 +123,7 @@ fn bench(c: &mut Criterion) {
 
     c.bench_function("history/growing_last_frame_10k", |b| {
         let mut msgs = msgs.clone();
-        let mut view = HistoryView::new();
+        let mut view = ConversationView::new();
         let last = msgs.len() - 1;
         msgs[last].status = Status::Partial;
         let base = msgs[last].text().len();

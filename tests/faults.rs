@@ -13,7 +13,7 @@ use chat_tui::api::client::{ApiKey, Client, ClientConfig, Timeouts};
 use chat_tui::api::error::ApiError;
 use chat_tui::api::types::{Outcome, Params, Prompt, Request, Role, StreamEvent, WireMessage};
 use chat_tui::chat::conversation::{Choice, Message, Speaker};
-use chat_tui::ui::history::HistoryView;
+use chat_tui::ui::conversation::ConversationView;
 use chat_tui::ui::markdown;
 use chat_tui::ui::theme::Theme;
 use ratatui::buffer::Buffer;
@@ -722,7 +722,7 @@ fn assistant(id: u64, text: &str) -> Message {
 
 fn draw(msgs: &[Message], width: u16, height: u16) -> Buffer {
     let mut buf = Buffer::empty(Rect::new(0, 0, width, height));
-    let mut view = HistoryView::new();
+    let mut view = ConversationView::new();
     view.render(msgs, buf.area, &mut buf, &Theme::default(), true);
     buf
 }

@@ -26,7 +26,7 @@ use crate::chat::counts::TokenCache;
 use crate::chat::memory::{self, Budget};
 use crate::chat::tokens::{self, TokenCounter};
 use crate::keymap::{Context, Keymap};
-use crate::ui::history::HistoryView;
+use crate::ui::conversation::ConversationView;
 
 pub use command::CommandError;
 pub use draft::Draft;
@@ -134,7 +134,7 @@ pub struct App {
     pub turn: Option<InFlight>,
     /// The conversation pane's scroll position and render cache (widget state: the view
     /// draws through it; `update()` only scrolls it).
-    pub view: RefCell<HistoryView>,
+    pub view: RefCell<ConversationView>,
     pub focus: Focus,
     pub params: ParamsPane,
     pub overlay: Option<Overlay>,
@@ -181,7 +181,7 @@ const NOTICE_TTL: Duration = Duration::from_secs(8);
 impl App {
     pub fn new(start: Start) -> Self {
         let counter = TokenCounter::for_model(&start.conv.model);
-        let mut view = HistoryView::new();
+        let mut view = ConversationView::new();
         view.to_bottom();
         Self {
             conv: start.conv,
@@ -366,7 +366,7 @@ impl App {
             .save
             .library()
             .map(|d| d.join(format!("{}.json", self.conv.id)));
-        let mut view = HistoryView::new();
+        let mut view = ConversationView::new();
         view.to_bottom();
         self.view = RefCell::new(view);
         self.status.last_error = None;

@@ -1,6 +1,6 @@
 //! Drawing.
 
-pub mod history;
+pub mod conversation;
 pub mod layout;
 pub mod markdown;
 pub mod overlays;

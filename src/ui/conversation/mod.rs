@@ -1,0 +1,315 @@
+//! The conversation view: a per-message cache of wrapped lines and the visible window.
+//!
+//! A frame costs O(messages) cheap comparisons (ids and versions) plus rendering the
+//! messages that are visible and changed. Messages never shown have estimated heights,
+//! corrected when they are drawn; the view is anchored to a message and a line inside it,
+//! so corrections above the view never make it jump.
+//!
+//! By job: this module holds the view and its scroll state; `cache` the per-message line
+//! cache (entries, estimates, eviction); `stream` the incremental rendering of a streaming
+//! reply; `message` the lines of one message; `rows` the drawing of the visible rows.
+
+mod cache;
+mod message;
+mod rows;
+mod stream;
+
+#[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
+mod tests;
+
+use chrono::{FixedOffset, Local, Offset};
+use ratatui::buffer::{Buffer, Cell};
+use ratatui::layout::Rect;
+use ratatui::style::Modifier;
+use ratatui::text::Line;
+use ratatui::widgets::{
+    Clear, Scrollbar, ScrollbarOrientation, ScrollbarState, StatefulWidget, Widget,
+};
+
+use crate::chat::conversation::{Message, MessageId};
+use crate::ui::theme::Theme;
+
+use self::cache::Entry;
+
+/// UI-local state of the conversation view: the cache and the scroll position.
+pub struct ConversationView {
+    entries: Vec<Entry>,
+    /// prefix[i] = total height of entries[..i]; valid below `dirty_from`.
+    prefix: Vec<usize>,
+    dirty_from: usize,
+    width: u16,
+    /// First visible line: (entry index, line within the entry).
+    top: (usize, usize),
+    top_id: Option<MessageId>,
+    following: bool,
+    pending: isize,
+    last_height: usize,
+    total: usize,
+    new_lines: usize,
+    renders: usize,
+    offset: FixedOffset,
+    /// The last message changed while not following: its height before.
+    grown_last: Option<usize>,
+    /// Lines held in `entries[..].lines`.
+    cached: usize,
+    cache_limit: usize,
+    /// The rows drawn last frame: the line and the cells it became. A row whose line is
+    /// unchanged is copied instead of laid out again (text shaping is most of a frame's cost
+    /// while a reply streams).
+    rows: Vec<(Line<'static>, Vec<Cell>)>,
+    rows_area: Rect,
+}
+
+impl Default for ConversationView {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ConversationView {
+    pub fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+            prefix: vec![0],
+            dirty_from: 0,
+            width: 0,
+            top: (0, 0),
+            top_id: None,
+            following: true,
+            pending: 0,
+            last_height: 0,
+            total: 0,
+            new_lines: 0,
+            renders: 0,
+            offset: Local::now().offset().fix(),
+            grown_last: None,
+            cached: 0,
+            cache_limit: 200_000,
+            rows: Vec::new(),
+            rows_area: Rect::default(),
+        }
+    }
+
+    /// Show times in this UTC offset (default: the local offset at creation).
+    pub fn set_utc_offset(&mut self, offset: FixedOffset) {
+        if offset != self.offset {
+            self.offset = offset;
+            for e in &mut self.entries {
+                e.width = 0;
+            }
+        }
+    }
+
+    pub fn scroll_up(&mut self, lines: usize) {
+        self.pending = self
+            .pending
+            .saturating_sub(lines.min(isize::MAX as usize) as isize);
+    }
+
+    pub fn scroll_down(&mut self, lines: usize) {
+        self.pending = self
+            .pending
+            .saturating_add(lines.min(isize::MAX as usize) as isize);
+    }
+
+    pub fn page_up(&mut self) {
+        self.scroll_up(self.last_height.max(1));
+    }
+
+    pub fn page_down(&mut self) {
+        self.scroll_down(self.last_height.max(1));
+    }
+
+    pub fn to_top(&mut self) {
+        self.following = false;
+        self.pending = 0;
+        self.top = (0, 0);
+        self.top_id = self.entries.first().map(|e| e.id);
+    }
+
+    pub fn to_bottom(&mut self) {
+        self.following = true;
+        self.pending = 0;
+        self.new_lines = 0;
+    }
+
+    /// At the bottom: new text keeps the view at the bottom.
+    pub fn is_following(&self) -> bool {
+        self.following
+    }
+
+    /// Total lines as of the last render (messages never drawn at this width are estimated).
+    pub fn total_lines(&self) -> usize {
+        self.total
+    }
+
+    /// Lines that arrived below the view since it stopped following.
+    pub fn new_lines(&self) -> usize {
+        self.new_lines
+    }
+
+    /// How many messages the last `render` had to (re-)render: a debugging counter.
+    pub fn renders_last_frame(&self) -> usize {
+        self.renders
+    }
+
+    /// Draw `messages` into `area` of `buf`, using cached lines.
+    pub fn render(
+        &mut self,
+        messages: &[Message],
+        area: Rect,
+        buf: &mut Buffer,
+        theme: &Theme,
+        focused: bool,
+    ) {
+        self.renders = 0;
+        let area = area.intersection(buf.area);
+        // Every row is written below (copied, drawn, or reset), so no clearing pass first.
+        self.last_height = area.height as usize;
+        if area.width < 2 || area.height == 0 {
+            Clear.render(area, buf);
+            return;
+        }
+        let width = area.width - 1;
+        let height = area.height as usize;
+        self.sync(messages, width);
+        let n = self.entries.len();
+        if n == 0 {
+            Clear.render(area, buf);
+            self.total = 0;
+            self.following = true;
+            self.new_lines = 0;
+            self.pending = 0;
+            return;
+        }
+
+        let pending = std::mem::take(&mut self.pending);
+        if pending < 0 && self.following {
+            self.top = self.bottom_top(messages, height, theme);
+            self.following = false;
+        }
+        if !self.following && pending != 0 {
+            self.move_top(pending);
+        }
+        if let Some(old) = self.grown_last.take()
+            && !self.following
+        {
+            // New text below the view: count its lines for the indicator.
+            self.ensure(n - 1, messages, theme);
+            self.new_lines += self.entries[n - 1].height.saturating_sub(old);
+        }
+        if !self.following {
+            let i = self.top.0.min(n - 1);
+            self.ensure(i, messages, theme);
+            let off = self.top.1.min(self.entries[i].height.saturating_sub(1));
+            self.top = (i, off);
+            let mut rows = self.entries[i].height - off;
+            let mut j = i;
+            while rows < height && j + 1 < n {
+                j += 1;
+                self.ensure(j, messages, theme);
+                rows += self.entries[j].height;
+            }
+            if j + 1 == n && rows <= height {
+                self.following = true;
+            }
+        }
+        if self.following {
+            self.new_lines = 0;
+            self.top = self.bottom_top(messages, height, theme);
+        }
+        self.top_id = Some(self.entries[self.top.0].id);
+
+        // Draw.
+        self.draw_rows(messages, area, buf, theme, width, height);
+
+        self.evict();
+        self.fix_prefix();
+        self.total = self.prefix[n];
+        let abs_top = self.prefix[self.top.0] + self.top.1;
+        if self.total > height {
+            let style = if focused {
+                theme.border_focused
+            } else {
+                theme.border
+            };
+            let mut state = ScrollbarState::new(self.total - height + 1)
+                .position(abs_top.min(self.total - height))
+                .viewport_content_length(height);
+            Scrollbar::new(ScrollbarOrientation::VerticalRight)
+                .begin_symbol(None)
+                .end_symbol(None)
+                .track_symbol(Some("│"))
+                .thumb_symbol("█")
+                .style(style)
+                .render(area, buf, &mut state);
+        }
+        if !self.following && self.new_lines > 0 {
+            let s = if self.new_lines == 1 { "" } else { "s" };
+            let text = format!(" ↓ {} new line{s} ", self.new_lines);
+            let w = text.chars().count() as u16;
+            let x = area.x + width.saturating_sub(w);
+            let style = theme.accent.add_modifier(Modifier::REVERSED);
+            buf.set_stringn(x, area.bottom() - 1, &text, width as usize, style);
+        }
+    }
+
+    /// Keep at most about this many rendered lines cached (default 200,000): beyond it,
+    /// the lines of messages far from the view are dropped (their heights are kept).
+    pub fn set_cache_limit(&mut self, lines: usize) {
+        self.cache_limit = lines;
+    }
+
+    /// Rendered lines currently cached.
+    pub fn cached_lines(&self) -> usize {
+        self.cached
+    }
+
+    /// The top position that shows the last `height` lines.
+    fn bottom_top(&mut self, messages: &[Message], height: usize, theme: &Theme) -> (usize, usize) {
+        let mut need = height;
+        let mut i = self.entries.len();
+        while i > 0 {
+            i -= 1;
+            self.ensure(i, messages, theme);
+            let h = self.entries[i].height;
+            if h >= need {
+                return (i, h - need);
+            }
+            need -= h;
+        }
+        (0, 0)
+    }
+
+    /// Move the top by `delta` lines using known or estimated heights.
+    fn move_top(&mut self, delta: isize) {
+        let n = self.entries.len();
+        let (mut i, mut off) = self.top;
+        i = i.min(n - 1);
+        let mut d = delta.unsigned_abs();
+        if delta < 0 {
+            loop {
+                if off >= d {
+                    off -= d;
+                    break;
+                }
+                d -= off;
+                if i == 0 {
+                    off = 0;
+                    break;
+                }
+                i -= 1;
+                off = self.entries[i].height;
+            }
+        } else {
+            off = off.saturating_add(d);
+            while i + 1 < n && off >= self.entries[i].height {
+                off -= self.entries[i].height;
+                i += 1;
+            }
+        }
+        self.top = (i, off);
+    }
+}

@@ -1,0 +1,399 @@
+use chrono::{TimeZone, Utc};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use unicode_width::UnicodeWidthStr;
+
+use super::cache::KEEP_NEAR;
+use super::*;
+use crate::chat::conversation::{Choice, Speaker, Status};
+
+/// The buffer as text, one row per line, trailing spaces trimmed; the cell hidden
+/// behind a wide character is skipped.
+pub(crate) fn buffer_text(buf: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let mut row = String::new();
+        let mut skip = 0;
+        for x in 0..buf.area.width {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            let sym = buf[(buf.area.x + x, buf.area.y + y)].symbol();
+            skip = sym.width().saturating_sub(1);
+            row.push_str(sym);
+        }
+        out.push_str(row.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn at(id: MessageId, speaker: Speaker, text: &str) -> Message {
+    let mut m = Message::new(id, speaker, "");
+    m.created = Utc.with_ymd_and_hms(2025, 1, 2, 14, 5, 0).unwrap();
+    if speaker == Speaker::Assistant {
+        m.model = Some("gpt-4o".into());
+        m.choices = vec![Choice {
+            text: text.into(),
+            finish_reason: None,
+        }];
+    } else {
+        m.content = text.into();
+    }
+    m
+}
+
+fn view() -> ConversationView {
+    let mut v = ConversationView::new();
+    v.set_utc_offset(FixedOffset::east_opt(0).unwrap());
+    v
+}
+
+fn draw(v: &mut ConversationView, msgs: &[Message], w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| v.render(msgs, f.area(), f.buffer_mut(), &Theme::default(), true))
+        .unwrap();
+    buffer_text(term.backend().buffer())
+}
+
+/// Everything: as many rows as the messages need.
+fn draw_all(msgs: &[Message], w: u16) -> String {
+    let mut v = view();
+    draw(&mut v, msgs, w, 200);
+    let h = v.total_lines() as u16;
+    draw(&mut view(), msgs, w, h)
+}
+
+const REPLY: &str = "# Plan\n\nHere is **what** to do, see [the docs](https://docs.rs/ratatui):\n\n\
+    1. Read the *config*\n2. Parse it\n   - with `serde`\n   - ~~by hand~~\n\n\
+    > Note: keep it simple.\n\n\
+    | Step | Time |\n|------|-----:|\n| read | 1 ms |\n| parse | 12 ms |\n\n\
+    ```rust\nfn main() {\n    let config = std::fs::read_to_string(\"config.toml\").expect(\"config\");\n}\n```\n";
+
+#[test]
+fn snapshot_markdown_reply_80() {
+    let msgs = [
+        at(1, Speaker::User, "How do I load a config?"),
+        at(2, Speaker::Assistant, REPLY),
+    ];
+    insta::assert_snapshot!(draw_all(&msgs, 81));
+}
+
+#[test]
+fn snapshot_markdown_reply_40() {
+    let msgs = [
+        at(1, Speaker::User, "How do I load a config?"),
+        at(2, Speaker::Assistant, REPLY),
+    ];
+    insta::assert_snapshot!(draw_all(&msgs, 41));
+}
+
+#[test]
+fn snapshot_cjk_paragraph_20() {
+    let msgs = [at(
+        1,
+        Speaker::Assistant,
+        "海洋污染對哪個地區影響最大？太平洋垃圾帶 (Great Pacific Garbage Patch) 是最著名的例子。",
+    )];
+    insta::assert_snapshot!(draw_all(&msgs, 21));
+}
+
+#[test]
+fn snapshot_cancelled_partial_reply() {
+    let mut m = at(1, Speaker::Assistant, "The answer is forty");
+    m.status = Status::Cancelled;
+    let mut p = at(2, Speaker::Assistant, "Still typi");
+    p.status = Status::Partial;
+    insta::assert_snapshot!(draw_all(&[m, p], 50));
+}
+
+#[test]
+fn snapshot_failed_and_incomplete_replies() {
+    let mut m = at(1, Speaker::Assistant, "Partial text before the error");
+    m.status = Status::Failed {
+        error: "HTTP 429: rate limited\nretry later".into(),
+    };
+    let mut i = at(2, Speaker::Assistant, "Cut off mid");
+    i.status = Status::Incomplete;
+    insta::assert_snapshot!(draw_all(&[m, i], 50));
+}
+
+#[test]
+fn snapshot_three_choices() {
+    let mut m = at(1, Speaker::Assistant, "");
+    m.choices = ["First option.", "Second option.", "Third option."]
+        .map(|t| Choice {
+            text: t.into(),
+            finish_reason: None,
+        })
+        .to_vec();
+    m.selected = 1;
+    let out = draw_all(&[m], 50);
+    assert!(out.contains("choice 2/3") && out.contains("Second option."));
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn snapshot_summary_and_system() {
+    let mut s = at(
+        3,
+        Speaker::Summary,
+        "The user asked about **configs**; we chose TOML.",
+    );
+    s.summary_of = vec![1, 2];
+    let sys = at(4, Speaker::System, "You are terse.");
+    insta::assert_snapshot!(draw_all(&[sys, s], 50));
+}
+
+#[test]
+fn snapshot_escape_sequences_are_visible() {
+    let u = at(
+        1,
+        Speaker::User,
+        "before\x1b[2J\x1b]0;pwned\x07after\rover\u{202e}txt",
+    );
+    let a = at(
+        2,
+        Speaker::Assistant,
+        "ok \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \u{9b}1m",
+    );
+    let out = draw_all(&[u, a], 50);
+    assert!(!out.contains('\x1b'));
+    insta::assert_snapshot!(out);
+}
+
+fn numbered(n: usize) -> Vec<Message> {
+    (0..n)
+        .map(|i| at(i as u64 + 1, Speaker::User, &format!("m{i}")))
+        .collect()
+}
+
+/// Rows without the scrollbar column.
+fn rows(s: &str) -> Vec<&str> {
+    s.lines()
+        .map(|l| l.trim_end_matches(['│', '█']).trim_end())
+        .collect()
+}
+
+#[test]
+fn follows_the_bottom_while_the_last_message_grows() {
+    let mut msgs = numbered(20);
+    msgs.push(at(100, Speaker::Assistant, "start"));
+    let mut v = view();
+    let out = draw(&mut v, &msgs, 30, 10);
+    assert!(v.is_following());
+    assert_eq!(rows(&out)[8], "start");
+    let last = msgs.last_mut().unwrap();
+    last.choice_mut(0).text.push_str("\n\nmore text");
+    let out = draw(&mut v, &msgs, 30, 10);
+    assert!(v.is_following());
+    assert_eq!(rows(&out)[8], "more text");
+    // 20 user messages of 3 lines, the reply: header, start, blank, more text, blank.
+    assert_eq!(v.total_lines(), 20 * 3 + 5);
+}
+
+#[test]
+fn scrolled_up_stays_put_while_text_streams_in() {
+    let mut msgs = numbered(20);
+    msgs.push(at(100, Speaker::Assistant, "start"));
+    let mut v = view();
+    draw(&mut v, &msgs, 30, 10);
+    v.scroll_up(4);
+    let before = draw(&mut v, &msgs, 30, 10);
+    assert!(!v.is_following());
+    for k in 0..5 {
+        msgs.last_mut()
+            .unwrap()
+            .choice_mut(0)
+            .text
+            .push_str(&format!("\n\nline {k}"));
+        let out = draw(&mut v, &msgs, 30, 10);
+        assert_eq!(rows(&out)[..9], rows(&before)[..9], "frame {k}");
+        assert!(rows(&out)[9].contains("new lines"), "{out}");
+    }
+    assert!(!v.is_following());
+    v.to_bottom();
+    let out = draw(&mut v, &msgs, 30, 10);
+    assert!(v.is_following());
+    assert_eq!(rows(&out)[8], "line 4");
+    assert!(!out.contains("new line"));
+}
+
+#[test]
+fn paging_top_and_bottom() {
+    let msgs = numbered(30); // 90 lines
+    let mut v = view();
+    let bottom = draw(&mut v, &msgs, 20, 9);
+    assert_eq!(rows(&bottom)[0], "You · 14:05");
+    assert_eq!(rows(&bottom)[7], "m29");
+    v.page_up();
+    let out = draw(&mut v, &msgs, 20, 9);
+    assert_eq!(rows(&out)[1], "m24");
+    v.page_up();
+    let out = draw(&mut v, &msgs, 20, 9);
+    assert_eq!(rows(&out)[1], "m21");
+    v.page_down();
+    let out = draw(&mut v, &msgs, 20, 9);
+    assert_eq!(rows(&out)[1], "m24");
+    assert!(!v.is_following());
+    v.page_down();
+    let out = draw(&mut v, &msgs, 20, 9);
+    assert_eq!(out, bottom);
+    assert!(v.is_following(), "paging down to the end follows again");
+    v.to_top();
+    let out = draw(&mut v, &msgs, 20, 9);
+    assert_eq!(rows(&out)[1], "m0");
+    v.scroll_up(5);
+    let out = draw(&mut v, &msgs, 20, 9);
+    assert_eq!(rows(&out)[1], "m0", "cannot scroll above the top");
+    v.scroll_down(1);
+    let out = draw(&mut v, &msgs, 20, 9);
+    assert_eq!(rows(&out)[0], "m0");
+    v.scroll_down(10_000);
+    assert_eq!(draw(&mut v, &msgs, 20, 9), bottom);
+    assert!(v.is_following());
+    v.to_top();
+    draw(&mut v, &msgs, 20, 9);
+    v.to_bottom();
+    assert_eq!(draw(&mut v, &msgs, 20, 9), bottom);
+}
+
+#[test]
+fn short_conversations_always_follow() {
+    let msgs = numbered(2);
+    let mut v = view();
+    draw(&mut v, &msgs, 20, 10);
+    v.scroll_up(3);
+    let out = draw(&mut v, &msgs, 20, 10);
+    assert!(v.is_following());
+    assert_eq!(rows(&out)[1], "m0");
+    assert!(!out.contains('█'), "no scrollbar when everything fits");
+}
+
+#[test]
+fn resizing_rewraps_and_keeps_the_bottom_exact() {
+    let long = "word ".repeat(40);
+    let mut msgs: Vec<Message> = (0..50).map(|i| at(i + 1, Speaker::User, &long)).collect();
+    msgs.push(at(99, Speaker::User, "the end"));
+    let mut v = view();
+    for w in [80u16, 30, 51, 80] {
+        let out = draw(&mut v, &msgs, w, 12);
+        assert!(v.is_following());
+        assert_eq!(rows(&out)[10], "the end", "width {w}");
+        for r in rows(&out) {
+            assert!(r.width() <= w as usize);
+        }
+    }
+    // Scrolled up, a resize keeps the view on the same message.
+    v.to_top();
+    draw(&mut v, &msgs, 80, 12);
+    v.scroll_down(30);
+    let out = draw(&mut v, &msgs, 80, 12);
+    let top_msg = v.top.0;
+    let out2 = draw(&mut v, &msgs, 40, 12);
+    assert_eq!(v.top.0, top_msg, "{out}\n{out2}");
+    assert!(!v.is_following());
+}
+
+#[test]
+fn only_visible_and_changed_messages_are_rendered() {
+    let mut msgs: Vec<Message> = (0..10_000)
+        .map(|i| {
+            if i % 2 == 0 {
+                at(i + 1, Speaker::User, "a question that is not very long")
+            } else {
+                at(
+                    i + 1,
+                    Speaker::Assistant,
+                    "An **answer** with\n\n- a list\n- of things",
+                )
+            }
+        })
+        .collect();
+    let mut v = view();
+    draw(&mut v, &msgs, 80, 24);
+    let first = v.renders_last_frame();
+    assert!((1..=10).contains(&first), "first frame rendered {first}");
+    draw(&mut v, &msgs, 80, 24);
+    assert_eq!(v.renders_last_frame(), 0);
+    let last = msgs.last_mut().unwrap();
+    last.choice_mut(0).text.push_str(" more");
+    draw(&mut v, &msgs, 80, 24);
+    assert_eq!(v.renders_last_frame(), 1);
+    v.page_up();
+    draw(&mut v, &msgs, 80, 24);
+    assert!(v.renders_last_frame() <= 10, "{}", v.renders_last_frame());
+    v.to_top();
+    draw(&mut v, &msgs, 80, 24);
+    assert!(v.renders_last_frame() <= 10);
+    // A resize re-renders only what is visible.
+    draw(&mut v, &msgs, 60, 24);
+    assert!(v.renders_last_frame() <= 10);
+}
+
+#[test]
+fn inserted_summaries_and_replaced_conversations() {
+    let mut msgs = numbered(10);
+    let mut v = view();
+    draw(&mut v, &msgs, 30, 6);
+    let mut s = at(50, Speaker::Summary, "sum");
+    s.summary_of = vec![1, 2];
+    msgs.insert(2, s);
+    draw(&mut v, &msgs, 30, 6);
+    v.to_top();
+    let out = draw(&mut v, &msgs, 30, 6);
+    assert_eq!(rows(&out)[4], "m1");
+    v.scroll_down(6);
+    let out = draw(&mut v, &msgs, 30, 6);
+    assert_eq!(rows(&out)[0], "Summary of 2 messages · 14:05");
+    // Only the new one was rendered.
+    assert!(v.renders_last_frame() <= 3);
+    // A different conversation: starts at its bottom.
+    let other: Vec<Message> = (0..5).map(|i| at(1000 + i, Speaker::User, "x")).collect();
+    draw(&mut v, &other, 30, 6);
+    assert!(v.is_following());
+    assert_eq!(v.total_lines(), 15);
+    // Another one whose ids and versions are the same (ids restart at 1 per
+    // conversation): told apart by creation time.
+    let mut third = other.clone();
+    for m in &mut third {
+        m.created += chrono::Duration::seconds(60);
+        m.content = "y".into();
+    }
+    let out = draw(&mut v, &third, 30, 6);
+    assert_eq!(rows(&out)[1], "y");
+    assert_eq!(rows(&out)[0], "You · 14:06");
+    draw(&mut v, &[], 30, 6);
+    assert_eq!(v.total_lines(), 0);
+}
+
+#[test]
+fn cached_lines_are_bounded_and_evicted_messages_redraw_the_same() {
+    let msgs: Vec<Message> = (0..400)
+        .map(|i| at(i + 1, Speaker::User, &format!("message {i}\nsecond line")))
+        .collect();
+    let mut v = view();
+    v.set_cache_limit(300);
+    let bottom = draw(&mut v, &msgs, 30, 10);
+    v.to_top();
+    let top = draw(&mut v, &msgs, 30, 10);
+    // Never-drawn messages have estimated heights (3 lines here, really 4).
+    assert!(v.total_lines() < 400 * 4);
+    let total = 400 * 4;
+    // Scroll through everything, a page at a time.
+    for _ in 0..(total / 10 + 2) {
+        v.page_down();
+        draw(&mut v, &msgs, 30, 10);
+        assert!(
+            v.cached_lines() <= 300 + 4 * 2 * KEEP_NEAR,
+            "{}",
+            v.cached_lines()
+        );
+    }
+    assert!(v.is_following());
+    assert_eq!(draw(&mut v, &msgs, 30, 10), bottom);
+    assert_eq!(v.total_lines(), total, "heights stay exact after eviction");
+    v.to_top();
+    assert_eq!(draw(&mut v, &msgs, 30, 10), top);
+}
