@@ -15,6 +15,7 @@ pub mod headless;
 pub mod keymap;
 pub mod paths;
 pub mod store;
+pub mod text;
 pub mod tui;
 pub mod ui;
 pub mod worker;

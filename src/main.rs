@@ -92,11 +92,7 @@ fn list(search: Option<&str>) -> ExitCode {
             .format("%Y-%m-%d %H:%M");
         match &e.broken {
             Some(reason) => println!("{}  {when}  [unreadable: {reason}]", e.id),
-            None => println!(
-                "{}  {when}  {}",
-                e.id,
-                chat_tui::ui::sanitize::sanitize(&e.title)
-            ),
+            None => println!("{}  {when}  {}", e.id, chat_tui::text::sanitize(&e.title)),
         }
     }
     ExitCode::SUCCESS

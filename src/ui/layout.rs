@@ -71,7 +71,7 @@ fn draw_history(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let title = if app.conv.title.is_empty() {
         " chat-tui ".to_string()
     } else {
-        format!(" {} ", crate::ui::sanitize::sanitize(&app.conv.title))
+        format!(" {} ", crate::text::sanitize(&app.conv.title))
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -101,8 +101,8 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         Line::from(""),
         Line::from(format!(
             "Talking to {} with model {} ({} mode, memory {}).",
-            crate::ui::sanitize::sanitize(&app.endpoint),
-            crate::ui::sanitize::sanitize(&app.conv.model),
+            crate::text::sanitize(&app.endpoint),
+            crate::text::sanitize(&app.conv.model),
             app.conv.mode,
             app.conv.memory
         )),
@@ -119,7 +119,7 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
-            crate::ui::sanitize::sanitize(&n.text).into_owned(),
+            crate::text::sanitize(&n.text).into_owned(),
             theme.error,
         )));
     }

@@ -11,7 +11,7 @@ use crate::action::{Action, Effect};
 use crate::app::{App, NoticeKind, Overlay, run_command};
 use crate::commands::{COMMANDS, Command};
 use crate::keymap::Context;
-use crate::ui::sanitize::sanitize;
+use crate::text::sanitize;
 use crate::ui::theme::Theme;
 
 /// Keys while an overlay is open.

@@ -11,7 +11,7 @@ use crate::api::types::FinishReason;
 use crate::app::{App, CurrentKind, Focus, NoticeKind};
 use crate::chat::conversation::{Speaker, Status};
 use crate::keymap::Context;
-use crate::ui::sanitize::sanitize;
+use crate::text::sanitize;
 use crate::ui::theme::Theme;
 
 const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use crate::action::Effect;
 use crate::app::{App, Focus, NoticeKind, param_rows, run_command};
 use crate::commands::Command;
-use crate::ui::sanitize::sanitize;
+use crate::text::sanitize;
 use crate::ui::theme::Theme;
 
 /// Rows above the sampling parameters.

@@ -13,8 +13,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use crate::action::Effect;
 use crate::app::{App, NoticeKind, Overlay};
 use crate::store::library::{Entry, Library};
+use crate::text::sanitize;
 use crate::ui::overlays::centered;
-use crate::ui::sanitize::sanitize;
 use crate::ui::theme::Theme;
 
 /// What the browser is doing.
