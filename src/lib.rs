@@ -13,7 +13,6 @@ pub mod config;
 pub mod crash;
 pub mod headless;
 pub mod keymap;
-pub mod paths;
 pub mod store;
 pub mod text;
 pub mod tui;

@@ -11,7 +11,8 @@ use chat_tui::config::{self, Settings};
 use chat_tui::headless::{self, EXIT_USAGE};
 use chat_tui::keymap::Keymap;
 use chat_tui::store::library::Library;
-use chat_tui::{paths, store, tui};
+use chat_tui::store::{self, paths};
+use chat_tui::tui;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

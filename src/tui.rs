@@ -364,14 +364,14 @@ async fn probe_local_servers(tx: mpsc::UnboundedSender<Msg>) {
 
 /// Load the prompt history (Up in an empty input).
 pub fn load_prompt_history() -> Vec<String> {
-    crate::paths::prompt_history_file()
+    crate::store::paths::prompt_history_file()
         .and_then(|p| std::fs::read(p).ok())
         .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
         .unwrap_or_default()
 }
 
 fn save_prompt_history(items: &[String]) {
-    let Some(path) = crate::paths::prompt_history_file() else {
+    let Some(path) = crate::store::paths::prompt_history_file() else {
         return;
     };
     if let Some(dir) = path.parent() {

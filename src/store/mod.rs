@@ -4,6 +4,7 @@
 pub mod export;
 pub mod format;
 pub mod library;
+pub mod paths;
 pub mod save;
 
 pub use export::to_markdown;

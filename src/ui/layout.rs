@@ -138,7 +138,7 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::from(
             "    or --profile ollama (see the example config: chat-tui --print-config)",
         ));
-        let cfg = crate::paths::config_file()
+        let cfg = crate::store::paths::config_file()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(no config directory)".into());
         lines.push(Line::from(format!("  • Config file: {cfg}")));

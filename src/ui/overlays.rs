@@ -140,7 +140,7 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     ));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Files", theme.heading)));
-    for (what, path) in crate::paths::describe() {
+    for (what, path) in crate::store::paths::describe() {
         lines.push(Line::from(vec![
             Span::styled(format!("  {what:<14}"), theme.dim),
             Span::raw(path),
