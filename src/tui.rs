@@ -364,20 +364,9 @@ async fn probe_local_servers(tx: mpsc::UnboundedSender<Msg>) {
 
 /// Load the prompt history (Up in an empty input).
 pub fn load_prompt_history() -> Vec<String> {
-    crate::store::paths::prompt_history_file()
-        .and_then(|p| std::fs::read(p).ok())
-        .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
-        .unwrap_or_default()
+    crate::store::prompt_history::load()
 }
 
 fn save_prompt_history(items: &[String]) {
-    let Some(path) = crate::store::paths::prompt_history_file() else {
-        return;
-    };
-    if let Some(dir) = path.parent() {
-        let _ = crate::store::save::ensure_private_dir(dir);
-    }
-    if let Ok(bytes) = serde_json::to_vec(items) {
-        let _ = crate::store::save::write_atomic(&path, &bytes);
-    }
+    let _ = crate::store::prompt_history::save(items);
 }
