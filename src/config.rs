@@ -258,21 +258,6 @@ pub fn host_of(url: &str) -> String {
     host.to_string()
 }
 
-/// The default config file: `$XDG_CONFIG_HOME/chat-tui/config.toml`.
-pub fn default_config_path() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "chat-tui").map(|d| d.config_dir().join("config.toml"))
-}
-
-/// `$XDG_STATE_HOME/chat-tui` (prompt history, crash reports).
-pub fn state_dir() -> Option<PathBuf> {
-    let dirs = directories::ProjectDirs::from("", "", "chat-tui")?;
-    Some(
-        dirs.state_dir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| dirs.data_local_dir().join("state")),
-    )
-}
-
 /// Parse a config file's text. Errors name the file, the line and the key.
 pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
     toml::from_str::<FileConfig>(text).map_err(|e| {
@@ -303,7 +288,7 @@ pub fn read_file(
 ) -> Result<(Option<PathBuf>, FileConfig, Vec<String>), ConfigError> {
     let (path, required) = match explicit {
         Some(p) => (Some(p.to_path_buf()), true),
-        None => (default_config_path(), false),
+        None => (crate::store::paths::config_file(), false),
     };
     let Some(path) = path else {
         return Ok((None, FileConfig::default(), Vec::new()));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// Write a report for a panic into the state dir; returns its path.
 pub fn write_report(info: &std::panic::PanicHookInfo<'_>) -> Option<PathBuf> {
-    let dir = crate::paths::crash_dir()?;
+    let dir = crate::store::paths::crash_dir()?;
     let _ = std::fs::create_dir_all(&dir);
     #[cfg(unix)]
     {

@@ -7,7 +7,7 @@ use crate::api::types::{
     FinishReason, Mode, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
 };
 use crate::config::Settings;
-use crate::ui::sanitize::sanitize;
+use crate::text::sanitize;
 
 /// Exit statuses.
 pub const EXIT_OK: u8 = 0;

@@ -1,13 +1,16 @@
-//! Markdown export. The output is safe to `cat`: C0 control characters other than
-//! newline and tab become their Unicode control pictures (ESC → ␛, CR → ␍, DEL → ␡) and
-//! C1 controls (U+0080–U+009F, e.g. the 8-bit CSI) are written as `\u{9b}`.
+//! Markdown export. The output is safe to `cat`: it goes through the same sanitizer as the
+//! screen ([`crate::text::sanitize`]: ESC → ␛, CR → ␍, DEL → ␡, C1 controls such as the
+//! 8-bit CSI → ⍰, bidi controls → ⇆, zero-width characters → ⎵), except that tabs stay
+//! tabs ([`Tabs::Keep`]): they are content in a code block.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
 use crate::api::types::{PARAM_NAMES, Params};
 use crate::chat::conversation::{Conversation, Message, Speaker, Status};
+use crate::text::{Tabs, sanitize_with};
 
 /// The whole conversation as Markdown.
 pub fn to_markdown(conv: &Conversation) -> String {
@@ -56,7 +59,11 @@ pub fn to_markdown(conv: &Conversation) -> String {
     while out.ends_with("\n\n") {
         out.pop();
     }
-    sanitize(&out)
+    let clean = match sanitize_with(&out, Tabs::Keep) {
+        Cow::Owned(o) => Some(o),
+        Cow::Borrowed(_) => None,
+    };
+    clean.unwrap_or(out)
 }
 
 fn message(out: &mut String, conv: &Conversation, m: &Message) {
@@ -174,25 +181,6 @@ fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// Replace control characters that a terminal would act on.
-pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            '\u{0}'..='\u{1f}' => {
-                out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}'));
-            }
-            '\u{7f}' => out.push('\u{2421}'),
-            '\u{80}'..='\u{9f}' => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,7 +271,10 @@ mod tests {
     #[test]
     fn hostile_text_cannot_drive_the_terminal() {
         let mut c = Conversation::new("m\x1b[2J", Mode::Chat, Memory::Full);
-        c.push(Speaker::User, "hi\x1b]0;pwned\x07 \r\u{9b}31m \u{7f}");
+        c.push(
+            Speaker::User,
+            "hi\x1b]0;pwned\x07 \r\u{9b}31m \u{7f} \u{202e}rtl\u{200b}",
+        );
         let r = c.push_reply(&Params::default(), "m");
         c.get_mut(r).unwrap().choice_mut(0).text = "\x1b[31mred\x1b[0m\tok\n".into();
         c.get_mut(r).unwrap().status = Status::Failed {
@@ -298,7 +289,9 @@ mod tests {
         assert!(md.contains("␛[31mred␛[0m\tok"));
         assert!(md.contains("␇"));
         assert!(md.contains("␍"));
-        assert!(md.contains("\\u{9b}31m"));
+        assert!(md.contains("⍰31m"));
         assert!(md.contains("␡"));
+        // The screen's rules for what hides or reorders text apply to the file too.
+        assert!(md.contains("⇆rtl⎵"));
     }
 }

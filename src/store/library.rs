@@ -212,8 +212,7 @@ impl Library {
     /// `<data dir>/chat-tui/conversations`, e.g. `$XDG_DATA_HOME/chat-tui/conversations`
     /// (`~/.local/share/...` when unset) on Linux.
     pub fn default_dir() -> Option<PathBuf> {
-        directories::ProjectDirs::from("", "", "chat-tui")
-            .map(|p| p.data_dir().join("conversations"))
+        crate::store::paths::conversations_dir()
     }
 
     pub fn dir(&self) -> &Path {

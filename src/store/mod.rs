@@ -4,6 +4,8 @@
 pub mod export;
 pub mod format;
 pub mod library;
+pub mod paths;
+pub mod prompt_history;
 pub mod save;
 
 pub use export::to_markdown;

@@ -1,4 +1,5 @@
-//! Drawing.
+//! Drawing: functions over `&App` (and the conversation pane's render cache). Nothing here
+//! handles a key or changes the app's state.
 
 pub mod conversation;
 pub mod layout;
@@ -6,7 +7,6 @@ pub mod markdown;
 pub mod overlays;
 pub mod panels;
 pub mod params;
-pub mod sanitize;
 pub mod sessions;
 pub mod theme;
 pub mod widgets;

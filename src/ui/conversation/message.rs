@@ -17,7 +17,7 @@ pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> V
         Speaker::Assistant => {
             header.push(Span::styled("Assistant", theme.assistant));
             if let Some(model) = &m.model {
-                let model = crate::ui::sanitize::sanitize(model);
+                let model = crate::text::sanitize(model);
                 header.push(Span::styled(format!(" ({model})"), theme.dim));
             }
         }
@@ -38,7 +38,7 @@ pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> V
         Status::Cancelled => header.push(Span::styled(" · cancelled", theme.warning)),
         Status::Failed { error } => {
             let error =
-                crate::ui::sanitize::sanitize(&error.replace(['\n', '\r'], " ")).into_owned();
+                crate::text::sanitize(&error.replace(['\n', '\r'], " ")).into_owned();
             header.push(Span::styled(format!(" · failed: {error}"), theme.error));
         }
         Status::Incomplete => header.push(Span::styled(

@@ -21,7 +21,7 @@ use pulldown_cmark::{Options, Parser};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use crate::ui::sanitize::sanitize;
+use crate::text::sanitize;
 use crate::ui::theme::Theme;
 
 use self::blocks::Renderer;

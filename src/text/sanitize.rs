@@ -1,8 +1,10 @@
-//! Make untrusted text (model output, transcripts) safe to put on a terminal.
+//! Make untrusted text (model output, transcripts, file names) safe to put on a terminal.
 //!
-//! Nothing that reaches the screen may be a control sequence: escape characters and other
+//! One set of rules for every output (the screen, Markdown export, headless output,
+//! `chat-tui list`): nothing may be a control sequence. Escape characters and other
 //! controls become visible symbols, and characters that could hide or reorder text (bidi
-//! overrides, zero-width characters) become visible placeholders.
+//! overrides, zero-width characters) become visible placeholders. The only thing a context
+//! may choose is what happens to a tab ([`Tabs`]).
 
 use std::borrow::Cow;
 
@@ -13,10 +15,24 @@ pub const BIDI_PLACEHOLDER: char = '⇆';
 /// Shown for zero-width characters that could hide text.
 pub const ZERO_WIDTH_PLACEHOLDER: char = '⎵';
 
+/// What becomes of a tab. A tab moves the cursor but cannot hide or rewrite text, so a
+/// file meant to be read as text (Markdown export) may keep it; the screen may not (its
+/// width depends on the column).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tabs {
+    /// Four spaces (the screen and terminal output).
+    #[default]
+    Expand,
+    /// Left as a tab (Markdown export, where a tab in a code block is content).
+    Keep,
+}
+
 /// What to put in place of `c`, if it must be replaced.
-fn replacement(c: char) -> Option<Replacement> {
+#[inline]
+fn replacement<const KEEP_TABS: bool>(c: char) -> Option<Replacement> {
     let r = match c {
         '\n' => return None,
+        '\t' if KEEP_TABS => return None,
         '\t' => Replacement::Str("    "),
         '\u{7f}' => Replacement::Char('␡'),
         // C0 controls (incl. ESC → ␛ and CR → ␍): their Control Pictures.
@@ -45,21 +61,38 @@ enum Replacement {
 /// ASCII controls and DEL, and the lead bytes of the multi-byte characters replaced:
 /// 0xC2 (U+0080–U+00BF), 0xD8 (U+061C), 0xE2 (U+2000–U+2FFF), 0xEF (U+F000–U+FFFF).
 #[inline]
-fn suspicious(b: u8) -> bool {
-    (b < 0x20 && b != b'\n') || b == 0x7f || b == 0xc2 || b == 0xd8 || b == 0xe2 || b == 0xef
+fn suspicious<const KEEP_TABS: bool>(b: u8) -> bool {
+    (b < 0x20 && b != b'\n' && !(KEEP_TABS && b == b'\t'))
+        || b == 0x7f
+        || b == 0xc2
+        || b == 0xd8
+        || b == 0xe2
+        || b == 0xef
 }
 
 /// `s` with control characters, bidi controls and hiding zero-width characters made
 /// visible, and tabs expanded to four spaces. Newlines and combining characters stay.
-/// Borrowed when nothing needed replacing.
+/// Borrowed when nothing needed replacing. The same as `sanitize_with(s, Tabs::Expand)`.
 pub fn sanitize(s: &str) -> Cow<'_, str> {
-    let Some(start) = s.bytes().position(suspicious) else {
+    run::<false>(s)
+}
+
+/// [`sanitize`] with the treatment of tabs chosen; every other rule is the same.
+pub fn sanitize_with(s: &str, tabs: Tabs) -> Cow<'_, str> {
+    match tabs {
+        Tabs::Expand => run::<false>(s),
+        Tabs::Keep => run::<true>(s),
+    }
+}
+
+fn run<const KEEP_TABS: bool>(s: &str) -> Cow<'_, str> {
+    let Some(start) = s.bytes().position(suspicious::<KEEP_TABS>) else {
         return Cow::Borrowed(s);
     };
     // A suspicious lead byte is often harmless (é, —, “ …): find the first real hit.
     let Some((first, _)) = s[start..]
         .char_indices()
-        .find(|&(_, c)| replacement(c).is_some())
+        .find(|&(_, c)| replacement::<KEEP_TABS>(c).is_some())
     else {
         return Cow::Borrowed(s);
     };
@@ -67,7 +100,7 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     let mut out = String::with_capacity(s.len() + 16);
     out.push_str(&s[..first]);
     for c in s[first..].chars() {
-        match replacement(c) {
+        match replacement::<KEEP_TABS>(c) {
             None => out.push(c),
             Some(Replacement::Char(r)) => out.push(r),
             Some(Replacement::Str(r)) => out.push_str(r),
@@ -148,5 +181,22 @@ mod tests {
         let out = sanitize(&all);
         assert!(out.chars().all(|c| c == '\n' || !c.is_control()));
         assert!(!out.contains('\u{202e}') && !out.contains('\u{200b}'));
+    }
+
+    #[test]
+    fn kept_tabs_are_the_only_difference() {
+        assert_eq!(sanitize_with("a\tb", Tabs::Keep), "a\tb");
+        assert!(matches!(
+            sanitize_with("a\tb", Tabs::Keep),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(sanitize_with("a\tb", Tabs::Expand), "a    b");
+        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        let kept = sanitize_with(&all, Tabs::Keep);
+        assert_eq!(kept.replace('\t', "    "), sanitize(&all));
+        assert!(
+            kept.chars()
+                .all(|c| c == '\n' || c == '\t' || !c.is_control())
+        );
     }
 }
