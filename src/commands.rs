@@ -260,7 +260,11 @@ mod tests {
         assert_eq!(parse("/model", None), Ok(Command::Model(None)));
         assert_eq!(parse("/system", None), Ok(Command::System(None)));
         assert!(parse("/set temperature", None).is_err());
-        assert!(parse("/mode banana", None).unwrap_err().contains("unknown mode"));
+        assert!(
+            parse("/mode banana", None)
+                .unwrap_err()
+                .contains("unknown mode")
+        );
     }
 
     #[test]

@@ -499,7 +499,9 @@ impl Keymap {
             }
         };
         // A plain character bound anywhere would stop it being typed.
-        if ctx == Context::Global && k.mods & (CTRL | ALT) == 0 && matches!(k.code, KeyCodeOrd::Char(_))
+        if ctx == Context::Global
+            && k.mods & (CTRL | ALT) == 0
+            && matches!(k.code, KeyCodeOrd::Char(_))
         {
             problems.push(format!(
                 "{place} `{key}`: a plain character cannot be bound everywhere (it could not be typed); bind it in a pane, e.g. [keys.conversation]"
@@ -563,8 +565,8 @@ impl Keymap {
     }
 
     /// The keys bound in exactly `ctx` (after the user's changes), for the help screen:
-    /// (key label, action), in key order. A key shadowed by a user binding along the chain
-    /// shows what it really does.
+    /// (key label, action), in key order. A key whose binding here is shadowed by a user
+    /// binding elsewhere on the chain is listed where that binding is.
     pub fn bindings(&self, ctx: Context) -> Vec<(String, Action)> {
         let mut keys: Vec<Key> = self
             .defaults
@@ -575,12 +577,12 @@ impl Keymap {
             .collect();
         keys.sort();
         keys.dedup();
+        // Listed under the context whose own binding is what the key does there.
         keys.into_iter()
-            .filter(|k| {
-                // Listed under the context that binds it.
-                matches!(self.get(ctx, *k), Some(Some(_)))
+            .filter_map(|k| match (self.get(ctx, k), self.resolve(ctx, k)) {
+                (Some(Some(own)), Some(does)) if own == does => Some((k.label(), does)),
+                _ => None,
             })
-            .filter_map(|k| self.resolve(ctx, k).map(|a| (k.label(), a)))
             .collect()
     }
 
@@ -601,6 +603,7 @@ impl Keymap {
                 k.mods != 0,
                 k.code != KeyCodeOrd::Enter,
                 matches!(k.code, KeyCodeOrd::Char(_)),
+                matches!(k.code, KeyCodeOrd::Char(c) if c.is_uppercase()),
                 k.label().len(),
                 *k,
             )
@@ -613,6 +616,17 @@ impl Keymap {
     pub fn hint_key(&self, ctx: Context, action: Action) -> String {
         self.keys_for(ctx, action)
             .first()
+            .map(Key::label)
+            .unwrap_or_default()
+    }
+
+    /// Like [`Keymap::hint_key`], but a letter when one is bound (a "y / n" question reads
+    /// better with letters).
+    pub fn letter_key(&self, ctx: Context, action: Action) -> String {
+        let keys = self.keys_for(ctx, action);
+        keys.iter()
+            .find(|k| k.mods == 0 && matches!(k.code, KeyCodeOrd::Char(_)))
+            .or(keys.first())
             .map(Key::label)
             .unwrap_or_default()
     }
@@ -757,7 +771,10 @@ mod tests {
             Some(Action::Quit)
         );
         assert_eq!(
-            km.lookup(Context::Sessions, &ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            km.lookup(
+                Context::Sessions,
+                &ev(KeyCode::Char('x'), KeyModifiers::NONE)
+            ),
             None,
             "typing goes to the filter"
         );
@@ -835,6 +852,8 @@ mod tests {
         assert_eq!(km.hint_key(Context::Sessions, Action::Delete), "Del");
         assert_eq!(km.hint_key(Context::Params, Action::Unset), "Del");
         assert_eq!(km.hint_key(Context::Conversation, Action::ScrollUp), "↑");
+        assert_eq!(km.hint_key(Context::Confirm, Action::Yes), "y");
+        assert_eq!(km.letter_key(Context::Confirm, Action::No), "n");
         assert_eq!(
             km.hint_pair(Context::Params, Action::SelectPrev, Action::SelectNext),
             "↑↓"

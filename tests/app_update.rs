@@ -6,7 +6,7 @@ use chat_tui::action::{Action, Effect, Msg, TurnId};
 use chat_tui::api::{
     ApiError, FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
 };
-use chat_tui::app::{App, Purpose, Event, NoticeKind, SaveTarget, Start, update};
+use chat_tui::app::{App, Event, NoticeKind, Purpose, SaveTarget, Start, update};
 use chat_tui::chat::conversation::{Conversation, Speaker, Status};
 use chat_tui::chat::memory::Memory;
 use chat_tui::keymap::Keymap;
@@ -429,7 +429,11 @@ fn up_in_an_empty_input_recalls_the_previous_prompt() {
     update(&mut app, key(KeyCode::Down));
     assert_eq!(app.draft_text(), "newest");
     update(&mut app, key(KeyCode::Down));
-    assert_eq!(app.draft_text(), "", "past the newest: an empty draft again");
+    assert_eq!(
+        app.draft_text(),
+        "",
+        "past the newest: an empty draft again"
+    );
 }
 
 #[test]
@@ -454,7 +458,11 @@ fn set_and_unset_parameters() {
     assert!(sends(&fx).is_empty());
     assert_eq!(app.conv.params.temperature, Some(0.7));
     assert_eq!(notice(&app).0, NoticeKind::Info);
-    assert_eq!(app.draft_text(), "", "a command that worked clears the draft");
+    assert_eq!(
+        app.draft_text(),
+        "",
+        "a command that worked clears the draft"
+    );
 
     app.set_draft("");
     let fx = enter(&mut app, "/set temperature 9");
@@ -955,22 +963,26 @@ fn the_sessions_browser_does_no_io_in_update() {
     // Opening lists in the background.
     let fx = update(&mut app, ctrl('o'));
     let first = match fx.as_slice() {
-        [Effect::ListSessions {
-            dir: d,
-            query: None,
-            generation,
-        }] if *d == dir => *generation,
+        [
+            Effect::ListSessions {
+                dir: d,
+                query: None,
+                generation,
+            },
+        ] if *d == dir => *generation,
         other => panic!("expected one ListSessions, got {other:?}"),
     };
     // Typing in the filter asks again, once per key, newest generation last.
     let mut generations = Vec::new();
     for c in "abc".chars() {
         match update(&mut app, key(KeyCode::Char(c))).as_slice() {
-            [Effect::ListSessions {
-                query: Some(q),
-                generation,
-                ..
-            }] => {
+            [
+                Effect::ListSessions {
+                    query: Some(q),
+                    generation,
+                    ..
+                },
+            ] => {
                 assert!(q.ends_with(c));
                 generations.push(*generation);
             }
@@ -1066,7 +1078,11 @@ fn a_key_rebound_in_a_pane_works_there() {
     update(&mut app, key(KeyCode::Tab));
     assert_eq!(app.focus, chat_tui::app::Focus::Conversation);
     update(&mut app, key(KeyCode::Char('x')));
-    assert_eq!(app.focus, chat_tui::app::Focus::Conversation, "x was not typed");
+    assert_eq!(
+        app.focus,
+        chat_tui::app::Focus::Conversation,
+        "x was not typed"
+    );
     assert!(app.draft_text().is_empty());
     // And one in a panel.
     update(&mut app, ctrl('o'));

@@ -612,7 +612,7 @@ fn tab_completes_commands_and_f1_shows_help() {
     wait_all(
         &mut t,
         &[
-            "help — ↑↓ PgUp PgDn scroll",
+            "help — ↑↓ scroll",
             "Ctrl+Q",
             "Ctrl+C",
             "F2",

@@ -38,6 +38,8 @@ fn new_app() -> App {
     app.view
         .get_mut()
         .set_utc_offset(FixedOffset::east_opt(0).expect("offset"));
+    // As the runtime does at start (Effect::LoadTokenizer).
+    app.tokens.counter().warm_up();
     app
 }
 
@@ -141,6 +143,8 @@ fn redact(s: &str) -> String {
 
 fn screen(app: &mut App, w: u16, h: u16) -> String {
     pin_times(app);
+    // What the running app's ticks do before a frame: count the messages not counted yet.
+    app.count_pending(std::time::Duration::from_secs(5));
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| layout::draw(f, app, &Theme::default())).unwrap();
     redact(&t.backend().to_string())

@@ -356,7 +356,11 @@ impl App {
     }
 
     /// Replace the conversation (opened, resumed or new).
-    pub fn load_conversation(&mut self, mut conv: Conversation, file: Option<PathBuf>) -> Vec<Effect> {
+    pub fn load_conversation(
+        &mut self,
+        mut conv: Conversation,
+        file: Option<PathBuf>,
+    ) -> Vec<Effect> {
         adopt_model(&mut conv, &self.conv.model);
         let fx = self.use_counter_for(&conv.model);
         self.tokens.cache.clear();
@@ -575,7 +579,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
 /// Tab: complete a /command, otherwise move to the conversation.
 fn complete(app: &mut App) {
     let draft = app.draft.text();
-    if !(draft.starts_with('/') && !draft.contains('\n')) {
+    if !draft.starts_with('/') || draft.contains('\n') {
         app.focus = Focus::Conversation;
         return;
     }

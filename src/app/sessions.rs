@@ -235,7 +235,12 @@ pub fn listed(app: &mut App, generation: u64, result: Result<Vec<Entry>, String>
     app.dirty = true;
 }
 
-pub fn renamed(app: &mut App, id: String, title: String, result: Result<(), String>) -> Vec<Effect> {
+pub fn renamed(
+    app: &mut App,
+    id: String,
+    title: String,
+    result: Result<(), String>,
+) -> Vec<Effect> {
     if result.is_ok() && id == app.conv.id {
         app.conv.title = title.clone();
     }

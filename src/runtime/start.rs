@@ -12,7 +12,11 @@ use crate::runtime::Launch;
 use crate::store::library::Library;
 
 /// Everything the app needs before the terminal is taken over.
-pub fn launch(settings: Settings, open: Option<PathBuf>, resume: bool) -> Result<Launch, String> {
+pub fn launch(
+    mut settings: Settings,
+    open: Option<PathBuf>,
+    resume: bool,
+) -> Result<Launch, String> {
     let client_config = settings.client_config().map_err(|e| e.to_string())?;
     let client = Client::new(client_config).map_err(|e| e.to_string())?;
     let mut notices: Vec<String> = Vec::new();
@@ -96,3 +100,12 @@ pub fn launch(settings: Settings, open: Option<PathBuf>, resume: bool) -> Result
     })
 }
 
+// TEMP until the config split lands (it brings Settings::new_conversation).
+impl Settings {
+    pub fn new_conversation(&self) -> Conversation {
+        let mut c = Conversation::new(self.model.clone(), self.mode, self.memory);
+        c.system = self.system.clone();
+        c.params = self.params.clone();
+        c
+    }
+}

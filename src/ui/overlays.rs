@@ -15,13 +15,9 @@ use crate::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{centered, panel};
 
-/// The help text: every binding (from the keymap, per pane) and every command.
-pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    let mut lines = vec![Line::from(Span::styled(
-        "Keys (rebind in the config: [keys] for anywhere, [keys.PANE] for one pane)",
-        theme.heading,
-    ))];
-    for ctx in Context::ALL {
+/// The keys of `contexts`, a heading each (with its `[keys…]` table name).
+fn key_lines(app: &App, theme: &Theme, contexts: &[Context], lines: &mut Vec<Line<'static>>) {
+    for ctx in contexts {
         let bindings = app.keymap.bindings(*ctx);
         if bindings.is_empty() {
             continue;
@@ -47,6 +43,20 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             ]));
         }
     }
+}
+
+/// The help text: every binding (from the keymap, per pane and panel) and every command.
+pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled(
+        "Keys (rebind in the config: [keys] for anywhere, [keys.PANE] for one pane)",
+        theme.heading,
+    ))];
+    key_lines(
+        app,
+        theme,
+        &[Context::Global, Context::Input, Context::Conversation],
+        &mut lines,
+    );
     lines.push(Line::from(Span::styled(
         "  Mouse wheel scrolls; hold Shift to select text with the mouse.",
         theme.dim,
@@ -73,6 +83,18 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     lines.push(Line::from(
         "  frequency_penalty -2..2 · seed · suffix, best_of (completion mode) · any other name: extra body field",
     ));
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("Keys in panels", theme.heading)));
+    let panels: Vec<Context> = Context::ALL
+        .iter()
+        .copied()
+        .filter(|c| !matches!(c, Context::Global | Context::Input | Context::Conversation))
+        .collect();
+    key_lines(app, theme, &panels, &mut lines);
+    lines.push(Line::from(Span::styled(
+        "  In the sessions browser, a rename and a parameter being edited, other keys type.",
+        theme.dim,
+    )));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Files", theme.heading)));
     for (what, path) in crate::store::paths::describe() {
@@ -198,8 +220,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 r,
             );
         }
-        Overlay::Sessions(state) => {
-            crate::ui::sessions::draw(f, area, state, &app.keymap, theme)
-        }
+        Overlay::Sessions(state) => crate::ui::sessions::draw(f, area, state, &app.keymap, theme),
     }
 }

@@ -335,6 +335,10 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// Key hints for the focused pane, from the keymap.
 pub fn hints(app: &App) -> String {
+    // A panel on top lists its own keys in its title.
+    if app.overlay.is_some() {
+        return String::new();
+    }
     let km = &app.keymap;
     let ctx = app.key_context();
     let mut parts = match app.focus {
@@ -355,7 +359,10 @@ pub fn hints(app: &App) -> String {
         Focus::Params if app.params.edit.is_some() => keymap_hints(
             km,
             ctx,
-            &[Hint::One(Action::Apply), Hint::Named(Action::Close, "cancel")],
+            &[
+                Hint::One(Action::Apply),
+                Hint::Named(Action::Close, "cancel"),
+            ],
         ),
         Focus::Params => keymap_hints(
             km,

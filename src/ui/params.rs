@@ -59,7 +59,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             hints(
                 &app.keymap,
                 Context::ParamEdit,
-                &[Hint::One(Action::Apply), Hint::Named(Action::Close, "cancel")],
+                &[
+                    Hint::One(Action::Apply),
+                    Hint::Named(Action::Close, "cancel"),
+                ],
             )
         } else {
             hints(

@@ -107,7 +107,10 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, th
             let keys = hints(
                 keymap,
                 Context::Rename,
-                &[Hint::One(Action::Apply), Hint::Named(Action::Close, "cancel")],
+                &[
+                    Hint::One(Action::Apply),
+                    Hint::Named(Action::Close, "cancel"),
+                ],
             );
             Line::from(vec![
                 Span::styled("new title: ", theme.accent),
@@ -122,8 +125,8 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, th
                     .current()
                     .map(|e| sanitize(&e.title).into_owned())
                     .unwrap_or_default(),
-                keymap.hint_key(Context::Confirm, Action::Yes),
-                keymap.hint_key(Context::Confirm, Action::No),
+                keymap.letter_key(Context::Confirm, Action::Yes),
+                keymap.letter_key(Context::Confirm, Action::No),
             ),
             theme.warning,
         )),

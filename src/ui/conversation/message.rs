@@ -37,8 +37,7 @@ pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> V
         Status::Partial => header.push(Span::styled("  ▍ streaming", theme.accent)),
         Status::Cancelled => header.push(Span::styled(" · cancelled", theme.warning)),
         Status::Failed { error } => {
-            let error =
-                crate::text::sanitize(&error.replace(['\n', '\r'], " ")).into_owned();
+            let error = crate::text::sanitize(&error.replace(['\n', '\r'], " ")).into_owned();
             header.push(Span::styled(format!(" · failed: {error}"), theme.error));
         }
         Status::Incomplete => header.push(Span::styled(
