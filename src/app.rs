@@ -12,8 +12,9 @@ use crate::api::error::ApiError;
 use crate::api::types::{
     Mode, PARAM_NAMES, Params, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
 };
+use crate::chat::conversation::Memory;
 use crate::chat::conversation::{Conversation, MessageId, Speaker, Status};
-use crate::chat::memory::{self, Budget, Memory, Plan};
+use crate::chat::memory::{self, Budget, Plan};
 use crate::chat::prompt;
 use crate::chat::tokens::{self, TokenCounter};
 use crate::commands::{self, Command};

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::api::client::{ApiKey, ClientConfig, Timeouts};
 use crate::api::types::{Mode, Params};
-use crate::chat::memory::Memory;
+use crate::chat::conversation::Memory;
 
 /// The commented example shipped with the program (`chat-tui --print-config`).
 pub const EXAMPLE_CONFIG: &str = include_str!("../assets/config.example.toml");
