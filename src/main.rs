@@ -184,12 +184,7 @@ async fn run_tui(
             )),
         }
     }
-    let conv = conv.unwrap_or_else(|| {
-        let mut c = Conversation::new(settings.model.clone(), settings.mode, settings.memory);
-        c.system = settings.system.clone();
-        c.params = settings.params.clone();
-        c
-    });
+    let conv = conv.unwrap_or_else(|| settings.new_conversation());
     let mut conv = conv;
     conv.endpoint = Some(settings.endpoint_name());
     let (keymap, key_problems) = Keymap::with_overrides(&settings.keys);
