@@ -20,8 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chat_tui::api::types::{Mode, Params};
-use chat_tui::chat::conversation::{Conversation, Speaker, Status};
-use chat_tui::chat::memory::Memory;
+use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
 use pty::{Key, Tui};
 
 const COLS: u16 = 160;

@@ -5,8 +5,7 @@ use std::fs;
 use std::hint::black_box;
 
 use chat_tui::api::types::{Mode, Params};
-use chat_tui::chat::conversation::{Conversation, Speaker, Status};
-use chat_tui::chat::memory::Memory;
+use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
 use chat_tui::store::{INDEX_FILE, Library, parse, to_json, write_atomic};
 use criterion::{Criterion, criterion_group, criterion_main};
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::api::types::{Mode, Params};
-use crate::chat::memory::Memory;
+use crate::chat::conversation::Memory;
 use crate::config::{FileTimeouts, Overrides};
 
 #[derive(Parser, Debug, Default)]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::api::types::Mode;
-use crate::chat::memory::Memory;
+use crate::chat::conversation::Memory;
 
 /// A parsed command.
 #[derive(Clone, Debug, PartialEq)]

@@ -7,8 +7,7 @@ use chat_tui::api::{
     ApiError, FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
 };
 use chat_tui::app::{App, Event, NoticeKind, Purpose, SaveTarget, Start, update};
-use chat_tui::chat::conversation::{Conversation, Speaker, Status};
-use chat_tui::chat::memory::Memory;
+use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
 use chat_tui::keymap::Keymap;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

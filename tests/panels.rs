@@ -6,8 +6,7 @@
 use chat_tui::action::{Msg, TurnId};
 use chat_tui::api::{ApiError, FinishReason, Mode, Outcome, StreamEvent, Usage};
 use chat_tui::app::{App, Event, SaveTarget, Start, update};
-use chat_tui::chat::conversation::Conversation;
-use chat_tui::chat::memory::Memory;
+use chat_tui::chat::conversation::{Conversation, Memory};
 use chat_tui::keymap::Keymap;
 use chat_tui::ui::layout;
 use chat_tui::ui::panels;

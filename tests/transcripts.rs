@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chat_tui::api::types::{FinishReason, Mode};
-use chat_tui::chat::conversation::{Conversation, Speaker, Status};
-use chat_tui::chat::memory::Memory;
+use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
 use chat_tui::store::{self, Library};
 use serde_json::Value;
 use support::fake_server::{FakeServer, Reply};

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::api::decode::{Decoder, stream_error_message};
 use crate::api::error::{self, ApiError, TimeoutKind};
 use crate::api::sse::{SseEvent, SseParser};
-use crate::api::types::{FinishReason, Mode, Outcome, Request, StreamEvent, Usage};
+use crate::api::types::{Outcome, Request, StreamEvent};
 
 /// An API key. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -317,8 +318,7 @@ impl Client {
         if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
             return Err(ApiError::Stream(stream_error_message(err)));
         }
-        let mut decoder = Decoder::new(req, self.cfg.max_reply_bytes);
-        decoder.whole = true;
+        let mut decoder = Decoder::whole(req, self.cfg.max_reply_bytes);
         decoder.object(&v, on_event)?;
         decoder.finish(true)
     }
@@ -356,246 +356,13 @@ impl Client {
             for ev in events.drain(..) {
                 decoder.event(&ev, on_event)?;
             }
-            if decoder.done {
+            if decoder.done() {
                 return decoder.finish(true);
             }
             if chunk.is_none() {
                 return decoder.finish(false);
             }
         }
-    }
-}
-
-/// Turns response JSON (chunks or whole documents) into [`StreamEvent`]s.
-struct Decoder {
-    mode: Mode,
-    /// `[DONE]` seen.
-    done: bool,
-    /// Parsing a non-streamed document.
-    whole: bool,
-    /// Per choice index: finished?
-    finished: Vec<bool>,
-    model_sent: bool,
-    usage: Option<Usage>,
-    /// Usage from chunks without choices, summed over choices.
-    final_usage: Option<Usage>,
-    model: Option<String>,
-    bytes: usize,
-    max_bytes: usize,
-    malformed: usize,
-    /// Choices asked for (`n`, or `best_of`'s `n`): a larger index is the server's mistake,
-    /// and trusting it would size per-choice vectors by whatever number it sent.
-    max_choices: usize,
-    /// Choices with an index beyond `max_choices`, skipped.
-    stray_choices: usize,
-}
-
-impl Decoder {
-    fn new(req: &Request, max_bytes: usize) -> Self {
-        Self {
-            mode: req.mode(),
-            done: false,
-            whole: false,
-            finished: Vec::new(),
-            model_sent: false,
-            usage: None,
-            final_usage: None,
-            model: None,
-            bytes: 0,
-            max_bytes,
-            malformed: 0,
-            max_choices: req.params.choices() as usize,
-            stray_choices: 0,
-        }
-    }
-
-    fn event(
-        &mut self,
-        ev: &SseEvent,
-        on_event: &mut (dyn FnMut(StreamEvent) + Send),
-    ) -> Result<(), ApiError> {
-        let data = ev.data.trim();
-        if data == "[DONE]" {
-            self.done = true;
-            return Ok(());
-        }
-        if data.is_empty() {
-            return Ok(());
-        }
-        let v: Value = match serde_json::from_str(data) {
-            Ok(v) => v,
-            Err(_) => {
-                if ev.event.as_deref() == Some("error") {
-                    return Err(ApiError::Stream(error::excerpt(data)));
-                }
-                self.malformed += 1;
-                return Ok(());
-            }
-        };
-        if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
-            return Err(ApiError::Stream(stream_error_message(err)));
-        }
-        if ev.event.as_deref() == Some("error") {
-            return Err(ApiError::Stream(stream_error_message(&v)));
-        }
-        self.object(&v, on_event)
-    }
-
-    fn object(
-        &mut self,
-        v: &Value,
-        on_event: &mut (dyn FnMut(StreamEvent) + Send),
-    ) -> Result<(), ApiError> {
-        if !self.model_sent
-            && let Some(m) = v
-                .get("model")
-                .and_then(Value::as_str)
-                .filter(|m| !m.is_empty())
-        {
-            self.model_sent = true;
-            self.model = Some(m.to_string());
-            on_event(StreamEvent::Model(m.to_string()));
-        }
-        if let Some(choices) = v.get("choices").and_then(Value::as_array) {
-            for (pos, c) in choices.iter().enumerate() {
-                let index = c
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .and_then(|i| u32::try_from(i).ok())
-                    .unwrap_or(pos as u32);
-                if index as usize >= self.max_choices {
-                    self.stray_choices += 1;
-                    continue;
-                }
-                let text = match self.mode {
-                    Mode::Chat => {
-                        let holder = if self.whole {
-                            c.get("message")
-                        } else {
-                            c.get("delta")
-                        };
-                        holder
-                            .and_then(|d| d.get("content"))
-                            .and_then(content_text)
-                            .or_else(|| c.get("text").and_then(Value::as_str).map(str::to_string))
-                    }
-                    Mode::Completion => c
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                        .or_else(|| {
-                            c.get("delta")
-                                .and_then(|d| d.get("content"))
-                                .and_then(content_text)
-                        }),
-                };
-                if let Some(text) = text.filter(|t| !t.is_empty()) {
-                    self.bytes += text.len();
-                    if self.bytes > self.max_bytes {
-                        return Err(ApiError::TooLarge {
-                            limit: self.max_bytes,
-                        });
-                    }
-                    on_event(StreamEvent::Delta { index, text });
-                }
-                if let Some(reason) = c.get("finish_reason").and_then(Value::as_str) {
-                    let i = index as usize;
-                    if self.finished.len() <= i {
-                        self.finished.resize(i + 1, false);
-                    }
-                    self.finished[i] = true;
-                    on_event(StreamEvent::Finish {
-                        index,
-                        reason: FinishReason::parse(reason),
-                    });
-                } else {
-                    let i = index as usize;
-                    if self.finished.len() <= i {
-                        self.finished.resize(i + 1, false);
-                    }
-                }
-            }
-        }
-        if let Some(u) = v.get("usage").filter(|u| !u.is_null())
-            && let Ok(mut usage) = serde_json::from_value::<Usage>(u.clone())
-        {
-            if usage.total_tokens == 0 {
-                usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-            }
-            // llama.cpp sends one usage chunk (with no choices) per choice when n > 1, each
-            // counting only its own completion: add those up. Usage riding on choice chunks is
-            // cumulative (vLLM's continuous stats): the last one wins.
-            let final_chunk = v
-                .get("choices")
-                .and_then(Value::as_array)
-                .is_some_and(|c| c.is_empty());
-            if final_chunk {
-                if let Some(prev) = self.final_usage {
-                    usage.prompt_tokens = usage.prompt_tokens.max(prev.prompt_tokens);
-                    usage.completion_tokens += prev.completion_tokens;
-                    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-                }
-                self.final_usage = Some(usage);
-            }
-            self.usage = Some(usage);
-            on_event(StreamEvent::Usage(usage));
-        }
-        Ok(())
-    }
-
-    /// `clean`: the stream ended with `[DONE]` (or was a whole document).
-    fn finish(self, clean: bool) -> Result<Outcome, ApiError> {
-        let all_finished = !self.finished.is_empty() && self.finished.iter().all(|f| *f);
-        if !clean && !all_finished {
-            return Err(ApiError::Incomplete);
-        }
-        if self.whole && self.finished.is_empty() && self.usage.is_none() {
-            return Err(ApiError::Protocol("the reply has no `choices`".into()));
-        }
-        let mut warnings = Vec::new();
-        if self.malformed > 0 {
-            warnings.push(format!(
-                "{} malformed event(s) in the stream were skipped",
-                self.malformed
-            ));
-        }
-        if self.stray_choices > 0 {
-            warnings.push(format!(
-                "{} choice(s) with an index beyond the {} asked for were skipped",
-                self.stray_choices, self.max_choices
-            ));
-        }
-        Ok(Outcome {
-            usage: self.usage,
-            model: self.model,
-            warnings,
-        })
-    }
-}
-
-/// Chat `content` is a string, or (some servers) an array of `{type: "text", text}` parts.
-fn content_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => Some(
-            parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
-fn stream_error_message(err: &Value) -> String {
-    match err {
-        Value::String(s) => s.clone(),
-        Value::Object(o) => o
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(|| error::excerpt(&err.to_string())),
-        other => error::excerpt(&other.to_string()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The OpenAI-compatible HTTP client. Knows nothing of the terminal.
 
 pub mod client;
+mod decode;
 pub mod error;
 pub mod sse;
 pub mod types;

@@ -9,8 +9,9 @@ use crate::api::types::{
     FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, WireMessage,
 };
 use crate::app::{App, NoticeKind, STREAM_SAVE_EVERY, command};
+use crate::chat::conversation::Memory;
 use crate::chat::conversation::{MessageId, Speaker, Status};
-use crate::chat::memory::{self, Memory, Plan};
+use crate::chat::memory::{self, Plan};
 use crate::chat::prompt;
 
 /// The request in flight.

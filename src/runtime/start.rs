@@ -67,13 +67,8 @@ pub fn launch(
     }
     let mut conv = conv.unwrap_or_else(|| settings.new_conversation());
     conv.endpoint = Some(settings.endpoint_name());
-    let keys: crate::keymap::KeyConfig = settings
-        .keys
-        .iter()
-        .map(|(k, v)| (k.clone(), crate::keymap::KeyEntry::Action(v.clone())))
-        .collect();
-    let (keymap, key_problems) = Keymap::with_overrides(&keys);
-    notices.extend(key_problems);
+    // Its problems are among the settings' warnings.
+    let (keymap, _) = Keymap::with_overrides(&settings.keys);
     notices.extend(settings.warnings.iter().cloned());
     let autosave = lib.as_ref().map(|l| l.path_for(&conv));
     let first_run = !settings.has_key() && !settings.base_url_configured;
@@ -98,14 +93,4 @@ pub fn launch(
         client,
         probe_local: first_run,
     })
-}
-
-// TEMP until the config split lands (it brings Settings::new_conversation).
-impl Settings {
-    pub fn new_conversation(&self) -> Conversation {
-        let mut c = Conversation::new(self.model.clone(), self.mode, self.memory);
-        c.system = self.system.clone();
-        c.params = self.params.clone();
-        c
-    }
 }

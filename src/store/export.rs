@@ -185,8 +185,7 @@ fn time(t: DateTime<Utc>) -> String {
 mod tests {
     use super::*;
     use crate::api::types::{FinishReason, Mode, Usage};
-    use crate::chat::conversation::Choice;
-    use crate::chat::memory::Memory;
+    use crate::chat::conversation::{Choice, Memory};
 
     fn sample() -> Conversation {
         let mut c = Conversation::new("gpt-test", Mode::Chat, Memory::Last(4));

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::api::types::{Mode, Params, Usage};
-use crate::chat::conversation::{Choice, Conversation, Message, MessageId, Speaker, Status};
-use crate::chat::memory::Memory;
+use crate::chat::conversation::{
+    Choice, Conversation, Memory, Message, MessageId, Speaker, Status,
+};
 
 /// The value of the top-level `format` field.
 pub const FORMAT_NAME: &str = "chat-tui-transcript";

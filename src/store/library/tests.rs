@@ -1,7 +1,6 @@
 use super::*;
 use crate::api::types::{Mode, Params};
-use crate::chat::conversation::Status;
-use crate::chat::memory::Memory;
+use crate::chat::conversation::{Memory, Status};
 use std::os::unix::fs::PermissionsExt;
 
 fn conv(id: &str, title: &str, minutes: i64, texts: &[&str]) -> Conversation {

@@ -1,0 +1,186 @@
+//! Search: which conversations contain a text (case-insensitive), with a snippet of the
+//! first hit. A cheap test on the raw file rejects most files before any parsing.
+
+use std::fs;
+use std::io::Read;
+
+use super::{Entry, Library, LibraryError, clean_line};
+use crate::chat::conversation::Conversation;
+use crate::store::format;
+
+impl Library {
+    /// Conversations whose title or message text contains `query` (case-insensitive),
+    /// newest first, each with a snippet of its first hit. Broken files are not searched.
+    pub fn search(&self, query: &str) -> Result<Vec<Entry>, LibraryError> {
+        let needle = lowercase(query.trim());
+        let entries = self.list()?;
+        if needle.is_empty() {
+            return Ok(entries);
+        }
+        // How the needle looks inside a JSON string as serde_json writes it.
+        let escaped = serde_json::to_string(&needle)
+            .map(|s| s[1..s.len() - 1].to_string())
+            .unwrap_or_else(|_| needle.clone());
+        // Reading the files dominates: spread them over a few threads, keeping the order.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let chunk = entries.len().div_ceil(threads).max(256);
+        let snippets: Vec<Option<String>> = std::thread::scope(|s| {
+            let workers: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    let (needle, escaped) = (&needle, &escaped);
+                    s.spawn(move || {
+                        let mut buf = Vec::new();
+                        part.iter()
+                            .map(|e| search_one(e, needle, escaped, &mut buf))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| match w.join() {
+                    Ok(v) => v,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        Ok(entries
+            .into_iter()
+            .zip(snippets)
+            .filter_map(|(e, snippet)| {
+                snippet.map(|s| Entry {
+                    snippet: Some(s),
+                    ..e
+                })
+            })
+            .collect())
+    }
+}
+
+/// The snippet of the first hit of `needle` (lowercased) in this entry, if any.
+fn search_one(e: &Entry, needle: &str, escaped: &str, buf: &mut Vec<u8>) -> Option<String> {
+    if e.broken.is_some() {
+        return None;
+    }
+    if let Some(s) = snippet(&e.title, needle) {
+        return Some(s);
+    }
+    buf.clear();
+    fs::File::open(&e.path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .ok()?;
+    let text = std::str::from_utf8(buf).ok()?;
+    if !raw_may_contain(text, escaped) {
+        return None;
+    }
+    let conv = format::parse(buf).ok()?;
+    first_hit(&conv, needle)
+}
+
+/// Cheap rejection on the raw JSON text: `false` only when no JSON string in `text` can
+/// contain `escaped` (the lowercased needle as serde_json escapes it), ignoring case.
+///
+/// Sound only when every string character is written literally or with a short escape,
+/// so any `\u` or `\/` escape answers `true` (the caller then parses). For an ASCII needle
+/// ASCII case folding suffices, unless the text holds one of the two non-ASCII characters
+/// whose lowercase contains ASCII letters (KELVIN SIGN, LATIN CAPITAL LETTER I WITH DOT).
+fn raw_may_contain(text: &str, escaped: &str) -> bool {
+    if text.contains("\\u") || text.contains("\\/") {
+        return true;
+    }
+    if escaped.is_ascii() && !text.contains('\u{212a}') && !text.contains('\u{130}') {
+        text.to_ascii_lowercase().contains(escaped)
+    } else {
+        lowercase(text).contains(escaped)
+    }
+}
+
+/// Lowercase char by char, final sigma folded to σ, as [`find_ci`] does, so the
+/// prefilter, the needle and the real match agree.
+fn lowercase(s: &str) -> String {
+    s.chars()
+        .flat_map(char::to_lowercase)
+        .map(fold_sigma)
+        .collect()
+}
+
+fn fold_sigma(c: char) -> char {
+    if c == 'ς' { 'σ' } else { c }
+}
+
+/// Byte range in `hay` of the first case-insensitive occurrence of `needle_lower`.
+fn find_ci(hay: &str, needle_lower: &str) -> Option<(usize, usize)> {
+    let mut lower = String::with_capacity(hay.len());
+    let mut map = Vec::with_capacity(hay.len() + 1);
+    for (i, ch) in hay.char_indices() {
+        for lc in ch.to_lowercase().map(fold_sigma) {
+            let before = lower.len();
+            lower.push(lc);
+            map.resize(map.len() + (lower.len() - before), i);
+        }
+    }
+    map.push(hay.len());
+    let pos = lower.find(needle_lower)?;
+    let start = map[pos];
+    let end = map[pos + needle_lower.len()].max(start);
+    let end = if end == start {
+        hay[start..]
+            .chars()
+            .next()
+            .map_or(start, |c| start + c.len_utf8())
+    } else {
+        end
+    };
+    Some((start, end))
+}
+
+/// A one-line excerpt around the first hit of `needle_lower` in `text`.
+fn snippet(text: &str, needle_lower: &str) -> Option<String> {
+    const BEFORE: usize = 30;
+    const AFTER: usize = 50;
+    let (start, end) = find_ci(text, needle_lower)?;
+    let head: Vec<char> = text[..start].chars().rev().take(BEFORE + 1).collect();
+    let cut_head = head.len() > BEFORE;
+    let head: String = head
+        .into_iter()
+        .take(BEFORE)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut tail_chars = text[end..].chars();
+    let tail: String = tail_chars.by_ref().take(AFTER).collect();
+    let cut_tail = tail_chars.next().is_some();
+    let mut s = String::new();
+    if cut_head {
+        s.push('…');
+    }
+    s.push_str(&head);
+    s.push_str(&text[start..end]);
+    s.push_str(&tail);
+    let mut s = clean_line(&s, usize::MAX);
+    if cut_tail {
+        s.push('…');
+    }
+    Some(s)
+}
+
+fn first_hit(conv: &Conversation, needle_lower: &str) -> Option<String> {
+    if let Some(s) = snippet(&conv.title, needle_lower) {
+        return Some(s);
+    }
+    for m in &conv.messages {
+        if let Some(s) = snippet(&m.content, needle_lower) {
+            return Some(s);
+        }
+        for c in &m.choices {
+            if let Some(s) = snippet(&c.text, needle_lower) {
+                return Some(s);
+            }
+        }
+    }
+    None
+}
