@@ -79,7 +79,7 @@ fn draw(
     msgs: &[Message],
     theme: &Theme,
 ) {
-    term.draw(|f| view.render(msgs, f.area(), f.buffer_mut(), theme, true))
+    term.draw(|f| view.render(msgs, f.area(), f.buffer_mut(), theme, true, None))
         .expect("draw");
 }
 

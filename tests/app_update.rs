@@ -1113,3 +1113,40 @@ fn the_next_request_count_is_what_enter_sends() {
         );
     }
 }
+
+#[test]
+fn the_message_cursor_moves_between_messages_in_the_conversation_pane() {
+    let mut app = new_app();
+    exchange(&mut app, "one", "reply one");
+    exchange(&mut app, "two", "reply two");
+    let ids: Vec<_> = app.conv.messages.iter().map(|m| m.id).collect();
+    assert_eq!(app.selected, None);
+    // Tab (empty input) focuses the conversation: the cursor starts on the last message.
+    update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.focus, chat_tui::app::Focus::Conversation);
+    assert_eq!(app.selected, Some(ids[3]));
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.selected, Some(ids[2]));
+    update(&mut app, key(KeyCode::Char('k')));
+    assert_eq!(app.selected, Some(ids[1]));
+    update(&mut app, key(KeyCode::Char('j')));
+    assert_eq!(app.selected, Some(ids[2]));
+    update(&mut app, key(KeyCode::Char('g')));
+    assert_eq!(app.selected, Some(ids[0]));
+    update(&mut app, key(KeyCode::Up));
+    assert_eq!(app.selected, Some(ids[0]), "stops at the first");
+    update(&mut app, key(KeyCode::Char('G')));
+    assert_eq!(app.selected, Some(ids[3]));
+    update(&mut app, key(KeyCode::Down));
+    assert_eq!(app.selected, Some(ids[3]), "stops at the last");
+    // Leaving and coming back keeps the place.
+    update(&mut app, key(KeyCode::Up));
+    update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.focus, chat_tui::app::Focus::Input);
+    update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.selected, Some(ids[2]));
+    // A letter typed here goes to the input.
+    update(&mut app, key(KeyCode::Char('x')));
+    assert_eq!(app.focus, chat_tui::app::Focus::Input);
+    assert_eq!(app.draft_text(), "x");
+}

@@ -948,3 +948,49 @@ fn resume_and_prompt_history_survive_a_restart() {
     t2.key(Key::Ctrl('q'));
     assert!(t2.wait_exit(T).success());
 }
+
+// Keys rebound per pane in the config's [keys.PANE] tables.
+
+#[test]
+fn keys_rebound_in_a_pane_from_the_config_work_in_the_app() {
+    let srv = FakeServer::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[keys.input]\nenter = \"newline\"\nctrl-s = \"submit\"\n\n[keys.conversation]\nx = \"scroll_top\"\n",
+    )
+    .expect("write config");
+    let url = srv.url();
+    let config = config.to_string_lossy().into_owned();
+    let mut t = Tui::spawn(
+        &[
+            "--config",
+            &config,
+            "--base-url",
+            &url,
+            "--model",
+            "fake-small",
+        ],
+        &[("OPENAI_API_KEY", KEY)],
+        100,
+        30,
+    );
+    t.wait_for("Welcome to chat-tui", T);
+    // The hint bar says what sends now.
+    t.wait_for("Ctrl+S send", T);
+    t.send("first line");
+    t.key(Key::Enter);
+    t.send("second line");
+    t.wait_until("Enter to insert a line break", T, |s| {
+        input_box(&full(s)) == "first line\nsecond line"
+    });
+    assert!(srv.requests().is_empty(), "Enter no longer sends");
+    t.key(Key::Ctrl('s'));
+    let reqs = srv.wait_requests(1, T);
+    assert_eq!(
+        reqs[0].json()["messages"][0]["content"],
+        "first line\nsecond line"
+    );
+    t.wait_for("echo: first line", T);
+}

@@ -723,7 +723,7 @@ fn assistant(id: u64, text: &str) -> Message {
 fn draw(msgs: &[Message], width: u16, height: u16) -> Buffer {
     let mut buf = Buffer::empty(Rect::new(0, 0, width, height));
     let mut view = ConversationView::new();
-    view.render(msgs, buf.area, &mut buf, &Theme::default(), true);
+    view.render(msgs, buf.area, &mut buf, &Theme::default(), true, None);
     buf
 }
 

@@ -374,3 +374,51 @@ fn every_small_size_draws_without_panicking() {
         }
     }
 }
+
+#[test]
+fn the_selected_message_is_highlighted_when_the_conversation_has_focus() {
+    let mut app = new_app();
+    exchange(&mut app, "first question", "first answer");
+    exchange(&mut app, "second question", "second answer");
+    let draw = |app: &mut App| {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        t.draw(|f| layout::draw(f, app, &Theme::default())).unwrap();
+        t.backend().buffer().clone()
+    };
+    let reversed_rows = |buf: &ratatui::buffer::Buffer| -> Vec<String> {
+        (0..buf.area.height)
+            .filter(|&y| {
+                (1..10).all(|x| {
+                    buf[(x, y)]
+                        .modifier
+                        .contains(ratatui::style::Modifier::REVERSED)
+                })
+            })
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect()
+    };
+    assert!(reversed_rows(&draw(&mut app)).is_empty(), "input focused");
+    // Tab selects the last message (the second answer); Up the second question.
+    update(&mut app, key(KeyCode::Tab));
+    update(&mut app, key(KeyCode::Up));
+    let rows = reversed_rows(&draw(&mut app));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("You · "), "{rows:?}");
+    // It is the second question's header: the row after it holds its text.
+    let buf = draw(&mut app);
+    let y = (0..buf.area.height)
+        .find(|&y| {
+            buf[(1, y)]
+                .modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+        })
+        .expect("a highlighted row");
+    let next: String = (0..buf.area.width)
+        .map(|x| buf[(x, y + 1)].symbol())
+        .collect();
+    assert!(next.contains("second question"), "{next}");
+}

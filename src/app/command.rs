@@ -7,7 +7,6 @@ use std::sync::Arc;
 use crate::action::Effect;
 use crate::api::types::{Mode, PARAM_NAMES};
 use crate::app::{App, NoticeKind, Overlay, sessions, turn};
-use crate::chat::conversation::Conversation;
 use crate::chat::prompt;
 use crate::commands::Command;
 
@@ -40,7 +39,7 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
             if let Some(cur) = app.turn.take() {
                 fx.push(Effect::Cancel { turn: cur.id });
             }
-            let conv = fresh_like(&app.conv);
+            let conv = app.conv.fresh_like();
             fx.extend(app.load_conversation(conv, None));
             app.notify(NoticeKind::Info, "new conversation");
             fx
@@ -177,15 +176,6 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
             app.save_effect()
         }
     })
-}
-
-/// A new, empty conversation with the settings of `conv`.
-fn fresh_like(conv: &Conversation) -> Conversation {
-    let mut c = Conversation::new(conv.model.clone(), conv.mode, conv.memory);
-    c.system = conv.system.clone();
-    c.params = conv.params.clone();
-    c.endpoint = conv.endpoint.clone();
-    c
 }
 
 fn is_markdown(p: &Path) -> bool {

@@ -9,6 +9,7 @@ pub mod command;
 pub mod draft;
 pub mod overlay;
 pub mod params;
+mod results;
 pub mod sessions;
 pub mod turn;
 
@@ -21,7 +22,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 
 use crate::action::{Action, Effect, Msg, TurnId};
 use crate::api::types::Usage;
-use crate::chat::conversation::{Conversation, Speaker};
+use crate::chat::conversation::{Conversation, MessageId};
 use crate::chat::counts::TokenCache;
 use crate::chat::memory::{self, Budget};
 use crate::chat::tokens::{self, TokenCounter};
@@ -136,6 +137,8 @@ pub struct App {
     /// draws through it; `update()` only scrolls it).
     pub view: RefCell<ConversationView>,
     pub focus: Focus,
+    /// The message cursor of the conversation pane (highlighted while the pane has focus).
+    pub selected: Option<MessageId>,
     pub params: ParamsPane,
     pub overlay: Option<Overlay>,
     pub status: StatusLine,
@@ -190,6 +193,7 @@ impl App {
             turn: None,
             view: RefCell::new(view),
             focus: Focus::Input,
+            selected: None,
             params: ParamsPane::default(),
             overlay: None,
             status: StatusLine::default(),
@@ -413,7 +417,7 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
             Vec::new()
         }
         Event::Tick => on_tick(app),
-        Event::Msg(msg) => on_msg(app, msg),
+        Event::Msg(msg) => results::on_msg(app, msg),
         Event::Action(a) => {
             app.dirty = true;
             on_action(app, a)
@@ -531,12 +535,24 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
             };
         }
         Action::Quit => return quit(app),
-        Action::ScrollUp | Action::SelectPrev => view.scroll_up(1),
-        Action::ScrollDown | Action::SelectNext => view.scroll_down(1),
+        Action::ScrollUp => view.scroll_up(1),
+        Action::ScrollDown => view.scroll_down(1),
+        Action::SelectPrev => select(app, -1),
+        Action::SelectNext => select(app, 1),
         Action::PageUp => view.page_up(),
         Action::PageDown => view.page_down(),
-        Action::ScrollTop => view.to_top(),
-        Action::ScrollBottom => view.to_bottom(),
+        Action::ScrollTop => {
+            view.to_top();
+            if app.focus == Focus::Conversation {
+                app.selected = app.conv.messages.first().map(|m| m.id);
+            }
+        }
+        Action::ScrollBottom => {
+            view.to_bottom();
+            if app.focus == Focus::Conversation {
+                app.selected = app.conv.messages.last().map(|m| m.id);
+            }
+        }
         Action::NextChoice => return turn::switch_choice(app, 1),
         Action::PrevChoice => return turn::switch_choice(app, -1),
         Action::ToggleParams => {
@@ -554,6 +570,9 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
                 Focus::Conversation if app.params.shown => Focus::Params,
                 _ => Focus::Input,
             };
+            if app.focus == Focus::Conversation {
+                enter_conversation(app);
+            }
         }
         Action::RecallPrev => app.draft.recall(-1),
         Action::RecallNext => app.draft.recall(1),
@@ -576,11 +595,51 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
     Vec::new()
 }
 
+/// Focus the conversation pane: the message cursor starts on the last message (or stays
+/// where it was, if that message is still there).
+fn enter_conversation(app: &mut App) {
+    app.focus = Focus::Conversation;
+    let still_there = app
+        .selected
+        .is_some_and(|id| app.conv.messages.iter().any(|m| m.id == id));
+    if !still_there {
+        app.selected = app.conv.messages.last().map(|m| m.id);
+    }
+    if let Some(id) = app.selected {
+        app.view.get_mut().reveal(id);
+    }
+}
+
+/// Move the message cursor by `delta` messages (and bring the message into view).
+fn select(app: &mut App, delta: isize) {
+    let msgs = &app.conv.messages;
+    if msgs.is_empty() {
+        app.selected = None;
+        return;
+    }
+    let last = msgs.len() - 1;
+    let pos = app
+        .selected
+        .and_then(|id| msgs.iter().position(|m| m.id == id));
+    let next = match pos {
+        Some(p) => p.saturating_add_signed(delta).min(last),
+        None => last,
+    };
+    let id = msgs[next].id;
+    app.selected = Some(id);
+    let view = app.view.get_mut();
+    if next == last && delta > 0 {
+        view.to_bottom();
+    } else {
+        view.reveal(id);
+    }
+}
+
 /// Tab: complete a /command, otherwise move to the conversation.
 fn complete(app: &mut App) {
     let draft = app.draft.text();
     if !draft.starts_with('/') || draft.contains('\n') {
-        app.focus = Focus::Conversation;
+        enter_conversation(app);
         return;
     }
     let done = crate::commands::complete(&draft);
@@ -603,82 +662,4 @@ pub(crate) fn quit(app: &mut App) -> Vec<Effect> {
     let mut fx = app.save_effect();
     fx.push(Effect::Quit);
     fx
-}
-
-fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
-    match msg {
-        Msg::Stream { turn, event } => turn::on_stream(app, turn, event),
-        Msg::Done { turn, result } => turn::on_done(app, turn, result),
-        Msg::Models(result) => {
-            overlay::models_listed(app, result);
-            Vec::new()
-        }
-        Msg::LocalServer(found) => {
-            overlay::local_server_found(app, found);
-            Vec::new()
-        }
-        Msg::ServerChanged { name, result } => match result {
-            Ok(()) => {
-                app.conn.endpoint = name.clone();
-                app.conv.endpoint = Some(name.clone());
-                app.notify(NoticeKind::Info, format!("using {name}"));
-                app.overlay = Some(Overlay::loading_models());
-                vec![Effect::FetchModels]
-            }
-            Err(e) => {
-                app.notify(NoticeKind::Error, e);
-                Vec::new()
-            }
-        },
-        Msg::TokenizerReady => {
-            app.dirty = true;
-            Vec::new()
-        }
-        Msg::Saved {
-            path,
-            result,
-            explicit,
-        } => {
-            match result {
-                Ok(()) if explicit => {
-                    app.notify(NoticeKind::Info, format!("saved to {}", path.display()))
-                }
-                Ok(()) => {}
-                Err(e) => app.notify(
-                    NoticeKind::Error,
-                    // The reason first: the status line cuts long notices, and the path is long.
-                    format!("could not save: {e} — {}", path.display()),
-                ),
-            }
-            Vec::new()
-        }
-        Msg::Opened { path, result } => match result {
-            Ok(conv) => {
-                let mut fx = Vec::new();
-                if let Some(cur) = app.turn.take() {
-                    fx.push(Effect::Cancel { turn: cur.id });
-                }
-                fx.extend(app.load_conversation(*conv, Some(path.clone())));
-                app.notify(NoticeKind::Info, format!("opened {}", path.display()));
-                fx
-            }
-            Err(e) => {
-                app.notify(NoticeKind::Error, e);
-                Vec::new()
-            }
-        },
-        Msg::SessionsListed { generation, result } => {
-            sessions::listed(app, generation, result);
-            Vec::new()
-        }
-        Msg::SessionRenamed { id, title, result } => sessions::renamed(app, id, title, result),
-        Msg::SessionDeleted { title, result } => sessions::deleted(app, title, result),
-    }
-}
-
-/// The last assistant reply.
-pub fn last_reply_index(conv: &Conversation) -> Option<usize> {
-    conv.messages
-        .iter()
-        .rposition(|m| m.speaker == Speaker::Assistant)
 }

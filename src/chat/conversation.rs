@@ -268,6 +268,16 @@ impl Conversation {
         }
     }
 
+    /// A new, empty conversation with this one's settings (model, mode, memory, system
+    /// prompt, parameters, endpoint).
+    pub fn fresh_like(&self) -> Conversation {
+        let mut c = Conversation::new(self.model.clone(), self.mode, self.memory);
+        c.system = self.system.clone();
+        c.params = self.params.clone();
+        c.endpoint = self.endpoint.clone();
+        c
+    }
+
     /// Append a message and return its id.
     pub fn push(&mut self, speaker: Speaker, content: impl Into<String>) -> MessageId {
         let id = self.alloc_id();

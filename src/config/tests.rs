@@ -186,3 +186,21 @@ fn new_conversations_take_the_settings() {
     assert_eq!(c.endpoint.as_deref(), Some("api.openai.com"));
     assert!(c.messages.is_empty());
 }
+
+#[test]
+fn keys_tables_per_pane_parse_and_problems_are_warnings() {
+    let text = "[keys]\n\"ctrl-s\" = \"submit\"\n[keys.input]\nenter = \"newline\"\n[keys.nowhere]\nx = \"quit\"\n[keys.sessions]\n\"ctrl-x\" = \"explode\"\n";
+    let s = settings(text, Env::default(), Overrides::default()).unwrap();
+    assert!(matches!(
+        s.keys.get("input"),
+        Some(crate::keymap::KeyEntry::Context(t)) if t.get("enter").map(String::as_str) == Some("newline")
+    ));
+    assert_eq!(s.warnings.len(), 2, "{:?}", s.warnings);
+    assert!(s.warnings[0].contains("[keys.nowhere]"), "{:?}", s.warnings);
+    assert!(
+        s.warnings[1].contains("[keys.sessions] `ctrl-x` = `explode`: unknown action"),
+        "{:?}",
+        s.warnings
+    );
+    assert!(s.warnings[0].starts_with("/tmp/chat-tui-test.toml"));
+}

@@ -85,9 +85,14 @@ fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     }
     let buf = f.buffer_mut();
-    app.view
-        .borrow_mut()
-        .render(&app.conv.messages, inner, buf, theme, focused);
+    app.view.borrow_mut().render(
+        &app.conv.messages,
+        inner,
+        buf,
+        theme,
+        focused,
+        app.selected.filter(|_| focused),
+    );
 }
 
 fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {

@@ -352,7 +352,7 @@ pub fn hints(app: &App) -> String {
             km,
             ctx,
             &[
-                Hint::Pair(Action::ScrollUp, Action::ScrollDown),
+                Hint::Pair(Action::SelectPrev, Action::SelectNext),
                 Hint::Pair(Action::PrevChoice, Action::NextChoice),
             ],
         ),

@@ -60,6 +60,8 @@ pub struct ConversationView {
     /// while a reply streams).
     rows: Vec<(Line<'static>, Vec<Cell>)>,
     rows_area: Rect,
+    /// A message to bring into view at the next render.
+    reveal: Option<MessageId>,
 }
 
 impl Default for ConversationView {
@@ -89,6 +91,7 @@ impl ConversationView {
             cache_limit: 200_000,
             rows: Vec::new(),
             rows_area: Rect::default(),
+            reveal: None,
         }
     }
 
@@ -129,6 +132,13 @@ impl ConversationView {
         self.top_id = self.entries.first().map(|e| e.id);
     }
 
+    /// Scroll so that message `id` is in view at the next render (its start, or all of it
+    /// when it fits).
+    pub fn reveal(&mut self, id: MessageId) {
+        self.reveal = Some(id);
+        self.pending = 0;
+    }
+
     pub fn to_bottom(&mut self) {
         self.following = true;
         self.pending = 0;
@@ -155,7 +165,8 @@ impl ConversationView {
         self.renders
     }
 
-    /// Draw `messages` into `area` of `buf`, using cached lines.
+    /// Draw `messages` into `area` of `buf`, using cached lines. The first line of message
+    /// `selected` (the message cursor) is highlighted.
     pub fn render(
         &mut self,
         messages: &[Message],
@@ -163,6 +174,7 @@ impl ConversationView {
         buf: &mut Buffer,
         theme: &Theme,
         focused: bool,
+        selected: Option<MessageId>,
     ) {
         self.renders = 0;
         let area = area.intersection(buf.area);
@@ -185,6 +197,9 @@ impl ConversationView {
             return;
         }
 
+        if let Some(id) = self.reveal.take() {
+            self.bring_into_view(id, messages, height, theme);
+        }
         let pending = std::mem::take(&mut self.pending);
         if pending < 0 && self.following {
             self.top = self.bottom_top(messages, height, theme);
@@ -224,6 +239,9 @@ impl ConversationView {
 
         // Draw.
         self.draw_rows(messages, area, buf, theme, width, height);
+        if let Some(id) = selected {
+            self.highlight(id, area, buf, theme, width);
+        }
 
         self.evict();
         self.fix_prefix();
@@ -265,6 +283,65 @@ impl ConversationView {
     /// Rendered lines currently cached.
     pub fn cached_lines(&self) -> usize {
         self.cached
+    }
+
+    /// Move the top so that entry `id` shows: its start when it is above the view or
+    /// taller than it, else its end at the bottom when it is below.
+    fn bring_into_view(
+        &mut self,
+        id: MessageId,
+        messages: &[Message],
+        height: usize,
+        theme: &Theme,
+    ) {
+        let Some(i) = self.entries.iter().position(|e| e.id == id) else {
+            return;
+        };
+        self.ensure(i, messages, theme);
+        if self.following {
+            self.top = self.bottom_top(messages, height, theme);
+        }
+        let (ti, toff) = self.top;
+        if i < ti || (i == ti && toff > 0) {
+            self.top = (i, 0);
+            self.following = false;
+            return;
+        }
+        // Rows from the top of the view to the end of entry i.
+        let mut rows = self.entries[ti].height.saturating_sub(toff);
+        for j in ti + 1..=i {
+            self.ensure(j, messages, theme);
+            rows += self.entries[j].height;
+        }
+        if rows <= height {
+            return; // already in view
+        }
+        self.following = false;
+        if self.entries[i].height >= height {
+            self.top = (i, 0);
+        } else {
+            self.move_top((rows - height) as isize);
+        }
+    }
+
+    /// Highlight the first visible line of entry `id`, if it is the top line of that message.
+    fn highlight(&self, id: MessageId, area: Rect, buf: &mut Buffer, theme: &Theme, width: u16) {
+        let (ti, toff) = self.top;
+        let mut y = 0usize;
+        for (i, e) in self.entries.iter().enumerate().skip(ti) {
+            let skip = if i == ti { toff } else { 0 };
+            if e.id == id {
+                if skip == 0 && y < area.height as usize {
+                    let row = Rect::new(area.x, area.y + y as u16, width, 1);
+                    buf.set_style(row, theme.selection);
+                }
+                return;
+            }
+            y += e.height.saturating_sub(skip);
+            if y >= area.height as usize {
+                return;
+            }
+        }
     }
 
     /// The top position that shows the last `height` lines.

@@ -52,8 +52,17 @@ fn view() -> ConversationView {
 
 fn draw(v: &mut ConversationView, msgs: &[Message], w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| v.render(msgs, f.area(), f.buffer_mut(), &Theme::default(), true))
-        .unwrap();
+    term.draw(|f| {
+        v.render(
+            msgs,
+            f.area(),
+            f.buffer_mut(),
+            &Theme::default(),
+            true,
+            None,
+        )
+    })
+    .unwrap();
     buffer_text(term.backend().buffer())
 }
 
