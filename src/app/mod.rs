@@ -6,6 +6,7 @@
 //! focused pane); each pane's actions are handled in its own module.
 
 pub mod command;
+mod conversation;
 pub mod draft;
 pub mod overlay;
 pub mod params;
@@ -537,8 +538,8 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::Quit => return quit(app),
         Action::ScrollUp => view.scroll_up(1),
         Action::ScrollDown => view.scroll_down(1),
-        Action::SelectPrev => select(app, -1),
-        Action::SelectNext => select(app, 1),
+        Action::SelectPrev => conversation::select(app, -1),
+        Action::SelectNext => conversation::select(app, 1),
         Action::PageUp => view.page_up(),
         Action::PageDown => view.page_down(),
         Action::ScrollTop => {
@@ -571,12 +572,12 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
                 _ => Focus::Input,
             };
             if app.focus == Focus::Conversation {
-                enter_conversation(app);
+                conversation::enter(app);
             }
         }
         Action::RecallPrev => app.draft.recall(-1),
         Action::RecallNext => app.draft.recall(1),
-        Action::Complete => complete(app),
+        Action::Complete => conversation::complete(app),
         Action::Sessions => return sessions::open(app),
         Action::NewChat => return command::run_or_notify(app, crate::commands::Command::New),
         Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry),
@@ -593,67 +594,6 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         | Action::Close => {}
     }
     Vec::new()
-}
-
-/// Focus the conversation pane: the message cursor starts on the last message (or stays
-/// where it was, if that message is still there).
-fn enter_conversation(app: &mut App) {
-    app.focus = Focus::Conversation;
-    let still_there = app
-        .selected
-        .is_some_and(|id| app.conv.messages.iter().any(|m| m.id == id));
-    if !still_there {
-        app.selected = app.conv.messages.last().map(|m| m.id);
-    }
-    if let Some(id) = app.selected {
-        app.view.get_mut().reveal(id);
-    }
-}
-
-/// Move the message cursor by `delta` messages (and bring the message into view).
-fn select(app: &mut App, delta: isize) {
-    let msgs = &app.conv.messages;
-    if msgs.is_empty() {
-        app.selected = None;
-        return;
-    }
-    let last = msgs.len() - 1;
-    let pos = app
-        .selected
-        .and_then(|id| msgs.iter().position(|m| m.id == id));
-    let next = match pos {
-        Some(p) => p.saturating_add_signed(delta).min(last),
-        None => last,
-    };
-    let id = msgs[next].id;
-    app.selected = Some(id);
-    let view = app.view.get_mut();
-    if next == last && delta > 0 {
-        view.to_bottom();
-    } else {
-        view.reveal(id);
-    }
-}
-
-/// Tab: complete a /command, otherwise move to the conversation.
-fn complete(app: &mut App) {
-    let draft = app.draft.text();
-    if !draft.starts_with('/') || draft.contains('\n') {
-        enter_conversation(app);
-        return;
-    }
-    let done = crate::commands::complete(&draft);
-    match done.as_slice() {
-        [one] => app.draft.set(one),
-        [] => app.notify(NoticeKind::Info, "no command starts like that"),
-        many => {
-            let common = crate::commands::common_prefix(many);
-            if common.len() > draft.len() {
-                app.draft.set(&common);
-            }
-            app.notify(NoticeKind::Info, many.join("  "));
-        }
-    }
 }
 
 pub(crate) fn quit(app: &mut App) -> Vec<Effect> {

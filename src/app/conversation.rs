@@ -1,0 +1,65 @@
+//! The conversation pane: its message cursor, and Tab from the input (complete a
+//! /command, or move here).
+
+use crate::app::{App, Focus, NoticeKind};
+
+/// Focus the conversation pane: the message cursor starts on the last message (or stays
+/// where it was, if that message is still there).
+pub(super) fn enter(app: &mut App) {
+    app.focus = Focus::Conversation;
+    let still_there = app
+        .selected
+        .is_some_and(|id| app.conv.messages.iter().any(|m| m.id == id));
+    if !still_there {
+        app.selected = app.conv.messages.last().map(|m| m.id);
+    }
+    if let Some(id) = app.selected {
+        app.view.get_mut().reveal(id);
+    }
+}
+
+/// Move the message cursor by `delta` messages (and bring the message into view).
+pub(super) fn select(app: &mut App, delta: isize) {
+    let msgs = &app.conv.messages;
+    if msgs.is_empty() {
+        app.selected = None;
+        return;
+    }
+    let last = msgs.len() - 1;
+    let pos = app
+        .selected
+        .and_then(|id| msgs.iter().position(|m| m.id == id));
+    let next = match pos {
+        Some(p) => p.saturating_add_signed(delta).min(last),
+        None => last,
+    };
+    let id = msgs[next].id;
+    app.selected = Some(id);
+    let view = app.view.get_mut();
+    if next == last && delta > 0 {
+        view.to_bottom();
+    } else {
+        view.reveal(id);
+    }
+}
+
+/// Tab: complete a /command, otherwise move to the conversation.
+pub(super) fn complete(app: &mut App) {
+    let draft = app.draft.text();
+    if !draft.starts_with('/') || draft.contains('\n') {
+        enter(app);
+        return;
+    }
+    let done = crate::commands::complete(&draft);
+    match done.as_slice() {
+        [one] => app.draft.set(one),
+        [] => app.notify(NoticeKind::Info, "no command starts like that"),
+        many => {
+            let common = crate::commands::common_prefix(many);
+            if common.len() > draft.len() {
+                app.draft.set(&common);
+            }
+            app.notify(NoticeKind::Info, many.join("  "));
+        }
+    }
+}
