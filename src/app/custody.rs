@@ -230,17 +230,28 @@ pub fn moved(app: &mut App, from: PathBuf, to: PathBuf, new_id: Option<String>, 
     if ours && let Some(id) = new_id {
         app.conv.id = id;
     }
+    // Short enough for the status line: the new file's name alone when it is beside the
+    // old one (the full paths are said again on the way out).
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.display().to_string())
+    };
+    let to_shown = if from.parent() == to.parent() {
+        name(&to)
+    } else {
+        to.display().to_string()
+    };
     app.notify(
         NoticeKind::Warning,
         format!(
-            "not overwritten: {} — {reason}; {} saved to {} from now on",
-            from.display(),
+            "not overwritten: {} — {reason}; {} saved to {to_shown} from now on",
+            name(&from),
             if ours {
                 "this conversation is"
             } else {
                 "the last conversation was"
             },
-            to.display()
         ),
     );
     app.custody.moved.push((from, to));

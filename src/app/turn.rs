@@ -353,7 +353,11 @@ pub fn switch_choice(app: &mut App, delta: isize) -> Vec<Effect> {
         return Vec::new();
     }
     m.selected = ((m.selected as isize + delta).rem_euclid(n as isize)) as usize;
-    m.local_tokens = None;
+    // The saved count is of the text that continues the conversation: the choice shown
+    // now (counted now, when the tokenizer is ready, so switching there and back leaves the
+    // message — and its file — as it was).
+    let counter = *app.tokens.counter();
+    m.local_tokens = counter.is_ready().then(|| counter.count(m.text()) as u64);
     m.touch();
     app.save_effect()
 }

@@ -94,7 +94,7 @@ pub fn launch(
                 });
             } else if skipped > 0 {
                 resumed_note = Some(format!(
-                    "resumed the most recent conversation no other chat-tui has open ({skipped} newer {} open elsewhere)",
+                    "resumed the latest conversation not open elsewhere ({skipped} newer {} open in another chat-tui)",
                     if skipped == 1 { "one is" } else { "ones are" }
                 ));
             }
