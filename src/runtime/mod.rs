@@ -39,6 +39,7 @@ pub async fn run(launch: Launch) -> anyhow::Result<event_loop::Ended> {
     let mut term = terminal::init()?;
     let result = event_loop::run(&mut term, &mut app, client, probe_local, claims).await;
     let hangup = matches!(result, Ok(event_loop::Ended::Hangup));
+    tracing::info!(hangup, error = result.is_err(), "ended");
     terminal::finish(term, hangup);
     let _ = crate::store::prompt_history::save(app.draft.recall_items());
     if !hangup {
