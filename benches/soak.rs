@@ -366,7 +366,9 @@ fn args() -> Option<Args> {
         None => Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/soak.md")),
     };
     Some(Args {
-        minutes: get("--minutes").and_then(|v| v.parse().ok()).unwrap_or(30.0),
+        minutes: get("--minutes")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30.0),
         seed: get("--seed").and_then(|v| v.parse().ok()).unwrap_or(1),
         out,
     })
@@ -398,7 +400,10 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             n.ends_with(".json") && n != "index.json" && !n.starts_with('.')
         })
         .collect();
@@ -459,7 +464,14 @@ fn main() {
     let (mut cols, mut rows) = (160u16, 48u16);
     let mut t = Tui::spawn_cmd(
         bin,
-        &["--base-url", &url, "--model", "soak-model", "--context-window", "1000000"],
+        &[
+            "--base-url",
+            &url,
+            "--model",
+            "soak-model",
+            "--context-window",
+            "1000000",
+        ],
         &[("OPENAI_API_KEY", "sk-soak-NOT-A-REAL-KEY")],
         cols,
         rows,
@@ -624,8 +636,8 @@ fn main() {
     t.key(Key::Ctrl('q'));
     let status = t.wait_exit(Duration::from_secs(60));
     let raw = String::from_utf8_lossy(&t.raw_output()).into_owned();
-    let panics = raw.matches("panicked").count()
-        + std::fs::read_dir(&crash).map(|d| d.count()).unwrap_or(0);
+    let panics =
+        raw.matches("panicked").count() + std::fs::read_dir(&crash).map(|d| d.count()).unwrap_or(0);
 
     // ---- what is on disk
     let mut files = json_files(&lib);
@@ -727,7 +739,9 @@ fn main() {
     r.push_str("## Result\n\n| what | value |\n| --- | --- |\n");
     r.push_str(&format!("| seed | {} |\n", args.seed));
     r.push_str(&format!("| exit status | {status:?} |\n"));
-    r.push_str(&format!("| panics (output and crash reports) | {panics} |\n"));
+    r.push_str(&format!(
+        "| panics (output and crash reports) | {panics} |\n"
+    ));
     r.push_str(&format!(
         "| messages sent | {sent} |\n| requests served | {} |\n| replies the server finished | {completed} |\n",
         served.len()
@@ -770,11 +784,19 @@ fn main() {
     ));
     r.push_str("\n## Faults injected (per request)\n\n| fault | requests |\n| --- | --- |\n");
     for f in Fault::ALL {
-        r.push_str(&format!("| {} | {} |\n", f.name(), faults.get(&f).copied().unwrap_or(0)));
+        r.push_str(&format!(
+            "| {} | {} |\n",
+            f.name(),
+            faults.get(&f).copied().unwrap_or(0)
+        ));
     }
     r.push_str("\n## Actions\n\n| action | times |\n| --- | --- |\n");
     for a in Act::ALL {
-        r.push_str(&format!("| {} | {} |\n", a.name(), acts.get(&a).copied().unwrap_or(0)));
+        r.push_str(&format!(
+            "| {} | {} |\n",
+            a.name(),
+            acts.get(&a).copied().unwrap_or(0)
+        ));
     }
     r.push_str("\n## Resident memory over time\n\n| minute | RSS (MB) | CPU so far (s) | conversation file (KB) |\n| --- | --- | --- | --- |\n");
     let mut last_min = -1i64;

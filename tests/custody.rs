@@ -459,3 +459,65 @@ fn the_estimate_of_a_reopened_conversation_is_the_same() {
     }
     assert!(estimates.windows(2).all(|w| w[0] == w[1]), "{estimates:?}");
 }
+
+#[test]
+fn switching_away_from_a_streaming_reply_saves_what_arrived() {
+    for how in ["open", "new", "copy"] {
+        let mut app = new_app();
+        let turn = the_turn(&enter(&mut app, "tell me"));
+        update(
+            &mut app,
+            Event::Msg(Msg::Stream {
+                turn,
+                event: StreamEvent::Delta {
+                    index: 0,
+                    text: "half of it".into(),
+                },
+            }),
+        );
+        let old = app.save.autosave.clone().unwrap();
+        let fx = match how {
+            "open" => update(
+                &mut app,
+                Event::Msg(Msg::Opened {
+                    path: PathBuf::from("/x/o.json"),
+                    result: Ok(Box::new(saved_conv("other"))),
+                    held: None,
+                }),
+            ),
+            "new" => enter(&mut app, "/new"),
+            _ => {
+                opened_held(&mut app, saved_conv("other"), "/x/o.json");
+                update(&mut app, key('c'))
+            }
+        };
+        assert!(app.turn.is_none(), "{how}");
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Cancel { turn: t } if *t == turn)),
+            "{how}: {fx:?}"
+        );
+        let saved = fx.iter().find_map(|e| match e {
+            Effect::Save {
+                path, conversation, ..
+            } if *path == old => Some(conversation.clone()),
+            _ => None,
+        });
+        let saved = saved.unwrap_or_else(|| panic!("{how}: the old conversation saved: {fx:?}"));
+        let reply = saved.last_reply().unwrap();
+        assert_eq!(reply.text(), "half of it", "{how}");
+        assert_eq!(reply.status, Status::Cancelled, "{how}");
+        // Its stream, still arriving, changes nothing now.
+        update(
+            &mut app,
+            Event::Msg(Msg::Stream {
+                turn,
+                event: StreamEvent::Delta {
+                    index: 0,
+                    text: " more".into(),
+                },
+            }),
+        );
+        assert!(!app.conv.messages.iter().any(|m| m.text().contains("more")));
+    }
+}

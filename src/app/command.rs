@@ -35,12 +35,8 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
         }
         Command::Quit => crate::app::quit(app),
         Command::New => {
-            let mut fx = Vec::new();
-            if let Some(cur) = app.turn.take() {
-                fx.push(Effect::Cancel { turn: cur.id });
-            }
             let conv = app.conv.fresh_like();
-            fx.extend(app.load_conversation(conv, None));
+            let fx = app.load_conversation(conv, None);
             app.notify(NoticeKind::Info, "new conversation");
             fx
         }

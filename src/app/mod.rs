@@ -376,20 +376,26 @@ impl App {
         }
     }
 
-    /// Replace the conversation (opened, resumed or new). The files of the one before are
-    /// released (after its pending saves).
+    /// Replace the conversation (opened, resumed or new). A reply still streaming stops,
+    /// kept with what arrived and saved; the files of the conversation before are released
+    /// (after its pending saves).
     pub fn load_conversation(
         &mut self,
         mut conv: Conversation,
         file: Option<PathBuf>,
     ) -> Vec<Effect> {
+        let mut fx = if self.turn.is_some() {
+            turn::cancel(self)
+        } else {
+            Vec::new()
+        };
         adopt_model(&mut conv, &self.conv.model);
         let old = if self.custody.read_only.is_some() {
             Vec::new()
         } else {
             self.save_paths()
         };
-        let mut fx = self.use_counter_for(&conv.model);
+        fx.extend(self.use_counter_for(&conv.model));
         self.tokens.cache.clear();
         self.conv = conv;
         self.custody.read_only = None;

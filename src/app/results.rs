@@ -74,11 +74,7 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
                 Vec::new()
             }
             (Ok(conv), None) => {
-                let mut fx = Vec::new();
-                if let Some(cur) = app.turn.take() {
-                    fx.push(Effect::Cancel { turn: cur.id });
-                }
-                fx.extend(app.load_conversation(*conv, Some(path.clone())));
+                let fx = app.load_conversation(*conv, Some(path.clone()));
                 app.notify(NoticeKind::Info, format!("opened {}", path.display()));
                 fx
             }
