@@ -102,6 +102,8 @@ pub struct Claims {
     library: Option<PathBuf>,
     files: HashMap<PathBuf, Claim>,
     moved: HashMap<PathBuf, Moved>,
+    /// Files let go of (another conversation is open now): the panic hook leaves them.
+    released: std::collections::HashSet<PathBuf>,
 }
 
 impl Claims {
@@ -165,6 +167,7 @@ impl Claims {
         targets.dedup();
         let mut taken: Vec<(PathBuf, Option<Lock>)> = Vec::new();
         for t in &targets {
+            self.released.remove(t);
             if self.files.get(t).is_some_and(|c| c.lock.is_some()) {
                 continue;
             }
@@ -212,6 +215,7 @@ impl Claims {
         for p in paths {
             let mut cur = p.clone();
             for _ in 0..8 {
+                self.released.insert(cur.clone());
                 if self.files.remove(&cur).is_some() {
                     tracing::debug!(path = %cur.display(), "released");
                 }
@@ -221,6 +225,12 @@ impl Claims {
                 }
             }
         }
+    }
+
+    /// Was `path` let go of (its conversation closed)? Then a late snapshot of it (the panic
+    /// hook's) is not written.
+    pub fn was_released(&self, path: &Path) -> bool {
+        self.released.contains(path)
     }
 
     /// Where saves for `path` go now, and the conversation id there (when it changed).
@@ -252,6 +262,8 @@ impl Claims {
         replace: bool,
     ) -> Outcome {
         let (target, id) = self.follow(path);
+        self.released.remove(path);
+        self.released.remove(&target);
         let renamed;
         let conv = match id {
             Some(id) if id != conv.id => {
@@ -674,6 +686,27 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn released_files_are_known_until_written_again() {
+        let t = tempfile::tempdir().unwrap();
+        let c = conv("hello");
+        let path = t.path().join("a.json");
+        let mut claims = Claims::new(None);
+        assert_eq!(
+            claims.save(&c, &path, false, false),
+            Outcome::Written(path.clone())
+        );
+        assert!(!claims.was_released(&path));
+        claims.release(std::slice::from_ref(&path));
+        assert!(claims.was_released(&path));
+        assert!(lock::holder(&path).is_none());
+        assert_eq!(
+            claims.save(&c, &path, true, false),
+            Outcome::Written(path.clone())
+        );
+        assert!(!claims.was_released(&path));
     }
 
     #[test]

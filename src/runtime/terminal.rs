@@ -41,11 +41,16 @@ fn save_snapshot(path: &Path, conv: &Conversation) {
     for _ in 0..100 {
         match claims.try_lock() {
             Ok(mut c) => {
-                let _ = c.save(conv, path, false, false);
+                if !c.was_released(path) {
+                    let _ = c.save(conv, path, false, false);
+                }
                 return;
             }
             Err(std::sync::TryLockError::Poisoned(p)) => {
-                let _ = p.into_inner().save(conv, path, false, false);
+                let mut c = p.into_inner();
+                if !c.was_released(path) {
+                    let _ = c.save(conv, path, false, false);
+                }
                 return;
             }
             Err(std::sync::TryLockError::WouldBlock) => {
