@@ -14,6 +14,7 @@ use crate::api::types::{Outcome, Request, StreamEvent};
 use crate::chat::conversation::Conversation;
 use crate::chat::tokens::TokenCounter;
 use crate::store::library::Entry;
+use crate::store::lock::Holder;
 
 /// Identifies one request to the API. Results for any turn that is not current are dropped.
 pub type TurnId = u64;
@@ -94,6 +95,10 @@ pub enum Action {
     No,
     /// Close the panel (or stop editing).
     Close,
+    /// Open a conversation another chat-tui writes, read-only.
+    ReadOnly,
+    /// Continue a conversation another chat-tui writes in a copy of it.
+    ContinueInCopy,
 }
 
 impl Action {
@@ -133,6 +138,8 @@ impl Action {
         Action::Yes,
         Action::No,
         Action::Close,
+        Action::ReadOnly,
+        Action::ContinueInCopy,
     ];
 
     pub fn name(self) -> String {
@@ -183,6 +190,8 @@ impl Action {
             Action::Yes => "yes",
             Action::No => "no",
             Action::Close => "close the panel / stop editing",
+            Action::ReadOnly => "open it read-only (the other chat-tui keeps writing it)",
+            Action::ContinueInCopy => "continue in a copy (a new conversation, same messages)",
         }
     }
 
@@ -217,6 +226,8 @@ impl Action {
             Action::Yes => "yes",
             Action::No => "no",
             Action::Close => "close",
+            Action::ReadOnly => "read-only",
+            Action::ContinueInCopy => "copy",
         }
     }
 }
@@ -247,11 +258,27 @@ pub enum Msg {
         path: PathBuf,
         result: Result<(), String>,
         explicit: bool,
+        /// Written as Markdown (an export): not a file the conversation is kept in.
+        markdown: bool,
     },
-    /// A transcript was read (`/open`, the sessions browser).
+    /// A save did not go to `from` — the file changed on disk since this process last
+    /// read or wrote it, or another chat-tui holds it — but to the new file `to`, where
+    /// this conversation is saved from now on. `new_id`: the conversation's id there (a
+    /// file moved within the library becomes a conversation of its own).
+    SaveMoved {
+        from: PathBuf,
+        to: PathBuf,
+        new_id: Option<String>,
+        reason: String,
+    },
+    /// `/save PATH` found a file there that is not this conversation: ask first.
+    SaveAsk { path: PathBuf, what: String },
+    /// A transcript was read (`/open`, the sessions browser). `held`: another chat-tui
+    /// writes it (nothing was locked: the user chooses read-only or a copy).
     Opened {
         path: PathBuf,
         result: Result<Box<Conversation>, String>,
+        held: Option<Holder>,
     },
     /// The saved conversations, listed or searched (`Effect::ListSessions`).
     SessionsListed {
@@ -280,14 +307,22 @@ pub enum Effect {
     Cancel { turn: TurnId },
     /// Ask the server for its models (`Msg::Models`).
     FetchModels,
-    /// Write the conversation (a snapshot) to `path` off the UI path (`Msg::Saved`).
+    /// Write the conversation (a snapshot) to `path` off the UI path (`Msg::Saved`). A
+    /// transcript (not Markdown) is written only when the file is what this process last
+    /// read or wrote there, and nobody else holds it; otherwise it goes to a new file beside
+    /// it (`Msg::SaveMoved`) — or, for `/save` onto another file, the user is asked
+    /// (`Msg::SaveAsk`).
     Save {
         conversation: Arc<Conversation>,
         path: PathBuf,
         /// Asked for by the user (`/save`, `/export`): say when it is done.
         explicit: bool,
         markdown: bool,
+        /// The user agreed to replace what is at `path`.
+        replace: bool,
     },
+    /// Stop writing these files: release their locks once the saves before are done.
+    Release { paths: Vec<PathBuf> },
     /// Read a transcript (`Msg::Opened`).
     Open { path: PathBuf },
     /// Read a saved transcript and write it as Markdown to `out` (`Msg::Saved`).

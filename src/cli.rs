@@ -42,6 +42,11 @@ pub struct Cli {
     #[arg(long)]
     pub print_config: bool,
 
+    /// Write a diagnostic log to FILE (requests, timings, retries, saves, locks; never
+    /// the key). CHAT_TUI_LOG=LEVEL sets its level (debug by default).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub settings: SettingsArgs,
 

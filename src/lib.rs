@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod crash;
+pub mod diag;
 pub mod headless;
 pub mod keymap;
 pub mod runtime;

@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    if let Err(e) = chat_tui::diag::init(cli.log.as_deref()) {
+        eprintln!("chat-tui: warning: {e}");
+    }
     let overrides = match cli.settings.overrides() {
         Ok(o) => o,
         Err(e) => return fail(&e),

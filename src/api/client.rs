@@ -11,6 +11,7 @@ use crate::api::decode::{Decoder, stream_error_message};
 use crate::api::error::{self, ApiError, TimeoutKind};
 use crate::api::sse::{SseEvent, SseParser};
 use crate::api::types::{Outcome, Request, StreamEvent};
+use crate::diag::redact_url;
 
 /// An API key. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -125,9 +126,11 @@ impl Client {
     /// The model ids the server offers (`GET /models`).
     pub async fn models(&self) -> Result<Vec<String>, ApiError> {
         let url = self.url("/models");
+        tracing::debug!(method = "GET", url = %redact_url(&url), "request");
         let rb = self.authorize(self.http.get(&url));
         let resp = self.send_with_timeout(rb, &url).await?;
         let status = resp.status().as_u16();
+        tracing::info!(method = "GET", url = %redact_url(&url), status, "response");
         let retry_after = retry_after(&resp);
         let body = self.read_body(resp, MAX_ERROR_BODY * 64).await?;
         if !(200..300).contains(&status) {
@@ -171,6 +174,41 @@ impl Client {
     ) -> Result<Outcome, ApiError> {
         req.params.validate(req.mode())?;
         let url = self.url(req.path());
+        let started = std::time::Instant::now();
+        tracing::debug!(
+            method = "POST",
+            url = %redact_url(&url),
+            model = %req.model,
+            stream = req.streams(),
+            "request"
+        );
+        let result = self.send_inner(req, &url, on_event).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(o) => {
+                for w in &o.warnings {
+                    tracing::warn!(url = %redact_url(&url), warning = %crate::crash::redact(w), "stream warning");
+                }
+                tracing::info!(url = %redact_url(&url), ms, "reply complete");
+            }
+            Err(e) => tracing::warn!(
+                url = %redact_url(&url),
+                ms,
+                error = %crate::crash::redact(&e.to_string()),
+                "request failed"
+            ),
+        }
+        result
+    }
+
+    async fn send_inner(
+        &self,
+        req: &Request,
+        url: &str,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+    ) -> Result<Outcome, ApiError> {
+        let url = url.to_string();
+        let started = std::time::Instant::now();
         let mut attempt = 0u32;
         let mut dropped_usage_option = false;
         loop {
@@ -185,6 +223,14 @@ impl Client {
             }
             let resp = self.send_with_timeout(rb, &url).await?;
             let status = resp.status().as_u16();
+            tracing::info!(
+                method = "POST",
+                url = %redact_url(&url),
+                status,
+                attempt,
+                first_byte_ms = started.elapsed().as_millis() as u64,
+                "response"
+            );
             if (200..300).contains(&status) {
                 return if req.streams() {
                     self.read_stream(resp, req, on_event).await
@@ -208,6 +254,12 @@ impl Client {
                     .map(|d| d.min(MAX_RETRY_AFTER))
                     .unwrap_or_else(|| self.cfg.backoff * 2u32.saturating_pow(attempt));
                 attempt += 1;
+                tracing::info!(
+                    status,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying"
+                );
                 tokio::time::sleep(wait).await;
                 continue;
             }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::action::Effect;
 use crate::api::types::{Mode, PARAM_NAMES};
-use crate::app::{App, NoticeKind, Overlay, sessions, turn};
+use crate::app::{App, NoticeKind, Overlay, custody, sessions, turn};
 use crate::chat::prompt;
 use crate::commands::Command;
 
@@ -35,12 +35,8 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
         }
         Command::Quit => crate::app::quit(app),
         Command::New => {
-            let mut fx = Vec::new();
-            if let Some(cur) = app.turn.take() {
-                fx.push(Effect::Cancel { turn: cur.id });
-            }
             let conv = app.conv.fresh_like();
-            fx.extend(app.load_conversation(conv, None));
+            let fx = app.load_conversation(conv, None);
             app.notify(NoticeKind::Info, "new conversation");
             fx
         }
@@ -140,7 +136,7 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
                     "/insert needs completion mode (/mode completion)".into()
                 ));
             }
-            if turn::still_streaming(app) {
+            if turn::still_streaming(app) || custody::refuse_if_read_only(app, "sent") {
                 return Ok(Vec::new());
             }
             let (before, after) = prompt::split_insert(&text).ok_or_else(|| {
@@ -152,14 +148,18 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
         Command::Continue => turn::continue_reply(app),
         Command::Save(path) => {
             let markdown = is_markdown(&path);
-            if !markdown {
-                app.save.file = Some(path.clone());
+            if !markdown && custody::refuse_if_read_only(app, "saved") {
+                return Ok(Vec::new());
             }
+            // A transcript becomes where the conversation is kept once it is written
+            // (`Msg::Saved`); a file that is not this conversation is not replaced without
+            // asking (`Msg::SaveAsk`).
             vec![Effect::Save {
                 conversation: Arc::new(app.conv.clone()),
                 path,
                 explicit: true,
                 markdown,
+                replace: false,
             }]
         }
         Command::Export(path) => vec![Effect::Save {
@@ -167,6 +167,7 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
             path,
             explicit: true,
             markdown: true,
+            replace: false,
         }],
         Command::Open(path) => vec![Effect::Open { path }],
         Command::Sessions => sessions::open(app),

@@ -7,6 +7,7 @@
 
 pub mod command;
 mod conversation;
+pub mod custody;
 pub mod draft;
 pub mod overlay;
 pub mod params;
@@ -31,6 +32,7 @@ use crate::keymap::{Context, Keymap};
 use crate::ui::conversation::ConversationView;
 
 pub use command::CommandError;
+pub use custody::{Custody, HeldPanel, ReadOnly};
 pub use draft::Draft;
 pub use overlay::Overlay;
 pub use params::ParamsPane;
@@ -146,6 +148,8 @@ pub struct App {
     pub tokens: Tokens,
     pub conn: Connection,
     pub save: SaveTarget,
+    /// Read-only, moved saves, and what the conversation was when last saved.
+    pub custody: Custody,
     last_stream_save: Instant,
     next_turn: TurnId,
     /// Redraw needed.
@@ -187,6 +191,8 @@ impl App {
         let counter = TokenCounter::for_model(&start.conv.model);
         let mut view = ConversationView::new();
         view.to_bottom();
+        let mut custody = Custody::new(start.save.library());
+        custody.opened(&start.conv);
         Self {
             conv: start.conv,
             keymap: start.keymap,
@@ -215,6 +221,7 @@ impl App {
                 home: None,
             },
             save: start.save,
+            custody,
             last_stream_save: Instant::now(),
             next_turn: 1,
             dirty: true,
@@ -294,20 +301,28 @@ impl App {
         t
     }
 
-    /// Save effects: one snapshot, written to the library copy and (after `/save` or
+    /// The files the conversation is written to: the library copy and (after `/save` or
     /// opening a file) that file too.
-    fn save_effect(&mut self) -> Vec<Effect> {
+    pub fn save_paths(&self) -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = self.save.autosave.iter().cloned().collect();
         if let Some(f) = &self.save.file
             && !paths.contains(f)
         {
             paths.push(f.clone());
         }
-        if paths.is_empty() {
+        paths
+    }
+
+    /// Save effects: one snapshot, written to every file of [`App::save_paths`]. None for
+    /// a conversation without a message, or one open read-only.
+    fn save_effect(&mut self) -> Vec<Effect> {
+        let paths = self.save_paths();
+        if paths.is_empty() || self.conv.messages.is_empty() || self.custody.read_only.is_some() {
             return Vec::new();
         }
         self.last_stream_save = Instant::now();
         let conversation = Arc::new(self.conv.clone());
+        self.custody.saved(&conversation);
         paths
             .into_iter()
             .map(|path| Effect::Save {
@@ -315,6 +330,7 @@ impl App {
                 path,
                 explicit: false,
                 markdown: false,
+                replace: false,
             })
             .collect()
     }
@@ -360,21 +376,41 @@ impl App {
         }
     }
 
-    /// Replace the conversation (opened, resumed or new).
+    /// Replace the conversation (opened, resumed or new). A reply still streaming stops,
+    /// kept with what arrived and saved; the files of the conversation before are released
+    /// (after its pending saves).
     pub fn load_conversation(
         &mut self,
         mut conv: Conversation,
         file: Option<PathBuf>,
     ) -> Vec<Effect> {
+        let mut fx = if self.turn.is_some() {
+            turn::cancel(self)
+        } else {
+            Vec::new()
+        };
         adopt_model(&mut conv, &self.conv.model);
-        let fx = self.use_counter_for(&conv.model);
+        let old = if self.custody.read_only.is_some() {
+            Vec::new()
+        } else {
+            self.save_paths()
+        };
+        fx.extend(self.use_counter_for(&conv.model));
         self.tokens.cache.clear();
         self.conv = conv;
+        self.custody.read_only = None;
+        self.custody.opened(&self.conv);
         self.save.file = file;
         self.save.autosave = self
-            .save
-            .library()
-            .map(|d| d.join(format!("{}.json", self.conv.id)));
+            .custody
+            .library
+            .as_ref()
+            .map(|d| crate::store::library::path_in(d, &self.conv.id));
+        let new = self.save_paths();
+        let release: Vec<PathBuf> = old.into_iter().filter(|p| !new.contains(p)).collect();
+        if !release.is_empty() {
+            fx.push(Effect::Release { paths: release });
+        }
         let mut view = ConversationView::new();
         view.to_bottom();
         self.view = RefCell::new(view);
@@ -591,15 +627,23 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         | Action::Export
         | Action::Yes
         | Action::No
-        | Action::Close => {}
+        | Action::Close
+        | Action::ReadOnly
+        | Action::ContinueInCopy => {}
     }
     Vec::new()
 }
 
+/// Quit: the conversation is saved when it changed since it was opened or last saved (a
+/// conversation only read is never rewritten).
 pub(crate) fn quit(app: &mut App) -> Vec<Effect> {
     app.quit = true;
     app.overlay = None;
-    let mut fx = app.save_effect();
+    let mut fx = if app.custody.changed(&app.conv) {
+        app.save_effect()
+    } else {
+        Vec::new()
+    };
     fx.push(Effect::Quit);
     fx
 }

@@ -5,7 +5,7 @@ use crossterm::event::KeyEvent;
 
 use crate::action::{Action, Effect};
 use crate::api::error::ApiError;
-use crate::app::{App, NoticeKind, command, sessions};
+use crate::app::{App, NoticeKind, command, custody, sessions};
 use crate::commands::Command;
 use crate::keymap::Context;
 
@@ -28,6 +28,14 @@ pub enum Overlay {
         url: String,
     },
     Sessions(sessions::SessionsPane),
+    /// The conversation being opened is written by another chat-tui: read-only, or a copy?
+    Held(custody::HeldPanel),
+    /// `/save PATH` found another file there: replace it?
+    Replace {
+        path: std::path::PathBuf,
+        /// What is there ("another conversation (…)").
+        what: String,
+    },
 }
 
 impl Overlay {
@@ -52,6 +60,8 @@ impl Overlay {
                 sessions::SessionsMode::Rename(_) => Context::Rename,
                 sessions::SessionsMode::ConfirmDelete => Context::Confirm,
             },
+            Overlay::Held(_) => Context::Held,
+            Overlay::Replace { .. } => Context::Confirm,
         }
     }
 }
@@ -100,6 +110,8 @@ pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
             );
         }
         Overlay::Sessions(_) => return sessions::on_action(app, a),
+        Overlay::Held(_) => return custody::on_action(app, a),
+        Overlay::Replace { .. } => return custody::on_replace(app, a),
     }
     Vec::new()
 }
@@ -115,7 +127,9 @@ pub fn on_text(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         // …and answers no to the offer.
         Some(Overlay::LocalServer { .. }) => on_action(app, Action::No),
         Some(Overlay::Sessions(_)) => sessions::on_text(app, key),
-        Some(Overlay::Models { .. }) | None => Vec::new(),
+        // Any other key answers no (nothing is replaced).
+        Some(Overlay::Replace { .. }) => on_action(app, Action::No),
+        Some(Overlay::Models { .. } | Overlay::Held(_)) | None => Vec::new(),
     }
 }
 

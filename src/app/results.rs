@@ -1,7 +1,7 @@
 //! The results of effects (`Msg`s) coming back: each goes to the part of the app it is for.
 
 use crate::action::{Effect, Msg};
-use crate::app::{App, NoticeKind, Overlay, overlay, sessions, turn};
+use crate::app::{App, NoticeKind, Overlay, custody, overlay, sessions, turn};
 
 pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -36,9 +36,14 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
             path,
             result,
             explicit,
+            markdown,
         } => {
+            let mut fx = Vec::new();
             match result {
                 Ok(()) if explicit => {
+                    if !markdown {
+                        fx = custody::saved_as(app, path.clone());
+                    }
                     app.notify(NoticeKind::Info, format!("saved to {}", path.display()))
                 }
                 Ok(()) => {}
@@ -48,19 +53,32 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
                     format!("could not save: {e} — {}", path.display()),
                 ),
             }
+            fx
+        }
+        Msg::SaveMoved {
+            from,
+            to,
+            new_id,
+            reason,
+        } => {
+            custody::moved(app, from, to, new_id, reason);
             Vec::new()
         }
-        Msg::Opened { path, result } => match result {
-            Ok(conv) => {
-                let mut fx = Vec::new();
-                if let Some(cur) = app.turn.take() {
-                    fx.push(Effect::Cancel { turn: cur.id });
-                }
-                fx.extend(app.load_conversation(*conv, Some(path.clone())));
+        Msg::SaveAsk { path, what } => {
+            custody::ask_replace(app, path, what);
+            Vec::new()
+        }
+        Msg::Opened { path, result, held } => match (result, held) {
+            (Ok(conv), Some(holder)) => {
+                custody::offer(app, path, holder, *conv);
+                Vec::new()
+            }
+            (Ok(conv), None) => {
+                let fx = app.load_conversation(*conv, Some(path.clone()));
                 app.notify(NoticeKind::Info, format!("opened {}", path.display()));
                 fx
             }
-            Err(e) => {
+            (Err(e), _) => {
                 app.notify(NoticeKind::Error, e);
                 Vec::new()
             }

@@ -96,11 +96,18 @@ fn pane(app: &mut App) -> Option<&mut SessionsPane> {
 /// An action while the browser is open.
 pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
     let open_id = app.conv.id.clone();
+    // The files this process writes for the open conversation.
+    let ours = if app.custody.read_only.is_some() {
+        Vec::new()
+    } else {
+        app.save_paths()
+    };
     let Some(s) = pane(app) else {
         return Vec::new();
     };
     match s.mode.clone() {
         SessionsMode::Rename(buf) => {
+            let mut rename_open = None;
             match a {
                 Action::Apply => {
                     let title = buf.trim().to_string();
@@ -108,15 +115,30 @@ pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
                     if title.is_empty() {
                         s.message = Some("a title cannot be empty".into());
                     } else if let Some(e) = s.current() {
-                        return vec![Effect::RenameSession {
-                            dir: s.dir.clone(),
-                            id: e.id.clone(),
-                            title,
-                        }];
+                        if !ours.contains(&e.path) {
+                            return vec![Effect::RenameSession {
+                                dir: s.dir.clone(),
+                                id: e.id.clone(),
+                                title,
+                            }];
+                        }
+                        // The open conversation: renamed here and saved like any change
+                        // (its file is this process's to write).
+                        let i = s.selected;
+                        if let Some(entry) = s.entries.get_mut(i) {
+                            entry.title = title.clone();
+                        }
+                        s.message = Some(format!("renamed to {title}"));
+                        rename_open = Some(title);
                     }
                 }
                 Action::Close => s.mode = SessionsMode::Browse,
                 _ => {}
+            }
+            if let Some(title) = rename_open {
+                app.conv.title = title;
+                app.dirty = true;
+                return app.save_effect();
             }
             return Vec::new();
         }

@@ -8,7 +8,7 @@ use crate::api::error::ApiError;
 use crate::api::types::{
     FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, WireMessage,
 };
-use crate::app::{App, NoticeKind, STREAM_SAVE_EVERY, command};
+use crate::app::{App, NoticeKind, STREAM_SAVE_EVERY, command, custody};
 use crate::chat::conversation::Memory;
 use crate::chat::conversation::{MessageId, Speaker, Status};
 use crate::chat::memory::{self, Plan};
@@ -122,7 +122,7 @@ pub fn submit(app: &mut App) -> Vec<Effect> {
     } else {
         draft.clone()
     };
-    if still_streaming(app) {
+    if still_streaming(app) || custody::refuse_if_read_only(app, "sent") {
         return Vec::new();
     }
     if let Err(e) = app.conv.params.validate(app.conv.mode) {
@@ -232,7 +232,7 @@ fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
 
 /// `/retry`, Ctrl+R: ask the last question again (its reply, if any, is replaced).
 pub fn retry(app: &mut App) -> Vec<Effect> {
-    if still_streaming(app) {
+    if still_streaming(app) || custody::refuse_if_read_only(app, "retried") {
         return Vec::new();
     }
     let Some(user_pos) = app
@@ -261,7 +261,7 @@ pub fn retry(app: &mut App) -> Vec<Effect> {
 
 /// `/continue`: ask for more of the last reply (after `finish_reason: length`).
 pub fn continue_reply(app: &mut App) -> Vec<Effect> {
-    if still_streaming(app) {
+    if still_streaming(app) || custody::refuse_if_read_only(app, "continued") {
         return Vec::new();
     }
     let Some(pos) = app
@@ -353,7 +353,11 @@ pub fn switch_choice(app: &mut App, delta: isize) -> Vec<Effect> {
         return Vec::new();
     }
     m.selected = ((m.selected as isize + delta).rem_euclid(n as isize)) as usize;
-    m.local_tokens = None;
+    // The saved count is of the text that continues the conversation: the choice shown
+    // now (counted now, when the tokenizer is ready, so switching there and back leaves the
+    // message — and its file — as it was).
+    let counter = *app.tokens.counter();
+    m.local_tokens = counter.is_ready().then(|| counter.count(m.text()) as u64);
     m.touch();
     app.save_effect()
 }

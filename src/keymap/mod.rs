@@ -44,6 +44,8 @@ pub enum Context {
     Rename,
     /// A yes/no question.
     Confirm,
+    /// The choice offered when another chat-tui writes the conversation being opened.
+    Held,
 }
 
 impl Context {
@@ -60,6 +62,7 @@ impl Context {
         Context::Sessions,
         Context::Rename,
         Context::Confirm,
+        Context::Held,
     ];
 
     /// The name in `[keys.NAME]`.
@@ -76,6 +79,7 @@ impl Context {
             Context::Sessions => "sessions",
             Context::Rename => "rename",
             Context::Confirm => "confirm",
+            Context::Held => "held",
         }
     }
 
@@ -93,6 +97,7 @@ impl Context {
             Context::Sessions => "in saved conversations",
             Context::Rename => "renaming a conversation",
             Context::Confirm => "answering a question",
+            Context::Held => "opening a conversation another chat-tui writes",
         }
     }
 
@@ -117,6 +122,7 @@ impl Context {
                 | Context::Sessions
                 | Context::Rename
                 | Context::Confirm
+                | Context::Held
         )
     }
 
@@ -256,6 +262,10 @@ impl Default for Keymap {
         b(Confirm, k(C::Char('Y'), 0), A::Yes);
         b(Confirm, k(C::Char('n'), 0), A::No);
         b(Confirm, k(C::Esc, 0), A::No);
+
+        b(Held, k(C::Char('r'), 0), A::ReadOnly);
+        b(Held, k(C::Char('c'), 0), A::ContinueInCopy);
+        b(Held, k(C::Esc, 0), A::Close);
         Keymap {
             defaults: map,
             user: BTreeMap::new(),
@@ -342,6 +352,7 @@ impl Keymap {
             Context::Sessions => &[Context::Sessions],
             Context::Rename => &[Context::Rename],
             Context::Confirm => &[Context::Confirm],
+            Context::Held => &[Context::Held],
         }
     }
 

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::action::{Effect, Msg};
 use crate::api::client::{Client, ClientConfig};
+use crate::runtime::claims::{self, Opened, Shared};
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
@@ -19,6 +20,7 @@ pub struct Effects {
     saver: Saver,
     tx: mpsc::UnboundedSender<Msg>,
     listings: Arc<Listings>,
+    claims: Shared,
 }
 
 /// Library listings and searches, latest wins: one runs at a time, and while it runs only
@@ -41,12 +43,15 @@ struct ListJob {
 }
 
 impl Effects {
-    pub fn new(client: Client, tx: mpsc::UnboundedSender<Msg>) -> Self {
+    /// `claims`: the files this process writes (those taken at start included).
+    pub fn new(client: Client, tx: mpsc::UnboundedSender<Msg>, claims: Shared) -> Self {
+        claims::set_global(&claims);
         Self {
             worker: Worker::new(client, tx.clone()),
-            saver: Saver::start(tx.clone()),
+            saver: Saver::start(tx.clone(), claims.clone()),
             tx,
             listings: Arc::new(Listings::default()),
+            claims,
         }
     }
 
@@ -61,6 +66,7 @@ impl Effects {
                 path,
                 explicit,
                 markdown,
+                replace,
             } => {
                 if !explicit {
                     terminal::remember_snapshot(&path, &conversation);
@@ -70,14 +76,14 @@ impl Effects {
                     path,
                     explicit,
                     markdown,
+                    replace,
                 });
             }
-            Effect::Open { path } => self.blocking(move || {
-                let result = crate::store::save::load(&path)
-                    .map(Box::new)
-                    .map_err(|e| e.to_string());
-                Msg::Opened { path, result }
-            }),
+            Effect::Release { paths } => self.saver.release(paths),
+            Effect::Open { path } => {
+                let claims = self.claims.clone();
+                self.blocking(move || open(&claims, path))
+            }
             Effect::ExportFile { source, out } => self.blocking(move || {
                 let result = crate::store::save::load(&source)
                     .map_err(|e| e.to_string())
@@ -86,6 +92,7 @@ impl Effects {
                     path: out,
                     result,
                     explicit: true,
+                    markdown: true,
                 }
             }),
             Effect::ListSessions {
@@ -97,18 +104,32 @@ impl Effects {
                 query,
                 generation,
             }),
-            Effect::RenameSession { dir, id, title } => self.blocking(move || {
-                let result = Library::open(&dir)
-                    .and_then(|lib| lib.rename(&id, &title).map(|_| ()))
-                    .map_err(|e| e.to_string());
-                Msg::SessionRenamed { id, title, result }
-            }),
-            Effect::DeleteSession { dir, id, title } => self.blocking(move || {
-                let result = Library::open(&dir)
-                    .and_then(|lib| lib.delete(&id).map(|_| ()))
-                    .map_err(|e| e.to_string());
-                Msg::SessionDeleted { title, result }
-            }),
+            Effect::RenameSession { dir, id, title } => {
+                let claims = self.claims.clone();
+                self.blocking(move || {
+                    let result = Library::open(&dir)
+                        .map_err(|e| e.to_string())
+                        .and_then(|lib| {
+                            not_held(&claims, &lib, &id, "rename")?;
+                            lib.rename(&id, &title)
+                                .map(|_| ())
+                                .map_err(|e| e.to_string())
+                        });
+                    Msg::SessionRenamed { id, title, result }
+                })
+            }
+            Effect::DeleteSession { dir, id, title } => {
+                let claims = self.claims.clone();
+                self.blocking(move || {
+                    let result = Library::open(&dir)
+                        .map_err(|e| e.to_string())
+                        .and_then(|lib| {
+                            not_held(&claims, &lib, &id, "delete")?;
+                            lib.delete(&id).map(|_| ()).map_err(|e| e.to_string())
+                        });
+                    Msg::SessionDeleted { title, result }
+                })
+            }
             Effect::LoadTokenizer(counter) => {
                 let tx = self.tx.clone();
                 std::thread::spawn(move || {
@@ -180,9 +201,53 @@ impl Effects {
         });
     }
 
-    /// Stop the requests, write what is pending.
+    /// Stop the requests, write what is pending, release the locks.
     pub async fn finish(self) {
         drop(self.worker);
         self.saver.finish().await;
+        let held = claims::lock(&self.claims).locked();
+        claims::lock(&self.claims).release(&held);
+    }
+}
+
+/// Read a transcript for `/open` or the sessions browser, taking its files for this
+/// process unless another one writes them.
+fn open(claims: &Shared, path: PathBuf) -> Msg {
+    let library = claims::lock(claims).library().map(PathBuf::from);
+    let opened = claims::lock(claims).open(&path, |conv| {
+        library
+            .iter()
+            .map(|lib| crate::store::library::path_in(lib, &conv.id))
+            .collect()
+    });
+    match opened {
+        Ok(Opened::Ready(conv)) => Msg::Opened {
+            path,
+            result: Ok(Box::new(conv)),
+            held: None,
+        },
+        Ok(Opened::Held { conv, holder, .. }) => Msg::Opened {
+            path,
+            result: Ok(Box::new(conv)),
+            held: Some(holder),
+        },
+        Err(e) => Msg::Opened {
+            path,
+            result: Err(e.to_string()),
+            held: None,
+        },
+    }
+}
+
+/// Refuse to change a saved conversation another chat-tui has open.
+fn not_held(claims: &Shared, lib: &Library, id: &str, what: &str) -> Result<(), String> {
+    let e = lib.find(id).map_err(|e| e.to_string())?;
+    match claims::lock(claims).other_holder(&e.path) {
+        Some(h) => Err(format!(
+            "cannot {what} \"{}\": {} has it open (do it there)",
+            e.title,
+            h.describe()
+        )),
+        None => Ok(()),
     }
 }

@@ -2,6 +2,9 @@
 //! result, a tick, a signal), hand it to `update()`, carry out the effects.
 //!
 //! What the user does is drawn at once; what streams in is drawn at most once a frame.
+//!
+//! When the terminal goes away (SIGHUP, the input ends or fails, a frame cannot be
+//! written), the loop saves what there is and ends without drawing again: a hangup.
 
 use std::time::{Duration, Instant};
 
@@ -13,23 +16,34 @@ use tokio::sync::mpsc;
 use crate::action::{Action, Effect, Msg};
 use crate::api::client::Client;
 use crate::app::{self, App, Event};
+use crate::runtime::claims::Shared;
 use crate::runtime::effects::Effects;
-use crate::runtime::terminal::Term;
+use crate::runtime::terminal::{self, Term};
 use crate::ui::theme::Theme;
 
 /// At most this often while something changes (~60 fps).
 const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_millis(100);
 
+/// How the loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The user quit (or SIGTERM): the terminal is there to be restored.
+    Quit,
+    /// The terminal went away: nothing more is written to it.
+    Hangup,
+}
+
 pub async fn run(
-    terminal: &mut Term,
+    term: &mut Term,
     app: &mut App,
     client: Client,
     probe_local: bool,
-) -> anyhow::Result<()> {
+    claims: Shared,
+) -> anyhow::Result<Ended> {
     let theme = Theme::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let mut effects = Effects::new(client, tx.clone());
+    let mut effects = Effects::new(client, tx.clone(), claims);
     // The highlighter loads off the UI path (the tokenizer comes with the start effects).
     std::thread::spawn(crate::ui::markdown::warm_up);
     if probe_local {
@@ -44,6 +58,9 @@ pub async fn run(
     let mut last_draw = Instant::now() - FRAME;
     let mut batch: Vec<Msg> = Vec::with_capacity(256);
     let mut input_pending = false;
+    // Set when the terminal is gone; `failure`: an error of a terminal still there.
+    let mut hangup = false;
+    let mut failure: Option<anyhow::Error> = None;
     'run: loop {
         for fx in pending.drain(..) {
             if !effects.run(fx) {
@@ -53,8 +70,16 @@ pub async fn run(
         if app.quit {
             break;
         }
-        if app.dirty && (input_pending || last_draw.elapsed() >= FRAME) {
-            terminal.draw(|f| crate::ui::layout::draw(f, app, &theme))?;
+        if app.dirty
+            && !hangup
+            && failure.is_none()
+            && (input_pending || last_draw.elapsed() >= FRAME)
+        {
+            if let Err(e) = term.draw(|f| crate::ui::layout::draw(f, app, &theme)) {
+                tracing::info!(error = %e, "cannot draw: ending");
+                lost_terminal(app, &mut pending, &mut hangup, &mut failure, e.into());
+                continue;
+            }
             app.dirty = false;
             last_draw = Instant::now();
         }
@@ -67,10 +92,13 @@ pub async fn run(
                         CtEvent::Key(k) => Some(Event::Key(k)),
                         CtEvent::Paste(s) => Some(Event::Paste(s)),
                         CtEvent::Mouse(m) => Some(Event::Mouse(m)),
-                        CtEvent::Resize(_, _) => {
-                            terminal.autoresize()?;
-                            Some(Event::Resize)
-                        }
+                        CtEvent::Resize(_, _) => match term.autoresize() {
+                            Ok(()) => Some(Event::Resize),
+                            Err(e) => {
+                                lost_terminal(app, &mut pending, &mut hangup, &mut failure, e.into());
+                                None
+                            }
+                        },
                         _ => None,
                     };
                     if let Some(e) = e {
@@ -78,8 +106,14 @@ pub async fn run(
                         input_pending = true;
                     }
                 }
-                Some(Err(e)) => return Err(e.into()),
-                None => break,
+                Some(Err(e)) => {
+                    tracing::info!(error = %e, "cannot read the terminal: ending");
+                    lost_terminal(app, &mut pending, &mut hangup, &mut failure, e.into());
+                }
+                None => {
+                    tracing::info!("the terminal's input ended: ending");
+                    lost_terminal(app, &mut pending, &mut hangup, &mut failure, anyhow::anyhow!("the terminal's input ended"));
+                }
             },
             n = rx.recv_many(&mut batch, 256) => {
                 if n == 0 {
@@ -92,7 +126,11 @@ pub async fn run(
             _ = tick.tick() => pending.extend(app::update(app, Event::Tick)),
             _ = tokio::time::sleep_until(next_frame), if app.dirty => {}
             _ = sigterm.recv() => pending.extend(app::update(app, Event::Action(Action::Quit))),
-            _ = sighup.recv() => pending.extend(app::update(app, Event::Action(Action::Quit))),
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP: saving and ending");
+                hangup |= terminal::is_gone();
+                pending.extend(app::update(app, Event::Action(Action::Quit)));
+            }
         }
     }
     // The saves asked for on the way out.
@@ -100,5 +138,28 @@ pub async fn run(
         effects.run(fx);
     }
     effects.finish().await;
-    Ok(())
+    match failure {
+        _ if hangup => Ok(Ended::Hangup),
+        Some(e) => Err(e),
+        None => Ok(Ended::Quit),
+    }
+}
+
+/// The terminal failed (`e`): quit as the user would (saving), and draw no more. When the
+/// terminal is gone it is a hangup; otherwise the error is reported after the saves.
+fn lost_terminal(
+    app: &mut App,
+    pending: &mut Vec<Effect>,
+    hangup: &mut bool,
+    failure: &mut Option<anyhow::Error>,
+    e: anyhow::Error,
+) {
+    if terminal::is_gone() {
+        *hangup = true;
+    } else if failure.is_none() {
+        *failure = Some(e);
+    }
+    if !app.quit {
+        pending.extend(app::update(app, Event::Action(Action::Quit)));
+    }
 }

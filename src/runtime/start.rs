@@ -9,7 +9,9 @@ use crate::chat::conversation::Conversation;
 use crate::config::Settings;
 use crate::keymap::Keymap;
 use crate::runtime::Launch;
+use crate::runtime::claims::{Claims, Opened};
 use crate::store::library::Library;
+use crate::store::lock::Holder;
 
 /// Everything the app needs before the terminal is taken over.
 pub fn launch(
@@ -36,22 +38,17 @@ pub fn launch(
             None
         }
     };
-    let target = match (&open, resume) {
-        (Some(p), _) => Some(p.clone()),
-        (None, true) => match lib.as_ref().and_then(|l| l.most_recent().ok().flatten()) {
-            Some(e) => Some(e.path),
-            None => {
-                notices.push("no saved conversation to resume: starting a new one".into());
-                None
-            }
-        },
-        _ => None,
-    };
-    let mut file = None;
+    let mut claims = Claims::new(lib.as_ref().map(|l| l.dir().to_path_buf()));
     let mut conv: Option<Conversation> = None;
-    if let Some(path) = target {
-        match crate::store::save::load(&path) {
-            Ok(mut c) => {
+    let mut file = None;
+    // Opened by PATH but written by another chat-tui: the choice is offered at once.
+    let mut held: Option<(PathBuf, Holder, Conversation)> = None;
+    let mut resumed_note: Option<String> = None;
+    let targets =
+        |conv: &Conversation| -> Vec<PathBuf> { lib.iter().map(|l| l.path_for(conv)).collect() };
+    match (&open, resume) {
+        (Some(path), _) => match claims.open(path, targets) {
+            Ok(Opened::Ready(mut c)) => {
                 adopt_model(&mut c, &settings.model);
                 // A file outside the library keeps being saved where it is.
                 let in_library = lib.as_ref().is_some_and(|l| path.starts_with(l.dir()));
@@ -60,10 +57,49 @@ pub fn launch(
                 }
                 conv = Some(c);
             }
+            Ok(Opened::Held {
+                conv: mut c,
+                holder,
+                ..
+            }) => {
+                adopt_model(&mut c, &settings.model);
+                held = Some((path.clone(), holder, c));
+            }
             Err(e) => notices.push(format!(
                 "{e} — it was left untouched; starting a new conversation"
             )),
+        },
+        (None, true) => {
+            // The most recent conversation no other chat-tui has open.
+            let entries = lib.as_ref().and_then(|l| l.list().ok()).unwrap_or_default();
+            let mut skipped = 0usize;
+            for e in entries.iter().filter(|e| e.broken.is_none()) {
+                match claims.open(&e.path, targets) {
+                    Ok(Opened::Ready(mut c)) => {
+                        adopt_model(&mut c, &settings.model);
+                        conv = Some(c);
+                        break;
+                    }
+                    Ok(Opened::Held { .. }) => skipped += 1,
+                    Err(_) => {}
+                }
+            }
+            if conv.is_none() {
+                notices.push(if skipped > 0 {
+                    format!(
+                        "every saved conversation is open in another chat-tui ({skipped}): starting a new one"
+                    )
+                } else {
+                    "no saved conversation to resume: starting a new one".into()
+                });
+            } else if skipped > 0 {
+                resumed_note = Some(format!(
+                    "resumed the latest conversation not open elsewhere ({skipped} newer {} open in another chat-tui)",
+                    if skipped == 1 { "one is" } else { "ones are" }
+                ));
+            }
         }
+        _ => {}
     }
     let mut conv = conv.unwrap_or_else(|| settings.new_conversation());
     conv.endpoint = Some(settings.endpoint_name());
@@ -87,10 +123,16 @@ pub fn launch(
     app.conn.home = std::env::var_os("HOME").map(PathBuf::from);
     if !notices.is_empty() {
         app.notify(NoticeKind::Error, notices.join(" · "));
+    } else if let Some(n) = resumed_note {
+        app.notify(NoticeKind::Warning, n);
+    }
+    if let Some((path, holder, c)) = held {
+        crate::app::custody::offer(&mut app, path, holder, c);
     }
     Ok(Launch {
         app,
         client,
         probe_local: first_run,
+        claims: claims.shared(),
     })
 }

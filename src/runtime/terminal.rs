@@ -2,7 +2,7 @@
 //! the way out — after a normal quit, an error or a panic.
 
 use std::io::{self, Stdout, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +31,35 @@ pub fn remember_snapshot(path: &PathBuf, conversation: &Arc<Conversation>) {
     }
 }
 
+/// Write the last snapshot of `path` from the panic hook, with the same care as any save
+/// (the lock, the check against what this process last wrote there). When the saver is in
+/// the middle of a write, wait for it a little.
+fn save_snapshot(path: &Path, conv: &Conversation) {
+    let Some(claims) = crate::runtime::claims::global() else {
+        return;
+    };
+    for _ in 0..100 {
+        match claims.try_lock() {
+            Ok(mut c) => {
+                if !c.was_released(path) {
+                    let _ = c.save(conv, path, false, false);
+                }
+                return;
+            }
+            Err(std::sync::TryLockError::Poisoned(p)) => {
+                let mut c = p.into_inner();
+                if !c.was_released(path) {
+                    let _ = c.save(conv, path, false, false);
+                }
+                return;
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+}
+
 /// Raw mode, the alternate screen, bracketed paste, mouse, and (where the terminal reports
 /// it) keyboard enhancement so Shift+Enter can be told from Enter.
 pub fn init() -> io::Result<Term> {
@@ -52,6 +81,29 @@ pub fn init() -> io::Result<Term> {
     let mut t = Terminal::new(CrosstermBackend::new(out))?;
     t.clear()?;
     Ok(t)
+}
+
+/// True when the terminal is gone (hung up: its window closed, its pty's other end
+/// released): asking it its size fails. Then nothing more should be written to it.
+pub fn is_gone() -> bool {
+    terminal::window_size().is_err()
+}
+
+/// Hand the terminal back after the loop: restored as it was — unless it is gone
+/// (`hangup`), when nothing is written to it. Never fails and never prints: a terminal
+/// that cannot be written to is dropped without ratatui's attempt (and complaint on
+/// stderr) to show its cursor.
+pub fn finish(mut term: Term, hangup: bool) {
+    if !hangup && !is_gone() {
+        restore();
+        if term.show_cursor().is_ok() {
+            return;
+        }
+    }
+    // Leaves no raw mode behind for a terminal that may come back (a pty reused).
+    let _ = terminal::disable_raw_mode();
+    ENHANCED_KEYS.store(false, Ordering::Relaxed);
+    std::mem::forget(term);
 }
 
 /// Put the terminal back as it was. Safe to call more than once and from a panic.
@@ -76,15 +128,23 @@ pub fn restore() {
 pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore();
+        let gone = is_gone();
+        if !gone {
+            restore();
+        }
         if let Ok(mut guard) = LAST_SNAPSHOT.try_lock() {
             for (path, conv) in guard.drain(..) {
-                let _ =
-                    crate::store::save::write_atomic(&path, &crate::store::format::to_json(&conv));
+                save_snapshot(&path, &conv);
             }
         }
-        if let Some(path) = crate::crash::write_report(info) {
-            eprintln!(
+        let report = crate::crash::write_report(info);
+        if gone {
+            // Nobody to tell: printing to a closed terminal would fail (and panic again).
+            return;
+        }
+        if let Some(path) = report {
+            let _ = writeln!(
+                io::stderr(),
                 "chat-tui crashed; a report was written to {}",
                 path.display()
             );

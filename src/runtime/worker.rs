@@ -36,6 +36,7 @@ impl Worker {
 
     /// Start `request` as `turn`.
     pub fn start(&mut self, turn: TurnId, request: Request) {
+        tracing::debug!(turn, "turn started");
         self.tasks.retain(|_, h| !h.is_finished());
         let client = self.client.clone();
         let tx = self.tx.clone();
@@ -53,6 +54,7 @@ impl Worker {
     /// Stop `turn` now: aborting the task drops the response, which closes the connection.
     pub fn cancel(&mut self, turn: TurnId) {
         if let Some(h) = self.tasks.remove(&turn) {
+            tracing::info!(turn, "turn cancelled");
             h.abort();
         }
     }

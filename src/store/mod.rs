@@ -4,6 +4,7 @@
 pub mod export;
 pub mod format;
 pub mod library;
+pub mod lock;
 pub mod paths;
 pub mod prompt_history;
 pub mod save;

@@ -40,6 +40,11 @@ pub fn crash_dir() -> Option<PathBuf> {
     state_dir().map(|d| d.join("crash"))
 }
 
+/// The diagnostic log when `CHAT_TUI_LOG` is set without `--log FILE`.
+pub fn log_file() -> Option<PathBuf> {
+    state_dir().map(|d| d.join("chat-tui.log"))
+}
+
 /// (what, where) for `--paths` and the help screen.
 pub fn describe() -> Vec<(&'static str, String)> {
     let show = |p: Option<PathBuf>| {
@@ -51,6 +56,7 @@ pub fn describe() -> Vec<(&'static str, String)> {
         ("conversations", show(conversations_dir())),
         ("prompt history", show(prompt_history_file())),
         ("crash reports", show(crash_dir())),
+        ("log", show(log_file())),
     ]
 }
 
@@ -76,7 +82,13 @@ mod tests {
         let what: Vec<&str> = describe().into_iter().map(|(w, _)| w).collect();
         assert_eq!(
             what,
-            ["config", "conversations", "prompt history", "crash reports"]
+            [
+                "config",
+                "conversations",
+                "prompt history",
+                "crash reports",
+                "log"
+            ]
         );
     }
 }

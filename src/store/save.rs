@@ -68,7 +68,130 @@ pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
 
 /// Replace `path` with `bytes` atomically (see the module docs). The new file has mode 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomic_with(path, |f| f.write_all(bytes))
+    write_atomic_with(path, |f| f.write_all(bytes)).map(|_| ())
+}
+
+/// [`write_atomic`], returning the fingerprint of the file written (taken from the new
+/// file itself before it replaces the old one, so no other write can slip in between).
+pub fn write_atomic_fingerprint(path: &Path, bytes: &[u8]) -> io::Result<Fingerprint> {
+    let md = write_atomic_with(path, |f| f.write_all(bytes))?;
+    Ok(Fingerprint::new(&md, bytes))
+}
+
+/// What a transcript on disk was when this process last read or wrote it: its size,
+/// modification time and inode, and a hash of its bytes. Before each save the file is
+/// checked against it: a file someone else changed is never overwritten.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    size: u64,
+    mtime: Option<std::time::SystemTime>,
+    ino: u64,
+    hash: u64,
+}
+
+/// What the file at a path is now, against a fingerprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskState {
+    /// The same bytes (possibly touched, or rewritten with the same content).
+    Same,
+    /// Other bytes.
+    Changed,
+    /// No file there any more.
+    Missing,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `bytes`, as found in a file with metadata `md`.
+    pub fn new(md: &fs::Metadata, bytes: &[u8]) -> Self {
+        #[cfg(unix)]
+        let ino = std::os::unix::fs::MetadataExt::ino(md);
+        #[cfg(not(unix))]
+        let ino = 0;
+        Fingerprint {
+            size: md.len(),
+            mtime: md.modified().ok(),
+            ino,
+            hash: content_hash(bytes),
+        }
+    }
+
+    /// Read `path` and fingerprint it. Returns the bytes too.
+    pub fn read(path: &Path) -> io::Result<(Vec<u8>, Fingerprint)> {
+        let mut f = File::open(path)?;
+        let md = f.metadata()?;
+        let mut bytes = Vec::with_capacity(md.len() as usize);
+        io::Read::read_to_end(&mut f, &mut bytes)?;
+        // Metadata after the read: a write that raced with it shows as a change later.
+        let md = f.metadata().unwrap_or(md);
+        let fp = Fingerprint::new(&md, &bytes);
+        Ok((bytes, fp))
+    }
+
+    /// Compare the file at `path` with this fingerprint. Size, time and inode equal: the
+    /// same (nothing is read). Otherwise the bytes decide.
+    pub fn check(&self, path: &Path) -> io::Result<DiskState> {
+        let md = match fs::metadata(path) {
+            Ok(md) => md,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DiskState::Missing),
+            Err(e) => return Err(e),
+        };
+        #[cfg(unix)]
+        let ino = std::os::unix::fs::MetadataExt::ino(&md);
+        #[cfg(not(unix))]
+        let ino = 0;
+        if md.len() == self.size && md.modified().ok() == self.mtime && ino == self.ino {
+            return Ok(DiskState::Same);
+        }
+        if md.len() != self.size {
+            return Ok(DiskState::Changed);
+        }
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DiskState::Missing),
+            Err(e) => return Err(e),
+        };
+        Ok(if content_hash(&bytes) == self.hash {
+            DiskState::Same
+        } else {
+            DiskState::Changed
+        })
+    }
+}
+
+/// A hash of a file's bytes (only ever compared within one process).
+fn content_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// A new file name beside `path` for a conversation that cannot be saved at `path`:
+/// `NAME.YYYYMMDD-HHMMSS.json`, with `-2`, `-3`… when that is taken too.
+pub fn sibling_path(path: &Path, now: chrono::DateTime<chrono::Local>) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "conversation".into());
+    let stem: String = stem.chars().take(100).collect();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "json".into());
+    let stamp = now.format("%Y%m%d-%H%M%S");
+    let mut n = 1;
+    loop {
+        let name = if n == 1 {
+            format!("{stem}.{stamp}.{ext}")
+        } else {
+            format!("{stem}.{stamp}-{n}.{ext}")
+        };
+        let candidate = path.with_file_name(name);
+        if !candidate.exists() && !crate::store::lock::lock_path(&candidate).exists() {
+            return candidate;
+        }
+        n += 1;
+    }
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -92,7 +215,7 @@ fn temp_path(path: &Path) -> io::Result<PathBuf> {
 pub(crate) fn write_atomic_with(
     path: &Path,
     write: impl FnOnce(&mut File) -> io::Result<()>,
-) -> io::Result<()> {
+) -> io::Result<fs::Metadata> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -114,15 +237,18 @@ pub(crate) fn write_atomic_with(
     };
     let result = write(&mut file)
         .and_then(|()| file.sync_all())
-        .and_then(|()| {
+        .and_then(|()| file.metadata())
+        .and_then(|md| {
             drop(file);
-            fs::rename(&tmp, path)
+            fs::rename(&tmp, path).map(|()| md)
         });
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+    match result {
+        Ok(md) => sync_dir(&dir).map(|()| md),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    sync_dir(&dir)
 }
 
 #[cfg(unix)]
@@ -244,6 +370,50 @@ mod tests {
         }
         assert_eq!(fs::read(&p).unwrap(), bytes);
         assert_eq!(fs::metadata(&p).unwrap().modified().unwrap(), before);
+    }
+
+    #[test]
+    fn a_fingerprint_tells_a_changed_file_from_a_touched_one() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("a.json");
+        let fp = write_atomic_fingerprint(&p, b"one two").unwrap();
+        assert_eq!(fp.check(&p).unwrap(), DiskState::Same);
+        // Read back: the same fingerprint.
+        let (bytes, read) = Fingerprint::read(&p).unwrap();
+        assert_eq!(bytes, b"one two");
+        assert_eq!(read, fp);
+        // Touched (new mtime), same bytes: the same.
+        let f = fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            .unwrap();
+        drop(f);
+        assert_eq!(fp.check(&p).unwrap(), DiskState::Same);
+        // Same size, other bytes, same mtime as before: changed (the hash decides).
+        fs::write(&p, b"one TWO").unwrap();
+        assert_eq!(fp.check(&p).unwrap(), DiskState::Changed);
+        // Another size: changed without reading.
+        fs::write(&p, b"one").unwrap();
+        assert_eq!(fp.check(&p).unwrap(), DiskState::Changed);
+        // Replaced by rename with the original bytes: the same.
+        write_atomic(&p, b"one two").unwrap();
+        assert_eq!(fp.check(&p).unwrap(), DiskState::Same);
+        fs::remove_file(&p).unwrap();
+        assert_eq!(fp.check(&p).unwrap(), DiskState::Missing);
+    }
+
+    #[test]
+    fn sibling_paths_are_new_files_beside_the_old_one() {
+        use chrono::TimeZone;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("notes.json");
+        let now = chrono::Local
+            .with_ymd_and_hms(2026, 5, 1, 18, 30, 12)
+            .unwrap();
+        let a = sibling_path(&p, now);
+        assert_eq!(a, t.path().join("notes.20260501-183012.json"));
+        fs::write(&a, b"x").unwrap();
+        let b = sibling_path(&p, now);
+        assert_eq!(b, t.path().join("notes.20260501-183012-2.json"));
     }
 
     #[test]

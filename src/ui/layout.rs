@@ -69,11 +69,17 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
 
 fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::Conversation && app.overlay.is_none();
-    let title = if app.conv.title.is_empty() {
+    let mut title = if app.conv.title.is_empty() {
         "chat-tui".to_string()
     } else {
         sanitize(&app.conv.title).into_owned()
     };
+    if let Some(ro) = &app.custody.read_only {
+        title = format!(
+            "{title} — {}",
+            crate::ui::custody::read_only_mark(&ro.holder)
+        );
+    }
     let block = widgets::block(&title, theme.heading, focused, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);

@@ -2,6 +2,7 @@
 //! handles a key or changes the app's state.
 
 pub mod conversation;
+pub mod custody;
 pub mod layout;
 pub mod markdown;
 pub mod overlays;

@@ -221,5 +221,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             );
         }
         Overlay::Sessions(state) => crate::ui::sessions::draw(f, area, state, &app.keymap, theme),
+        Overlay::Held(p) => crate::ui::custody::draw_held(f, area, p, &app.keymap, theme),
+        Overlay::Replace { path, what } => {
+            crate::ui::custody::draw_replace(f, area, path, what, &app.keymap, theme)
+        }
     }
 }

@@ -292,6 +292,9 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             None => spans.push(Span::styled("● idle ", theme.ok)),
         },
     }
+    if app.custody.read_only.is_some() {
+        spans.push(Span::styled("read-only ", theme.warning));
+    }
     if let Some(n) = &app.status.notice {
         let style = match n.kind {
             NoticeKind::Info => Style::default(),

@@ -25,7 +25,9 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -176,11 +178,38 @@ impl Shared {
 /// it is still running.
 pub struct Tui {
     child: Box<dyn Child + Send + Sync>,
-    master: Box<dyn MasterPty + Send>,
+    /// `None` after [`Tui::hangup`].
+    master: Option<Box<dyn MasterPty + Send>>,
     writer: Arc<Mutex<Box<dyn Write + Send>>>,
     shared: Arc<Shared>,
     home: tempfile::TempDir,
     exit: Option<ExitStatus>,
+    /// Tells the reader thread to let go of its end of the pty.
+    closing: Arc<AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// A new file on the same open pty master (`dup`): our own reader and writer, closed like
+/// any file (portable-pty's writer sends a newline and EOF when dropped).
+fn dup_master(master: &dyn MasterPty) -> std::fs::File {
+    let fd = master.as_raw_fd().expect("a unix pty has a fd");
+    // SAFETY: `fd` is open for as long as `master` lives, which outlasts this call.
+    let owned = unsafe { BorrowedFd::borrow_raw(fd) }
+        .try_clone_to_owned()
+        .expect("dup the pty master");
+    std::fs::File::from(owned)
+}
+
+/// Wait up to `ms` for `fd` to be readable (or hung up). False on timeout.
+fn readable(fd: i32, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, ms) };
+    n != 0
 }
 
 impl Tui {
@@ -254,9 +283,10 @@ impl Tui {
         // Close our copy of the slave so reads see EOF/EIO once the child exits.
         drop(pair.slave);
         let master = pair.master;
-        let mut reader = master.try_clone_reader().expect("pty reader");
+        let mut reader = dup_master(&*master);
         let writer: Arc<Mutex<Box<dyn Write + Send>>> =
-            Arc::new(Mutex::new(master.take_writer().expect("pty writer")));
+            Arc::new(Mutex::new(Box::new(dup_master(&*master))));
+        let closing = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             term: Mutex::new(Term {
                 parser: vt100::Parser::new_with_callbacks(
@@ -272,11 +302,22 @@ impl Tui {
         });
         let sh = shared.clone();
         let wr = writer.clone();
-        std::thread::Builder::new()
+        let stop = closing.clone();
+        let reader_thread = std::thread::Builder::new()
             .name("pty-reader".into())
             .spawn(move || {
                 let mut buf = [0u8; 8192];
                 loop {
+                    // Poll first, so that `hangup` can take the pty away from us.
+                    if !readable(reader.as_raw_fd(), 50) {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        continue;
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let n = match reader.read(&mut buf) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => n,
@@ -300,12 +341,30 @@ impl Tui {
             .expect("spawn pty reader");
         Tui {
             child,
-            master,
+            master: Some(master),
             writer,
             shared,
             home,
             exit: None,
+            closing,
+            reader: Some(reader_thread),
         }
+    }
+
+    /// Close the terminal under the program, as closing its window does: every file of
+    /// the pty's master side is closed, so the program gets SIGHUP and its reads and
+    /// writes fail (EIO). Nothing more is read from it afterwards.
+    pub fn hangup(&mut self) {
+        self.closing.store(true, Ordering::Relaxed);
+        if let Some(t) = self.reader.take() {
+            let _ = t.join();
+        }
+        *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Box::new(std::io::sink());
+        self.master = None;
+    }
+
+    fn master(&self) -> &dyn MasterPty {
+        self.master.as_deref().expect("the terminal was hung up")
     }
 
     /// The temporary `HOME` (deleted on drop).
@@ -399,7 +458,7 @@ impl Tui {
     /// Resize the terminal (the program gets SIGWINCH).
     pub fn resize(&mut self, cols: u16, rows: u16) {
         self.shared.lock().parser.set_size(nz(rows), nz(cols));
-        self.master
+        self.master()
             .resize(PtySize {
                 rows,
                 cols,
@@ -477,7 +536,7 @@ impl Tui {
     /// test can prove the terminal was restored.  `None` if the termios
     /// cannot be read.
     pub fn termios_is_cooked(&self) -> Option<bool> {
-        let t = self.master.get_termios()?;
+        let t = self.master.as_deref()?.get_termios()?;
         let lflags = t.local_flags.bits() as u64;
         Some(lflags & ICANON != 0 && lflags & ECHO != 0)
     }

@@ -184,13 +184,7 @@ impl Library {
     /// `<dir>/<id>.json`. Ids that are not safe file names are mangled here, and refused by
     /// [`Library::save`].
     pub fn path_for(&self, conv: &Conversation) -> PathBuf {
-        let name: String = conv
-            .id
-            .chars()
-            .take(128)
-            .map(|c| if safe_id_char(c) { c } else { '_' })
-            .collect();
-        self.dir.join(format!("{name}.json"))
+        path_in(&self.dir, &conv.id)
     }
 
     /// Save atomically to [`Library::path_for`]; returns the path.
@@ -308,6 +302,16 @@ fn sort_newest_first(entries: &mut [Entry]) {
             std::cmp::Reverse(e.path.clone()),
         )
     });
+}
+
+/// `<dir>/<id>.json` for a library in `dir`, without touching the disk ([`Library::path_for`]).
+pub fn path_in(dir: &Path, id: &str) -> PathBuf {
+    let name: String = id
+        .chars()
+        .take(128)
+        .map(|c| if safe_id_char(c) { c } else { '_' })
+        .collect();
+    dir.join(format!("{name}.json"))
 }
 
 fn safe_id_char(c: char) -> bool {
