@@ -15,6 +15,7 @@ pub mod config;
 pub mod crash;
 pub mod headless;
 pub mod keymap;
+pub mod local;
 pub mod runtime;
 pub mod store;
 pub mod text;

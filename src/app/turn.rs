@@ -122,7 +122,7 @@ pub fn submit(app: &mut App) -> Vec<Effect> {
     } else {
         draft.clone()
     };
-    if still_streaming(app) {
+    if still_streaming(app) || crate::app::local::blocks_send(app) {
         return Vec::new();
     }
     if let Err(e) = app.conv.params.validate(app.conv.mode) {
@@ -232,7 +232,7 @@ fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
 
 /// `/retry`, Ctrl+R: ask the last question again (its reply, if any, is replaced).
 pub fn retry(app: &mut App) -> Vec<Effect> {
-    if still_streaming(app) {
+    if still_streaming(app) || crate::app::local::blocks_send(app) {
         return Vec::new();
     }
     let Some(user_pos) = app
@@ -261,7 +261,7 @@ pub fn retry(app: &mut App) -> Vec<Effect> {
 
 /// `/continue`: ask for more of the last reply (after `finish_reason: length`).
 pub fn continue_reply(app: &mut App) -> Vec<Effect> {
-    if still_streaming(app) {
+    if still_streaming(app) || crate::app::local::blocks_send(app) {
         return Vec::new();
     }
     let Some(pos) = app

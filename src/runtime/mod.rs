@@ -3,6 +3,7 @@
 
 pub mod effects;
 pub mod event_loop;
+pub mod local;
 pub mod probe;
 pub mod saver;
 pub mod start;

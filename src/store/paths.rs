@@ -19,6 +19,12 @@ pub fn conversations_dir() -> Option<PathBuf> {
     dirs().map(|d| d.data_dir().join("conversations"))
 }
 
+/// `$XDG_DATA_HOME/chat-tui/local`: the built-in local model (llama.cpp's server and
+/// SmolLM2 in a Python virtual environment; see `crate::local`).
+pub fn local_dir() -> Option<PathBuf> {
+    dirs().map(|d| d.data_dir().join("local"))
+}
+
 /// `$XDG_STATE_HOME/chat-tui`: prompt history, crash reports. Where the platform has no
 /// state dir, `state` under the local data dir.
 pub fn state_dir() -> Option<PathBuf> {
@@ -51,6 +57,7 @@ pub fn describe() -> Vec<(&'static str, String)> {
         ("conversations", show(conversations_dir())),
         ("prompt history", show(prompt_history_file())),
         ("crash reports", show(crash_dir())),
+        ("local model", show(local_dir())),
     ]
 }
 
@@ -76,7 +83,13 @@ mod tests {
         let what: Vec<&str> = describe().into_iter().map(|(w, _)| w).collect();
         assert_eq!(
             what,
-            ["config", "conversations", "prompt history", "crash reports"]
+            [
+                "config",
+                "conversations",
+                "prompt history",
+                "crash reports",
+                "local model"
+            ]
         );
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod conversation;
 pub mod layout;
+pub mod local;
 pub mod markdown;
 pub mod overlays;
 pub mod panels;
