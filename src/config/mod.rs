@@ -173,6 +173,16 @@ impl Settings {
         host_of(&self.base_url)
     }
 
+    /// Talk to the local server at `base_url` serving `model`: no key goes there.
+    pub fn point_at_local(&mut self, base_url: &str, model: &str) {
+        self.base_url = base_url.to_string();
+        self.model = model.to_string();
+        self.api_key = None;
+        self.api_key_cmd = None;
+        self.key_source = KeySource::None;
+        self.use_local = true;
+    }
+
     /// A new, empty conversation with the configured model, mode, memory, system prompt
     /// and parameters, naming this endpoint.
     pub fn new_conversation(&self) -> Conversation {

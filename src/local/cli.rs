@@ -102,6 +102,49 @@ fn fail(f: &crate::local::Failure) -> u8 {
     FAILED
 }
 
+/// `chat-tui -p TEXT --local`: install when needed (saying so on stderr), start the
+/// server, run the prompt against it, stop it. Returns the exit status.
+pub async fn headless(mut settings: crate::config::Settings, text: String) -> u8 {
+    let Some(layout) = Layout::standard() else {
+        eprintln!("chat-tui: {}", LocalError::NoDataDir);
+        return USAGE;
+    };
+    let opts = settings.local.clone();
+    let packages = opts.packages();
+    let steps = install::steps_needed(&layout, &packages);
+    // Quiet when installed: stdout is the reply, stderr only what matters.
+    let report: Report = if steps.is_empty() {
+        Arc::new(|_| {})
+    } else {
+        eprintln!(
+            "chat-tui: installing the local model into {} ({}, once)",
+            layout.root.display(),
+            crate::local::DOWNLOAD_SIZE
+        );
+        let r = stderr_report();
+        r(Progress::Plan(steps));
+        r
+    };
+    let work = async {
+        install::ensure(&layout, &packages, &report).await?;
+        server::start(&layout, &opts, &report).await
+    };
+    let srv = tokio::select! {
+        r = work => match r {
+            Ok(s) => s,
+            Err(f) => return fail(&f),
+        },
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("chat-tui: cancelled");
+            return crate::headless::EXIT_INTERRUPTED;
+        }
+    };
+    settings.point_at_local(&srv.info.base_url, &srv.info.model);
+    let status = crate::headless::run(settings, text).await;
+    srv.stop().await;
+    status
+}
+
 /// Progress as lines on stderr.
 fn stderr_report() -> Report {
     let steps = Arc::new(std::sync::Mutex::new(Vec::<Step>::new()));

@@ -51,7 +51,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         draw_conversation(f, history_area, app, theme);
         // The local model's progress (or failure), over the bottom of the conversation:
         // the app stays usable underneath.
-        let h = crate::ui::local::panel_height(app).min(history_area.height);
+        let h = crate::ui::local::panel_height(app, history_area.width).min(history_area.height);
         if h > 0 {
             let r = Rect {
                 y: history_area.y + history_area.height - h,

@@ -9,57 +9,70 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use crate::action::Action;
 use crate::app::App;
-use crate::app::local::{Phase, Work};
+use crate::app::local::{Failed, Phase, Work};
 use crate::keymap::{Context, KeyCodeOrd};
 use crate::local::{Bytes, DOWNLOAD_SIZE, Step};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{centered, panel};
 
-/// Rows the progress panel wants (0 when there is nothing to show).
-pub fn panel_height(app: &App) -> u16 {
+/// Rows the progress panel wants at `width` (0 when there is nothing to show).
+pub fn panel_height(app: &App, width: u16) -> u16 {
+    let inner = width.saturating_sub(2);
     match &app.local.phase {
-        Phase::Working(w) => w.steps.len().max(1) as u16 + 5,
-        Phase::Failed(f) if !f.died => f.lines.len().min(6) as u16 + 4,
+        // One row a line: long lines are cut, not wrapped, so the steps stay put.
+        Phase::Working(w) => working_lines(w, inner, &Theme::default()).len() as u16 + 2,
+        Phase::Failed(f) if !f.died => rows(&failure_lines(app, f, &Theme::default()), inner) + 2,
         _ => 0,
     }
+}
+
+/// Rows `lines` take wrapped at `width` (a wrapped line may take one more than its length
+/// says, where a word does not fit).
+fn rows(lines: &[Line], width: u16) -> u16 {
+    let w = usize::from(width.max(1));
+    lines
+        .iter()
+        .map(|l| {
+            let n = l.width();
+            if n <= w { 1 } else { n.div_ceil(w) + 1 }
+        })
+        .sum::<usize>()
+        .min(usize::from(u16::MAX)) as u16
 }
 
 /// The progress panel: the steps (done, under way, to do), the download's bytes, pip's or
 /// the server's latest line, the time so far — or, after a failure, why.
 pub fn draw_panel(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let esc = app.keymap.hint_key(Context::Global, Action::Cancel);
-    let (title, lines) = match &app.local.phase {
-        Phase::Working(w) => (
-            format!("local model — {esc} cancels"),
-            working_lines(w, area.width.saturating_sub(2), theme),
-        ),
-        Phase::Failed(failed) => {
-            let mut lines = vec![Line::from(Span::styled(
-                format!("✗ {}", sanitize(&failed.error)),
-                theme.error,
-            ))];
-            for l in failed.lines.iter().rev().take(6).rev() {
-                lines.push(Line::from(Span::styled(
-                    format!("  │ {}", sanitize(l)),
-                    theme.dim,
-                )));
-            }
-            lines.push(Line::from(Span::styled(
-                "/local tries again · the app works meanwhile with another server",
-                theme.dim,
-            )));
-            (format!("local model — {esc} hides this"), lines)
-        }
+    let p = match &app.local.phase {
+        Phase::Working(w) => Paragraph::new(working_lines(w, area.width.saturating_sub(2), theme))
+            .block(panel(&format!("local model — {esc} cancels"), theme)),
+        Phase::Failed(failed) => Paragraph::new(failure_lines(app, failed, theme))
+            .wrap(Wrap { trim: false })
+            .block(panel(&format!("local model — {esc} hides this"), theme)),
         _ => return,
     };
     f.render_widget(Clear, area);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(panel(&title, theme)),
-        area,
-    );
+    f.render_widget(p, area);
+}
+
+fn failure_lines(_app: &App, failed: &Failed, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled(
+        format!("✗ {}", sanitize(&failed.error)),
+        theme.error,
+    ))];
+    for l in failed.lines.iter().rev().take(6).rev() {
+        lines.push(Line::from(Span::styled(
+            format!("  │ {}", sanitize(l)),
+            theme.dim,
+        )));
+    }
+    lines.push(Line::from(Span::styled(
+        "/local tries again · the app works meanwhile with another server",
+        theme.dim,
+    )));
+    lines
 }
 
 fn working_lines(w: &Work, width: u16, theme: &Theme) -> Vec<Line<'static>> {
@@ -108,13 +121,33 @@ fn working_lines(w: &Work, width: u16, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::from(""));
     }
     let line = w.line.as_deref().map(sanitize).unwrap_or_default();
-    lines.push(Line::from(Span::styled(format!("  {line}"), theme.dim)));
+    lines.push(Line::from(Span::styled(
+        format!("  {}", fit(&line, usize::from(width.saturating_sub(2)))),
+        theme.dim,
+    )));
     let secs = w.started.elapsed().as_secs();
     lines.push(Line::from(Span::styled(
         format!("  {}:{:02} so far", secs / 60, secs % 60),
         theme.dim,
     )));
     lines
+}
+
+/// `text` cut to `width` cells, with `…` where it was cut.
+fn fit(text: &str, width: usize) -> String {
+    use unicode_width::UnicodeWidthChar;
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width.saturating_sub(1) {
+            out.push('…');
+            return out;
+        }
+        used += w;
+        out.push(c);
+    }
+    out
 }
 
 /// `12.3 / 33.8 MB` (or `12.3 MB` without a total).
@@ -198,8 +231,9 @@ pub fn draw_offer(f: &mut Frame, area: Rect, app: &App, theme: &Theme, restart: 
             Span::raw(" or any other key: not now (chat-tui --local or /local later)"),
         ]));
     }
-    let h = text.len() as u16 + 2;
-    let r = centered(area, 76, h + 1);
+    let w = 76.min(area.width);
+    let h = rows(&text, w.saturating_sub(2)) + 2;
+    let r = centered(area, w, h);
     f.render_widget(Clear, r);
     let title = if restart {
         "the local model stopped"
@@ -229,7 +263,6 @@ pub fn status_span(app: &App, theme: &Theme) -> Option<Span<'static>> {
                 theme.accent,
             ))
         }
-        Phase::Failed(f) if f.died => Some(Span::styled("✗ local server stopped ", theme.error)),
         _ => None,
     }
 }
