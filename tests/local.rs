@@ -285,6 +285,45 @@ fn sigkill_of_chat_tui_takes_the_server_with_it() {
     assert!(left.is_empty(), "the server outlived a SIGKILLed chat-tui");
 }
 
+/// SIGTERM (saves and quits) and a panic: the server goes either way.
+#[test]
+fn sigterm_and_a_panic_take_the_server_with_them() {
+    if skip_real() {
+        return;
+    }
+    let own = own_data();
+    let data = own.path().display().to_string();
+    let mut t = spawn(&["--local"], &[("XDG_DATA_HOME", &data)]);
+    t.wait_for("ready at 127.0.0.1", START);
+    let server = server_of(t.pid().unwrap());
+    let ok = Command::new("kill")
+        .args(["-TERM", &t.pid().unwrap().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    assert!(t.wait_exit(T).success());
+    assert!(
+        wait_gone(&[server], T).is_empty(),
+        "the server outlived SIGTERM"
+    );
+
+    let mut t = spawn(
+        &["--local"],
+        &[("XDG_DATA_HOME", &data), ("CHAT_TUI_TEST_PANIC", "1")],
+    );
+    t.wait_for("ready at 127.0.0.1", START);
+    let server = server_of(t.pid().unwrap());
+    t.send("/panic");
+    t.key(Key::Enter);
+    let st = t.wait_exit(T);
+    assert!(!st.success());
+    assert!(
+        wait_gone(&[server], T).is_empty(),
+        "the server outlived a panic"
+    );
+}
+
 /// kill -9 while the model is still loading: the launcher exits too.
 #[test]
 fn sigkill_while_the_model_loads_takes_the_server_with_it() {
@@ -577,6 +616,18 @@ fn no_python3_says_what_to_install_and_the_app_goes_on() {
     let s = t.screen();
     assert!(s.contains("Python 3.10 or newer"), "{s}");
     assert!(stamp(&data_of(&t)).is_empty());
+    still_usable(&mut t);
+    quit(&mut t);
+}
+
+#[test]
+fn an_old_python3_is_named_with_the_version_needed() {
+    let py = fake_python("echo 3.9.2", None);
+    let path = fake_path(py.path());
+    let mut t = spawn(&["--local"], &[("PATH", &path)]);
+    t.wait_for("python3 is 3.9.2", T);
+    assert!(t.screen().contains("needs Python 3.10 or newer"));
+    assert!(!data_of(&t).join("chat-tui/local/venv").exists());
     still_usable(&mut t);
     quit(&mut t);
 }

@@ -541,6 +541,34 @@ mod tests {
     }
 
     #[test]
+    fn a_second_installer_waits_for_the_first() {
+        let (_d, l) = layout();
+        std::fs::create_dir_all(&l.root).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = lines.clone();
+        let report: Report = std::sync::Arc::new(move |p| {
+            if let Progress::Line(l) = p {
+                seen.lock().unwrap().push(l);
+            }
+        });
+        rt.block_on(async {
+            let first = lock(&l, &report).await.unwrap();
+            // Held: the second waits (and says so)…
+            let waiting = tokio::time::timeout(Duration::from_millis(700), lock(&l, &report)).await;
+            assert!(waiting.is_err(), "took a lock that was held");
+            assert!(lines.lock().unwrap()[0].contains("waiting for another chat-tui"));
+            // …and gets it once the first lets go.
+            drop(first);
+            let second = tokio::time::timeout(Duration::from_secs(5), lock(&l, &report)).await;
+            assert!(matches!(second, Ok(Ok(_))));
+        });
+    }
+
+    #[test]
     fn steps_left_follow_the_stamp() {
         let (_d, l) = layout();
         let all = [Package::Server, Package::Model];
