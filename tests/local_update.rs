@@ -362,4 +362,17 @@ fn local_commands_stop_restart_and_describe() {
     a.set_draft("/local stop");
     update(&mut a, key(KeyCode::Enter));
     assert_eq!(notice(&a).1, "the local model is not running");
+    // A message now goes nowhere else (not to the configured server): it waits.
+    a.set_draft("hello");
+    let fx = update(&mut a, key(KeyCode::Enter));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Send { .. })),
+        "{fx:?}"
+    );
+    assert_eq!(a.draft_text(), "hello");
+    assert!(
+        notice(&a).1.contains("/local starts it"),
+        "{:?}",
+        notice(&a)
+    );
 }

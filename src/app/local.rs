@@ -220,17 +220,21 @@ pub fn describe(app: &App) -> String {
     }
 }
 
-/// Is a message to wait for the local model? (Then it is not sent; the draft stays.)
+/// Is a message to wait for the local model? (Then it is not sent; the draft stays.) Also
+/// when the app talks to the local model and it is not running: the message must not go to
+/// whatever server the configuration names instead.
 pub fn blocks_send(app: &mut App) -> bool {
-    if app.local.is_working() {
-        app.notify(
-            NoticeKind::Warning,
-            "not sent: the local model is not ready yet (the message stays in the input)",
-        );
-        true
-    } else {
-        false
-    }
+    let text = match &app.local.phase {
+        Phase::Working(_) => {
+            "not sent: the local model is not ready yet (the message stays in the input)"
+        }
+        Phase::Off | Phase::Failed(_) if app.conn.endpoint == LOCAL_ENDPOINT => {
+            "not sent: the local model is not running — /local starts it"
+        }
+        _ => return false,
+    };
+    app.notify(NoticeKind::Warning, text);
+    true
 }
 
 /// Redraw once a second while working (the elapsed time).

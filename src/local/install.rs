@@ -241,7 +241,7 @@ async fn pip_install(
     let mut log = String::new();
     let mut tail = Tail::new(TAIL_LINES);
     let mut total: Option<u64> = None;
-    let mut last_bytes = 0;
+    let mut last_bytes: (u64, Option<u64>) = (0, None);
     let mut poll = tokio::time::interval(Duration::from_millis(300));
     let mut lines_open = true;
     let status = loop {
@@ -263,8 +263,9 @@ async fn pip_install(
             },
             _ = poll.tick() => {
                 let done = dir_size(&tmp);
-                if done != last_bytes {
-                    last_bytes = done;
+                // Also when only the total is new (pip's line can come after the bytes).
+                if (done, total) != last_bytes {
+                    last_bytes = (done, total);
                     progress(Progress::Bytes(Bytes { done: total.map_or(done, |t| done.min(t)), total }));
                 }
             }
