@@ -1,8 +1,10 @@
 """Serve SmolLM2-135M-Instruct through llama.cpp's OpenAI-compatible server.
 
-Run by scripts/local-llm inside its venv; not meant to be imported.
-Prints `READY http://127.0.0.1:PORT/v1` on stdout once `GET /v1/models`
-answers 200, then blocks until SIGTERM/SIGINT and shuts down.
+Run by scripts/local-llm inside its venv, and by chat-tui (which embeds this
+file and writes it to $XDG_DATA_HOME/chat-tui/local/server.py); not meant to
+be imported. Prints `READY http://127.0.0.1:PORT/v1` on stdout once
+`GET /v1/models` answers 200, then blocks until SIGTERM/SIGINT (or, with
+--exit-on-stdin-eof, the end of stdin) and shuts down.
 """
 
 import argparse
@@ -54,6 +56,13 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--verbose", action="store_true", help="keep llama.cpp logs")
     ap.add_argument(
+        "--log-errors",
+        action="store_true",
+        help="keep llama.cpp's error lines (why a model did not load, a port taken)",
+    )
+    ap.add_argument("--model", help="a GGUF file to serve instead of SmolLM2")
+    ap.add_argument("--alias", help="the model name the server reports (default: smollm2)")
+    ap.add_argument(
         "--exit-on-stdin-eof",
         action="store_true",
         help="also shut down when stdin closes (lets a parent process that dies take the server with it)",
@@ -68,11 +77,26 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    ready = threading.Event()
+    if args.exit_on_stdin_eof:
+        # Watched from the start: a parent that dies while the model loads takes the
+        # server with it too (the pipe closes when the parent exits, even on SIGKILL).
+
+        def watch_stdin():
+            while sys.stdin.buffer.read(4096):
+                pass
+            stop.set()
+            if not ready.is_set():
+                # Still loading, nothing to shut down cleanly.
+                os._exit(0)
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
+
     import xllamacpp as xlc
 
     params = xlc.CommonParams()
-    params.model.path = model_path()
-    params.model_alias = {MODEL_ALIAS}
+    params.model.path = args.model or model_path()
+    params.model_alias = {args.alias or MODEL_ALIAS}
     params.hostnames = ["127.0.0.1"]
     params.port = args.port
     params.n_parallel = args.parallel
@@ -83,7 +107,8 @@ def main() -> int:
     params.n_threads_http = 4
     params.warmup = False
     if not args.verbose:
-        params.verbosity = -1
+        # 1: errors only; -1: nothing.
+        params.verbosity = 1 if args.log_errors else -1
 
     try:
         server = xlc.Server(params)
@@ -98,15 +123,7 @@ def main() -> int:
         print(f"local-llm: server did not answer GET {base}/models", file=sys.stderr)
         del server
         return 1
-    if args.exit_on_stdin_eof:
-
-        def watch_stdin():
-            while sys.stdin.buffer.read(4096):
-                pass
-            stop.set()
-
-        threading.Thread(target=watch_stdin, daemon=True).start()
-
+    ready.set()
     print(f"READY {base}", flush=True)
 
     while not stop.wait(0.5):

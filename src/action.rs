@@ -99,6 +99,8 @@ pub enum Action {
     ReadOnly,
     /// Continue a conversation another chat-tui writes in a copy of it.
     ContinueInCopy,
+    /// Download (once) and start the built-in local model, or restart it.
+    StartLocal,
 }
 
 impl Action {
@@ -140,6 +142,7 @@ impl Action {
         Action::Close,
         Action::ReadOnly,
         Action::ContinueInCopy,
+        Action::StartLocal,
     ];
 
     pub fn name(self) -> String {
@@ -192,6 +195,7 @@ impl Action {
             Action::Close => "close the panel / stop editing",
             Action::ReadOnly => "open it read-only (the other chat-tui keeps writing it)",
             Action::ContinueInCopy => "continue in a copy (a new conversation, same messages)",
+            Action::StartLocal => "download (once) and start the local model, or restart it",
         }
     }
 
@@ -228,6 +232,7 @@ impl Action {
             Action::Close => "close",
             Action::ReadOnly => "read-only",
             Action::ContinueInCopy => "copy",
+            Action::StartLocal => "local model",
         }
     }
 }
@@ -296,6 +301,24 @@ pub enum Msg {
         title: String,
         result: Result<(), String>,
     },
+    /// News from the local model's job `job` (`Effect::LocalStart`); an older job's news is
+    /// dropped.
+    Local { job: u64, event: LocalEvent },
+}
+
+/// What the local model's job reports.
+#[derive(Debug)]
+pub enum LocalEvent {
+    /// Install or start progress.
+    Progress(crate::local::Progress),
+    /// The server answers.
+    Ready(crate::local::ServerInfo),
+    /// It could not be installed or started (nothing unfinished is marked installed).
+    Failed(crate::local::Failure),
+    /// The running server ended by itself.
+    Exited(crate::local::server::Exit),
+    /// It was stopped (`Effect::LocalStop`).
+    Stopped,
 }
 
 /// Work `update()` asks the runtime to do. Each result comes back as a [`Msg`].
@@ -350,6 +373,18 @@ pub enum Effect {
     LoadTokenizer(TokenCounter),
     /// Talk to another server from now on (`Msg::ServerChanged`).
     UseServer { base_url: String, name: String },
+    /// Install (when needed) and start the local model as job `job`: `Msg::Local` progress,
+    /// then ready or failed; later, exited or stopped.
+    LocalStart {
+        job: u64,
+        options: crate::local::Options,
+    },
+    /// Stop job `job` while it installs or starts (pip or the server is killed).
+    LocalCancel { job: u64 },
+    /// Stop job `job`'s running server (`Msg::Local` stopped).
+    LocalStop { job: u64 },
+    /// Send requests to the local server at `base_url` (no key) from now on.
+    UseLocalServer { base_url: String },
     /// Leave the event loop (after the pending saves).
     Quit,
 }

@@ -62,6 +62,11 @@ pub enum Command {
         #[arg(long, short = 's')]
         search: Option<String>,
     },
+    /// The built-in local model: status, stop, path, install, serve, remove.
+    Local {
+        #[command(subcommand)]
+        action: crate::local::cli::LocalCommand,
+    },
     /// Write a saved conversation to stdout.
     Export {
         /// Its id (or a unique prefix), or a path.
@@ -149,6 +154,13 @@ pub struct SettingsArgs {
     /// Seconds to wait between chunks of a reply.
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,
+    /// Chat with a built-in local model: installs llama.cpp's server and SmolLM2-135M
+    /// (about 220 MB, once), starts it, and stops it on quit.
+    #[arg(long, conflicts_with = "base_url")]
+    pub local: bool,
+    /// Like --local, serving this GGUF file instead of SmolLM2.
+    #[arg(long, value_name = "PATH.gguf", conflicts_with = "base_url")]
+    pub local_model: Option<PathBuf>,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -203,6 +215,8 @@ impl SettingsArgs {
                 first_byte: self.first_byte_timeout,
                 idle: self.idle_timeout,
             },
+            local: self.local,
+            local_model: self.local_model.clone(),
         })
     }
 }
@@ -320,6 +334,17 @@ mod tests {
                 ..
             })
         ));
+        let cli = Cli::try_parse_from(["chat-tui", "local", "serve", "--port", "9000"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Local {
+                action: crate::local::cli::LocalCommand::Serve(_)
+            })
+        ));
+        let cli = Cli::try_parse_from(["chat-tui", "--local-model", "m.gguf"]).unwrap();
+        let o = cli.settings.overrides().unwrap();
+        assert_eq!(o.local_model, Some(PathBuf::from("m.gguf")));
+        assert!(Cli::try_parse_from(["chat-tui", "--local", "--base-url", "http://x/v1"]).is_err());
         assert!(
             Cli::try_parse_from(["chat-tui", "--extra", "novalue"])
                 .unwrap()

@@ -28,6 +28,17 @@ pub enum Command {
     Open(PathBuf),
     Sessions,
     Rename(String),
+    /// `/local [start|stop|restart|status]`: the built-in local model.
+    Local(LocalArg),
+}
+
+/// What `/local` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalArg {
+    Start,
+    Stop,
+    Restart,
+    Status,
 }
 
 /// Every command with its argument form and what it does (for help and completion).
@@ -87,6 +98,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/open", "PATH", "open a saved transcript"),
     ("/sessions", "", "browse saved conversations"),
     ("/rename", "TITLE", "rename this conversation"),
+    (
+        "/local",
+        "[stop|restart|status]",
+        "download (once) and start a small local model (llama.cpp + SmolLM2-135M); stop it",
+    ),
     ("/help", "", "every key and command"),
     ("/quit", "", "quit"),
 ];
@@ -137,6 +153,17 @@ pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
         "/open" => Ok(Command::Open(path(need("a path")?))),
         "/sessions" => Ok(Command::Sessions),
         "/rename" => Ok(Command::Rename(need("a title")?)),
+        "/local" => Ok(Command::Local(match rest {
+            "" | "start" => LocalArg::Start,
+            "stop" => LocalArg::Stop,
+            "restart" => LocalArg::Restart,
+            "status" => LocalArg::Status,
+            other => {
+                return Err(format!(
+                    "/local {other}: expected start, stop, restart or status"
+                ));
+            }
+        })),
         other => Err(match nearest(other) {
             Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
             None => format!(
@@ -161,6 +188,7 @@ pub fn complete(partial: &str) -> Vec<String> {
             "/set" | "/unset" => crate::api::types::PARAM_NAMES,
             "/mode" => &["chat", "completion"],
             "/memory" => &["none", "last ", "full", "summarize"],
+            "/local" => &["start", "stop", "restart", "status"],
             _ => &[],
         };
         return options
@@ -168,7 +196,7 @@ pub fn complete(partial: &str) -> Vec<String> {
             .filter(|o| o.starts_with(arg.trim_start()))
             .map(|o| format!("{cmd} {o}{}", if o.ends_with(' ') { "" } else { " " }))
             .map(|s| {
-                if cmd == "/mode" || cmd == "/memory" || cmd == "/unset" {
+                if cmd == "/mode" || cmd == "/memory" || cmd == "/unset" || cmd == "/local" {
                     s.trim_end().to_string()
                 } else {
                     s
@@ -259,6 +287,16 @@ mod tests {
         );
         assert_eq!(parse("/model", None), Ok(Command::Model(None)));
         assert_eq!(parse("/system", None), Ok(Command::System(None)));
+        assert_eq!(parse("/local", None), Ok(Command::Local(LocalArg::Start)));
+        assert_eq!(
+            parse("/local stop", None),
+            Ok(Command::Local(LocalArg::Stop))
+        );
+        assert!(parse("/local banana", None).is_err());
+        assert_eq!(
+            complete("/local st"),
+            vec!["/local start", "/local stop", "/local status"]
+        );
         assert!(parse("/set temperature", None).is_err());
         assert!(
             parse("/mode banana", None)

@@ -16,6 +16,7 @@ pub mod crash;
 pub mod diag;
 pub mod headless;
 pub mod keymap;
+pub mod local;
 pub mod runtime;
 pub mod store;
 pub mod text;

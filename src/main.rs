@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::List { search }) => return done(cli::list(search.as_deref())),
         Some(Command::Export { id, format }) => return done(cli::export(id, *format)),
-        None => {}
+        Some(Command::Local { .. }) | None => {}
     }
     // One thread runs the UI loop and the requests alike: a streaming reply wakes one
     // thread, not a pool (less CPU per token); blocking work (saves) has its own pool.
@@ -49,6 +49,12 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start: {e}")),
     };
+    if let Some(Command::Local { action }) = &cli.command {
+        return ExitCode::from(runtime.block_on(chat_tui::local::cli::run(
+            action.clone(),
+            settings.local.clone(),
+        )));
+    }
     if let Some(p) = &cli.prompt {
         let text = match headless::read_prompt(p) {
             Ok(t) => t,
@@ -56,6 +62,11 @@ fn main() -> ExitCode {
         };
         if text.trim().is_empty() {
             return fail("the prompt is empty");
+        }
+        if settings.use_local {
+            return ExitCode::from(
+                runtime.block_on(chat_tui::local::cli::headless(settings, text)),
+            );
         }
         return ExitCode::from(runtime.block_on(headless::run(settings, text)));
     }

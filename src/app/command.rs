@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crate::action::Effect;
 use crate::api::types::{Mode, PARAM_NAMES};
-use crate::app::{App, NoticeKind, Overlay, custody, sessions, turn};
+use crate::app::{App, NoticeKind, Overlay, custody, local, sessions, turn};
 use crate::chat::prompt;
-use crate::commands::Command;
+use crate::commands::{Command, LocalArg};
 
 /// Why a command did nothing (shown as an error; a typed command stays in the input).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,7 +136,10 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
                     "/insert needs completion mode (/mode completion)".into()
                 ));
             }
-            if turn::still_streaming(app) || custody::refuse_if_read_only(app, "sent") {
+            if turn::still_streaming(app)
+                || custody::refuse_if_read_only(app, "sent")
+                || local::blocks_send(app)
+            {
                 return Ok(Vec::new());
             }
             let (before, after) = prompt::split_insert(&text).ok_or_else(|| {
@@ -176,6 +179,24 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
             app.notify(NoticeKind::Info, "renamed");
             app.save_effect()
         }
+        Command::Local(arg) => match arg {
+            LocalArg::Start => local::start(app),
+            LocalArg::Stop => local::stop(app),
+            LocalArg::Restart => {
+                let mut fx = if app.local.running().is_some() {
+                    local::stop(app)
+                } else {
+                    Vec::new()
+                };
+                fx.extend(local::start(app));
+                fx
+            }
+            LocalArg::Status => {
+                let text = local::describe(app);
+                app.notify(NoticeKind::Info, text);
+                Vec::new()
+            }
+        },
     })
 }
 

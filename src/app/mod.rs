@@ -9,6 +9,7 @@ pub mod command;
 mod conversation;
 pub mod custody;
 pub mod draft;
+pub mod local;
 pub mod overlay;
 pub mod params;
 mod results;
@@ -150,6 +151,8 @@ pub struct App {
     pub save: SaveTarget,
     /// Read-only, moved saves, and what the conversation was when last saved.
     pub custody: Custody,
+    /// The built-in local model (`--local`, `/local`).
+    pub local: local::LocalModel,
     last_stream_save: Instant,
     next_turn: TurnId,
     /// Redraw needed.
@@ -222,6 +225,7 @@ impl App {
             },
             save: start.save,
             custody,
+            local: local::LocalModel::default(),
             last_stream_save: Instant::now(),
             next_turn: 1,
             dirty: true,
@@ -229,9 +233,14 @@ impl App {
         }
     }
 
-    /// The effects to run once at start (loading the token counter's tables).
-    pub fn start_effects(&self) -> Vec<Effect> {
-        vec![Effect::LoadTokenizer(*self.tokens.counter())]
+    /// The effects to run once at start (loading the token counter's tables; with
+    /// `--local`, starting the local model).
+    pub fn start_effects(&mut self) -> Vec<Effect> {
+        let mut fx = vec![Effect::LoadTokenizer(*self.tokens.counter())];
+        if std::mem::take(&mut self.local.autostart) {
+            fx.extend(local::start(self));
+        }
+        fx
     }
 
     /// Count with the counter for `model` from now on; its tables load in the background.
@@ -488,6 +497,7 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
         app.status.notice = None;
         app.dirty = true;
     }
+    local::on_tick(app);
     app.count_pending(Duration::from_millis(3));
     Vec::new()
 }
@@ -561,6 +571,9 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
             if app.turn.is_some() {
                 return turn::cancel(app);
             }
+            if let Some(fx) = local::cancel(app) {
+                return fx;
+            }
             app.focus = Focus::Input;
             app.status.notice = None;
         }
@@ -617,6 +630,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::Sessions => return sessions::open(app),
         Action::NewChat => return command::run_or_notify(app, crate::commands::Command::New),
         Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry),
+        Action::StartLocal => return local::start(app),
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit

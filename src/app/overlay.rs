@@ -27,6 +27,11 @@ pub enum Overlay {
         name: String,
         url: String,
     },
+    /// The offer to download and start the built-in local model (nothing answered at first
+    /// run), or to restart it (`restart`: it died).
+    LocalModel {
+        restart: bool,
+    },
     Sessions(sessions::SessionsPane),
     /// The conversation being opened is written by another chat-tui: read-only, or a copy?
     Held(custody::HeldPanel),
@@ -55,6 +60,7 @@ impl Overlay {
             Overlay::Help { .. } => Context::Help,
             Overlay::Models { .. } => Context::Models,
             Overlay::LocalServer { .. } => Context::LocalServer,
+            Overlay::LocalModel { .. } => Context::LocalModel,
             Overlay::Sessions(s) => match s.mode {
                 sessions::SessionsMode::Browse => Context::Sessions,
                 sessions::SessionsMode::Rename(_) => Context::Rename,
@@ -109,6 +115,19 @@ pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
                 "set OPENAI_API_KEY or base_url in the config (F1 shows where)",
             );
         }
+        Overlay::LocalModel { restart } => {
+            let restart = *restart;
+            app.overlay = None;
+            if a == Action::StartLocal {
+                return crate::app::local::start(app);
+            }
+            if !restart {
+                app.notify(
+                    NoticeKind::Info,
+                    "set OPENAI_API_KEY or base_url in the config (F1 shows where), or /local for a local model",
+                );
+            }
+        }
         Overlay::Sessions(_) => return sessions::on_action(app, a),
         Overlay::Held(_) => return custody::on_action(app, a),
         Overlay::Replace { .. } => return custody::on_replace(app, a),
@@ -125,7 +144,9 @@ pub fn on_text(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         // …and answers no to the offer.
-        Some(Overlay::LocalServer { .. }) => on_action(app, Action::No),
+        Some(Overlay::LocalServer { .. } | Overlay::LocalModel { .. }) => {
+            on_action(app, Action::No)
+        }
         Some(Overlay::Sessions(_)) => sessions::on_text(app, key),
         // Any other key answers no (nothing is replaced).
         Some(Overlay::Replace { .. }) => on_action(app, Action::No),
@@ -151,13 +172,20 @@ pub fn models_listed(app: &mut App, result: Result<Vec<String>, ApiError>) {
     }
 }
 
-/// The first-run probe's answer: offer a local server that answers.
+/// The first-run probe's answer: offer a local server that answers, or else to download
+/// and start the built-in local model.
 pub fn local_server_found(app: &mut App, found: Option<(String, String)>) {
-    if let Some((name, url)) = found
-        && app.conn.first_run
-        && app.overlay.is_none()
-    {
-        app.overlay = Some(Overlay::LocalServer { name, url });
+    match found {
+        Some((name, url)) if app.conn.first_run && app.overlay.is_none() => {
+            app.overlay = Some(Overlay::LocalServer { name, url });
+        }
+        None if app.conn.first_run => {
+            app.local.probed_none = true;
+            if app.overlay.is_none() && matches!(app.local.phase, crate::app::local::Phase::Off) {
+                app.overlay = Some(Overlay::LocalModel { restart: false });
+            }
+        }
+        _ => {}
     }
     app.dirty = true;
 }

@@ -89,5 +89,6 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::SessionRenamed { id, title, result } => sessions::renamed(app, id, title, result),
         Msg::SessionDeleted { title, result } => sessions::deleted(app, title, result),
+        Msg::Local { job, event } => crate::app::local::on_event(app, job, event),
     }
 }

@@ -122,7 +122,10 @@ pub fn submit(app: &mut App) -> Vec<Effect> {
     } else {
         draft.clone()
     };
-    if still_streaming(app) || custody::refuse_if_read_only(app, "sent") {
+    if still_streaming(app)
+        || custody::refuse_if_read_only(app, "sent")
+        || crate::app::local::blocks_send(app)
+    {
         return Vec::new();
     }
     if let Err(e) = app.conv.params.validate(app.conv.mode) {
@@ -232,7 +235,10 @@ fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
 
 /// `/retry`, Ctrl+R: ask the last question again (its reply, if any, is replaced).
 pub fn retry(app: &mut App) -> Vec<Effect> {
-    if still_streaming(app) || custody::refuse_if_read_only(app, "retried") {
+    if still_streaming(app)
+        || custody::refuse_if_read_only(app, "retried")
+        || crate::app::local::blocks_send(app)
+    {
         return Vec::new();
     }
     let Some(user_pos) = app
@@ -261,7 +267,10 @@ pub fn retry(app: &mut App) -> Vec<Effect> {
 
 /// `/continue`: ask for more of the last reply (after `finish_reason: length`).
 pub fn continue_reply(app: &mut App) -> Vec<Effect> {
-    if still_streaming(app) || custody::refuse_if_read_only(app, "continued") {
+    if still_streaming(app)
+        || custody::refuse_if_read_only(app, "continued")
+        || crate::app::local::blocks_send(app)
+    {
         return Vec::new();
     }
     let Some(pos) = app

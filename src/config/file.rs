@@ -31,6 +31,20 @@ pub struct FileTimeouts {
     pub idle: Option<f64>,
 }
 
+/// `[local]`: the built-in local model (`chat-tui --local`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileLocal {
+    /// A GGUF file to serve instead of SmolLM2 (`~/` is the home folder).
+    pub model: Option<String>,
+    /// Context size per slot, in tokens.
+    pub context_size: Option<u32>,
+    /// CPU threads.
+    pub threads: Option<u32>,
+    /// The port to try first (another free one when it is taken).
+    pub port: Option<u16>,
+}
+
 /// Settings a profile (or the top level of the file) may set.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +98,8 @@ pub struct FileConfig {
     /// Key bindings: `"ctrl-s" = "submit"`.
     #[serde(default)]
     pub keys: crate::keymap::KeyConfig,
+    /// The built-in local model.
+    pub local: Option<FileLocal>,
 }
 
 impl FileConfig {

@@ -47,6 +47,13 @@ pub fn merge(
         return Err(ConfigError(format!("{where_}: {e}")));
     }
     warnings.extend(key_warnings(&file.keys, &where_));
+    let local = local(file.local.as_ref(), env, flags, &where_)?;
+    let use_local = flags.local || flags.local_model.is_some();
+    let model = if use_local && flags.model.is_none() {
+        local.alias()
+    } else {
+        model
+    };
     Ok(Settings {
         base_url,
         base_url_configured,
@@ -67,8 +74,51 @@ pub fn merge(
         timeouts,
         keys: file.keys,
         config_path: path,
+        local,
+        use_local,
         warnings,
     })
+}
+
+/// `[local]`, with `--local-model` over its model. `~/` in a path is the home folder.
+fn local(
+    file: Option<&crate::config::FileLocal>,
+    env: &Env,
+    flags: &Overrides,
+    where_: &str,
+) -> Result<crate::local::Options, ConfigError> {
+    let mut o = crate::local::Options::default();
+    let Some(f) = file else {
+        o.model = flags.local_model.clone();
+        return Ok(o);
+    };
+    let home = env.lookup.get("HOME").map(PathBuf::from);
+    o.model = flags.local_model.clone().or_else(|| {
+        f.model
+            .as_ref()
+            .map(|m| match (m.strip_prefix("~/"), &home) {
+                (Some(rest), Some(h)) => h.join(rest),
+                _ => PathBuf::from(m),
+            })
+    });
+    if let Some(c) = f.context_size {
+        if !(256..=1 << 20).contains(&c) {
+            return Err(ConfigError(format!(
+                "{where_}: [local] context_size must be between 256 and 1048576 tokens (got {c})"
+            )));
+        }
+        o.context_size = c;
+    }
+    if let Some(t) = f.threads {
+        if !(1..=1024).contains(&t) {
+            return Err(ConfigError(format!(
+                "{where_}: [local] threads must be between 1 and 1024 (got {t})"
+            )));
+        }
+        o.threads = t;
+    }
+    o.port = f.port.filter(|p| *p != 0);
+    Ok(o)
 }
 
 /// The profile's name (flag, then `CHAT_TUI_PROFILE`, then the file's `profile`) and its

@@ -16,7 +16,7 @@ mod merge;
 #[cfg(test)]
 mod tests;
 
-pub use file::{FileConfig, FileTimeouts, Layer, Secret, parse_file, read_file};
+pub use file::{FileConfig, FileLocal, FileTimeouts, Layer, Secret, parse_file, read_file};
 pub use key::run_key_command;
 pub use merge::merge;
 
@@ -25,6 +25,8 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../../assets/config.example.toml"
 
 /// The model used when nothing else names one.
 pub const DEFAULT_MODEL: &str = "gpt-4o-mini";
+/// The endpoint name of the built-in local model (status line, transcripts).
+pub const LOCAL_ENDPOINT: &str = "local";
 /// The base URL used when nothing else names one.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
@@ -47,6 +49,10 @@ pub struct Overrides {
     pub context_window: Option<u64>,
     pub params: Params,
     pub timeouts: FileTimeouts,
+    /// `--local`: start the built-in local model.
+    pub local: bool,
+    /// `--local-model PATH.gguf`: serve this file (implies `--local`).
+    pub local_model: Option<PathBuf>,
 }
 
 /// The environment variables that matter, read once. Its `Debug` shows no values that
@@ -120,6 +126,10 @@ pub struct Settings {
     pub keys: crate::keymap::KeyConfig,
     /// The file that was read, if any.
     pub config_path: Option<PathBuf>,
+    /// The local model's options (`[local]`, `--local-model`).
+    pub local: crate::local::Options,
+    /// `--local` or `--local-model`: the app starts the local model and talks to it.
+    pub use_local: bool,
     /// Things the user should know (e.g. a key in a file others can read).
     pub warnings: Vec<String>,
 }
@@ -151,12 +161,26 @@ impl Settings {
         })
     }
 
-    /// A name for the endpoint that is safe to save and show: the profile, or the host.
+    /// A name for the endpoint that is safe to save and show: the profile, or the host
+    /// (`local` for the built-in local model).
     pub fn endpoint_name(&self) -> String {
+        if self.use_local {
+            return LOCAL_ENDPOINT.to_string();
+        }
         if let Some(p) = &self.profile {
             return p.clone();
         }
         host_of(&self.base_url)
+    }
+
+    /// Talk to the local server at `base_url` serving `model`: no key goes there.
+    pub fn point_at_local(&mut self, base_url: &str, model: &str) {
+        self.base_url = base_url.to_string();
+        self.model = model.to_string();
+        self.api_key = None;
+        self.api_key_cmd = None;
+        self.key_source = KeySource::None;
+        self.use_local = true;
     }
 
     /// A new, empty conversation with the configured model, mode, memory, system prompt

@@ -204,3 +204,69 @@ fn keys_tables_per_pane_parse_and_problems_are_warnings() {
     );
     assert!(s.warnings[0].starts_with("/tmp/chat-tui-test.toml"));
 }
+
+#[test]
+fn the_local_section_and_its_flags() {
+    let text = "model = \"gpt-4o\"\n[local]\nmodel = \"~/m/tiny.gguf\"\ncontext_size = 2048\nthreads = 3\nport = 8099\n";
+    let mut env = Env::default();
+    env.lookup.insert("HOME".into(), "/home/u".into());
+    let s = settings(text, env.clone(), Overrides::default()).unwrap();
+    assert_eq!(s.local.model, Some(PathBuf::from("/home/u/m/tiny.gguf")));
+    assert_eq!(
+        (s.local.context_size, s.local.threads, s.local.port),
+        (2048, 3, Some(8099))
+    );
+    assert!(!s.use_local);
+    assert_eq!(s.model, "gpt-4o");
+    // --local: the local model's name, the `local` endpoint; --local-model wins over the file.
+    let flags = Overrides {
+        local_model: Some("/x/other.gguf".into()),
+        ..Overrides::default()
+    };
+    let s = settings(text, env.clone(), flags).unwrap();
+    assert!(s.use_local);
+    assert_eq!(s.local.model, Some(PathBuf::from("/x/other.gguf")));
+    assert_eq!(s.model, "other");
+    assert_eq!(s.endpoint_name(), "local");
+    let flags = Overrides {
+        local: true,
+        ..Overrides::default()
+    };
+    let s = settings("", env.clone(), flags).unwrap();
+    assert_eq!((s.model.as_str(), s.local.context_size), ("smollm2", 4096));
+    // Out of range, or unknown: a clear error naming the key.
+    let e = settings(
+        "[local]\ncontext_size = 10\n",
+        env.clone(),
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .0;
+    assert!(
+        e.contains("[local] context_size must be between 256"),
+        "{e}"
+    );
+    let e = settings("[local]\nthreads = 0\n", env.clone(), Overrides::default())
+        .unwrap_err()
+        .0;
+    assert!(e.contains("[local] threads"), "{e}");
+    let e = settings("[local]\nmodle = \"x\"\n", env, Overrides::default())
+        .unwrap_err()
+        .0;
+    assert!(e.contains("modle"), "{e}");
+}
+
+#[test]
+fn pointing_at_the_local_server_drops_the_key() {
+    let env = Env {
+        api_key: Some("sk-NOT-REAL".into()),
+        ..Env::default()
+    };
+    let mut s = settings("", env, Overrides::default()).unwrap();
+    assert!(s.has_key());
+    s.point_at_local("http://127.0.0.1:4000/v1", "smollm2");
+    assert!(!s.has_key());
+    let cfg = s.client_config().unwrap();
+    assert_eq!(cfg.api_key, None);
+    assert_eq!(cfg.base_url, "http://127.0.0.1:4000/v1");
+}

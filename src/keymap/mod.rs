@@ -38,6 +38,8 @@ pub enum Context {
     Models,
     /// The first-run offer of a local server.
     LocalServer,
+    /// The offer to download and start (or restart) the built-in local model.
+    LocalModel,
     /// The saved-conversations browser (its filter takes typing).
     Sessions,
     /// A conversation's new title being typed.
@@ -59,6 +61,7 @@ impl Context {
         Context::Help,
         Context::Models,
         Context::LocalServer,
+        Context::LocalModel,
         Context::Sessions,
         Context::Rename,
         Context::Confirm,
@@ -76,6 +79,7 @@ impl Context {
             Context::Help => "help",
             Context::Models => "models",
             Context::LocalServer => "local_server",
+            Context::LocalModel => "local_model",
             Context::Sessions => "sessions",
             Context::Rename => "rename",
             Context::Confirm => "confirm",
@@ -94,6 +98,7 @@ impl Context {
             Context::Help => "in this help",
             Context::Models => "in the model picker",
             Context::LocalServer => "in the local-server offer",
+            Context::LocalModel => "in the local-model offer",
             Context::Sessions => "in saved conversations",
             Context::Rename => "renaming a conversation",
             Context::Confirm => "answering a question",
@@ -119,6 +124,7 @@ impl Context {
             Context::Help
                 | Context::Models
                 | Context::LocalServer
+                | Context::LocalModel
                 | Context::Sessions
                 | Context::Rename
                 | Context::Confirm
@@ -244,6 +250,11 @@ impl Default for Keymap {
         b(LocalServer, k(C::Char('n'), 0), A::No);
         b(LocalServer, k(C::Esc, 0), A::No);
 
+        b(LocalModel, k(C::Char('L'), 0), A::StartLocal);
+        b(LocalModel, k(C::Char('l'), 0), A::StartLocal);
+        b(LocalModel, k(C::Char('n'), 0), A::No);
+        b(LocalModel, k(C::Esc, 0), A::No);
+
         b(Sessions, k(C::Up, 0), A::SelectPrev);
         b(Sessions, k(C::Down, 0), A::SelectNext);
         b(Sessions, k(C::PageUp, 0), A::PageUp);
@@ -349,6 +360,7 @@ impl Keymap {
             Context::Help => &[Context::Help],
             Context::Models => &[Context::Models],
             Context::LocalServer => &[Context::LocalServer],
+            Context::LocalModel => &[Context::LocalModel],
             Context::Sessions => &[Context::Sessions],
             Context::Rename => &[Context::Rename],
             Context::Confirm => &[Context::Confirm],

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use crate::action::{Effect, Msg};
 use crate::api::client::{Client, ClientConfig};
 use crate::runtime::claims::{self, Opened, Shared};
+use crate::runtime::local::LocalRunner;
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
@@ -21,6 +22,7 @@ pub struct Effects {
     tx: mpsc::UnboundedSender<Msg>,
     listings: Arc<Listings>,
     claims: Shared,
+    local: LocalRunner,
 }
 
 /// Library listings and searches, latest wins: one runs at a time, and while it runs only
@@ -49,6 +51,7 @@ impl Effects {
         Self {
             worker: Worker::new(client, tx.clone()),
             saver: Saver::start(tx.clone(), claims.clone()),
+            local: LocalRunner::new(tx.clone()),
             tx,
             listings: Arc::new(Listings::default()),
             claims,
@@ -148,6 +151,26 @@ impl Effects {
                     .map_err(|e| e.to_string());
                 let _ = self.tx.send(Msg::ServerChanged { name, result });
             }
+            Effect::LocalStart { job, options } => self.local.start(job, options),
+            Effect::LocalCancel { job } => self.local.cancel(job),
+            Effect::LocalStop { job } => self.local.stop(job),
+            Effect::UseLocalServer { base_url } => {
+                let cfg = ClientConfig {
+                    base_url,
+                    // The local server wants no key: never send one there.
+                    api_key: None,
+                    ..self.worker.client().config().clone()
+                };
+                match Client::new(cfg) {
+                    Ok(c) => self.worker.set_client(c),
+                    Err(e) => {
+                        let _ = self.tx.send(Msg::ServerChanged {
+                            name: crate::config::LOCAL_ENDPOINT.into(),
+                            result: Err(e.to_string()),
+                        });
+                    }
+                }
+            }
             Effect::Quit => return false,
         }
         true
@@ -201,10 +224,10 @@ impl Effects {
         });
     }
 
-    /// Stop the requests, write what is pending, release the locks.
+    /// Stop the requests and the local model, write what is pending, release the locks.
     pub async fn finish(self) {
         drop(self.worker);
-        self.saver.finish().await;
+        tokio::join!(self.saver.finish(), self.local.finish());
         let held = claims::lock(&self.claims).locked();
         claims::lock(&self.claims).release(&held);
     }

@@ -4,6 +4,7 @@
 pub mod claims;
 pub mod effects;
 pub mod event_loop;
+pub mod local;
 pub mod probe;
 pub mod saver;
 pub mod start;

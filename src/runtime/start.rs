@@ -107,7 +107,7 @@ pub fn launch(
     let (keymap, _) = Keymap::with_overrides(&settings.keys);
     notices.extend(settings.warnings.iter().cloned());
     let autosave = lib.as_ref().map(|l| l.path_for(&conv));
-    let first_run = !settings.has_key() && !settings.base_url_configured;
+    let first_run = !settings.has_key() && !settings.base_url_configured && !settings.use_local;
     let mut app = App::new(Start {
         endpoint: settings.endpoint_name(),
         context_window: settings.context_window,
@@ -121,6 +121,8 @@ pub fn launch(
     });
     app.conn.test_panic = std::env::var_os("CHAT_TUI_TEST_PANIC").is_some();
     app.conn.home = std::env::var_os("HOME").map(PathBuf::from);
+    app.local.options = settings.local.clone();
+    app.local.autostart = settings.use_local;
     if !notices.is_empty() {
         app.notify(NoticeKind::Error, notices.join(" · "));
     } else if let Some(n) = resumed_note {

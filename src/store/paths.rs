@@ -19,6 +19,12 @@ pub fn conversations_dir() -> Option<PathBuf> {
     dirs().map(|d| d.data_dir().join("conversations"))
 }
 
+/// `$XDG_DATA_HOME/chat-tui/local`: the built-in local model (llama.cpp's server and
+/// SmolLM2 in a Python virtual environment; see `crate::local`).
+pub fn local_dir() -> Option<PathBuf> {
+    dirs().map(|d| d.data_dir().join("local"))
+}
+
 /// `$XDG_STATE_HOME/chat-tui`: prompt history, crash reports. Where the platform has no
 /// state dir, `state` under the local data dir.
 pub fn state_dir() -> Option<PathBuf> {
@@ -57,6 +63,7 @@ pub fn describe() -> Vec<(&'static str, String)> {
         ("prompt history", show(prompt_history_file())),
         ("crash reports", show(crash_dir())),
         ("log", show(log_file())),
+        ("local model", show(local_dir())),
     ]
 }
 
@@ -87,7 +94,8 @@ mod tests {
                 "conversations",
                 "prompt history",
                 "crash reports",
-                "log"
+                "log",
+                "local model"
             ]
         );
     }

@@ -49,6 +49,17 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
 
     if history_area.width > 0 && history_area.height > 0 {
         draw_conversation(f, history_area, app, theme);
+        // The local model's progress (or failure), over the bottom of the conversation:
+        // the app stays usable underneath.
+        let h = crate::ui::local::panel_height(app, history_area.width).min(history_area.height);
+        if h > 0 {
+            let r = Rect {
+                y: history_area.y + history_area.height - h,
+                height: h,
+                ..history_area
+            };
+            crate::ui::local::draw_panel(f, r, app, theme);
+        }
     }
     if let Some(p) = params_area {
         params::draw(f, p, app, theme);
@@ -116,6 +127,26 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             "Type below and press Enter. F1 lists every key and command; F2 shows the parameters.",
         ),
     ];
+    if let Some(r) = app.local.running() {
+        let ctx = r
+            .info
+            .context
+            .map(|c| format!(", context window {c} tokens"))
+            .unwrap_or_default();
+        lines.push(Line::from(Span::styled(
+            format!(
+                "The local model is llama.cpp's server at {} (pid {}{ctx}); it stops when chat-tui quits.",
+                r.info.base_url, r.info.pid
+            ),
+            theme.dim,
+        )));
+        if let Some(note) = &r.info.port_note {
+            lines.push(Line::from(Span::styled(
+                format!("The configured {note}."),
+                theme.dim,
+            )));
+        }
+    }
     // The status line cuts a long notice short (a file that could not be opened names its
     // path first): show an error here in full, wrapped, while the screen is empty.
     if let Some(n) = app
@@ -145,12 +176,20 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::from(
             "    or --profile ollama (see the example config: chat-tui --print-config)",
         ));
+        lines.push(Line::from(format!(
+            "  • A small local model: chat-tui --local, or /local here ({}, once)",
+            crate::local::DOWNLOAD_SIZE
+        )));
         let cfg = crate::store::paths::config_file()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(no config directory)".into());
         lines.push(Line::from(format!("  • Config file: {cfg}")));
         lines.push(Line::from(Span::styled(
-            "Looking for Ollama (11434) and llama.cpp (8080) on this machine…",
+            if app.local.probed_none {
+                "Nothing answers on this machine's Ollama (11434) or llama.cpp (8080) ports."
+            } else {
+                "Looking for Ollama (11434) and llama.cpp (8080) on this machine…"
+            },
             theme.dim,
         )));
     }

@@ -4,6 +4,7 @@
 pub mod conversation;
 pub mod custody;
 pub mod layout;
+pub mod local;
 pub mod markdown;
 pub mod overlays;
 pub mod panels;

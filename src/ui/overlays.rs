@@ -220,6 +220,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 r,
             );
         }
+        Overlay::LocalModel { restart } => {
+            crate::ui::local::draw_offer(f, area, app, theme, *restart)
+        }
         Overlay::Sessions(state) => crate::ui::sessions::draw(f, area, state, &app.keymap, theme),
         Overlay::Held(p) => crate::ui::custody::draw_held(f, area, p, &app.keymap, theme),
         Overlay::Replace { path, what } => {

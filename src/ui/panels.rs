@@ -289,7 +289,11 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
         None => match &app.status.last_error {
             Some(_) => spans.push(Span::styled("✗ error ", theme.error)),
-            None => spans.push(Span::styled("● idle ", theme.ok)),
+            // Idle, unless the local model is on its way (or down).
+            None => spans.push(
+                crate::ui::local::status_span(app, theme)
+                    .unwrap_or_else(|| Span::styled("● idle ", theme.ok)),
+            ),
         },
     }
     if app.custody.read_only.is_some() {
