@@ -94,6 +94,10 @@ pub enum Action {
     No,
     /// Close the panel (or stop editing).
     Close,
+    /// Copy the selected message (its Markdown source; a reply's selected choice).
+    CopyMessage,
+    /// Copy the selected message's first code block.
+    CopyCode,
 }
 
 impl Action {
@@ -133,6 +137,8 @@ impl Action {
         Action::Yes,
         Action::No,
         Action::Close,
+        Action::CopyMessage,
+        Action::CopyCode,
     ];
 
     pub fn name(self) -> String {
@@ -183,6 +189,8 @@ impl Action {
             Action::Yes => "yes",
             Action::No => "no",
             Action::Close => "close the panel / stop editing",
+            Action::CopyMessage => "copy the selected message (its Markdown source)",
+            Action::CopyCode => "copy the selected message's first code block",
         }
     }
 
@@ -217,6 +225,8 @@ impl Action {
             Action::Yes => "yes",
             Action::No => "no",
             Action::Close => "close",
+            Action::CopyMessage => "copy",
+            Action::CopyCode => "copy code",
         }
     }
 }
@@ -269,6 +279,16 @@ pub enum Msg {
         title: String,
         result: Result<(), String>,
     },
+    /// Text went to the terminal's clipboard (OSC 52), and to the system clipboard when
+    /// there is one (its failure comes as `ClipboardFailed`). `note`: something to add, such
+    /// as a payload over what many terminals accept.
+    Copied {
+        what: String,
+        chars: usize,
+        note: Option<String>,
+    },
+    /// The system clipboard failed or did not answer (the text still went through OSC 52).
+    ClipboardFailed(String),
 }
 
 /// Work `update()` asks the runtime to do. Each result comes back as a [`Msg`].
@@ -315,6 +335,9 @@ pub enum Effect {
     LoadTokenizer(TokenCounter),
     /// Talk to another server from now on (`Msg::ServerChanged`).
     UseServer { base_url: String, name: String },
+    /// Put `text` on the clipboard: the terminal's (OSC 52) and the system's (`Msg::Copied`,
+    /// `Msg::ClipboardFailed`). `what` names it on the status line ("reply 3").
+    Copy { text: String, what: String },
     /// Leave the event loop (after the pending saves).
     Quit,
 }

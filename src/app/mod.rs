@@ -11,6 +11,7 @@ pub mod draft;
 pub mod overlay;
 pub mod params;
 mod results;
+pub mod selection;
 pub mod sessions;
 pub mod turn;
 
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 
 use crate::action::{Action, Effect, Msg, TurnId};
 use crate::api::types::Usage;
@@ -34,6 +35,7 @@ pub use command::CommandError;
 pub use draft::Draft;
 pub use overlay::Overlay;
 pub use params::ParamsPane;
+pub use selection::Selection;
 pub use sessions::{SessionsMode, SessionsPane};
 pub use turn::{InFlight, Purpose};
 
@@ -140,6 +142,8 @@ pub struct App {
     pub focus: Focus,
     /// The message cursor of the conversation pane (highlighted while the pane has focus).
     pub selected: Option<MessageId>,
+    /// Text selected with the mouse in the conversation pane.
+    pub selection: Selection,
     pub params: ParamsPane,
     pub overlay: Option<Overlay>,
     pub status: StatusLine,
@@ -195,6 +199,7 @@ impl App {
             view: RefCell::new(view),
             focus: Focus::Input,
             selected: None,
+            selection: Selection::default(),
             params: ParamsPane::default(),
             overlay: None,
             status: StatusLine::default(),
@@ -378,6 +383,7 @@ impl App {
         let mut view = ConversationView::new();
         view.to_bottom();
         self.view = RefCell::new(view);
+        self.selection.clear();
         self.status.last_error = None;
         self.dirty = true;
         fx
@@ -412,9 +418,11 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
             app.draft.paste(&text);
             Vec::new()
         }
-        Event::Mouse(m) => on_mouse(app, m),
+        Event::Mouse(m) => selection::on_mouse(app, m),
         Event::Resize => {
             app.dirty = true;
+            // The lines wrap anew: a selection would land on other text.
+            app.selection.clear();
             Vec::new()
         }
         Event::Tick => on_tick(app),
@@ -427,17 +435,6 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
     app.draft
         .show_cursor(app.focus == Focus::Input && app.overlay.is_none());
     fx
-}
-
-fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
-    let view = app.view.get_mut();
-    match m.kind {
-        MouseEventKind::ScrollUp => view.scroll_up(3),
-        MouseEventKind::ScrollDown => view.scroll_down(3),
-        _ => return Vec::new(),
-    }
-    app.dirty = true;
-    Vec::new()
 }
 
 fn on_tick(app: &mut App) -> Vec<Effect> {
@@ -527,6 +524,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
             }
             app.focus = Focus::Input;
             app.status.notice = None;
+            app.selection.clear();
         }
         Action::CancelOrQuit => {
             return if app.turn.is_some() {
@@ -581,6 +579,8 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::Sessions => return sessions::open(app),
         Action::NewChat => return command::run_or_notify(app, crate::commands::Command::New),
         Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry),
+        Action::CopyMessage => return selection::copy_message(app),
+        Action::CopyCode => return selection::copy_first_code(app),
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit

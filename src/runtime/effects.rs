@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::action::{Effect, Msg};
 use crate::api::client::{Client, ClientConfig};
+use crate::runtime::clipboard::{self, Mux, Native};
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
@@ -19,6 +20,11 @@ pub struct Effects {
     saver: Saver,
     tx: mpsc::UnboundedSender<Msg>,
     listings: Arc<Listings>,
+    /// Bytes for the terminal (OSC 52), written by the loop between frames.
+    to_terminal: Vec<u8>,
+    mux: Mux,
+    /// The system clipboard's thread, started at the first copy with a display.
+    native: Option<Native>,
 }
 
 /// Library listings and searches, latest wins: one runs at a time, and while it runs only
@@ -47,7 +53,63 @@ impl Effects {
             saver: Saver::start(tx.clone()),
             tx,
             listings: Arc::new(Listings::default()),
+            to_terminal: Vec::new(),
+            mux: Mux::from_env(),
+            native: None,
         }
+    }
+
+    /// What the effects want written to the terminal (the loop writes it through the
+    /// terminal's own writer, between frames).
+    pub fn take_terminal_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.to_terminal)
+    }
+
+    /// Copy: OSC 52 to the terminal, and the system clipboard when there is a display.
+    fn copy(&mut self, text: String, what: String) {
+        let chars = text.chars().count();
+        let (bytes, payload) = clipboard::osc52(&text, self.mux);
+        self.to_terminal.extend_from_slice(&bytes);
+        let var = |k| std::env::var(k).ok();
+        let display = clipboard::display_available(
+            var("DISPLAY").as_deref(),
+            var("WAYLAND_DISPLAY").as_deref(),
+        );
+        if display && self.native.is_none() {
+            match Native::arboard() {
+                Ok(n) => self.native = Some(n),
+                Err(e) => {
+                    let _ = self.tx.send(Msg::ClipboardFailed(format!(
+                        "the system clipboard could not start ({e}); the text went through the terminal (OSC 52) only"
+                    )));
+                }
+            }
+        }
+        let native = display.then_some(self.native.as_ref()).flatten();
+        let note = (payload > clipboard::OSC52_LIMIT).then(|| {
+            format!(
+                "{} of OSC 52 is over the {} many terminals accept; sent anyway{}",
+                clipboard::kilobytes(payload),
+                clipboard::kilobytes(clipboard::OSC52_LIMIT),
+                if native.is_some() {
+                    " (the system clipboard has it all)"
+                } else {
+                    ", the terminal may cut or drop it"
+                }
+            )
+        });
+        if let Some(n) = native {
+            let job = n.set(text);
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                if let Err(e) = job.await {
+                    let _ = tx.send(Msg::ClipboardFailed(format!(
+                        "{e}; the text went through the terminal (OSC 52) only"
+                    )));
+                }
+            });
+        }
+        let _ = self.tx.send(Msg::Copied { what, chars, note });
     }
 
     /// Carry out `fx`. Returns false for `Effect::Quit`.
@@ -127,6 +189,7 @@ impl Effects {
                     .map_err(|e| e.to_string());
                 let _ = self.tx.send(Msg::ServerChanged { name, result });
             }
+            Effect::Copy { text, what } => self.copy(text, what),
             Effect::Quit => return false,
         }
         true
@@ -184,5 +247,8 @@ impl Effects {
     pub async fn finish(self) {
         drop(self.worker);
         self.saver.finish().await;
+        if let Some(n) = self.native {
+            n.finish(std::time::Duration::from_millis(500)).await;
+        }
     }
 }

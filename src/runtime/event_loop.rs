@@ -3,6 +3,7 @@
 //!
 //! What the user does is drawn at once; what streams in is drawn at most once a frame.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as CtEvent, EventStream};
@@ -49,6 +50,13 @@ pub async fn run(
             if !effects.run(fx) {
                 break 'run;
             }
+        }
+        // OSC 52 and the like: through the terminal's writer, between frames.
+        let out = effects.take_terminal_output();
+        if !out.is_empty() {
+            let w = terminal.backend_mut();
+            w.write_all(&out)?;
+            w.flush()?;
         }
         if app.quit {
             break;
