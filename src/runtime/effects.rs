@@ -80,7 +80,7 @@ impl Effects {
                 Ok(n) => self.native = Some(n),
                 Err(e) => {
                     let _ = self.tx.send(Msg::ClipboardFailed(format!(
-                        "the system clipboard could not start ({e}); the text went through the terminal (OSC 52) only"
+                        "copied through the terminal only (OSC 52); system clipboard: {e}"
                     )));
                 }
             }
@@ -88,13 +88,13 @@ impl Effects {
         let native = display.then_some(self.native.as_ref()).flatten();
         let note = (payload > clipboard::OSC52_LIMIT).then(|| {
             format!(
-                "{} of OSC 52 is over the {} many terminals accept; sent anyway{}",
+                "{} of OSC 52, over the {} many terminals take: sent anyway{}",
                 clipboard::kilobytes(payload),
                 clipboard::kilobytes(clipboard::OSC52_LIMIT),
                 if native.is_some() {
                     " (the system clipboard has it all)"
                 } else {
-                    ", the terminal may cut or drop it"
+                    " (the terminal may cut or drop it)"
                 }
             )
         });
@@ -104,7 +104,7 @@ impl Effects {
             tokio::spawn(async move {
                 if let Err(e) = job.await {
                     let _ = tx.send(Msg::ClipboardFailed(format!(
-                        "{e}; the text went through the terminal (OSC 52) only"
+                        "copied through the terminal only (OSC 52); system clipboard: {e}"
                     )));
                 }
             });
