@@ -36,6 +36,9 @@ pub struct RowRef {
     pub line: usize,
 }
 
+/// A place as (entry index, line, cell): ordered as the text reads.
+type Key = (usize, usize, u16);
+
 /// A grapheme of a drawn line: its first cell, its width and its text.
 struct Cell<'a> {
     col: usize,
@@ -147,17 +150,13 @@ impl ConversationView {
     }
 
     /// (entry index, line, col) of `p`, for ordering; None when its message is gone.
-    fn key(&self, p: LinePos) -> Option<(usize, usize, u16)> {
+    fn key(&self, p: LinePos) -> Option<Key> {
         let i = self.entries.iter().position(|e| e.id == p.message)?;
         Some((i, p.line, p.col))
     }
 
     /// `a` and `b` in order, as keys.
-    fn ordered(
-        &self,
-        a: LinePos,
-        b: LinePos,
-    ) -> Option<((usize, usize, u16), (usize, usize, u16))> {
+    fn ordered(&self, a: LinePos, b: LinePos) -> Option<(Key, Key)> {
         let (ka, kb) = (self.key(a)?, self.key(b)?);
         Some(if ka <= kb { (ka, kb) } else { (kb, ka) })
     }
