@@ -556,6 +556,8 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::PrevChoice => return turn::switch_choice(app, -1),
         Action::ToggleParams => {
             app.params.shown = !app.params.shown;
+            // The conversation pane changes width: its lines wrap anew.
+            app.selection.clear();
             app.focus = if app.params.shown {
                 Focus::Params
             } else {

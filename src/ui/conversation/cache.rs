@@ -208,7 +208,8 @@ impl ConversationView {
         for (i, (e, m)) in self.entries.iter_mut().zip(messages).enumerate() {
             if e.code_base != base {
                 e.code_base = base;
-                if e.width != 0 {
+                // A message without code draws the same whatever its number.
+                if e.width != 0 && e.code_count != Some(0) {
                     e.width = 0;
                     self.cached -= e.lines.len();
                     e.lines = Vec::new();

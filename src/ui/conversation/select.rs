@@ -119,7 +119,7 @@ impl ConversationView {
         if self.row_refs.is_empty() {
             return None;
         }
-        let col = column.clamp(a.x, a.right().saturating_sub(1)) - a.x;
+        let col = column.clamp(a.x, a.right().saturating_sub(1).max(a.x)) - a.x;
         if row < a.y {
             return Some((self.place(0, 0), row as isize - a.y as isize));
         }

@@ -456,11 +456,18 @@ fn numbers_stay_put_while_a_reply_streams_and_follow_a_changed_reply_above() {
         let screen = draw(&mut v, &msgs, 40, 40);
         let want: &[usize] = if k == 0 { &[1, 2] } else { &[1, 2, 3] };
         assert_eq!(labels(&screen), want, "{screen}");
+        // Only the streaming reply is laid out again: numbering costs the others nothing.
+        assert_eq!(v.renders_last_frame(), 1);
     }
-    // The first reply gains a block: everything below is numbered after it.
+    // The first reply gains a block: everything below is numbered after it (and drawn again).
     msgs[0].choice_mut(0).text.push_str("\n\n```\nz\n```");
     let screen = draw(&mut v, &msgs, 40, 40);
     assert_eq!(labels(&screen), [1, 2, 3, 4], "{screen}");
+    assert_eq!(
+        v.renders_last_frame(),
+        2,
+        "the changed reply and the one numbered after it"
+    );
     assert_eq!(
         crate::chat::code::find(&msgs, 4).map(|(_, b)| b.body),
         Some("c".to_string())
