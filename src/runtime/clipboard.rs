@@ -6,7 +6,7 @@
 //!   we run inside them. The event loop writes it to the terminal between frames (ratatui
 //!   owns the output; the sequence goes through the same writer).
 //! - **The system clipboard** (arboard: X11 here, or macOS and Windows), when there is a
-//!   display. It runs on a thread of its own that owns the clipboard for the app's
+//!   display (`DISPLAY`). It runs on a thread of its own that owns the clipboard for the app's
 //!   lifetime (X11 clipboards are served by their owner; on the way out arboard hands the
 //!   text to a clipboard manager). Each copy waits for it at most [`NATIVE_TIMEOUT`]; a
 //!   clipboard that fails, hangs or panics costs a notice, never the app.
@@ -97,14 +97,15 @@ pub fn osc52(text: &str, mux: Mux) -> (Vec<u8>, usize) {
     (bytes, payload.len())
 }
 
-/// Is there a system clipboard to try? On X11 and Wayland desktops a display is named in
-/// the environment; over SSH or on a console there is none (OSC 52 does the work).
-pub fn display_available(display: Option<&str>, wayland: Option<&str>) -> bool {
+/// Is there a system clipboard to try? arboard is built with its X11 backend: on X11, and
+/// on Wayland desktops through XWayland, `DISPLAY` names the display. Over SSH, on a console,
+/// or in a Wayland session without XWayland there is none, and OSC 52 does the work (the
+/// Wayland terminals take it) — rather than a failure notice on every copy.
+pub fn display_available(display: Option<&str>) -> bool {
     if cfg!(any(target_os = "macos", target_os = "windows")) {
         return true;
     }
-    let set = |v: Option<&str>| v.is_some_and(|v| !v.trim().is_empty());
-    set(display) || set(wayland)
+    display.is_some_and(|v| !v.trim().is_empty())
 }
 
 /// A system clipboard (arboard, or a stand-in in tests).
@@ -323,10 +324,9 @@ mod tests {
         assert_eq!(Mux::detect(None, Some("1234.pts-0.host")), Mux::Screen);
         assert_eq!(Mux::detect(Some(""), None), Mux::None);
         if !cfg!(any(target_os = "macos", target_os = "windows")) {
-            assert!(!display_available(None, None));
-            assert!(!display_available(Some(""), Some(" ")));
-            assert!(display_available(Some(":0"), None));
-            assert!(display_available(None, Some("wayland-0")));
+            assert!(!display_available(None));
+            assert!(!display_available(Some(" ")));
+            assert!(display_available(Some(":0")));
         }
     }
 

@@ -70,11 +70,7 @@ impl Effects {
         let chars = text.chars().count();
         let (bytes, payload) = clipboard::osc52(&text, self.mux);
         self.to_terminal.extend_from_slice(&bytes);
-        let var = |k| std::env::var(k).ok();
-        let display = clipboard::display_available(
-            var("DISPLAY").as_deref(),
-            var("WAYLAND_DISPLAY").as_deref(),
-        );
+        let display = clipboard::display_available(std::env::var("DISPLAY").ok().as_deref());
         if display && self.native.is_none() {
             match Native::arboard() {
                 Ok(n) => self.native = Some(n),
