@@ -139,6 +139,12 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // Numbering code blocks: what the first frame of a conversation adds to count every
+    // message's blocks (each message is parsed once; later frames reuse the counts).
+    c.bench_function("code/count_blocks_10k", |b| {
+        b.iter(|| black_box(chat_tui::chat::code::total(black_box(&msgs))))
+    });
+
     let text = reply(7, 10_000);
     eprintln!("reply: {} bytes", text.len());
     c.bench_function("markdown/render_10k_reply_cold", |b| {

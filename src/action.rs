@@ -101,6 +101,10 @@ pub enum Action {
     ContinueInCopy,
     /// Download (once) and start the built-in local model, or restart it.
     StartLocal,
+    /// Copy the selected message (its Markdown source; a reply's selected choice).
+    CopyMessage,
+    /// Copy the selected message's first code block.
+    CopyCode,
 }
 
 impl Action {
@@ -143,6 +147,8 @@ impl Action {
         Action::ReadOnly,
         Action::ContinueInCopy,
         Action::StartLocal,
+        Action::CopyMessage,
+        Action::CopyCode,
     ];
 
     pub fn name(self) -> String {
@@ -196,6 +202,8 @@ impl Action {
             Action::ReadOnly => "open it read-only (the other chat-tui keeps writing it)",
             Action::ContinueInCopy => "continue in a copy (a new conversation, same messages)",
             Action::StartLocal => "download (once) and start the local model, or restart it",
+            Action::CopyMessage => "copy the selected message (its Markdown source)",
+            Action::CopyCode => "copy the selected message's first code block",
         }
     }
 
@@ -233,6 +241,8 @@ impl Action {
             Action::ReadOnly => "read-only",
             Action::ContinueInCopy => "copy",
             Action::StartLocal => "local model",
+            Action::CopyMessage => "copy",
+            Action::CopyCode => "copy code",
         }
     }
 }
@@ -304,6 +314,16 @@ pub enum Msg {
     /// News from the local model's job `job` (`Effect::LocalStart`); an older job's news is
     /// dropped.
     Local { job: u64, event: LocalEvent },
+    /// Text went to the terminal's clipboard (OSC 52), and to the system clipboard when
+    /// there is one (its failure comes as `ClipboardFailed`). `note`: something to add, such
+    /// as a payload over what many terminals accept.
+    Copied {
+        what: String,
+        chars: usize,
+        note: Option<String>,
+    },
+    /// The system clipboard failed or did not answer (the text still went through OSC 52).
+    ClipboardFailed(String),
 }
 
 /// What the local model's job reports.
@@ -385,6 +405,9 @@ pub enum Effect {
     LocalStop { job: u64 },
     /// Send requests to the local server at `base_url` (no key) from now on.
     UseLocalServer { base_url: String },
+    /// Put `text` on the clipboard: the terminal's (OSC 52) and the system's (`Msg::Copied`,
+    /// `Msg::ClipboardFailed`). `what` names it on the status line ("reply 3").
+    Copy { text: String, what: String },
     /// Leave the event loop (after the pending saves).
     Quit,
 }

@@ -30,6 +30,8 @@ pub enum Command {
     Rename(String),
     /// `/local [start|stop|restart|status]`: the built-in local model.
     Local(LocalArg),
+    /// `/copy [N|all|last-question]`.
+    Copy(CopyWhat),
 }
 
 /// What `/local` does.
@@ -39,6 +41,47 @@ pub enum LocalArg {
     Stop,
     Restart,
     Status,
+}
+
+/// What `/copy` copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyWhat {
+    /// The selected choice of the last reply (its Markdown source).
+    Reply,
+    /// Code block N of the conversation (from 1), without its fences.
+    Block(usize),
+    /// The whole conversation as Markdown (the exporter's).
+    All,
+    /// The last question asked.
+    LastQuestion,
+}
+
+/// The words `/copy` takes (besides a block number), for completion and errors.
+pub const COPY_WORDS: &[&str] = &["all", "last-question"];
+
+impl CopyWhat {
+    /// Parse `/copy`'s argument: nothing, a block number, or one of [`COPY_WORDS`].
+    pub fn parse(arg: &str) -> Result<CopyWhat, String> {
+        let arg = arg.trim();
+        if arg.is_empty() {
+            return Ok(CopyWhat::Reply);
+        }
+        if let Ok(n) = arg.trim_start_matches('#').parse::<usize>() {
+            return if n == 0 {
+                Err("/copy N: code blocks are numbered from 1 (see the [N] labels)".into())
+            } else {
+                Ok(CopyWhat::Block(n))
+            };
+        }
+        match arg.to_ascii_lowercase().as_str() {
+            "all" => Ok(CopyWhat::All),
+            "last-question" | "last_question" | "question" => Ok(CopyWhat::LastQuestion),
+            other => Err(format!(
+                "/copy {other}: expected a code block number or one of: {} (nothing: the last reply)",
+                COPY_WORDS.join(", ")
+            )),
+        }
+    }
 }
 
 /// Every command with its argument form and what it does (for help and completion).
@@ -103,6 +146,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "[stop|restart|status]",
         "download (once) and start a small local model (llama.cpp + SmolLM2-135M); stop it",
     ),
+    (
+        "/copy",
+        "[N|all|last-question]",
+        "copy the last reply (Markdown), code block N, the conversation, or the last question",
+    ),
     ("/help", "", "every key and command"),
     ("/quit", "", "quit"),
 ];
@@ -164,6 +212,7 @@ pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
                 ));
             }
         })),
+        "/copy" => Ok(Command::Copy(CopyWhat::parse(rest)?)),
         other => Err(match nearest(other) {
             Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
             None => format!(
@@ -189,6 +238,7 @@ pub fn complete(partial: &str) -> Vec<String> {
             "/mode" => &["chat", "completion"],
             "/memory" => &["none", "last ", "full", "summarize"],
             "/local" => &["start", "stop", "restart", "status"],
+            "/copy" => COPY_WORDS,
             _ => &[],
         };
         return options
@@ -196,7 +246,7 @@ pub fn complete(partial: &str) -> Vec<String> {
             .filter(|o| o.starts_with(arg.trim_start()))
             .map(|o| format!("{cmd} {o}{}", if o.ends_with(' ') { "" } else { " " }))
             .map(|s| {
-                if cmd == "/mode" || cmd == "/memory" || cmd == "/unset" || cmd == "/local" {
+                if ["/mode", "/memory", "/unset", "/local", "/copy"].contains(&cmd) {
                     s.trim_end().to_string()
                 } else {
                     s
@@ -333,5 +383,30 @@ mod tests {
         assert_eq!(common_prefix(&complete("/se")), "/se");
         assert_eq!(complete("/set temp"), vec!["/set temperature "]);
         assert_eq!(complete("/mode c"), vec!["/mode chat", "/mode completion"]);
+        assert_eq!(complete("/cop"), vec!["/copy "]);
+        assert_eq!(complete("/copy "), vec!["/copy all", "/copy last-question"]);
+        assert_eq!(complete("/copy l"), vec!["/copy last-question"]);
+    }
+
+    #[test]
+    fn copy_takes_a_number_or_a_word() {
+        assert_eq!(parse("/copy", None), Ok(Command::Copy(CopyWhat::Reply)));
+        assert_eq!(
+            parse("/copy 3", None),
+            Ok(Command::Copy(CopyWhat::Block(3)))
+        );
+        assert_eq!(
+            parse("/copy #2", None),
+            Ok(Command::Copy(CopyWhat::Block(2)))
+        );
+        assert_eq!(parse("/copy all", None), Ok(Command::Copy(CopyWhat::All)));
+        assert_eq!(
+            parse("/copy last-question", None),
+            Ok(Command::Copy(CopyWhat::LastQuestion))
+        );
+        let e = parse("/copy 0", None).unwrap_err();
+        assert!(e.contains("numbered from 1"), "{e}");
+        let e = parse("/copy banana", None).unwrap_err();
+        assert!(e.contains("all, last-question"), "{e}");
     }
 }

@@ -101,8 +101,46 @@ fn sample_transcript() -> Vec<u8> {
     .unwrap()
 }
 
+/// Markdown built from the pieces that make or break code blocks: fences, indentation,
+/// tabs, list and quote markers, line ends.
+fn code_markdown() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("```"),
+        Just("~~~"),
+        Just("````"),
+        Just("`"),
+        Just("    "),
+        Just("  "),
+        Just("\t"),
+        Just("\n"),
+        Just("\n\n"),
+        Just("\r\n"),
+        Just("- "),
+        Just("1. "),
+        Just("> "),
+        Just("rust"),
+        Just("code"),
+        Just("| a |"),
+        Just("<div>"),
+        Just("\u{1b}"),
+    ];
+    proptest::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// `/copy N` finds block N where the screen draws the label `[N]`: the finder counts what
+    /// the renderer draws, at any width.
+    #[test]
+    fn code_blocks_found_are_the_code_blocks_drawn(md in code_markdown(), width in 4u16..60) {
+        let r = markdown::render_full(&md, width, &Theme::default(), 0);
+        let labels = r.meta.iter().filter(|m| m.deco).count();
+        prop_assert_eq!(r.code_blocks, labels);
+        prop_assert_eq!(chat_tui::text::code_blocks::count(&md), labels);
+        prop_assert_eq!(chat_tui::text::code_blocks::code_blocks(&md).len(), labels);
+        prop_assert_eq!(r.meta.len(), r.lines.len());
+    }
 
     #[test]
     fn sse_any_chunking_gives_the_same_events(

@@ -174,6 +174,7 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
         }],
         Command::Open(path) => vec![Effect::Open { path }],
         Command::Sessions => sessions::open(app),
+        Command::Copy(what) => crate::app::selection::copy_command(app, what)?,
         Command::Rename(title) => {
             app.conv.title = title;
             app.notify(NoticeKind::Info, "renamed");

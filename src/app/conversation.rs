@@ -50,7 +50,18 @@ pub(super) fn complete(app: &mut App) {
         enter(app);
         return;
     }
-    let done = crate::commands::complete(&draft);
+    let mut done = crate::commands::complete(&draft);
+    // `/copy N`: the code block numbers there are.
+    if let Some(arg) = draft.strip_prefix("/copy ") {
+        let arg = arg.trim_start();
+        let total = crate::chat::code::total(&app.conv.messages);
+        done.extend(
+            (1..=total)
+                .map(|n| n.to_string())
+                .filter(|n| n.starts_with(arg))
+                .map(|n| format!("/copy {n}")),
+        );
+    }
     match done.as_slice() {
         [one] => app.draft.set(one),
         [] => app.notify(NoticeKind::Info, "no command starts like that"),

@@ -13,6 +13,7 @@ pub mod local;
 pub mod overlay;
 pub mod params;
 mod results;
+pub mod selection;
 pub mod sessions;
 pub mod turn;
 
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 
 use crate::action::{Action, Effect, Msg, TurnId};
 use crate::api::types::Usage;
@@ -37,6 +38,7 @@ pub use custody::{Custody, HeldPanel, ReadOnly};
 pub use draft::Draft;
 pub use overlay::Overlay;
 pub use params::ParamsPane;
+pub use selection::Selection;
 pub use sessions::{SessionsMode, SessionsPane};
 pub use turn::{InFlight, Purpose};
 
@@ -143,6 +145,8 @@ pub struct App {
     pub focus: Focus,
     /// The message cursor of the conversation pane (highlighted while the pane has focus).
     pub selected: Option<MessageId>,
+    /// Text selected with the mouse in the conversation pane.
+    pub selection: Selection,
     pub params: ParamsPane,
     pub overlay: Option<Overlay>,
     pub status: StatusLine,
@@ -204,6 +208,7 @@ impl App {
             view: RefCell::new(view),
             focus: Focus::Input,
             selected: None,
+            selection: Selection::default(),
             params: ParamsPane::default(),
             overlay: None,
             status: StatusLine::default(),
@@ -423,6 +428,7 @@ impl App {
         let mut view = ConversationView::new();
         view.to_bottom();
         self.view = RefCell::new(view);
+        self.selection.clear();
         self.status.last_error = None;
         self.dirty = true;
         fx
@@ -457,9 +463,11 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
             app.draft.paste(&text);
             Vec::new()
         }
-        Event::Mouse(m) => on_mouse(app, m),
+        Event::Mouse(m) => selection::on_mouse(app, m),
         Event::Resize => {
             app.dirty = true;
+            // The lines wrap anew: a selection would land on other text.
+            app.selection.clear();
             Vec::new()
         }
         Event::Tick => on_tick(app),
@@ -472,17 +480,6 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
     app.draft
         .show_cursor(app.focus == Focus::Input && app.overlay.is_none());
     fx
-}
-
-fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
-    let view = app.view.get_mut();
-    match m.kind {
-        MouseEventKind::ScrollUp => view.scroll_up(3),
-        MouseEventKind::ScrollDown => view.scroll_down(3),
-        _ => return Vec::new(),
-    }
-    app.dirty = true;
-    Vec::new()
 }
 
 fn on_tick(app: &mut App) -> Vec<Effect> {
@@ -576,6 +573,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
             }
             app.focus = Focus::Input;
             app.status.notice = None;
+            app.selection.clear();
         }
         Action::CancelOrQuit => {
             return if app.turn.is_some() {
@@ -607,6 +605,8 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::PrevChoice => return turn::switch_choice(app, -1),
         Action::ToggleParams => {
             app.params.shown = !app.params.shown;
+            // The conversation pane changes width: its lines wrap anew.
+            app.selection.clear();
             app.focus = if app.params.shown {
                 Focus::Params
             } else {
@@ -631,6 +631,8 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::NewChat => return command::run_or_notify(app, crate::commands::Command::New),
         Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry),
         Action::StartLocal => return local::start(app),
+        Action::CopyMessage => return selection::copy_message(app),
+        Action::CopyCode => return selection::copy_first_code(app),
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit

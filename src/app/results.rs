@@ -90,5 +90,24 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::SessionRenamed { id, title, result } => sessions::renamed(app, id, title, result),
         Msg::SessionDeleted { title, result } => sessions::deleted(app, title, result),
         Msg::Local { job, event } => crate::app::local::on_event(app, job, event),
+        Msg::Copied { what, chars, note } => {
+            let s = if chars == 1 { "" } else { "s" };
+            let n = crate::app::selection::thousands(chars);
+            match note {
+                None => app.notify(
+                    NoticeKind::Info,
+                    format!("copied {n} character{s} ({what})"),
+                ),
+                Some(note) => app.notify(
+                    NoticeKind::Warning,
+                    format!("copied {n} character{s} ({what}) — {note}"),
+                ),
+            }
+            Vec::new()
+        }
+        Msg::ClipboardFailed(e) => {
+            app.notify(NoticeKind::Warning, e);
+            Vec::new()
+        }
     }
 }

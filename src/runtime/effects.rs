@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use crate::action::{Effect, Msg};
 use crate::api::client::{Client, ClientConfig};
 use crate::runtime::claims::{self, Opened, Shared};
+use crate::runtime::clipboard::{self, Mux, Native};
 use crate::runtime::local::LocalRunner;
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
@@ -23,6 +24,11 @@ pub struct Effects {
     listings: Arc<Listings>,
     claims: Shared,
     local: LocalRunner,
+    /// Bytes for the terminal (OSC 52), written by the loop between frames.
+    to_terminal: Vec<u8>,
+    mux: Mux,
+    /// The system clipboard's thread, started at the first copy with a display.
+    native: Option<Native>,
 }
 
 /// Library listings and searches, latest wins: one runs at a time, and while it runs only
@@ -55,7 +61,59 @@ impl Effects {
             tx,
             listings: Arc::new(Listings::default()),
             claims,
+            to_terminal: Vec::new(),
+            mux: Mux::from_env(),
+            native: None,
         }
+    }
+
+    /// What the effects want written to the terminal (the loop writes it through the
+    /// terminal's own writer, between frames).
+    pub fn take_terminal_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.to_terminal)
+    }
+
+    /// Copy: OSC 52 to the terminal, and the system clipboard when there is a display.
+    fn copy(&mut self, text: String, what: String) {
+        let chars = text.chars().count();
+        let (bytes, payload) = clipboard::osc52(&text, self.mux);
+        self.to_terminal.extend_from_slice(&bytes);
+        let display = clipboard::display_available(std::env::var("DISPLAY").ok().as_deref());
+        if display && self.native.is_none() {
+            match Native::arboard() {
+                Ok(n) => self.native = Some(n),
+                Err(e) => {
+                    let _ = self.tx.send(Msg::ClipboardFailed(format!(
+                        "copied through the terminal only (OSC 52); system clipboard: {e}"
+                    )));
+                }
+            }
+        }
+        let native = display.then_some(self.native.as_ref()).flatten();
+        let note = (payload > clipboard::OSC52_LIMIT).then(|| {
+            format!(
+                "{} of OSC 52, over the {} many terminals take: sent anyway{}",
+                clipboard::kilobytes(payload),
+                clipboard::kilobytes(clipboard::OSC52_LIMIT),
+                if native.is_some() {
+                    " (the system clipboard has it all)"
+                } else {
+                    " (the terminal may cut or drop it)"
+                }
+            )
+        });
+        if let Some(n) = native {
+            let job = n.set(text);
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                if let Err(e) = job.await {
+                    let _ = tx.send(Msg::ClipboardFailed(format!(
+                        "copied through the terminal only (OSC 52); system clipboard: {e}"
+                    )));
+                }
+            });
+        }
+        let _ = self.tx.send(Msg::Copied { what, chars, note });
     }
 
     /// Carry out `fx`. Returns false for `Effect::Quit`.
@@ -171,6 +229,7 @@ impl Effects {
                     }
                 }
             }
+            Effect::Copy { text, what } => self.copy(text, what),
             Effect::Quit => return false,
         }
         true
@@ -228,6 +287,9 @@ impl Effects {
     pub async fn finish(self) {
         drop(self.worker);
         tokio::join!(self.saver.finish(), self.local.finish());
+        if let Some(n) = self.native {
+            n.finish(std::time::Duration::from_millis(500)).await;
+        }
         let held = claims::lock(&self.claims).locked();
         claims::lock(&self.claims).release(&held);
     }

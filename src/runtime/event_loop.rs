@@ -6,6 +6,7 @@
 //! When the terminal goes away (SIGHUP, the input ends or fails, a frame cannot be
 //! written), the loop saves what there is and ends without drawing again: a hangup.
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as CtEvent, EventStream};
@@ -65,6 +66,16 @@ pub async fn run(
         for fx in pending.drain(..) {
             if !effects.run(fx) {
                 break 'run;
+            }
+        }
+        // OSC 52 and the like: through the terminal's writer, between frames.
+        let out = effects.take_terminal_output();
+        if !out.is_empty() && !hangup && failure.is_none() {
+            let w = term.backend_mut();
+            if let Err(e) = w.write_all(&out).and_then(|()| w.flush()) {
+                tracing::info!(error = %e, "cannot write to the terminal: ending");
+                lost_terminal(app, &mut pending, &mut hangup, &mut failure, e.into());
+                continue;
             }
         }
         if app.quit {

@@ -2,6 +2,7 @@
 //! terminal, the event loop and the effect runner. All of the app's I/O happens under here.
 
 pub mod claims;
+pub mod clipboard;
 pub mod effects;
 pub mod event_loop;
 pub mod local;

@@ -128,6 +128,11 @@ pub fn restore() {
 pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        // The system clipboard's thread catches its own panics and reports a failed copy:
+        // the app goes on, with its terminal as it is.
+        if std::thread::current().name() == Some(crate::runtime::clipboard::THREAD_NAME) {
+            return;
+        }
         let gone = is_gone();
         if !gone {
             restore();

@@ -19,6 +19,8 @@ fn input_height(app: &App, area: Rect) -> u16 {
 /// Draw everything. Small terminals drop the side panels first, then the info panels.
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
     let area = f.area();
+    // The conversation pane says what its rows show when it draws them.
+    app.view.borrow_mut().begin_frame();
     if area.width < 4 || area.height < 3 {
         f.render_widget(Paragraph::new("…"), area);
         return;
@@ -102,7 +104,9 @@ fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     }
     let buf = f.buffer_mut();
-    app.view.borrow_mut().render(
+    let mut view = app.view.borrow_mut();
+    view.set_text_selection(app.selection.range());
+    view.render(
         &app.conv.messages,
         inner,
         buf,

@@ -57,10 +57,13 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         &[Context::Global, Context::Input, Context::Conversation],
         &mut lines,
     );
-    lines.push(Line::from(Span::styled(
-        "  Mouse wheel scrolls; hold Shift to select text with the mouse.",
-        theme.dim,
-    )));
+    for text in [
+        "  Mouse in the conversation: the wheel scrolls; drag selects and copies on release;",
+        "  double-click copies a word, triple-click the message. Hold Shift for the terminal's",
+        "  own selection.",
+    ] {
+        lines.push(Line::from(Span::styled(text, theme.dim)));
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "Commands (Tab completes)",

@@ -360,6 +360,8 @@ pub fn hints(app: &App) -> String {
             ctx,
             &[
                 Hint::Pair(Action::SelectPrev, Action::SelectNext),
+                Hint::One(Action::CopyMessage),
+                Hint::One(Action::CopyCode),
                 Hint::Pair(Action::PrevChoice, Action::NextChoice),
             ],
         ),

@@ -34,6 +34,8 @@ pub struct Theme {
     pub border: Style,
     pub border_focused: Style,
     pub selection: Style,
+    /// Text selected with the mouse.
+    pub selected_text: Style,
 }
 
 impl Default for Theme {
@@ -58,6 +60,7 @@ impl Default for Theme {
             border: Style::new().add_modifier(Modifier::DIM),
             border_focused: Style::new().fg(Color::Cyan),
             selection: Style::new().add_modifier(Modifier::REVERSED),
+            selected_text: Style::new().fg(Color::Black).bg(Color::LightBlue),
         }
     }
 }

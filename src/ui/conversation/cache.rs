@@ -10,6 +10,7 @@ use super::ConversationView;
 use super::message::message_lines;
 use super::stream::{StreamCache, streaming_lines};
 use crate::chat::conversation::{Message, MessageId, Speaker, Status};
+use crate::ui::markdown::LineMeta;
 use crate::ui::theme::Theme;
 
 /// One message in the cache: what it was rendered from, and its lines or height.
@@ -24,6 +25,14 @@ pub(super) struct Entry {
     /// The width `lines` were rendered at; 0 when they are stale.
     pub(super) width: u16,
     pub(super) lines: Vec<Line<'static>>,
+    /// What each of `lines` is made of (for copying text off the screen).
+    pub(super) meta: Vec<LineMeta>,
+    /// Lines of the header, at the start of `lines`.
+    pub(super) head: usize,
+    /// The code blocks the message draws (None: not counted since it changed).
+    code_count: Option<usize>,
+    /// The number of code blocks above this message: its first is labelled `code_base + 1`.
+    code_base: usize,
     /// Exact when `width` is the current width, else an estimate.
     pub(super) height: usize,
     /// (height, width, text length) of the last exact rendering, for estimates.
@@ -42,6 +51,10 @@ impl Entry {
             selected: m.selected,
             width: 0,
             lines: Vec::new(),
+            meta: Vec::new(),
+            head: 0,
+            code_count: None,
+            code_base: 0,
             height: 0,
             base: None,
             stream: None,
@@ -109,10 +122,12 @@ impl ConversationView {
                 e.version = m.version;
                 e.selected = m.selected;
                 e.len = m.text().len();
+                e.code_count = None;
             }
             e.width = 0;
             dropped += e.lines.len();
             e.lines = Vec::new();
+            e.meta = Vec::new();
             e.height = e.estimate(m, width);
             if e.height != old_h {
                 self.dirty_from = self.dirty_from.min(i);
@@ -142,6 +157,7 @@ impl ConversationView {
             }
             self.cached -= e.lines.len();
             e.lines = Vec::new();
+            e.meta = Vec::new();
             // Stale, but `height` stays exact for this width.
             e.width = 0;
         }
@@ -182,6 +198,33 @@ impl ConversationView {
         }
     }
 
+    /// Number the code blocks across the conversation: each message's first block follows
+    /// the blocks of the messages above it. A message whose number changed (a reply above
+    /// it gained or lost a block) is drawn again; the others keep their lines. Counting a
+    /// message never drawn parses it once (most have no code and need no parse).
+    pub(super) fn number_code_blocks(&mut self, messages: &[Message]) {
+        let mut base = 0;
+        let n = self.entries.len();
+        for (i, (e, m)) in self.entries.iter_mut().zip(messages).enumerate() {
+            if e.code_base != base {
+                e.code_base = base;
+                // A message without code draws the same whatever its number.
+                if e.width != 0 && e.code_count != Some(0) {
+                    e.width = 0;
+                    self.cached -= e.lines.len();
+                    e.lines = Vec::new();
+                    e.meta = Vec::new();
+                }
+            }
+            if i + 1 < n {
+                let count = *e
+                    .code_count
+                    .get_or_insert_with(|| crate::chat::code::count_in(m));
+                base += count;
+            }
+        }
+    }
+
     pub(super) fn fix_prefix(&mut self) {
         let n = self.entries.len();
         self.prefix.resize(n + 1, 0);
@@ -200,12 +243,16 @@ impl ConversationView {
         }
         let Some(m) = messages.get(i) else { return };
         self.cached -= e.lines.len();
-        e.lines = if m.status == Status::Partial && m.speaker == Speaker::Assistant {
-            streaming_lines(m, width, theme, self.offset, &mut e.stream)
+        let out = if m.status == Status::Partial && m.speaker == Speaker::Assistant {
+            streaming_lines(m, width, theme, self.offset, &mut e.stream, e.code_base)
         } else {
             e.stream = None;
-            message_lines(m, width, theme, self.offset)
+            message_lines(m, width, theme, self.offset, e.code_base)
         };
+        e.lines = out.lines;
+        e.meta = out.meta;
+        e.head = out.head;
+        e.code_count = Some(out.code_blocks);
         self.cached += e.lines.len();
         e.width = width;
         if e.lines.len() != e.height {

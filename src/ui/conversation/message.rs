@@ -5,8 +5,48 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use crate::chat::conversation::{Message, Speaker, Status};
-use crate::ui::markdown;
+use crate::ui::markdown::{self, LineMeta};
 use crate::ui::theme::Theme;
+
+/// A message's lines: header, body, separator; what each is made of; and how many code
+/// blocks the body drew.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct MessageLines {
+    pub(super) lines: Vec<Line<'static>>,
+    pub(super) meta: Vec<LineMeta>,
+    /// Lines of the header (the body starts after them).
+    pub(super) head: usize,
+    pub(super) code_blocks: usize,
+}
+
+impl MessageLines {
+    /// The header of `m`.
+    pub(super) fn header(m: &Message, theme: &Theme, offset: FixedOffset, width: u16) -> Self {
+        let (lines, meta) = markdown::wrap_spans_meta(&header_spans(m, theme, offset), width);
+        Self {
+            head: lines.len(),
+            lines,
+            meta,
+            code_blocks: 0,
+        }
+    }
+
+    pub(super) fn extend(&mut self, lines: Vec<Line<'static>>, meta: Vec<LineMeta>) {
+        debug_assert_eq!(lines.len(), meta.len());
+        self.lines.extend(lines);
+        self.meta.extend(meta);
+    }
+
+    pub(super) fn push(&mut self, line: Line<'static>) {
+        self.lines.push(line);
+        self.meta.push(LineMeta::default());
+    }
+
+    pub(super) fn markdown(&mut self, r: markdown::Rendered) {
+        self.code_blocks += r.code_blocks;
+        self.extend(r.lines, r.meta);
+    }
+}
 
 /// The header of a message: who, when, its state and its choice.
 pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> Vec<Span<'static>> {
@@ -59,27 +99,37 @@ pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> V
     header
 }
 
-/// The header line(s), body and separator of one message.
+/// The header line(s), body and separator of one message; its code blocks are numbered
+/// from `code_base + 1`.
 pub(super) fn message_lines(
     m: &Message,
     width: u16,
     theme: &Theme,
     offset: FixedOffset,
-) -> Vec<Line<'static>> {
-    let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
-    match m.speaker {
-        Speaker::Assistant | Speaker::Summary => {
-            lines.extend(markdown::render(m.text(), width, theme));
-            // An insertion (`/insert`): the reply stands between the prompt and this text.
-            if let Some(suffix) = m.suffix.as_deref().filter(|s| !s.is_empty()) {
-                lines.push(Line::from(Span::styled("⟨suffix⟩", theme.dim)));
-                lines.extend(markdown::render_plain(suffix, width, theme.dim));
-            }
-        }
-        Speaker::User | Speaker::System => {
-            lines.extend(markdown::render_plain(m.text(), width, Style::default()));
-        }
+    code_base: usize,
+) -> MessageLines {
+    let mut out = MessageLines::header(m, theme, offset, width);
+    if crate::chat::code::is_markdown(m) {
+        out.markdown(markdown::render_full(m.text(), width, theme, code_base));
+        suffix_lines(m, width, theme, &mut out);
+    } else {
+        let (lines, meta) = markdown::render_plain_meta(m.text(), width, Style::default());
+        out.extend(lines, meta);
     }
-    lines.push(Line::default());
-    lines
+    out.push(Line::default());
+    out
+}
+
+/// An insertion (`/insert`): the reply stands between the prompt and this text.
+pub(super) fn suffix_lines(m: &Message, width: u16, theme: &Theme, out: &mut MessageLines) {
+    if let Some(suffix) = m.suffix.as_deref().filter(|s| !s.is_empty()) {
+        out.lines
+            .push(Line::from(Span::styled("⟨suffix⟩", theme.dim)));
+        out.meta.push(LineMeta {
+            deco: true,
+            ..LineMeta::default()
+        });
+        let (lines, meta) = markdown::render_plain_meta(suffix, width, theme.dim);
+        out.extend(lines, meta);
+    }
 }

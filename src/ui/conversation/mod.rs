@@ -12,6 +12,7 @@
 mod cache;
 mod message;
 mod rows;
+mod select;
 mod stream;
 
 #[cfg(test)]
@@ -32,6 +33,7 @@ use crate::chat::conversation::{Message, MessageId};
 use crate::ui::theme::Theme;
 
 use self::cache::Entry;
+pub use self::select::{LinePos, RowRef};
 
 /// UI-local state of the conversation view: the cache and the scroll position.
 pub struct ConversationView {
@@ -62,6 +64,15 @@ pub struct ConversationView {
     rows_area: Rect,
     /// A message to bring into view at the next render.
     reveal: Option<MessageId>,
+    /// What each row drawn last frame shows (and the entry index of its message).
+    row_refs: Vec<RowRef>,
+    row_index: Vec<usize>,
+    /// Where the text was drawn last frame (the pane less the scrollbar column).
+    text_area: Rect,
+    /// The mouse selection to draw (both ends included).
+    text_selection: Option<(LinePos, LinePos)>,
+    /// The theme of the last frame, to lay out lines between frames (copying text).
+    theme: Theme,
 }
 
 impl Default for ConversationView {
@@ -92,6 +103,11 @@ impl ConversationView {
             rows: Vec::new(),
             rows_area: Rect::default(),
             reveal: None,
+            row_refs: Vec::new(),
+            row_index: Vec::new(),
+            text_area: Rect::default(),
+            text_selection: None,
+            theme: Theme::default(),
         }
     }
 
@@ -177,6 +193,12 @@ impl ConversationView {
         selected: Option<MessageId>,
     ) {
         self.renders = 0;
+        self.row_refs.clear();
+        self.row_index.clear();
+        self.text_area = Rect::default();
+        if *theme != self.theme {
+            self.theme = theme.clone();
+        }
         let area = area.intersection(buf.area);
         // Every row is written below (copied, drawn, or reset), so no clearing pass first.
         self.last_height = area.height as usize;
@@ -187,6 +209,7 @@ impl ConversationView {
         let width = area.width - 1;
         let height = area.height as usize;
         self.sync(messages, width);
+        self.number_code_blocks(messages);
         let n = self.entries.len();
         if n == 0 {
             Clear.render(area, buf);
@@ -239,9 +262,11 @@ impl ConversationView {
 
         // Draw.
         self.draw_rows(messages, area, buf, theme, width, height);
+        self.text_area = Rect::new(area.x, area.y, width, area.height);
         if let Some(id) = selected {
             self.highlight(id, area, buf, theme, width);
         }
+        self.highlight_selection(buf, theme);
 
         self.evict();
         self.fix_prefix();

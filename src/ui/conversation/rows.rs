@@ -5,7 +5,7 @@ use ratatui::buffer::{Buffer, Cell};
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use super::ConversationView;
+use super::{ConversationView, RowRef};
 use crate::chat::conversation::Message;
 use crate::ui::theme::Theme;
 
@@ -30,10 +30,16 @@ impl ConversationView {
         let mut y = 0;
         while y < height && i < n {
             self.ensure(i, messages, theme);
-            for line in self.entries[i].lines.iter().skip(off) {
+            let id = self.entries[i].id;
+            for (k, line) in self.entries[i].lines.iter().enumerate().skip(off) {
                 if y >= height {
                     break;
                 }
+                self.row_refs.push(RowRef {
+                    message: id,
+                    line: k,
+                });
+                self.row_index.push(i);
                 let row_y = area.y + y as u16;
                 match self.rows.get(y) {
                     Some((prev, cells)) if prev == line => {

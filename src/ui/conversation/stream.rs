@@ -4,9 +4,9 @@
 use chrono::FixedOffset;
 use ratatui::text::Line;
 
-use super::message::header_spans;
+use super::message::MessageLines;
 use crate::chat::conversation::Message;
-use crate::ui::markdown;
+use crate::ui::markdown::{self, Rendered};
 use crate::ui::theme::Theme;
 
 /// The part of a streaming reply that no longer changes: the text up to the last blank
@@ -17,8 +17,11 @@ use crate::ui::theme::Theme;
 pub(super) struct StreamCache {
     width: u16,
     selected: usize,
+    /// The number the first code block was labelled with, less one.
+    code_base: usize,
     prefix: String,
-    lines: Vec<Line<'static>>,
+    /// The finished blocks rendered (their lines, what each is made of, their code blocks).
+    head: Rendered,
     /// The split rendered exactly like the whole when last checked.
     ok: bool,
 }
@@ -46,14 +49,16 @@ pub(super) fn stable_split(text: &str) -> usize {
     split
 }
 
-/// A streaming reply's lines, reusing the rendering of its finished blocks.
+/// A streaming reply's lines, reusing the rendering of its finished blocks. Its code blocks
+/// are numbered from `code_base + 1`.
 pub(super) fn streaming_lines(
     m: &Message,
     width: u16,
     theme: &Theme,
     offset: FixedOffset,
     cache: &mut Option<StreamCache>,
-) -> Vec<Line<'static>> {
+    code_base: usize,
+) -> MessageLines {
     let text = m.text();
     let split = stable_split(text);
     // A tail that starts like a list item, a quote, a table row or an indented line may
@@ -62,52 +67,56 @@ pub(super) fn streaming_lines(
         .chars()
         .next()
         .is_some_and(|c| !(c.is_whitespace() || c.is_ascii_digit() || "-*+>|:=".contains(c)));
+    let mut out = MessageLines::header(m, theme, offset, width);
     if split > 0 && !safe {
-        let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
-        lines.extend(markdown::render(text, width, theme));
-        lines.push(Line::default());
-        return lines;
+        out.markdown(markdown::render_full(text, width, theme, code_base));
+        out.push(Line::default());
+        return out;
     }
     let usable = cache.as_ref().is_some_and(|c| {
         c.ok && c.width == width
             && c.selected == m.selected
+            && c.code_base == code_base
             && c.prefix.len() == split
             && text.starts_with(c.prefix.as_str())
     });
-    let body = if usable && split > 0 {
-        let c = cache.as_ref().map(|c| &c.lines);
-        let mut lines = c.cloned().unwrap_or_default();
-        lines.push(Line::default());
-        lines.extend(markdown::render(&text[split..], width, theme));
-        lines
-    } else {
-        // The split moved (or nothing is cached): render whole, and check the split.
-        let whole = markdown::render(text, width, theme);
-        if split > 0 {
-            let prefix = text[..split].trim_end_matches(['\n', ' ']);
-            let head = markdown::render(prefix, width, theme);
-            let tail = markdown::render(&text[split..], width, theme);
-            let ok = whole.len() == head.len() + 1 + tail.len()
-                && whole[..head.len()] == head[..]
-                && whole[head.len()]
-                    .spans
-                    .iter()
-                    .all(|s| s.content.trim().is_empty())
-                && whole[head.len() + 1..] == tail[..];
-            *cache = Some(StreamCache {
-                width,
-                selected: m.selected,
-                prefix: text[..split].to_string(),
-                lines: head,
-                ok,
-            });
-        } else {
-            *cache = None;
+    match cache.as_ref().filter(|_| usable && split > 0) {
+        Some(c) => {
+            out.markdown(c.head.clone());
+            out.push(Line::default());
+            let base = code_base + c.head.code_blocks;
+            out.markdown(markdown::render_full(&text[split..], width, theme, base));
         }
-        whole
-    };
-    let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
-    lines.extend(body);
-    lines.push(Line::default());
-    lines
+        None => {
+            // The split moved (or nothing is cached): render whole, and check the split.
+            let whole = markdown::render_full(text, width, theme, code_base);
+            if split > 0 {
+                let prefix = text[..split].trim_end_matches(['\n', ' ']);
+                let head = markdown::render_full(prefix, width, theme, code_base);
+                let base = code_base + head.code_blocks;
+                let tail = markdown::render_full(&text[split..], width, theme, base);
+                let (w, h, t) = (&whole.lines, &head.lines, &tail.lines);
+                let ok = w.len() == h.len() + 1 + t.len()
+                    && w[..h.len()] == h[..]
+                    && w[h.len()].spans.iter().all(|s| s.content.trim().is_empty())
+                    && w[h.len() + 1..] == t[..]
+                    && whole.meta[..h.len()] == head.meta[..]
+                    && whole.meta[h.len() + 1..] == tail.meta[..]
+                    && whole.code_blocks == head.code_blocks + tail.code_blocks;
+                *cache = Some(StreamCache {
+                    width,
+                    selected: m.selected,
+                    code_base,
+                    prefix: text[..split].to_string(),
+                    head,
+                    ok,
+                });
+            } else {
+                *cache = None;
+            }
+            out.markdown(whole);
+        }
+    }
+    out.push(Line::default());
+    out
 }

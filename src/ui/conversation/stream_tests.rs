@@ -18,8 +18,9 @@ fn incremental_streaming_render_equals_full_render() {
     for (i, c) in text.char_indices() {
         m.choices[0].text = text[..i + c.len_utf8()].to_string();
         for width in [17u16, 40, 80] {
-            let inc = streaming_lines(&m, width, &theme, offset, &mut cache);
-            let full = message_lines(&m, width, &theme, offset);
+            // Numbered after 3 blocks above: the labels match too.
+            let inc = streaming_lines(&m, width, &theme, offset, &mut cache, 3);
+            let full = message_lines(&m, width, &theme, offset, 3);
             assert_eq!(inc, full, "after {:?}", &m.choices[0].text);
         }
     }

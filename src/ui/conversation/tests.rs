@@ -406,3 +406,189 @@ fn cached_lines_are_bounded_and_evicted_messages_redraw_the_same() {
     v.to_top();
     assert_eq!(draw(&mut v, &msgs, 30, 10), top);
 }
+
+// ---------------------------------------------------------------------------
+// Code block numbers, the row map and copying text off the screen.
+
+/// The label numbers drawn, top to bottom.
+fn labels(screen: &str) -> Vec<usize> {
+    screen
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start_matches(['▎', ' ']);
+            let rest = l.strip_prefix('[')?;
+            rest.split(']').next()?.parse().ok()
+        })
+        .collect()
+}
+
+#[test]
+fn code_blocks_are_numbered_across_the_conversation() {
+    let msgs = vec![
+        at(1, Speaker::User, "```\nquestions are not numbered\n```"),
+        at(2, Speaker::Assistant, "```rust\na\n```\n\n```\nb\n```"),
+        at(3, Speaker::User, "more"),
+        at(4, Speaker::Assistant, "text\n\n```py\nc\n```"),
+    ];
+    let screen = draw_all(&msgs, 40);
+    assert_eq!(labels(&screen), [1, 2, 3], "{screen}");
+    assert!(screen.contains("▎ [1] rust"), "{screen}");
+    assert!(screen.contains("▎ [3] py"), "{screen}");
+}
+
+#[test]
+fn numbers_stay_put_while_a_reply_streams_and_follow_a_changed_reply_above() {
+    let mut msgs = vec![
+        at(1, Speaker::Assistant, "```\na\n```"),
+        at(2, Speaker::User, "q"),
+        at(3, Speaker::Assistant, "one\n\n```\nb"),
+    ];
+    msgs[2].status = Status::Partial;
+    let mut v = view();
+    let screen = draw(&mut v, &msgs, 40, 40);
+    assert_eq!(labels(&screen), [1, 2], "{screen}");
+    // More text streams in: a third block, the first two keep their numbers.
+    for (k, piece) in ["\nmore b\n```\n\n", "text\n\n```\nc\n", "```\n"]
+        .iter()
+        .enumerate()
+    {
+        msgs[2].choice_mut(0).text.push_str(piece);
+        let screen = draw(&mut v, &msgs, 40, 40);
+        let want: &[usize] = if k == 0 { &[1, 2] } else { &[1, 2, 3] };
+        assert_eq!(labels(&screen), want, "{screen}");
+        // Only the streaming reply is laid out again: numbering costs the others nothing.
+        assert_eq!(v.renders_last_frame(), 1);
+    }
+    // The first reply gains a block: everything below is numbered after it (and drawn again).
+    msgs[0].choice_mut(0).text.push_str("\n\n```\nz\n```");
+    let screen = draw(&mut v, &msgs, 40, 40);
+    assert_eq!(labels(&screen), [1, 2, 3, 4], "{screen}");
+    assert_eq!(
+        v.renders_last_frame(),
+        2,
+        "the changed reply and the one numbered after it"
+    );
+    assert_eq!(
+        crate::chat::code::find(&msgs, 4).map(|(_, b)| b.body),
+        Some("c".to_string())
+    );
+}
+
+#[test]
+fn the_row_map_says_which_line_of_which_message_each_row_shows() {
+    let msgs = vec![
+        at(1, Speaker::User, "hello"),
+        at(2, Speaker::Assistant, "world"),
+    ];
+    let mut v = view();
+    draw(&mut v, &msgs, 30, 10);
+    let rows: Vec<(MessageId, usize)> = v.rows().iter().map(|r| (r.message, r.line)).collect();
+    // Header, body, separator for each.
+    assert_eq!(rows, [(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]);
+    assert_eq!(v.text_area(), Rect::new(0, 0, 29, 10));
+    assert_eq!(
+        v.hit(2, 1),
+        Some(LinePos {
+            message: 1,
+            line: 1,
+            col: 2
+        })
+    );
+    // The scrollbar column is not text.
+    assert_eq!(v.hit(29, 1), None);
+    // Below the last line: the end of it.
+    assert_eq!(v.hit(0, 8).map(|p| (p.message, p.line)), Some((2, 2)));
+    v.begin_frame();
+    assert_eq!(v.hit(2, 1), None);
+}
+
+fn pos(message: MessageId, line: usize, col: u16) -> LinePos {
+    LinePos { message, line, col }
+}
+
+#[test]
+fn copied_text_joins_wrapped_lines_and_keeps_hard_breaks() {
+    let msgs = vec![at(
+        1,
+        Speaker::Assistant,
+        "The quick brown fox jumps over the lazy dog.\n\n> quoted words that wrap around\n\n```\nlet x = 1;\n```",
+    )];
+    let mut v = view();
+    let screen = draw(&mut v, &msgs, 31, 30);
+    // Lines of the message: 0 header; 1.. the paragraph wrapped at 30 cells.
+    assert_eq!(
+        rows(&screen)[1..3],
+        ["The quick brown fox jumps over", "the lazy dog."],
+        "{screen}"
+    );
+    assert!(
+        screen.contains("│ quoted words that wrap\n│ around"),
+        "{screen}"
+    );
+    // From "fox" to "lazy": across one wrap, the space it took put back.
+    let t = v.text_between(&msgs, pos(1, 1, 16), pos(1, 2, 7));
+    assert_eq!(t, "fox jumps over the lazy");
+    // Either order.
+    assert_eq!(v.text_between(&msgs, pos(1, 2, 7), pos(1, 1, 16)), t);
+    // The whole body: quote bars, the code label and gutter are drawing, not text.
+    let all = v.text_between(&msgs, pos(1, 1, 0), pos(1, 100, u16::MAX));
+    assert_eq!(
+        all,
+        "The quick brown fox jumps over the lazy dog.\n\nquoted words that wrap around\n\nlet x = 1;\n"
+    );
+}
+
+#[test]
+fn a_double_click_word_spans_a_wrapped_break_and_skips_punctuation_spaces() {
+    let url = "https://example.com/a/very/long/path/that/wraps";
+    let msgs = vec![at(1, Speaker::User, &format!("see {url} now"))];
+    let mut v = view();
+    draw(&mut v, &msgs, 21, 30);
+    let (a, b) = v.word_at(&msgs, pos(1, 2, 3)).expect("a word");
+    assert_eq!(v.text_between(&msgs, a, b), url);
+    let (a, b) = v.word_at(&msgs, pos(1, 1, 1)).expect("a word");
+    assert_eq!(v.text_between(&msgs, a, b), "see");
+    assert_eq!(v.word_at(&msgs, pos(1, 1, 3)), None, "a space is no word");
+}
+
+#[test]
+fn a_message_body_leaves_out_the_header_and_the_separator() {
+    let msgs = vec![at(1, Speaker::User, "line one\nline two")];
+    let mut v = view();
+    draw(&mut v, &msgs, 30, 10);
+    let (a, b) = v.message_body(&msgs, 1).unwrap();
+    assert_eq!((a.line, b.line), (1, 2));
+    assert_eq!(v.text_between(&msgs, a, b), "line one\nline two");
+}
+
+#[test]
+fn the_selection_is_drawn_over_text_cells_only() {
+    let msgs = vec![at(
+        1,
+        Speaker::Assistant,
+        "> one two three four five six seven eight nine",
+    )];
+    let mut v = view();
+    v.set_text_selection(Some((pos(1, 1, 0), pos(1, 2, u16::MAX))));
+    let mut term = Terminal::new(TestBackend::new(30, 8)).unwrap();
+    let theme = Theme::default();
+    term.draw(|f| v.render(&msgs, f.area(), f.buffer_mut(), &theme, true, None))
+        .unwrap();
+    let buf = term.backend().buffer();
+    let text = buffer_text(buf);
+    assert_eq!(
+        rows(&text)[1..3],
+        ["│ one two three four five six", "│ seven eight nine"],
+        "{text}"
+    );
+    let selected = |x: u16, y: u16| buf[(x, y)].bg == theme.selected_text.bg.unwrap();
+    // The quote bar and the cells past the text stay as they were; the scrollbar column too.
+    assert!(!selected(0, 1) && !selected(1, 1) && !selected(0, 2));
+    assert!((2..29).all(|x| selected(x, 1)), "{text}");
+    assert!((2..18).all(|x| selected(x, 2)));
+    assert!((18..30).all(|x| !selected(x, 2)) && !selected(29, 1));
+    assert!(
+        (0..30).all(|x| !selected(x, 0)),
+        "the header is not selected"
+    );
+}

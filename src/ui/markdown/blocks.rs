@@ -5,9 +5,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
-use super::MAX_DEPTH;
 use super::table::TableBuf;
 use super::wrap::{Wrapper, spaces, spans_width, truncate_spans};
+use super::{LineMeta, MAX_DEPTH};
 use crate::ui::theme::Theme;
 
 enum Container {
@@ -24,6 +24,11 @@ pub(super) struct Renderer<'t> {
     pub(super) theme: &'t Theme,
     pub(super) width: usize,
     pub(super) out: Vec<Line<'static>>,
+    /// What each line of `out` is made of (may lag behind `out`: see `fill_meta`).
+    pub(super) meta: Vec<LineMeta>,
+    /// Code blocks above this text (in the conversation), and drawn so far.
+    code_base: usize,
+    pub(super) code_blocks: usize,
     containers: Vec<Container>,
     lists: Vec<Option<u64>>,
     styles: Vec<Style>,
@@ -37,11 +42,14 @@ pub(super) struct Renderer<'t> {
 const BULLETS: [&str; 3] = ["• ", "◦ ", "▪ "];
 
 impl<'t> Renderer<'t> {
-    pub(super) fn new(theme: &'t Theme, width: usize) -> Self {
+    pub(super) fn new(theme: &'t Theme, width: usize, code_base: usize) -> Self {
         Self {
             theme,
             width,
             out: Vec::new(),
+            meta: Vec::new(),
+            code_base,
+            code_blocks: 0,
             containers: Vec::new(),
             lists: Vec::new(),
             styles: vec![Style::default()],
@@ -103,8 +111,52 @@ impl<'t> Renderer<'t> {
 
     pub(super) fn flush_wrapper(&mut self) {
         if let Some(w) = self.wrapper.take() {
-            self.out.extend(w.finish());
+            let (lines, meta) = w.finish_meta();
+            self.fill_meta(LineMeta::default());
+            self.out.extend(lines);
+            self.meta.extend(meta);
         }
+    }
+
+    /// Give the lines pushed without one the meta `m`.
+    pub(super) fn fill_meta(&mut self, m: LineMeta) {
+        let n = self.out.len();
+        if self.meta.len() < n {
+            self.meta.resize(n, m);
+        }
+    }
+
+    /// Push a line of `lead` cells of drawing, the rest text.
+    pub(super) fn push_line(&mut self, line: Line<'static>, lead: usize) {
+        self.fill_meta(LineMeta::default());
+        self.out.push(line);
+        self.meta.push(LineMeta {
+            lead: lead.min(usize::from(u16::MAX)) as u16,
+            ..LineMeta::default()
+        });
+    }
+
+    /// The cells of the container prefix that are quote bars (and the indentation before
+    /// them): drawing, not text, on every line of a block.
+    pub(super) fn quote_lead(&self) -> usize {
+        let mut w = 0;
+        let mut lead = 0;
+        for c in self.containers.iter().take(MAX_DEPTH) {
+            match c {
+                Container::Quote => {
+                    w += 2;
+                    lead = w;
+                }
+                Container::Item { width, .. } => w += width,
+            }
+        }
+        lead.min(self.width / 2)
+    }
+
+    /// The label of the next code block: its number in the conversation.
+    pub(super) fn next_code_label(&mut self) -> usize {
+        self.code_blocks += 1;
+        self.code_base + self.code_blocks
     }
 
     /// Start a block: finish inline text, add the blank line between blocks, and return
@@ -132,14 +184,16 @@ impl<'t> Renderer<'t> {
                 let trimmed = last.content.trim_end().to_string();
                 last.content = trimmed.into();
             }
-            self.out.push(line);
+            let w = line.width();
+            self.push_line(line, w);
         }
         self.pending_blank = false;
     }
 
     fn start_wrapper(&mut self) {
         let (first, rest) = self.begin_block();
-        self.wrapper = Some(Wrapper::with_prefix(self.width, first, rest));
+        let lead = self.quote_lead();
+        self.wrapper = Some(Wrapper::with_prefix(self.width, first, rest).with_leads(lead, lead));
     }
 
     fn inline(&mut self, text: &str, style: Style) {
@@ -203,7 +257,8 @@ impl<'t> Renderer<'t> {
                 let w = self.width.saturating_sub(spans_width(&first));
                 let mut spans = first;
                 spans.push(Span::styled("─".repeat(w), t.dim));
-                self.out.push(Line::from(spans));
+                let lead = self.quote_lead();
+                self.push_line(Line::from(spans), lead);
                 self.pending_blank = true;
             }
             Event::TaskListMarker(done) => {
@@ -343,7 +398,8 @@ impl<'t> Renderer<'t> {
                 if let Some(Container::Item { emitted: false, .. }) = self.containers.last() {
                     // An empty item: still show its marker.
                     let (first, _) = self.prefixes(true);
-                    self.out.push(Line::from(first));
+                    let lead = self.quote_lead();
+                    self.push_line(Line::from(first), lead);
                 }
                 self.containers.pop();
             }

@@ -5,6 +5,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
+use super::LineMeta;
 use super::blocks::Renderer;
 use super::wrap::{Wrapper, spaces, spans_width};
 
@@ -36,6 +37,7 @@ impl Renderer<'_> {
         if ncols == 0 {
             return;
         }
+        self.fill_meta(LineMeta::default());
         let prefix_w = spans_width(&first).max(spans_width(&rest));
         let chrome = 3 * ncols + 1;
         let avail = self.width.saturating_sub(prefix_w + chrome);
@@ -43,7 +45,8 @@ impl Renderer<'_> {
         // Columns are at least 2 cells wide, so any character fits.
         if avail < 2 * ncols {
             // Too narrow for boxes: one wrapped line per row, cells separated by bars.
-            let mut w = Wrapper::with_prefix(self.width, first, rest);
+            let lead = self.quote_lead();
+            let mut w = Wrapper::with_prefix(self.width, first, rest).with_leads(lead, lead);
             for row in &tb.rows {
                 for (i, cell) in row.iter().enumerate() {
                     if i > 0 {
@@ -55,7 +58,10 @@ impl Renderer<'_> {
                 }
                 w.push("\n", Style::default());
             }
-            self.out.extend(w.finish());
+            let (lines, meta) = w.finish_meta();
+            self.fill_meta(LineMeta::default());
+            self.out.extend(lines);
+            self.meta.extend(meta);
             return;
         }
         let mut natural = vec![2usize; ncols];
@@ -155,5 +161,10 @@ impl Renderer<'_> {
             &mut self.out,
             vec![Span::styled(border("└", "┴", "┘"), t.border)],
         );
+        let lead = self.quote_lead().min(usize::from(u16::MAX)) as u16;
+        self.fill_meta(LineMeta {
+            lead,
+            ..LineMeta::default()
+        });
     }
 }

@@ -196,19 +196,21 @@ fn code_is_highlighted_and_hard_broken() {
     let lines = render(md, 24, &th());
     assert_fits(&lines, 24);
     let t = text(&lines);
-    assert_eq!(t[0], "▎ fn main() {");
+    // The label line first: block 1, its language.
+    assert_eq!(t[0], "▎ [1] rust");
+    assert_eq!(t[1], "▎ fn main() {");
     // Broken at the width, continuation keeps the indentation.
-    assert_eq!(t[1], "▎     let s = \"012345678");
-    assert!(t[2].starts_with("▎     9012"), "{t:?}");
+    assert_eq!(t[2], "▎     let s = \"012345678");
+    assert!(t[3].starts_with("▎     9012"), "{t:?}");
     assert_eq!(t.last().unwrap(), "▎ }");
-    let rgb = lines[0]
+    let rgb = lines[1]
         .spans
         .iter()
         .any(|s| matches!(s.style.fg, Some(Color::Rgb(..))));
     assert!(rgb, "rust code should be highlighted");
     // Not word-wrapped: spaces do not move words.
     let lines = render("```\nab cd ef gh\n```", 6, &th());
-    assert_eq!(text(&lines), ["▎ ab c", "▎ d ef", "▎  gh"]);
+    assert_eq!(text(&lines), ["▎ [1]", "▎ ab c", "▎ d ef", "▎  gh"]);
 }
 
 #[test]
@@ -233,17 +235,25 @@ fn huge_code_blocks_are_not_highlighted() {
     );
     let lines = render(&long_line, 80, &th());
     assert!(lines.len() > 50);
-    assert!(lines.iter().all(|l| l.spans[1].style.fg == th().code.fg));
+    assert!(
+        lines
+            .iter()
+            .skip(1)
+            .all(|l| l.spans[1].style.fg == th().code.fg)
+    );
 }
 
 #[test]
 fn unknown_language_and_unterminated_fence_are_plain_code() {
     let lines = render("```nosuchlang\nx <- 1\n```", 40, &th());
-    assert_eq!(text(&lines), ["▎ x <- 1"]);
-    assert_eq!(lines[0].spans[1].style.fg, th().code.fg);
+    assert_eq!(text(&lines), ["▎ [1] nosuchlang", "▎ x <- 1"]);
+    assert_eq!(lines[1].spans[1].style.fg, th().code.fg);
     // Streaming: the closing fence has not arrived yet.
     let lines = render("text\n\n```python\ndef f():\n    return 1", 40, &th());
-    assert_eq!(text(&lines), ["text", "", "▎ def f():", "▎     return 1"]);
+    assert_eq!(
+        text(&lines),
+        ["text", "", "▎ [1] python", "▎ def f():", "▎     return 1"]
+    );
 }
 
 #[test]
@@ -283,4 +293,139 @@ fn huge_replies_render_whole_and_in_proportion() {
     assert_fits(&big, 80);
     // Every chunk makes the same lines (the last blank line of a reply is not drawn).
     assert_eq!(big.len() + 1, (small.len() + 1) * 4);
+}
+
+// ---------------------------------------------------------------------------
+// Code block labels, and what each line is made of (for copying).
+
+#[test]
+fn code_blocks_get_a_numbered_label_line() {
+    let md = "- item\n\n  ```rust\n  fn x() {}\n  ```\n\n```\nplain\n```";
+    let r = render_full(md, 40, &th(), 4);
+    assert_eq!(
+        text(&r.lines),
+        [
+            "• item",
+            "",
+            "  ▎ [5] rust",
+            "  ▎ fn x() {}",
+            "",
+            "▎ [6]",
+            "▎ plain"
+        ]
+    );
+    assert_eq!(r.code_blocks, 2);
+    let deco: Vec<bool> = r.meta.iter().map(|m| m.deco).collect();
+    assert_eq!(deco, [false, false, true, false, false, true, false]);
+    // The code's lead is the indentation and the gutter: copying takes the code alone.
+    assert_eq!(r.meta[3].lead, 4);
+    assert_eq!(r.meta[6].lead, 2);
+}
+
+#[test]
+fn wrapped_lines_say_they_go_on_and_which_cells_are_drawing() {
+    let r = render_full("> alpha beta gamma delta", 14, &th(), 0);
+    assert_eq!(text(&r.lines), ["│ alpha beta", "│ gamma delta"]);
+    assert_eq!(
+        r.meta[0],
+        LineMeta {
+            lead: 2,
+            soft: false,
+            space: 0,
+            deco: false
+        }
+    );
+    assert_eq!(
+        r.meta[1],
+        LineMeta {
+            lead: 2,
+            soft: true,
+            space: 1,
+            deco: false
+        }
+    );
+    // A code line broken at the width goes on from the line above, without a space.
+    let r = render_full("```\nabcdefghijkl\n```", 8, &th(), 0);
+    assert_eq!(text(&r.lines), ["▎ [1]", "▎ abcdef", "▎ ghijkl"]);
+    assert!(!r.meta[1].soft && r.meta[2].soft && r.meta[2].space == 0);
+    // A hard break is a hard line.
+    let r = render_full("one  \ntwo", 20, &th(), 0);
+    assert_eq!(text(&r.lines), ["one", "two"]);
+    assert!(!r.meta[1].soft);
+    assert_eq!(r.meta.len(), r.lines.len());
+}
+
+/// Markdown that puts code blocks in every place the parser allows, and things that look
+/// like code blocks but are not.
+const CODE_CORPUS: &[&str] = &[
+    "```\na\n```",
+    "~~~py\nb\n~~~",
+    "    indented\n    code",
+    "\tcode after a tab",
+    "  \tmixed indentation",
+    "- item\n\n      indented in a list\n",
+    "- item\n  ```\n  in a list\n  ```\n- next",
+    "> ```\n> quoted\n> ```\n>\n>     indented quoted",
+    "1. one\n   ```sh\n   echo\n   ```\n2. two\n\n   ~~~\n   x\n   ~~~",
+    "```\nunterminated",
+    "````\n```\nnested fence\n```\n````",
+    "`inline` and ``` not a fence ``` here",
+    "| a | b |\n|---|---|\n| ```x``` | y |",
+    "<div>\n```\nin html\n```\n</div>",
+    "```\r\nwindows\r\n```\r\n",
+    "text\n    not code (a lazy continuation)",
+    "- a\n-     b (code in an item)",
+    "> > ```\n> > deep\n> > ```",
+    "```\n\u{1b}[31mred\u{1b}[0m\n```",
+    "  ```\n  two-space fence\n  ```",
+    "     ```\n     five spaces: indented, not a fence\n     ```",
+];
+
+#[test]
+fn the_code_block_finder_agrees_with_what_is_drawn() {
+    for md in CODE_CORPUS {
+        for width in [8u16, 40, 120] {
+            let r = render_full(md, width, &th(), 0);
+            let labels = r.meta.iter().filter(|m| m.deco).count();
+            assert_eq!(r.code_blocks, labels, "{md:?} at {width}");
+            assert_eq!(
+                crate::text::code_blocks::count(md),
+                labels,
+                "{md:?} at {width}"
+            );
+            assert_eq!(
+                crate::text::code_blocks::code_blocks(md).len(),
+                labels,
+                "{md:?} at {width}"
+            );
+        }
+        // Where the screen shows the text as written, at a width where nothing wraps, the
+        // bodies found are the lines drawn after each label (less their lead).
+        if crate::text::sanitize(md) != *md {
+            continue;
+        }
+        let r = render_full(md, 200, &th(), 0);
+        let mut drawn: Vec<Vec<String>> = Vec::new();
+        let mut in_block = false;
+        for (line, meta) in r.lines.iter().zip(&r.meta) {
+            let s = line.to_string();
+            if meta.deco {
+                drawn.push(Vec::new());
+                in_block = true;
+            } else if in_block && s.contains('▎') {
+                let body: String = s.chars().skip(usize::from(meta.lead)).collect();
+                if let Some(b) = drawn.last_mut() {
+                    b.push(body);
+                }
+            } else {
+                in_block = false;
+            }
+        }
+        let drawn: Vec<String> = drawn.iter().map(|b| b.join("\n")).collect();
+        let found: Vec<String> = crate::text::code_blocks::code_blocks(md)
+            .into_iter()
+            .map(|b| b.body)
+            .collect();
+        assert_eq!(found, drawn, "{md:?}");
+    }
 }

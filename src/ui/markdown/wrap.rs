@@ -5,6 +5,8 @@ use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
 use unicode_width::UnicodeWidthStr;
 
+use super::LineMeta;
+
 /// Display width of one grapheme.
 #[inline]
 fn grapheme_width(g: &str) -> usize {
@@ -62,6 +64,13 @@ pub(crate) struct Wrapper {
     open: bool,
     /// The current line was started by wrapping (so leading spaces are dropped).
     soft: bool,
+    /// Spaces the wrap that started the current line dropped (put back when copying).
+    join_space: usize,
+    /// Leading cells of a first line, and of a line after a hard break, that are drawing
+    /// (quote bars), not text.
+    lead_first: u16,
+    lead_rest: u16,
+    meta: Vec<LineMeta>,
     word: String,
     /// (start offset in `word`, style) runs.
     word_runs: Vec<(usize, Style)>,
@@ -94,6 +103,10 @@ impl Wrapper {
             cur_w: 0,
             open: false,
             soft: false,
+            join_space: 0,
+            lead_first: 0,
+            lead_rest: 0,
+            meta: Vec::new(),
             word: String::new(),
             word_runs: Vec::new(),
             word_w: 0,
@@ -101,6 +114,14 @@ impl Wrapper {
             space_style: Style::default(),
             space_w: 0,
         }
+    }
+
+    /// Cells at the start of first and later (unwrapped) lines that are not text; a wrapped
+    /// line's whole prefix (its hanging indent) never is.
+    pub(super) fn with_leads(mut self, first: usize, rest: usize) -> Self {
+        self.lead_first = first.min(usize::from(u16::MAX)) as u16;
+        self.lead_rest = rest.min(usize::from(u16::MAX)) as u16;
+        self
     }
 
     fn cap(&self) -> usize {
@@ -175,10 +196,13 @@ impl Wrapper {
         let space = std::mem::take(&mut self.space);
         let space_w = std::mem::replace(&mut self.space_w, 0);
         let space_w = if self.cur_w == 0 && self.soft {
+            // Spaces at the start of a wrapped line are dropped: the wrap took them.
+            self.join_space += space.chars().count();
             0
         } else {
             space_w
         };
+        let dropped = space.chars().count();
         let cap = self.cap();
         let run_text = |i: usize| {
             let (start, style) = runs[i];
@@ -192,11 +216,13 @@ impl Wrapper {
         } else if word_w <= self.rest_cap() {
             if self.cur_w > 0 {
                 self.end_line(true);
+                self.join_space = dropped;
             }
         } else {
             // Longer than a line: break it between graphemes.
             if self.cur_w > 0 {
                 self.end_line(true);
+                self.join_space = dropped;
             }
             for i in 0..runs.len() {
                 let (text, style) = run_text(i);
@@ -226,6 +252,20 @@ impl Wrapper {
     }
 
     fn end_line(&mut self, soft: bool) {
+        let lead = if self.soft {
+            self.rest_w.min(usize::from(u16::MAX)) as u16
+        } else if self.out.is_empty() {
+            self.lead_first
+        } else {
+            self.lead_rest
+        };
+        self.meta.push(LineMeta {
+            lead,
+            soft: self.soft,
+            space: self.join_space.min(usize::from(u8::MAX)) as u8,
+            deco: false,
+        });
+        self.join_space = 0;
         let prefix = if self.out.is_empty() {
             &self.first
         } else {
@@ -240,12 +280,17 @@ impl Wrapper {
         self.open = false;
     }
 
-    pub(crate) fn finish(mut self) -> Vec<Line<'static>> {
+    pub(crate) fn finish(self) -> Vec<Line<'static>> {
+        self.finish_meta().0
+    }
+
+    /// The lines, and for each what it is made of (see [`LineMeta`]).
+    pub(crate) fn finish_meta(mut self) -> (Vec<Line<'static>>, Vec<LineMeta>) {
         self.flush_word();
         if self.cur_w > 0 || !self.cur.is_empty() || self.open {
             self.end_line(false);
         }
-        self.out
+        (self.out, self.meta)
     }
 }
 
