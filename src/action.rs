@@ -94,6 +94,12 @@ pub enum Action {
     No,
     /// Close the panel (or stop editing).
     Close,
+    /// Edit the draft in `$VISUAL` / `$EDITOR` (saving replaces the draft).
+    Editor,
+    /// Expand a large paste shown as one element back into the draft's text.
+    ExpandPaste,
+    /// Suspend to the shell (like vim and less; `fg` comes back).
+    Suspend,
 }
 
 impl Action {
@@ -133,6 +139,9 @@ impl Action {
         Action::Yes,
         Action::No,
         Action::Close,
+        Action::Editor,
+        Action::ExpandPaste,
+        Action::Suspend,
     ];
 
     pub fn name(self) -> String {
@@ -183,6 +192,9 @@ impl Action {
             Action::Yes => "yes",
             Action::No => "no",
             Action::Close => "close the panel / stop editing",
+            Action::Editor => "edit the message in $VISUAL / $EDITOR (saving replaces it)",
+            Action::ExpandPaste => "expand a large paste (shown as one element) into editable text",
+            Action::Suspend => "suspend to the shell (fg comes back)",
         }
     }
 
@@ -217,6 +229,9 @@ impl Action {
             Action::Yes => "yes",
             Action::No => "no",
             Action::Close => "close",
+            Action::Editor => "editor",
+            Action::ExpandPaste => "expand paste",
+            Action::Suspend => "suspend",
         }
     }
 }
@@ -269,6 +284,12 @@ pub enum Msg {
         title: String,
         result: Result<(), String>,
     },
+    /// The external editor closed (`Effect::Edit`): the new draft, or why the draft was
+    /// kept (the editor failed, was not found, or left the file empty).
+    Edited(Result<String, String>),
+    /// Back from a suspension (`Effect::Suspend`): the terminal is ours again, or why it
+    /// could not be suspended.
+    Resumed(Result<(), String>),
 }
 
 /// Work `update()` asks the runtime to do. Each result comes back as a [`Msg`].
@@ -315,6 +336,12 @@ pub enum Effect {
     LoadTokenizer(TokenCounter),
     /// Talk to another server from now on (`Msg::ServerChanged`).
     UseServer { base_url: String, name: String },
+    /// Hand the terminal to `$VISUAL` / `$EDITOR` on `draft` in a private temporary file,
+    /// then take it back (`Msg::Edited`).
+    Edit { draft: String },
+    /// Give the terminal back to the shell and stop (SIGTSTP); redraw on `fg`
+    /// (`Msg::Resumed`).
+    Suspend,
     /// Leave the event loop (after the pending saves).
     Quit,
 }

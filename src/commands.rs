@@ -28,6 +28,8 @@ pub enum Command {
     Open(PathBuf),
     Sessions,
     Rename(String),
+    /// Edit the draft in `$VISUAL` / `$EDITOR`.
+    Editor,
 }
 
 /// Every command with its argument form and what it does (for help and completion).
@@ -87,6 +89,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/open", "PATH", "open a saved transcript"),
     ("/sessions", "", "browse saved conversations"),
     ("/rename", "TITLE", "rename this conversation"),
+    ("/editor", "", "write the message in $VISUAL or $EDITOR"),
     ("/help", "", "every key and command"),
     ("/quit", "", "quit"),
 ];
@@ -137,6 +140,7 @@ pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
         "/open" => Ok(Command::Open(path(need("a path")?))),
         "/sessions" => Ok(Command::Sessions),
         "/rename" => Ok(Command::Rename(need("a title")?)),
+        "/editor" | "/edit" => Ok(Command::Editor),
         other => Err(match nearest(other) {
             Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
             None => format!(

@@ -1,11 +1,12 @@
 //! chat-tui: parse the command line, load the configuration, then dispatch: a subcommand,
 //! headless mode, or the full-screen app.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use chat_tui::cli::{self, Cli, Command};
+use chat_tui::cli::{self, Cli, Command, Run};
 use chat_tui::config;
 use chat_tui::headless::{self, EXIT_USAGE};
 
@@ -21,6 +22,12 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // Before the configuration: a broken config file must not stop these.
+    match &cli.command {
+        Some(Command::Completions { shell }) => return done(cli::completions(*shell)),
+        Some(Command::Man) => return done(cli::man()),
+        _ => {}
+    }
     let overrides = match cli.settings.overrides() {
         Ok(o) => o,
         Err(e) => return fail(&e),
@@ -35,7 +42,15 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::List { search }) => return done(cli::list(search.as_deref())),
         Some(Command::Export { id, format }) => return done(cli::export(id, *format)),
-        None => {}
+        _ => {}
+    }
+    let run = cli::what_to_run(
+        &cli,
+        std::io::stdin().is_terminal(),
+        std::io::stdout().is_terminal(),
+    );
+    if let Run::Refuse(why) = &run {
+        return fail(why);
     }
     // One thread runs the UI loop and the requests alike: a streaming reply wakes one
     // thread, not a pool (less CPU per token); blocking work (saves) has its own pool.
@@ -46,13 +61,22 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start: {e}")),
     };
-    if let Some(p) = &cli.prompt {
-        let text = match headless::read_prompt(p) {
+    if let Run::Headless { from_stdin } = run {
+        let arg = if from_stdin {
+            "-"
+        } else {
+            cli.prompt.as_deref().unwrap_or("")
+        };
+        let text = match headless::read_prompt(arg) {
             Ok(t) => t,
             Err(e) => return fail(&e),
         };
         if text.trim().is_empty() {
-            return fail("the prompt is empty");
+            return fail(if cli.prompt.is_none() {
+                "nothing came on standard input: pipe a prompt in, or give one with -p TEXT"
+            } else {
+                "the prompt is empty"
+            });
         }
         return ExitCode::from(runtime.block_on(headless::run(settings, text)));
     }

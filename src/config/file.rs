@@ -84,6 +84,8 @@ pub struct FileConfig {
     /// Key bindings: `"ctrl-s" = "submit"`.
     #[serde(default)]
     pub keys: crate::keymap::KeyConfig,
+    /// `theme = "light"`, or a `[theme]` table: `base` and colours by role.
+    pub theme: Option<crate::config::ThemeConfig>,
 }
 
 impl FileConfig {

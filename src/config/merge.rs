@@ -47,6 +47,7 @@ pub fn merge(
         return Err(ConfigError(format!("{where_}: {e}")));
     }
     warnings.extend(key_warnings(&file.keys, &where_));
+    let theme_file = file.theme.clone().unwrap_or_default();
     Ok(Settings {
         base_url,
         base_url_configured,
@@ -66,6 +67,8 @@ pub fn merge(
         retries: layer.retries.unwrap_or(3),
         timeouts,
         keys: file.keys,
+        theme: flags.theme.or(theme_file.base).unwrap_or_default(),
+        theme_colors: theme_file.colors,
         config_path: path,
         warnings,
     })

@@ -15,10 +15,12 @@ mod key;
 mod merge;
 #[cfg(test)]
 mod tests;
+mod theme;
 
 pub use file::{FileConfig, FileTimeouts, Layer, Secret, parse_file, read_file};
 pub use key::run_key_command;
 pub use merge::merge;
+pub use theme::{Role, ThemeChoice, ThemeConfig, parse_color};
 
 /// The commented example shipped with the program (`chat-tui --print-config`).
 pub const EXAMPLE_CONFIG: &str = include_str!("../../assets/config.example.toml");
@@ -47,6 +49,7 @@ pub struct Overrides {
     pub context_window: Option<u64>,
     pub params: Params,
     pub timeouts: FileTimeouts,
+    pub theme: Option<ThemeChoice>,
 }
 
 /// The environment variables that matter, read once. Its `Debug` shows no values that
@@ -118,6 +121,10 @@ pub struct Settings {
     pub retries: u32,
     pub timeouts: Timeouts,
     pub keys: crate::keymap::KeyConfig,
+    /// The palette (`--theme`, else the config's `theme`; `auto` by default).
+    pub theme: ThemeChoice,
+    /// The config's `[theme]` colours by role, over the palette.
+    pub theme_colors: BTreeMap<Role, ratatui::style::Color>,
     /// The file that was read, if any.
     pub config_path: Option<PathBuf>,
     /// Things the user should know (e.g. a key in a file others can read).

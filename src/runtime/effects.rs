@@ -127,6 +127,8 @@ impl Effects {
                     .map_err(|e| e.to_string());
                 let _ = self.tx.send(Msg::ServerChanged { name, result });
             }
+            // Carried out by the loop, which owns the terminal (runtime/handover.rs).
+            Effect::Edit { .. } | Effect::Suspend => {}
             Effect::Quit => return false,
         }
         true

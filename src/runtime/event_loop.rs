@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event as CtEvent, EventStream};
-use futures_util::StreamExt;
+use crossterm::event::Event as CtEvent;
+use futures_util::FutureExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -14,6 +14,8 @@ use crate::action::{Action, Effect, Msg};
 use crate::api::client::Client;
 use crate::app::{self, App, Event};
 use crate::runtime::effects::Effects;
+use crate::runtime::handover;
+use crate::runtime::input::Input;
 use crate::runtime::terminal::Term;
 use crate::ui::theme::Theme;
 
@@ -26,8 +28,8 @@ pub async fn run(
     app: &mut App,
     client: Client,
     probe_local: bool,
+    theme: &Theme,
 ) -> anyhow::Result<()> {
-    let theme = Theme::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut effects = Effects::new(client, tx.clone());
     // The highlighter loads off the UI path (the tokenizer comes with the start effects).
@@ -36,25 +38,46 @@ pub async fn run(
         tokio::spawn(crate::runtime::probe::local_servers(tx.clone()));
     }
     let mut pending: Vec<Effect> = app.start_effects();
-    let mut events = EventStream::new();
+    let mut events = Input::start();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    // In raw mode Ctrl+C is a key; SIGINT comes from `kill -INT` (quit, saving) or from
+    // Ctrl+C typed in the external editor (it is the editor's: ignored here).
+    let mut sigint = signal(SignalKind::interrupt())?;
     let mut last_draw = Instant::now() - FRAME;
     let mut batch: Vec<Msg> = Vec::with_capacity(256);
     let mut input_pending = false;
     'run: loop {
+        let mut handed_over: Vec<Msg> = Vec::new();
         for fx in pending.drain(..) {
-            if !effects.run(fx) {
-                break 'run;
+            // The effects that need the terminal itself.
+            match fx {
+                Effect::Edit { draft } => {
+                    handed_over.push(handover::edit(terminal, &events, &draft).await);
+                    while let Some(Some(())) = sigint.recv().now_or_never() {}
+                }
+                Effect::Suspend => handed_over.push(handover::suspend(terminal, &events)),
+                fx => {
+                    if !effects.run(fx) {
+                        break 'run;
+                    }
+                }
             }
+        }
+        if !handed_over.is_empty() {
+            for m in handed_over {
+                pending.extend(app::update(app, Event::Msg(m)));
+            }
+            input_pending = true;
+            continue;
         }
         if app.quit {
             break;
         }
         if app.dirty && (input_pending || last_draw.elapsed() >= FRAME) {
-            terminal.draw(|f| crate::ui::layout::draw(f, app, &theme))?;
+            terminal.draw(|f| crate::ui::layout::draw(f, app, theme))?;
             app.dirty = false;
             last_draw = Instant::now();
         }
@@ -93,6 +116,7 @@ pub async fn run(
             _ = tokio::time::sleep_until(next_frame), if app.dirty => {}
             _ = sigterm.recv() => pending.extend(app::update(app, Event::Action(Action::Quit))),
             _ = sighup.recv() => pending.extend(app::update(app, Event::Action(Action::Quit))),
+            _ = sigint.recv() => pending.extend(app::update(app, Event::Action(Action::Quit))),
         }
     }
     // The saves asked for on the way out.

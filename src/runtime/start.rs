@@ -92,5 +92,7 @@ pub fn launch(
         app,
         client,
         probe_local: first_run,
+        theme: settings.theme,
+        theme_colors: settings.theme_colors.clone(),
     })
 }
