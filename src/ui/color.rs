@@ -63,18 +63,45 @@ const ANSI16: [(Color, (u8, u8, u8)); 16] = [
     (Color::White, (255, 255, 255)),
 ];
 
-/// Readable as text on a light background.
+/// Readable as text on a light background (whatever the palette: yellow, cyan, white and
+/// the light variants are pale in most).
 fn on_light(c: Color) -> bool {
     matches!(
         c,
-        Color::Black
-            | Color::Red
-            | Color::Green
-            | Color::Blue
-            | Color::Magenta
-            | Color::Cyan
-            | Color::DarkGray
+        Color::Black | Color::Red | Color::Green | Color::Blue | Color::Magenta | Color::DarkGray
     )
+}
+
+/// Relative luminance (WCAG 2) of an RGB colour.
+pub fn luminance((r, g, b): (u8, u8, u8)) -> f64 {
+    let lin = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+}
+
+/// Contrast ratio (WCAG 2) of a colour against white.
+pub fn contrast_on_white(rgb: (u8, u8, u8)) -> f64 {
+    1.05 / (luminance(rgb) + 0.05)
+}
+
+/// `rgb`, darkened (hue kept) until it has at least `ratio` contrast against white: for
+/// syntax colours on a light background (pale comment grays).
+pub fn darken_for_white(rgb: (u8, u8, u8), ratio: f64) -> (u8, u8, u8) {
+    let mut c = rgb;
+    for _ in 0..40 {
+        if contrast_on_white(c) >= ratio {
+            break;
+        }
+        let d = |v: u8| (f64::from(v) * 0.92).floor() as u8;
+        c = (d(c.0), d(c.1), d(c.2));
+    }
+    c
 }
 
 /// Readable as text on a dark background.
@@ -89,7 +116,7 @@ fn distance(a: (u8, u8, u8), b: (u8, u8, u8)) -> u32 {
     let dg = i32::from(a.1) - i32::from(b.1);
     let db = i32::from(a.2) - i32::from(b.2);
     let (dr, dg, db) = (dr.unsigned_abs(), dg.unsigned_abs(), db.unsigned_abs());
-    ((512 + rm) * dr * dr >> 8) + 4 * dg * dg + ((767 - rm) * db * db >> 8)
+    (((512 + rm) * dr * dr) >> 8) + 4 * dg * dg + (((767 - rm) * db * db) >> 8)
 }
 
 /// The nearest of the 16 ANSI colours that reads well on the background.
@@ -110,29 +137,55 @@ pub fn nearest_ansi16(rgb: (u8, u8, u8), light_background: bool) -> Color {
 /// The levels of the 256-colour palette's 6×6×6 cube.
 const CUBE: [u8; 6] = [0, 95, 135, 175, 215, 255];
 
-/// The nearest colour of the 256-colour palette (the cube or the gray ramp; never the 16
-/// first, whose values depend on the terminal).
+/// CIE L*a*b* of an sRGB colour (D65): distances in it follow what the eye sees far better
+/// than distances in RGB (a navy stays blue instead of turning teal).
+fn lab((r, g, b): (u8, u8, u8)) -> [f64; 3] {
+    let lin = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let (r, g, b) = (lin(r), lin(g), lin(b));
+    let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.950_47;
+    let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.088_83;
+    let f = |t: f64| {
+        if t > 0.008_856 {
+            t.cbrt()
+        } else {
+            7.787 * t + 16.0 / 116.0
+        }
+    };
+    let (fx, fy, fz) = (f(x), f(y), f(z));
+    [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+}
+
+/// L*a*b* of the palette entries 16..=255 (the 16 first depend on the terminal).
+fn palette_lab() -> &'static [[f64; 3]; 240] {
+    static LAB: std::sync::OnceLock<[[f64; 3]; 240]> = std::sync::OnceLock::new();
+    LAB.get_or_init(|| {
+        let mut out = [[0.0; 3]; 240];
+        for (k, slot) in out.iter_mut().enumerate() {
+            *slot = lab(ansi256_rgb(u8::try_from(16 + k).unwrap_or(255)));
+        }
+        out
+    })
+}
+
+/// The nearest colour of the 256-colour palette, as the eye judges it (the cube or the
+/// gray ramp; never the 16 first, whose values depend on the terminal).
 pub fn nearest_ansi256(rgb: (u8, u8, u8)) -> u8 {
-    let level = |v: u8| -> usize {
-        CUBE.iter()
-            .enumerate()
-            .min_by_key(|(_, c)| (i32::from(**c) - i32::from(v)).unsigned_abs())
-            .map_or(0, |(i, _)| i)
-    };
-    let (ri, gi, bi) = (level(rgb.0), level(rgb.1), level(rgb.2));
-    let cube = (CUBE[ri], CUBE[gi], CUBE[bi]);
-    let cube_index = 16 + 36 * ri + 6 * gi + bi;
-    // The gray ramp: 232..=255 are 8, 18, …, 238.
-    let avg = (u32::from(rgb.0) + u32::from(rgb.1) + u32::from(rgb.2)) / 3;
-    let gi = (avg.saturating_sub(3) / 10).min(23);
-    let g = u8::try_from(8 + 10 * gi).unwrap_or(238);
-    let gray_index = 232 + gi as usize;
-    let best = if distance(rgb, (g, g, g)) < distance(rgb, cube) {
-        gray_index
-    } else {
-        cube_index
-    };
-    u8::try_from(best).unwrap_or(255)
+    let q = lab(rgb);
+    let d = |p: &[f64; 3]| (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
+    palette_lab()
+        .iter()
+        .enumerate()
+        .min_by(|a, b| d(a.1).total_cmp(&d(b.1)))
+        .and_then(|(k, _)| u8::try_from(16 + k).ok())
+        .unwrap_or(231)
 }
 
 /// The RGB of a 256-colour palette entry (xterm's values).
@@ -204,6 +257,9 @@ mod tests {
         assert_eq!(nearest_ansi256((0x5f, 0x87, 0xaf)), 67);
         // A gray goes to the ramp.
         assert_eq!(nearest_ansi256((128, 128, 128)), 244);
+        // A navy stays a dark blue (per-channel rounding would make it teal, 23).
+        let navy = ansi256_rgb(nearest_ansi256((0x0a, 0x30, 0x69)));
+        assert!(navy.2 > navy.1 && navy.2 > navy.0, "{navy:?}");
         for i in 16..=255u8 {
             let (r, g, b) = ansi256_rgb(i);
             assert_eq!(ansi256_rgb(nearest_ansi256((r, g, b))), (r, g, b), "{i}");
@@ -222,6 +278,17 @@ mod tests {
         assert_eq!(nearest_ansi16((0, 0, 238), true), Color::Blue);
         // A near-white never becomes white text on a light background.
         assert_ne!(nearest_ansi16((250, 250, 250), true), Color::White);
+    }
+
+    #[test]
+    fn pale_colours_are_darkened_for_white() {
+        let comment = (0x96, 0x98, 0x96);
+        assert!(contrast_on_white(comment) < 3.0);
+        let d = darken_for_white(comment, 4.5);
+        assert!(contrast_on_white(d) >= 4.5, "{d:?}");
+        assert!(d.0 <= d.1 && d.2 <= d.1, "a gray stays gray: {d:?}");
+        let dark = (0x0a, 0x30, 0x69);
+        assert_eq!(darken_for_white(dark, 4.5), dark);
     }
 
     #[test]

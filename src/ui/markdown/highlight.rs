@@ -10,7 +10,7 @@ use syntect::easy::HighlightLines;
 use syntect::highlighting::{FontStyle, HighlightState, ThemeSet};
 use syntect::parsing::{ParseState, SyntaxReference, SyntaxSet};
 
-use crate::ui::color::{ColorDepth, adapt};
+use crate::ui::color::{ColorDepth, adapt, darken_for_white};
 use crate::ui::theme::ThemeKind;
 
 static SYNTAXES: OnceLock<SyntaxSet> = OnceLock::new();
@@ -202,7 +202,12 @@ pub(super) fn find_syntax(lang: &str) -> Option<&'static SyntaxReference> {
 }
 
 fn syntect_style(s: syntect::highlighting::Style, colors: Colors) -> Style {
-    let rgb = Color::Rgb(s.foreground.r, s.foreground.g, s.foreground.b);
+    let mut rgb = (s.foreground.r, s.foreground.g, s.foreground.b);
+    if colors.light {
+        // Light themes' comment grays are too pale to read on white.
+        rgb = darken_for_white(rgb, 4.5);
+    }
+    let rgb = Color::Rgb(rgb.0, rgb.1, rgb.2);
     let mut style = Style::new().fg(adapt(rgb, colors.depth, colors.light));
     if s.font_style.contains(FontStyle::BOLD) {
         style = style.add_modifier(Modifier::BOLD);
