@@ -91,6 +91,7 @@ for f; do :; done   # the file is the last argument
 case "$(cat "$dir/mode")" in
   fail) echo "EDITOR FAILING"; exit 1 ;;
   empty) : > "$f"; exit 0 ;;
+  sigint) kill -INT $PPID; sleep 0.2; printf 'after sigint\n' > "$f"; exit 0 ;;
 esac
 printf 'EDITOR READY> '
 IFS= read -r line
@@ -209,6 +210,17 @@ fn an_editor_that_fails_or_leaves_the_file_empty_keeps_the_draft() {
             && status_line(&sc).contains("left the file empty: the message is unchanged")
             && input_box(&sc) == "keep me"
     });
+    // A Ctrl+C typed in the editor is the editor's: chat-tui does not quit.
+    std::fs::write(dir.path().join("mode"), "sigint").unwrap();
+    t.key(Key::Ctrl('g'));
+    t.wait_until("back after a SIGINT, with the edited message", T, |s| {
+        let sc = full(s);
+        s.alternate_screen() && input_box(&sc) == "after sigint"
+    });
+    assert!(
+        t.try_exit().is_none(),
+        "chat-tui quit on the editor's SIGINT"
+    );
     // /editor works the same way (and starts empty: the draft is the command).
     std::fs::write(dir.path().join("mode"), "type").unwrap();
     t.key(Key::Ctrl('a')); // clear the line
@@ -241,6 +253,23 @@ fn a_missing_editor_is_named_and_the_draft_kept() {
             && status_line(&sc).contains("not found (set $VISUAL or $EDITOR)")
             && status_line(&sc).contains("/nonexistent/bin/some-editor")
             && input_box(&sc) == "still here"
+    });
+    t.key(Key::Ctrl('q'));
+    assert!(t.wait_exit(T).success());
+}
+
+#[test]
+fn ctrl_z_without_job_control_goes_on() {
+    // Started straight in the terminal, with no job-control shell: the kernel ignores the
+    // stop (an orphaned process group), and the app takes the terminal back at once.
+    let srv = FakeServer::start();
+    let mut t = spawn_app(&srv, &[], 100, 30);
+    t.send("abc");
+    t.wait_until("abc in the input", T, |s| input_box(&full(s)) == "abc");
+    t.key(Key::Ctrl('z'));
+    t.send("d");
+    t.wait_until("still running, still typing", T, |s| {
+        s.alternate_screen() && input_box(&full(s)) == "abcd"
     });
     t.key(Key::Ctrl('q'));
     assert!(t.wait_exit(T).success());

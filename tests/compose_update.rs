@@ -74,6 +74,7 @@ fn input_shows(app: &App) -> String {
 fn a_large_paste_is_one_element_and_is_sent_in_full() {
     let mut app = new_app();
     type_str(&mut app, "Summarise: ");
+    assert!(!chat_tui::ui::panels::hints(&app).contains("expand paste"));
     let pasted = format!("{}\r\n{}", big(6000), big(6341));
     assert!(update(&mut app, Event::Paste(pasted)).is_empty());
     assert_eq!(
@@ -82,6 +83,12 @@ fn a_large_paste_is_one_element_and_is_sent_in_full() {
         "one element in the input"
     );
     assert_eq!(app.draft.line_count(), 1);
+    // The key hints offer to expand it while it is there.
+    assert!(
+        chat_tui::ui::panels::hints(&app).contains("Ctrl+T expand paste"),
+        "{}",
+        chat_tui::ui::panels::hints(&app)
+    );
     let notice = app.status.notice.clone().unwrap();
     assert!(
         notice.text.contains("12,342 characters") && notice.text.contains("Ctrl+T"),

@@ -107,6 +107,9 @@ impl Draft {
 
     /// How many large pastes are shown as elements.
     pub fn paste_elements(&self) -> usize {
+        if self.pastes.is_empty() {
+            return 0;
+        }
         let shown = self.shown();
         self.pastes
             .iter()

@@ -231,6 +231,16 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("`reddish` is not a colour"), "{e}");
+        // Through the config file's parser: the file and the line.
+        let path = std::path::Path::new("c.toml");
+        let e = crate::config::parse_file(path, "model = \"m\"\n[theme]\nuser = \"reddish\"\n")
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("c.toml:3:") && e.contains("`reddish`"), "{e}");
+        let e = crate::config::parse_file(path, "model = \"m\"\n[theme]\nusr = \"red\"\n")
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("c.toml:") && e.contains("`usr`"), "{e}");
         let e = toml::from_str::<F>("theme = \"sepia\"")
             .err()
             .unwrap()

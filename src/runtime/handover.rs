@@ -66,9 +66,10 @@ pub async fn edit(term: &mut Term, input: &Input, draft: &str) -> Msg {
 /// Run `command` (split like a shell would: `code --wait` works) on `path` and wait.
 async fn run_editor(command: &str, path: &Path) -> Result<(), String> {
     let mut cmd = tokio::process::Command::new("/bin/sh");
-    // `$0` names the editor in the shell's own messages; the file is `$1`.
+    // `$0` names the editor in the shell's own messages; the file is `$1`. `exec`: the
+    // editor is the only process (a Ctrl+C typed in it reaches it, not a waiting shell).
     cmd.arg("-c")
-        .arg(format!("{command} \"$1\""))
+        .arg(format!("exec {command} \"$1\""))
         .arg(command)
         .arg(path)
         .stdin(Stdio::inherit())

@@ -451,6 +451,15 @@ pub fn hints(app: &App) -> String {
     let ctx = app.key_context();
     let mut parts = match app.focus {
         Focus::Input if app.is_busy() => keymap_hints(km, ctx, &[Hint::One(Action::Cancel)]),
+        Focus::Input if app.draft.paste_elements() > 0 => keymap_hints(
+            km,
+            ctx,
+            &[
+                Hint::One(Action::Submit),
+                Hint::One(Action::ExpandPaste),
+                Hint::One(Action::Newline),
+            ],
+        ),
         Focus::Input => keymap_hints(
             km,
             ctx,
