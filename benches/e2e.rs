@@ -145,23 +145,41 @@ fn highest_token(screen: &vt100::Screen) -> usize {
     best
 }
 
-fn startup(runs: usize) -> Vec<f64> {
+fn startup(runs: usize, extra: &[&str]) -> Vec<f64> {
     let mut times = Vec::new();
     for _ in 0..runs {
         let t0 = Instant::now();
-        let mut tui = Tui::spawn_cmd(
-            Path::new(BIN),
-            &["--base-url", "http://127.0.0.1:9/v1", "--model", "gpt-4o"],
-            &[],
-            COLS,
-            ROWS,
-        );
+        let mut args = vec!["--base-url", "http://127.0.0.1:9/v1", "--model", "gpt-4o"];
+        args.extend_from_slice(extra);
+        let mut tui = Tui::spawn_cmd(Path::new(BIN), &args, &[], COLS, ROWS);
         tui.wait_for(" message ", Duration::from_secs(10));
         times.push(t0.elapsed().as_secs_f64() * 1e3);
         tui.key(Key::Ctrl('q'));
         tui.wait_exit(Duration::from_secs(5));
     }
     times
+}
+
+/// CPU used while the app sits idle for `secs` (the input reader polls, the tick runs).
+fn idle(secs: u64) -> f64 {
+    let mut tui = Tui::spawn_cmd(
+        Path::new(BIN),
+        &["--base-url", "http://127.0.0.1:9/v1", "--model", "gpt-4o"],
+        &[],
+        COLS,
+        ROWS,
+    );
+    tui.wait_for(" message ", Duration::from_secs(10));
+    let pid = tui.pid().expect("pid");
+    std::thread::sleep(Duration::from_millis(1500));
+    let cpu0 = cpu_seconds(pid);
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    let cpu = cpu_seconds(pid) - cpu0;
+    let wall = t0.elapsed().as_secs_f64();
+    tui.key(Key::Ctrl('q'));
+    tui.wait_exit(Duration::from_secs(5));
+    cpu / wall * 100.0
 }
 
 fn streaming(tokens: usize, rate: f64) -> (f64, Vec<f64>, f64) {
@@ -324,19 +342,27 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    // E2E_ONLY=startup|streaming|transcript|pager runs one part (e.g. under `perf record`).
+    // E2E_ONLY=startup|idle|streaming|transcript|pager runs one part (e.g. under `perf record`).
     let only = std::env::var("E2E_ONLY").ok();
     let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let dir = tempfile::tempdir().expect("tempdir");
     println!("chat-tui whole-program benchmark ({COLS}x{ROWS} pseudo-terminal, release build)");
 
     if run("startup") {
-        let mut s = startup(10);
+        // The default theme is `auto`: one background query (OSC 11 + DA1) before the
+        // first frame; `--theme dark` asks nothing.
+        let mut s = startup(10, &[]);
+        let mut d = startup(10, &["--theme", "dark"]);
         println!(
-            "start to first frame: median {:.1} ms, p90 {:.1} ms (target < 15 ms)",
+            "start to first frame: median {:.1} ms, p90 {:.1} ms (target < 15 ms); with --theme dark (no background query) median {:.1} ms",
             pct(&mut s, 0.5),
-            pct(&mut s, 0.9)
+            pct(&mut s, 0.9),
+            pct(&mut d, 0.5)
         );
+    }
+
+    if run("idle") {
+        println!("idle for 10 s: CPU {:.3} % of one core", idle(10));
     }
 
     if run("streaming") {

@@ -105,6 +105,12 @@ pub enum Action {
     CopyMessage,
     /// Copy the selected message's first code block.
     CopyCode,
+    /// Edit the draft in `$VISUAL` / `$EDITOR` (saving replaces the draft).
+    Editor,
+    /// Expand a large paste shown as one element back into the draft's text.
+    ExpandPaste,
+    /// Suspend to the shell (like vim and less; `fg` comes back).
+    Suspend,
 }
 
 impl Action {
@@ -149,6 +155,9 @@ impl Action {
         Action::StartLocal,
         Action::CopyMessage,
         Action::CopyCode,
+        Action::Editor,
+        Action::ExpandPaste,
+        Action::Suspend,
     ];
 
     pub fn name(self) -> String {
@@ -204,6 +213,9 @@ impl Action {
             Action::StartLocal => "download (once) and start the local model, or restart it",
             Action::CopyMessage => "copy the selected message (its Markdown source)",
             Action::CopyCode => "copy the selected message's first code block",
+            Action::Editor => "edit the message in $VISUAL / $EDITOR (saving replaces it)",
+            Action::ExpandPaste => "expand a large paste (shown as one element) into editable text",
+            Action::Suspend => "suspend to the shell (fg comes back)",
         }
     }
 
@@ -243,6 +255,9 @@ impl Action {
             Action::StartLocal => "local model",
             Action::CopyMessage => "copy",
             Action::CopyCode => "copy code",
+            Action::Editor => "editor",
+            Action::ExpandPaste => "expand paste",
+            Action::Suspend => "suspend",
         }
     }
 }
@@ -324,6 +339,12 @@ pub enum Msg {
     },
     /// The system clipboard failed or did not answer (the text still went through OSC 52).
     ClipboardFailed(String),
+    /// The external editor closed (`Effect::Edit`): the new draft, or why the draft was
+    /// kept (the editor failed, was not found, or left the file empty).
+    Edited(Result<String, String>),
+    /// Back from a suspension (`Effect::Suspend`): the terminal is ours again, or why it
+    /// could not be suspended.
+    Resumed(Result<(), String>),
 }
 
 /// What the local model's job reports.
@@ -408,6 +429,12 @@ pub enum Effect {
     /// Put `text` on the clipboard: the terminal's (OSC 52) and the system's (`Msg::Copied`,
     /// `Msg::ClipboardFailed`). `what` names it on the status line ("reply 3").
     Copy { text: String, what: String },
+    /// Hand the terminal to `$VISUAL` / `$EDITOR` on `draft` in a private temporary file,
+    /// then take it back (`Msg::Edited`).
+    Edit { draft: String },
+    /// Give the terminal back to the shell and stop (SIGTSTP); redraw on `fg`
+    /// (`Msg::Resumed`).
+    Suspend,
     /// Leave the event loop (after the pending saves).
     Quit,
 }

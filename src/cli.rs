@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::api::types::{Mode, Params};
 use crate::chat::conversation::Memory;
-use crate::config::{FileTimeouts, Overrides};
+use crate::config::{FileTimeouts, Overrides, ThemeChoice};
 
 #[derive(Parser, Debug, Default)]
 #[command(
@@ -74,6 +74,14 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
         format: ExportFormat,
     },
+    /// Print a shell completion script (e.g. `chat-tui completions bash > ~/.local/share/bash-completion/completions/chat-tui`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `chat-tui man | man -l -`.
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -161,6 +169,9 @@ pub struct SettingsArgs {
     /// Like --local, serving this GGUF file instead of SmolLM2.
     #[arg(long, value_name = "PATH.gguf", conflicts_with = "base_url")]
     pub local_model: Option<PathBuf>,
+    /// Colours: dark, light, or auto (from the terminal's background; dark if it does not say).
+    #[arg(long, value_name = "THEME", value_parser = parse_theme)]
+    pub theme: Option<ThemeChoice>,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -168,6 +179,10 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 }
 
 fn parse_memory(s: &str) -> Result<Memory, String> {
+    s.parse()
+}
+
+fn parse_theme(s: &str) -> Result<ThemeChoice, String> {
     s.parse()
 }
 
@@ -217,8 +232,66 @@ impl SettingsArgs {
             },
             local: self.local,
             local_model: self.local_model.clone(),
+            theme: self.theme,
         })
     }
+}
+
+/// What to run, from the command line and whether standard input and output are terminals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Run {
+    /// The full-screen app.
+    App,
+    /// Headless: one prompt (`-p TEXT`, or `-p -` / piped: read standard input).
+    Headless { from_stdin: bool },
+    /// Nothing can run: a one-line reason naming `-p`.
+    Refuse(String),
+}
+
+/// `echo TEXT | chat-tui` is `chat-tui -p -`. The app needs a terminal on both sides; with
+/// none and no prompt, say how to run headless instead of failing on the terminal.
+pub fn what_to_run(cli: &Cli, stdin_tty: bool, stdout_tty: bool) -> Run {
+    let opens = cli.path.is_some() || cli.open.is_some() || cli.resume;
+    if let Some(p) = &cli.prompt {
+        return Run::Headless {
+            from_stdin: p == "-",
+        };
+    }
+    if !stdin_tty && !opens {
+        return Run::Headless { from_stdin: true };
+    }
+    if !stdout_tty || !stdin_tty {
+        let which = if stdout_tty {
+            "standard input"
+        } else {
+            "standard output"
+        };
+        return Run::Refuse(format!(
+            "{which} is not a terminal, so the full-screen app cannot run: give a prompt with -p TEXT (or pipe one in) for headless output"
+        ));
+    }
+    Run::App
+}
+
+/// `chat-tui completions SHELL`: the completion script on stdout.
+pub fn completions(shell: clap_complete::Shell) -> Result<(), String> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut cmd, "chat-tui", &mut out);
+    out.flush()
+        .map_err(|e| format!("cannot write the script: {e}"))
+}
+
+/// `chat-tui man`: the manual page (roff) on stdout.
+pub fn man() -> Result<(), String> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    clap_mangen::Man::new(cmd)
+        .render(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write the manual page: {e}"))
 }
 
 /// `chat-tui list [--search TEXT]`: one line per saved conversation, newest first.
@@ -272,6 +345,45 @@ fn library() -> Result<crate::store::library::Library, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(args: &[&str], stdin_tty: bool, stdout_tty: bool) -> Run {
+        let mut all = vec!["chat-tui"];
+        all.extend_from_slice(args);
+        what_to_run(&Cli::try_parse_from(all).unwrap(), stdin_tty, stdout_tty)
+    }
+
+    #[test]
+    fn pipes_choose_headless_and_no_terminal_names_p() {
+        assert_eq!(run(&[], true, true), Run::App);
+        // echo hi | chat-tui (whatever stdout is)
+        assert_eq!(run(&[], false, true), Run::Headless { from_stdin: true });
+        assert_eq!(run(&[], false, false), Run::Headless { from_stdin: true });
+        // -p always wins
+        assert_eq!(
+            run(&["-p", "hi"], true, false),
+            Run::Headless { from_stdin: false }
+        );
+        assert_eq!(
+            run(&["-p", "-"], true, true),
+            Run::Headless { from_stdin: true }
+        );
+        // chat-tui > file: no terminal to draw on, no prompt
+        match run(&[], true, false) {
+            Run::Refuse(e) => {
+                assert!(
+                    e.contains("-p TEXT") && e.contains("standard output"),
+                    "{e}"
+                );
+                assert!(!e.contains("os error"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A transcript opens in the app, which needs the terminal.
+        assert!(
+            matches!(run(&["chat.json"], false, true), Run::Refuse(e) if e.contains("standard input"))
+        );
+        assert!(matches!(run(&["--resume"], true, false), Run::Refuse(_)));
+    }
 
     #[test]
     fn every_parameter_flag_parses() {
@@ -345,6 +457,24 @@ mod tests {
         let o = cli.settings.overrides().unwrap();
         assert_eq!(o.local_model, Some(PathBuf::from("m.gguf")));
         assert!(Cli::try_parse_from(["chat-tui", "--local", "--base-url", "http://x/v1"]).is_err());
+        // Subcommands win over a transcript path.
+        let cli = Cli::try_parse_from(["chat-tui", "completions", "bash"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Completions {
+                shell: clap_complete::Shell::Bash
+            })
+        ));
+        assert_eq!(cli.path, None);
+        let cli = Cli::try_parse_from(["chat-tui", "man"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Man)));
+        assert!(Cli::try_parse_from(["chat-tui", "completions", "tcsh"]).is_err());
+        let cli = Cli::try_parse_from(["chat-tui", "--theme", "light"]).unwrap();
+        assert_eq!(
+            cli.settings.overrides().unwrap().theme,
+            Some(ThemeChoice::Light)
+        );
+        assert!(Cli::try_parse_from(["chat-tui", "--theme", "sepia"]).is_err());
         assert!(
             Cli::try_parse_from(["chat-tui", "--extra", "novalue"])
                 .unwrap()

@@ -32,6 +32,8 @@ pub enum Command {
     Local(LocalArg),
     /// `/copy [N|all|last-question]`.
     Copy(CopyWhat),
+    /// Edit the draft in `$VISUAL` / `$EDITOR`.
+    Editor,
 }
 
 /// What `/local` does.
@@ -151,6 +153,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "[N|all|last-question]",
         "copy the last reply (Markdown), code block N, the conversation, or the last question",
     ),
+    ("/editor", "", "write the message in $VISUAL or $EDITOR"),
     ("/help", "", "every key and command"),
     ("/quit", "", "quit"),
 ];
@@ -213,6 +216,7 @@ pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
             }
         })),
         "/copy" => Ok(Command::Copy(CopyWhat::parse(rest)?)),
+        "/editor" | "/edit" => Ok(Command::Editor),
         other => Err(match nearest(other) {
             Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
             None => format!(

@@ -1,11 +1,12 @@
 //! chat-tui: parse the command line, load the configuration, then dispatch: a subcommand,
 //! headless mode, or the full-screen app.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use chat_tui::cli::{self, Cli, Command};
+use chat_tui::cli::{self, Cli, Command, Run};
 use chat_tui::config;
 use chat_tui::headless::{self, EXIT_USAGE};
 
@@ -24,6 +25,12 @@ fn main() -> ExitCode {
     if let Err(e) = chat_tui::diag::init(cli.log.as_deref()) {
         eprintln!("chat-tui: warning: {e}");
     }
+    // Before the configuration: a broken config file must not stop these.
+    match &cli.command {
+        Some(Command::Completions { shell }) => return done(cli::completions(*shell)),
+        Some(Command::Man) => return done(cli::man()),
+        _ => {}
+    }
     let overrides = match cli.settings.overrides() {
         Ok(o) => o,
         Err(e) => return fail(&e),
@@ -38,7 +45,7 @@ fn main() -> ExitCode {
     match &cli.command {
         Some(Command::List { search }) => return done(cli::list(search.as_deref())),
         Some(Command::Export { id, format }) => return done(cli::export(id, *format)),
-        Some(Command::Local { .. }) | None => {}
+        _ => {}
     }
     // One thread runs the UI loop and the requests alike: a streaming reply wakes one
     // thread, not a pool (less CPU per token); blocking work (saves) has its own pool.
@@ -55,13 +62,30 @@ fn main() -> ExitCode {
             settings.local.clone(),
         )));
     }
-    if let Some(p) = &cli.prompt {
-        let text = match headless::read_prompt(p) {
+    let run = cli::what_to_run(
+        &cli,
+        std::io::stdin().is_terminal(),
+        std::io::stdout().is_terminal(),
+    );
+    if let Run::Refuse(why) = &run {
+        return fail(why);
+    }
+    if let Run::Headless { from_stdin } = run {
+        let arg = if from_stdin {
+            "-"
+        } else {
+            cli.prompt.as_deref().unwrap_or("")
+        };
+        let text = match headless::read_prompt(arg) {
             Ok(t) => t,
             Err(e) => return fail(&e),
         };
         if text.trim().is_empty() {
-            return fail("the prompt is empty");
+            return fail(if cli.prompt.is_none() {
+                "nothing came on standard input: pipe a prompt in, or give one with -p TEXT"
+            } else {
+                "the prompt is empty"
+            });
         }
         if settings.use_local {
             return ExitCode::from(

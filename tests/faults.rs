@@ -1030,6 +1030,12 @@ fn sighup_saves_restores_and_exits() {
 }
 
 #[test]
+fn sigint_saves_restores_and_exits() {
+    // In raw mode Ctrl+C is a key; SIGINT comes from `kill -INT`.
+    signal_test("INT");
+}
+
+#[test]
 fn a_terminal_3x2_survives_and_recovers_on_resize() {
     let server = FakeServer::start();
     let mut t = tui(&server, KEY, &[], 3, 2);

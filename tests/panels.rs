@@ -388,7 +388,8 @@ fn the_selected_message_is_highlighted_when_the_conversation_has_focus() {
     let reversed_rows = |buf: &ratatui::buffer::Buffer| -> Vec<String> {
         (0..buf.area.height)
             .filter(|&y| {
-                (1..10).all(|x| {
+                // (Column 1 is the pane's margin.)
+                (2..10).all(|x| {
                     buf[(x, y)]
                         .modifier
                         .contains(ratatui::style::Modifier::REVERSED)
@@ -412,7 +413,7 @@ fn the_selected_message_is_highlighted_when_the_conversation_has_focus() {
     let buf = draw(&mut app);
     let y = (0..buf.area.height)
         .find(|&y| {
-            buf[(1, y)]
+            buf[(2, y)]
                 .modifier
                 .contains(ratatui::style::Modifier::REVERSED)
         })

@@ -112,6 +112,21 @@ pub struct Connection {
     pub test_panic: bool,
     /// The home folder, for `~/` in command paths (read at start).
     pub home: Option<PathBuf>,
+    /// The first-run look for a local server.
+    pub probe: Probe,
+}
+
+/// The first-run look for a model server on this machine, as the welcome text tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// Not looking (a key or a server is configured).
+    Off,
+    Looking,
+    Found {
+        name: String,
+        url: String,
+    },
+    NotFound,
 }
 
 /// Where the conversation is written.
@@ -227,6 +242,11 @@ impl App {
                 first_run: start.first_run,
                 test_panic: false,
                 home: None,
+                probe: if start.first_run {
+                    Probe::Looking
+                } else {
+                    Probe::Off
+                },
             },
             save: start.save,
             custody,
@@ -459,8 +479,23 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
                 return Vec::new();
             }
             app.focus = Focus::Input;
-            // Pasted text never sends: it goes into the draft, line breaks and all.
-            app.draft.paste(&text);
+            // Pasted text never sends: it goes into the draft, line breaks and all (a large
+            // paste as one element).
+            if let Some(chars) = app.draft.paste(&text) {
+                let key = app.keymap.hint_key(Context::Input, Action::ExpandPaste);
+                let how = if key.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({key} expands it for editing)")
+                };
+                app.notify(
+                    NoticeKind::Info,
+                    format!(
+                        "pasted {} characters as one element: it is sent in full{how}",
+                        draft::thousands(chars)
+                    ),
+                );
+            }
             Vec::new()
         }
         Event::Mouse(m) => selection::on_mouse(app, m),
@@ -633,6 +668,18 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::StartLocal => return local::start(app),
         Action::CopyMessage => return selection::copy_message(app),
         Action::CopyCode => return selection::copy_first_code(app),
+        Action::Editor => {
+            app.focus = Focus::Input;
+            return vec![Effect::Edit {
+                draft: app.draft.text(),
+            }];
+        }
+        Action::Suspend => return vec![Effect::Suspend],
+        Action::ExpandPaste => {
+            if !app.draft.expand_paste() {
+                app.notify(NoticeKind::Info, "no pasted block to expand");
+            }
+        }
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit

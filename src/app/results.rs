@@ -1,7 +1,7 @@
 //! The results of effects (`Msg`s) coming back: each goes to the part of the app it is for.
 
 use crate::action::{Effect, Msg};
-use crate::app::{App, NoticeKind, Overlay, custody, overlay, sessions, turn};
+use crate::app::{App, Focus, NoticeKind, Overlay, Probe, custody, overlay, sessions, turn};
 
 pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -12,6 +12,13 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::LocalServer(found) => {
+            app.conn.probe = match &found {
+                Some((name, url)) => Probe::Found {
+                    name: name.clone(),
+                    url: url.clone(),
+                },
+                None => Probe::NotFound,
+            };
             overlay::local_server_found(app, found);
             Vec::new()
         }
@@ -107,6 +114,27 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::ClipboardFailed(e) => {
             app.notify(NoticeKind::Warning, e);
+            Vec::new()
+        }
+        Msg::Edited(result) => {
+            match result {
+                Ok(text) => {
+                    app.draft.set(&text);
+                    app.focus = Focus::Input;
+                    app.notify(NoticeKind::Info, "message updated from the editor");
+                }
+                Err(why) => app.notify(
+                    NoticeKind::Warning,
+                    format!("{why}: the message is unchanged"),
+                ),
+            }
+            Vec::new()
+        }
+        Msg::Resumed(result) => {
+            app.dirty = true;
+            if let Err(e) = result {
+                app.notify(NoticeKind::Error, e);
+            }
             Vec::new()
         }
     }

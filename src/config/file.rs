@@ -100,6 +100,8 @@ pub struct FileConfig {
     pub keys: crate::keymap::KeyConfig,
     /// The built-in local model.
     pub local: Option<FileLocal>,
+    /// `theme = "light"`, or a `[theme]` table: `base` and colours by role.
+    pub theme: Option<crate::config::ThemeConfig>,
 }
 
 impl FileConfig {

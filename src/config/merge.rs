@@ -54,6 +54,7 @@ pub fn merge(
     } else {
         model
     };
+    let theme_file = file.theme.clone().unwrap_or_default();
     Ok(Settings {
         base_url,
         base_url_configured,
@@ -73,6 +74,8 @@ pub fn merge(
         retries: layer.retries.unwrap_or(3),
         timeouts,
         keys: file.keys,
+        theme: flags.theme.or(theme_file.base).unwrap_or_default(),
+        theme_colors: theme_file.colors,
         config_path: path,
         local,
         use_local,

@@ -15,10 +15,12 @@ mod key;
 mod merge;
 #[cfg(test)]
 mod tests;
+mod theme;
 
 pub use file::{FileConfig, FileLocal, FileTimeouts, Layer, Secret, parse_file, read_file};
 pub use key::run_key_command;
 pub use merge::merge;
+pub use theme::{Role, ThemeChoice, ThemeConfig, parse_color};
 
 /// The commented example shipped with the program (`chat-tui --print-config`).
 pub const EXAMPLE_CONFIG: &str = include_str!("../../assets/config.example.toml");
@@ -53,6 +55,7 @@ pub struct Overrides {
     pub local: bool,
     /// `--local-model PATH.gguf`: serve this file (implies `--local`).
     pub local_model: Option<PathBuf>,
+    pub theme: Option<ThemeChoice>,
 }
 
 /// The environment variables that matter, read once. Its `Debug` shows no values that
@@ -124,6 +127,10 @@ pub struct Settings {
     pub retries: u32,
     pub timeouts: Timeouts,
     pub keys: crate::keymap::KeyConfig,
+    /// The palette (`--theme`, else the config's `theme`; `auto` by default).
+    pub theme: ThemeChoice,
+    /// The config's `[theme]` colours by role, over the palette.
+    pub theme_colors: BTreeMap<Role, ratatui::style::Color>,
     /// The file that was read, if any.
     pub config_path: Option<PathBuf>,
     /// The local model's options (`[local]`, `--local-model`).

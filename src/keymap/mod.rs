@@ -191,6 +191,8 @@ impl Default for Keymap {
         b(Global, k(C::Char('n'), CTRL), A::NewChat);
         b(Global, k(C::Char('r'), CTRL), A::Retry);
         b(Global, k(C::BackTab, 0), A::FocusNext);
+        b(Global, k(C::Char('g'), CTRL), A::Editor);
+        b(Global, k(C::Char('z'), CTRL), A::Suspend);
 
         b(Input, k(C::Enter, 0), A::Submit);
         b(Input, k(C::Enter, ALT), A::Newline);
@@ -199,6 +201,7 @@ impl Default for Keymap {
         b(Input, k(C::Up, 0), A::RecallPrev);
         b(Input, k(C::Down, 0), A::RecallNext);
         b(Input, k(C::Tab, 0), A::Complete);
+        b(Input, k(C::Char('t'), CTRL), A::ExpandPaste);
 
         b(Conversation, k(C::Up, 0), A::SelectPrev);
         b(Conversation, k(C::Char('k'), 0), A::SelectPrev);

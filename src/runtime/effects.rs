@@ -230,6 +230,8 @@ impl Effects {
                 }
             }
             Effect::Copy { text, what } => self.copy(text, what),
+            // Carried out by the loop, which owns the terminal (runtime/handover.rs).
+            Effect::Edit { .. } | Effect::Suspend => {}
             Effect::Quit => return false,
         }
         true

@@ -9,8 +9,8 @@
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{Event as CtEvent, EventStream};
-use futures_util::StreamExt;
+use crossterm::event::Event as CtEvent;
+use futures_util::FutureExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -19,6 +19,8 @@ use crate::api::client::Client;
 use crate::app::{self, App, Event};
 use crate::runtime::claims::Shared;
 use crate::runtime::effects::Effects;
+use crate::runtime::handover;
+use crate::runtime::input::Input;
 use crate::runtime::terminal::{self, Term};
 use crate::ui::theme::Theme;
 
@@ -41,8 +43,8 @@ pub async fn run(
     client: Client,
     probe_local: bool,
     claims: Shared,
+    theme: &Theme,
 ) -> anyhow::Result<Ended> {
-    let theme = Theme::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut effects = Effects::new(client, tx.clone(), claims);
     // The highlighter loads off the UI path (the tokenizer comes with the start effects).
@@ -51,11 +53,14 @@ pub async fn run(
         tokio::spawn(crate::runtime::probe::local_servers(tx.clone()));
     }
     let mut pending: Vec<Effect> = app.start_effects();
-    let mut events = EventStream::new();
+    let mut events = Input::start();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    // In raw mode Ctrl+C is a key; SIGINT comes from `kill -INT` (quit, saving) or from
+    // Ctrl+C typed in the external editor (it is the editor's: ignored here).
+    let mut sigint = signal(SignalKind::interrupt())?;
     let mut last_draw = Instant::now() - FRAME;
     let mut batch: Vec<Msg> = Vec::with_capacity(256);
     let mut input_pending = false;
@@ -63,10 +68,29 @@ pub async fn run(
     let mut hangup = false;
     let mut failure: Option<anyhow::Error> = None;
     'run: loop {
+        let mut handed_over: Vec<Msg> = Vec::new();
         for fx in pending.drain(..) {
-            if !effects.run(fx) {
-                break 'run;
+            // The effects that need the terminal itself (none once it is gone).
+            match fx {
+                Effect::Edit { .. } | Effect::Suspend if hangup || failure.is_some() => {}
+                Effect::Edit { draft } => {
+                    handed_over.push(handover::edit(term, &events, &draft).await);
+                    while let Some(Some(())) = sigint.recv().now_or_never() {}
+                }
+                Effect::Suspend => handed_over.push(handover::suspend(term, &events)),
+                fx => {
+                    if !effects.run(fx) {
+                        break 'run;
+                    }
+                }
             }
+        }
+        if !handed_over.is_empty() {
+            for m in handed_over {
+                pending.extend(app::update(app, Event::Msg(m)));
+            }
+            input_pending = true;
+            continue;
         }
         // OSC 52 and the like: through the terminal's writer, between frames.
         let out = effects.take_terminal_output();
@@ -86,7 +110,7 @@ pub async fn run(
             && failure.is_none()
             && (input_pending || last_draw.elapsed() >= FRAME)
         {
-            if let Err(e) = term.draw(|f| crate::ui::layout::draw(f, app, &theme)) {
+            if let Err(e) = term.draw(|f| crate::ui::layout::draw(f, app, theme)) {
                 tracing::info!(error = %e, "cannot draw: ending");
                 lost_terminal(app, &mut pending, &mut hangup, &mut failure, e.into());
                 continue;
@@ -142,6 +166,7 @@ pub async fn run(
                 hangup |= terminal::is_gone();
                 pending.extend(app::update(app, Event::Action(Action::Quit)));
             }
+            _ = sigint.recv() => pending.extend(app::update(app, Event::Action(Action::Quit))),
         }
     }
     // The saves asked for on the way out.

@@ -5,6 +5,8 @@ pub mod claims;
 pub mod clipboard;
 pub mod effects;
 pub mod event_loop;
+pub mod handover;
+pub mod input;
 pub mod local;
 pub mod probe;
 pub mod saver;
@@ -25,6 +27,37 @@ pub struct Launch {
     pub probe_local: bool,
     /// The files taken for the conversation opened at start.
     pub claims: claims::Shared,
+    /// The palette (`auto`: from the terminal's background) and the colours over it.
+    pub theme: crate::config::ThemeChoice,
+    pub theme_colors: std::collections::BTreeMap<crate::config::Role, ratatui::style::Color>,
+}
+
+/// The theme: the palette chosen (or, for `auto`, the one that suits the background the
+/// terminal reported, else `COLORFGBG`, else dark), the config's colours over it, brought to
+/// the terminal's colour depth.
+pub fn build_theme(
+    choice: crate::config::ThemeChoice,
+    background: Option<terminal::Background>,
+    colorfgbg: Option<&str>,
+    colors: &std::collections::BTreeMap<crate::config::Role, ratatui::style::Color>,
+    depth: crate::ui::color::ColorDepth,
+) -> crate::ui::theme::Theme {
+    use crate::config::ThemeChoice;
+    use crate::ui::theme::{Theme, ThemeKind};
+    let light = match choice {
+        ThemeChoice::Dark => false,
+        ThemeChoice::Light => true,
+        ThemeChoice::Auto => background
+            .map(terminal::Background::is_light)
+            .or_else(|| terminal::colorfgbg_is_light(colorfgbg))
+            .unwrap_or(false),
+    };
+    let kind = if light {
+        ThemeKind::Light
+    } else {
+        ThemeKind::Dark
+    };
+    Theme::of(kind).with_colors(colors).for_depth(depth)
 }
 
 /// Run the app until the user quits (or the terminal goes away). The terminal is restored
@@ -36,10 +69,25 @@ pub async fn run(launch: Launch) -> anyhow::Result<event_loop::Ended> {
         client,
         probe_local,
         claims,
+        theme,
+        theme_colors,
     } = launch;
     terminal::install_panic_hook();
-    let mut term = terminal::init()?;
-    let result = event_loop::run(&mut term, &mut app, client, probe_local, claims).await;
+    let (mut term, background) = terminal::init(theme == crate::config::ThemeChoice::Auto)
+        .map_err(|_| {
+            terminal::restore();
+            anyhow::anyhow!(
+                "no terminal to draw on: give a prompt with -p TEXT (or pipe one in) for headless output"
+            )
+        })?;
+    let theme = build_theme(
+        theme,
+        background,
+        std::env::var("COLORFGBG").ok().as_deref(),
+        &theme_colors,
+        crate::ui::color::ColorDepth::from_env(),
+    );
+    let result = event_loop::run(&mut term, &mut app, client, probe_local, claims, &theme).await;
     let hangup = matches!(result, Ok(event_loop::Ended::Hangup));
     tracing::info!(hangup, error = result.is_err(), "ended");
     terminal::finish(term, hangup);
@@ -79,5 +127,37 @@ pub async fn main(
             say(&format!("chat-tui: {e}"));
             ExitCode::from(1)
         }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ThemeChoice;
+    use crate::ui::color::ColorDepth;
+    use crate::ui::theme::ThemeKind;
+
+    #[test]
+    fn auto_follows_the_background_else_colorfgbg_else_dark() {
+        let none = std::collections::BTreeMap::new();
+        let white = Some(terminal::Background {
+            r: 255,
+            g: 255,
+            b: 255,
+        });
+        let black = Some(terminal::Background { r: 0, g: 0, b: 0 });
+        let kind = |c, bg, fgbg| build_theme(c, bg, fgbg, &none, ColorDepth::TrueColor).kind;
+        assert_eq!(kind(ThemeChoice::Auto, white, None), ThemeKind::Light);
+        assert_eq!(
+            kind(ThemeChoice::Auto, black, Some("0;15")),
+            ThemeKind::Dark
+        );
+        assert_eq!(
+            kind(ThemeChoice::Auto, None, Some("0;15")),
+            ThemeKind::Light
+        );
+        assert_eq!(kind(ThemeChoice::Auto, None, Some("15;0")), ThemeKind::Dark);
+        assert_eq!(kind(ThemeChoice::Auto, None, None), ThemeKind::Dark);
+        assert_eq!(kind(ThemeChoice::Dark, white, None), ThemeKind::Dark);
+        assert_eq!(kind(ThemeChoice::Light, black, None), ThemeKind::Light);
     }
 }

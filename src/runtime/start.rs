@@ -136,5 +136,7 @@ pub fn launch(
         client,
         probe_local: first_run,
         claims: claims.shared(),
+        theme: settings.theme,
+        theme_colors: settings.theme_colors.clone(),
     })
 }

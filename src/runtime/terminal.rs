@@ -1,5 +1,6 @@
 //! The terminal: raw mode and the alternate screen on the way in, everything put back on
-//! the way out — after a normal quit, an error or a panic.
+//! the way out — after a normal quit, an error or a panic — and taken back after the editor
+//! or a suspension. At start, the background colour is asked for (for the `auto` theme).
 
 use std::io::{self, Stdout, Write};
 use std::path::{Path, PathBuf};
@@ -21,7 +22,10 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
 /// The latest snapshot given to the saver, per file, so a panic can still write it.
 static LAST_SNAPSHOT: Mutex<Vec<(PathBuf, Arc<Conversation>)>> = Mutex::new(Vec::new());
+/// Keyboard enhancement flags are pushed now (popped on restore).
 static ENHANCED_KEYS: AtomicBool = AtomicBool::new(false);
+/// The terminal reported keyboard enhancement at start (pushed again on resume).
+static SUPPORTS_ENHANCED_KEYS: AtomicBool = AtomicBool::new(false);
 
 /// Remember `conversation` as the latest snapshot for `path` (for the panic hook).
 pub fn remember_snapshot(path: &PathBuf, conversation: &Arc<Conversation>) {
@@ -61,9 +65,27 @@ fn save_snapshot(path: &Path, conv: &Conversation) {
 }
 
 /// Raw mode, the alternate screen, bracketed paste, mouse, and (where the terminal reports
-/// it) keyboard enhancement so Shift+Enter can be told from Enter.
-pub fn init() -> io::Result<Term> {
+/// it) keyboard enhancement so Shift+Enter can be told from Enter. `background` is asked for
+/// first, before anything reads the terminal's input (the theme's `auto`).
+pub fn init(query_background: bool) -> io::Result<(Term, Option<Background>)> {
     terminal::enable_raw_mode()?;
+    let background = if query_background {
+        query_background_colour(BACKGROUND_TIMEOUT)
+    } else {
+        None
+    };
+    SUPPORTS_ENHANCED_KEYS.store(
+        matches!(terminal::supports_keyboard_enhancement(), Ok(true)),
+        Ordering::Relaxed,
+    );
+    enter_screen()?;
+    let mut t = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    t.clear()?;
+    Ok((t, background))
+}
+
+/// The alternate screen, bracketed paste, mouse and keyboard enhancement (raw mode is on).
+fn enter_screen() -> io::Result<()> {
     let mut out = io::stdout();
     execute!(
         out,
@@ -71,16 +93,22 @@ pub fn init() -> io::Result<Term> {
         EnableBracketedPaste,
         EnableMouseCapture
     )?;
-    if matches!(terminal::supports_keyboard_enhancement(), Ok(true)) {
+    if SUPPORTS_ENHANCED_KEYS.load(Ordering::Relaxed) {
         execute!(
             out,
             PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
         )?;
         ENHANCED_KEYS.store(true, Ordering::Relaxed);
     }
-    let mut t = Terminal::new(CrosstermBackend::new(out))?;
-    t.clear()?;
-    Ok(t)
+    Ok(())
+}
+
+/// Take the terminal back after [`restore`] (back from the editor or from a suspension):
+/// raw mode, the alternate screen and the rest, and a full redraw on the next frame.
+pub fn resume(term: &mut Term) -> io::Result<()> {
+    terminal::enable_raw_mode()?;
+    enter_screen()?;
+    term.clear()
 }
 
 /// True when the terminal is gone (hung up: its window closed, its pty's other end
@@ -123,6 +151,135 @@ pub fn restore() {
     let _ = out.flush();
 }
 
+/// The terminal's background colour, as it reported it (OSC 11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Background {
+    pub r: u8,
+    pub g: u8,
+    pub b: u8,
+}
+
+impl Background {
+    /// Light enough that dark text reads best on it (relative luminance over one half).
+    pub fn is_light(self) -> bool {
+        let lin = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(self.r) + 0.7152 * lin(self.g) + 0.0722 * lin(self.b) > 0.18
+    }
+}
+
+/// How long to wait for the terminal to answer the background query.
+const BACKGROUND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Ask the terminal for its background colour: OSC 11, followed by a primary device
+/// attributes request (DA1) that every terminal answers, so one that does not know OSC 11
+/// is found out at once instead of after the timeout. Read straight from the terminal
+/// (raw mode is on; nothing else reads it yet). `None` when it does not say.
+fn query_background_colour(timeout: std::time::Duration) -> Option<Background> {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    use std::time::Instant;
+
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .ok()?;
+    tty.write_all(b"\x1b]11;?\x1b\\\x1b[c").ok()?;
+    tty.flush().ok()?;
+    let deadline = Instant::now() + timeout;
+    let mut got: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 256];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let Ok(ts) = rustix::event::Timespec::try_from(left) else {
+            break;
+        };
+        let fd = tty.as_fd();
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e == rustix::io::Errno::INTR => continue,
+            Err(_) => break,
+        }
+        match tty.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+        if answered_da1(&got) || got.len() > 4096 {
+            break;
+        }
+    }
+    parse_osc11(&got)
+}
+
+/// True once `bytes` hold a DA1 answer (`ESC [ ? … c`): the terminal answered in order, so
+/// an OSC 11 answer would have come before it.
+fn answered_da1(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = bytes[i..].windows(3).position(|w| w == b"\x1b[?") {
+        let start = i + p + 3;
+        let tail = &bytes[start..];
+        match tail
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b';'))
+        {
+            Some(k) if tail[k] == b'c' => return true,
+            Some(_) => i = start,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// The colour in an OSC 11 answer: `ESC ] 11 ; rgb:RRRR/GGGG/BBBB` ended by BEL or ST, with
+/// 1 to 4 hex digits per component.
+pub fn parse_osc11(bytes: &[u8]) -> Option<Background> {
+    let text = String::from_utf8_lossy(bytes);
+    let start = text.find("\x1b]11;")? + 5;
+    let body = &text[start..];
+    let end = body.find(['\x07', '\x1b']).unwrap_or(body.len());
+    let spec = body[..end].trim();
+    let spec = spec
+        .strip_prefix("rgb:")
+        .or_else(|| spec.strip_prefix("rgba:"))?;
+    let mut parts = spec.split('/');
+    let mut comp = || -> Option<u8> {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 4 {
+            return None;
+        }
+        let v = u32::from_str_radix(p, 16).ok()?;
+        let max = (1u32 << (4 * p.len() as u32)) - 1;
+        u8::try_from(v * 255 / max).ok()
+    };
+    Some(Background {
+        r: comp()?,
+        g: comp()?,
+        b: comp()?,
+    })
+}
+
+/// `COLORFGBG` (rxvt, Konsole, some others): `FG;BG` in palette numbers; 7 and 15 (and 9
+/// to 14) are light backgrounds. `None` when unset or unreadable.
+pub fn colorfgbg_is_light(value: Option<&str>) -> Option<bool> {
+    let bg: u8 = value?.rsplit(';').next()?.trim().parse().ok()?;
+    Some(matches!(bg, 7 | 9..=15))
+}
+
 /// On panic: restore the terminal, write the last transcript snapshots and a crash report,
 /// then let the default hook print the message on the normal screen.
 pub fn install_panic_hook() {
@@ -156,4 +313,65 @@ pub fn install_panic_hook() {
         }
         previous(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc11_answers_parse_with_either_terminator_and_any_digit_count() {
+        let white = Background {
+            r: 255,
+            g: 255,
+            b: 255,
+        };
+        assert_eq!(
+            parse_osc11(b"\x1b]11;rgb:ffff/ffff/ffff\x1b\\\x1b[?62;22c"),
+            Some(white)
+        );
+        assert_eq!(parse_osc11(b"\x1b]11;rgb:ff/ff/ff\x07"), Some(white));
+        assert_eq!(
+            parse_osc11(b"\x1b]11;rgb:0/8/f\x07"),
+            Some(Background {
+                r: 0,
+                g: 136,
+                b: 255
+            })
+        );
+        assert_eq!(
+            parse_osc11(b"\x1b]11;rgb:1e1e/1e1e/2e2e\x1b\\"),
+            Some(Background {
+                r: 30,
+                g: 30,
+                b: 46
+            })
+        );
+        // No answer (only the DA1 sentinel), or nonsense.
+        assert_eq!(parse_osc11(b"\x1b[?1;2c"), None);
+        assert_eq!(parse_osc11(b"\x1b]11;rgb:zz/00/00\x07"), None);
+        assert_eq!(parse_osc11(b"\x1b]11;rgb:00/00\x07"), None);
+    }
+
+    #[test]
+    fn the_da1_sentinel_is_recognised() {
+        assert!(answered_da1(b"\x1b]11;rgb:0/0/0\x07\x1b[?62;22c"));
+        assert!(answered_da1(b"\x1b[?1;2c"));
+        assert!(!answered_da1(b"\x1b[?1;2"));
+        assert!(!answered_da1(b"\x1b]11;rgb:0/0/0\x07"));
+    }
+
+    #[test]
+    fn light_and_dark_backgrounds() {
+        let bg = |r, g, b| Background { r, g, b }.is_light();
+        assert!(bg(255, 255, 255));
+        assert!(bg(0xfd, 0xf6, 0xe3)); // Solarized light
+        assert!(!bg(0, 0, 0));
+        assert!(!bg(0x00, 0x2b, 0x36)); // Solarized dark
+        assert!(!bg(0x28, 0x2c, 0x34));
+        assert_eq!(colorfgbg_is_light(Some("0;15")), Some(true));
+        assert_eq!(colorfgbg_is_light(Some("15;default;0")), Some(false));
+        assert_eq!(colorfgbg_is_light(Some("garbage")), None);
+        assert_eq!(colorfgbg_is_light(None), None);
+    }
 }

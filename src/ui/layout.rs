@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{App, Focus, NoticeKind};
+use crate::app::{App, Focus, NoticeKind, Probe};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::{overlays, panels, params, widgets};
@@ -96,6 +96,17 @@ fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = widgets::block(&title, theme.heading, focused, theme);
     let inner = block.inner(area);
     f.render_widget(block, area);
+    // A column between the border and the text, so a quote's bar or a table's edge is not
+    // drawn against the border (`││`).
+    let inner = if inner.width > 8 {
+        Rect {
+            x: inner.x + 1,
+            width: inner.width - 1,
+            ..inner
+        }
+    } else {
+        inner
+    };
     if app.conv.messages.is_empty() {
         f.render_widget(
             Paragraph::new(welcome(app, theme)).wrap(Wrap { trim: false }),
@@ -188,14 +199,21 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(no config directory)".into());
         lines.push(Line::from(format!("  • Config file: {cfg}")));
-        lines.push(Line::from(Span::styled(
-            if app.local.probed_none {
-                "Nothing answers on this machine's Ollama (11434) or llama.cpp (8080) ports."
-            } else {
-                "Looking for Ollama (11434) and llama.cpp (8080) on this machine…"
-            },
+    }
+    match &app.conn.probe {
+        Probe::Off => {}
+        Probe::Looking => lines.push(Line::from(Span::styled(
+            "Looking for Ollama (11434) and llama.cpp (8080) on this machine…",
             theme.dim,
-        )));
+        ))),
+        Probe::Found { name, url } => lines.push(Line::from(Span::styled(
+            format!("Found {} at {}.", sanitize(name), sanitize(url)),
+            theme.ok,
+        ))),
+        Probe::NotFound => lines.push(Line::from(Span::styled(
+            "No local server found (looked for Ollama on port 11434 and llama.cpp on 8080).",
+            theme.dim,
+        ))),
     }
     lines
 }

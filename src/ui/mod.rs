@@ -1,6 +1,7 @@
 //! Drawing: functions over `&App` (and the conversation pane's render cache). Nothing here
 //! handles a key or changes the app's state.
 
+pub mod color;
 pub mod conversation;
 pub mod custody;
 pub mod layout;

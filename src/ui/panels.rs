@@ -14,6 +14,7 @@ use crate::keymap::{Context, Hint, hints as keymap_hints};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::pane as block;
+use unicode_width::UnicodeWidthStr;
 
 const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
@@ -144,40 +145,7 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if inner.height == 0 || inner.width == 0 {
         return;
     }
-    let mut first: Vec<Span> = vec![Span::styled("last ", theme.dim)];
-    match app.conv.last_reply() {
-        Some(m) => match m.usage {
-            Some(u) => {
-                first.push(Span::raw(format!(
-                    "prompt {} · completion {} · total {}",
-                    thousands(u.prompt_tokens),
-                    thousands(u.completion_tokens),
-                    thousands(u.total_tokens)
-                )));
-                if let Some(local) = m.request_tokens
-                    && local != u.prompt_tokens
-                {
-                    first.push(Span::styled(
-                        format!(" (local prompt count {})", thousands(local)),
-                        theme.dim,
-                    ));
-                }
-            }
-            None if m.status == Status::Partial => {
-                first.push(Span::styled("streaming…", theme.dim))
-            }
-            None => {
-                first.push(Span::styled("not reported by the server", theme.dim));
-                if let Some(local) = m.request_tokens {
-                    first.push(Span::styled(
-                        format!(" (local prompt {})", thousands(local)),
-                        theme.dim,
-                    ));
-                }
-            }
-        },
-        None => first.push(Span::styled("—", theme.dim)),
-    }
+    let first = fit_line(usage_lines(app, theme), inner.width, theme);
     let next = app.next_request_tokens();
     let mut second = vec![
         Span::styled("draft ", theme.dim),
@@ -203,7 +171,7 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Constraint::Length(1),
     ])
     .split(inner);
-    f.render_widget(Paragraph::new(Line::from(first)), rows[0]);
+    f.render_widget(Paragraph::new(first), rows[0]);
     if inner.height >= 2 {
         f.render_widget(Paragraph::new(second), rows[1]);
     }
@@ -239,6 +207,130 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             );
         }
     }
+}
+
+/// The tokens panel's first line (the last reply's usage), longest form first: the first
+/// that fits the panel is drawn (see [`fit_line`]).
+fn usage_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let last = || Span::styled("last ", theme.dim);
+    let dim = |s: String| Span::styled(s, theme.dim);
+    let Some(m) = app.conv.last_reply() else {
+        return vec![Line::from(vec![last(), dim("—".into())])];
+    };
+    let local = m.request_tokens.map(thousands);
+    match m.usage {
+        Some(u) => {
+            let (p, c, t) = (
+                thousands(u.prompt_tokens),
+                thousands(u.completion_tokens),
+                thousands(u.total_tokens),
+            );
+            // The local count, where it differs from the server's.
+            let local = local.filter(|_| m.request_tokens != Some(u.prompt_tokens));
+            let forms = [
+                format!("prompt {p} · completion {c} · total {t}"),
+                format!("prompt {p} · compl. {c} · total {t}"),
+                format!("in {p} · out {c} · total {t}"),
+                format!("{p} + {c} = {t}"),
+            ];
+            // Fuller words first, then keep the local count over the words.
+            let order: &[(usize, usize)] = if local.is_some() {
+                &[
+                    (0, 0),
+                    (0, 1),
+                    (1, 1),
+                    (2, 1),
+                    (0, 2),
+                    (1, 2),
+                    (2, 2),
+                    (3, 1),
+                    (3, 2),
+                ]
+            } else {
+                &[(0, 2), (1, 2), (2, 2), (3, 2)]
+            };
+            let note = |k: usize| -> Option<String> {
+                let l = local.as_ref()?;
+                match k {
+                    0 => Some(format!(" (local prompt count {l})")),
+                    1 => Some(format!(" (local {l})")),
+                    _ => None,
+                }
+            };
+            order
+                .iter()
+                .map(|&(f, n)| {
+                    let mut spans = vec![last(), Span::raw(forms[f].clone())];
+                    spans.extend(note(n).map(dim));
+                    Line::from(spans)
+                })
+                .collect()
+        }
+        None if m.status == Status::Partial => {
+            vec![Line::from(vec![last(), dim("streaming…".into())])]
+        }
+        None => {
+            let mut out = Vec::new();
+            for (what, note) in [
+                (
+                    "not reported by the server",
+                    local.clone().map(|l| format!(" (local prompt {l})")),
+                ),
+                (
+                    "not reported",
+                    local.clone().map(|l| format!(" (local prompt {l})")),
+                ),
+                (
+                    "not reported",
+                    local.clone().map(|l| format!(" (local {l})")),
+                ),
+                ("not reported", None),
+            ] {
+                let mut spans = vec![last(), dim(what.into())];
+                spans.extend(note.map(dim));
+                out.push(Line::from(spans));
+            }
+            out
+        }
+    }
+}
+
+/// The first of `forms` (longest first) that fits `width`; else the last one, cut with an
+/// ellipsis (never mid-number without saying so).
+fn fit_line(forms: Vec<Line<'static>>, width: u16, theme: &Theme) -> Line<'static> {
+    let width = usize::from(width);
+    let mut last = Line::default();
+    for l in forms {
+        if l.width() <= width {
+            return l;
+        }
+        last = l;
+    }
+    let mut out: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for sp in last.spans {
+        let w = sp.width();
+        if used + w < width {
+            used += w;
+            out.push(sp);
+            continue;
+        }
+        let mut text = String::new();
+        for c in sp.content.chars() {
+            let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+            if used + cw + 1 > width {
+                break;
+            }
+            used += cw;
+            text.push(c);
+        }
+        out.push(Span::styled(text, sp.style));
+        break;
+    }
+    if width > 0 {
+        out.push(Span::styled("…", theme.dim));
+    }
+    Line::from(out)
 }
 
 /// The input box.
@@ -299,13 +391,17 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if app.custody.read_only.is_some() {
         spans.push(Span::styled("read-only ", theme.warning));
     }
+    let state_w: usize = spans.iter().map(Span::width).sum();
+    let mut notice_w = 0;
     if let Some(n) = &app.status.notice {
         let style = match n.kind {
             NoticeKind::Info => Style::default(),
             NoticeKind::Warning => theme.warning,
             NoticeKind::Error => theme.error,
         };
-        spans.push(Span::styled(sanitize(&n.text).into_owned(), style));
+        let text = Span::styled(sanitize(&n.text).into_owned(), style);
+        notice_w = text.width();
+        spans.push(text);
         spans.push(Span::raw("  "));
     }
     spans.push(Span::styled(
@@ -318,20 +414,32 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         theme.dim,
     ));
-    // Hints get at most half the line: drop whole hints (keeping the last, the help key)
-    // rather than cut one mid-word, and keep a space between them and the left part.
+    // Hints get at most half the line, and with a notice only what the notice leaves: a
+    // notice is never cut to make room for them. Whole hints are dropped (keeping the
+    // last, the help key, while it fits) rather than one cut mid-word.
     let all = hints(app);
-    let mut parts: Vec<&str> = all.split(" · ").collect();
-    let budget = usize::from(area.width / 2);
-    while parts.len() > 1 && parts.join(" · ").chars().count() > budget {
+    let mut parts: Vec<&str> = all.split(" · ").filter(|p| !p.is_empty()).collect();
+    let width = usize::from(area.width);
+    let budget = if notice_w > 0 {
+        (width / 2).min(width.saturating_sub(state_w + notice_w + 1))
+    } else {
+        width / 2
+    };
+    let joined_w = |parts: &[&str]| parts.join(" · ").width();
+    while parts.len() > 1 && joined_w(&parts) > budget {
         parts.remove(parts.len() - 2);
+    }
+    if notice_w > 0 && joined_w(&parts) > budget {
+        parts.clear();
     }
     let hints = parts.join(" · ");
     let left = Line::from(spans);
-    let hint_w = (hints.chars().count() as u16).min(area.width / 2);
+    let hint_w = u16::try_from(hints.width())
+        .unwrap_or(u16::MAX)
+        .min(area.width / 2);
     // A column between them, so a long left part does not run into the hints.
     let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)])
-        .spacing(1)
+        .spacing(if hint_w > 0 { 1 } else { 0 })
         .split(area);
     f.render_widget(Paragraph::new(left), cols[0]);
     f.render_widget(
@@ -350,6 +458,15 @@ pub fn hints(app: &App) -> String {
     let ctx = app.key_context();
     let mut parts = match app.focus {
         Focus::Input if app.is_busy() => keymap_hints(km, ctx, &[Hint::One(Action::Cancel)]),
+        Focus::Input if app.draft.paste_elements() > 0 => keymap_hints(
+            km,
+            ctx,
+            &[
+                Hint::One(Action::Submit),
+                Hint::One(Action::ExpandPaste),
+                Hint::One(Action::Newline),
+            ],
+        ),
         Focus::Input => keymap_hints(
             km,
             ctx,

@@ -12,22 +12,12 @@ use crate::keymap::{Context, Hint, Keymap, hints};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::{centered, panel};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, theme: &Theme) {
     let r = centered(area, 120, area.height.saturating_sub(2));
     f.render_widget(Clear, r);
-    let keys = hints(
-        keymap,
-        Context::Sessions,
-        &[
-            Hint::One(Action::Accept),
-            Hint::One(Action::Rename),
-            Hint::One(Action::Delete),
-            Hint::One(Action::Export),
-            Hint::One(Action::Close),
-        ],
-    );
-    let title = format!("conversations — type to filter · {}", keys.join(" · "));
+    let title = title_for(keymap, usize::from(r.width.saturating_sub(2)));
     let b = panel(&title, theme);
     let inner = b.inner(r);
     f.render_widget(b, r);
@@ -51,6 +41,11 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, th
         top,
     );
     let h = list.height as usize;
+    // The title column: 40 wide where there is room, narrower in a small terminal (the
+    // date takes 18 columns, the model and count 30).
+    let title_w = usize::from(list.width)
+        .saturating_sub(18 + 30)
+        .clamp(12, 40);
     let start = (state.selected + 1).saturating_sub(h);
     let mut lines = Vec::new();
     for (i, e) in state.entries.iter().enumerate().skip(start).take(h) {
@@ -71,13 +66,13 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, th
             )),
             None => {
                 spans.push(Span::styled(
-                    format!("{:<40}", truncate(&sanitize(&e.title), 40)),
+                    pad(&sanitize(&e.title), title_w),
                     style.add_modifier(Modifier::BOLD),
                 ));
                 spans.push(Span::styled(
                     format!(
-                        "  {:<18} {:>4} msgs  ",
-                        truncate(&sanitize(&e.model), 18),
+                        "  {} {:>4} msgs  ",
+                        pad(&sanitize(&e.model), 18),
                         e.messages
                     ),
                     theme.dim,
@@ -138,18 +133,94 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, th
     f.render_widget(Paragraph::new(status), bottom);
 }
 
+/// The panel's title: what it is and its keys, as many as fit in `width` (the filter
+/// hint goes first, then keys from the end, keeping open and close).
+fn title_for(keymap: &Keymap, width: usize) -> String {
+    let mut items = vec![
+        Hint::One(Action::Accept),
+        Hint::One(Action::Rename),
+        Hint::One(Action::Delete),
+        Hint::One(Action::Export),
+        Hint::One(Action::Close),
+    ];
+    // The block adds a space either side.
+    let fits = |t: &str| t.width() + 2 <= width;
+    let mut filter = true;
+    loop {
+        let keys = hints(keymap, Context::Sessions, &items).join(" · ");
+        let title = if filter {
+            format!("conversations — type to filter · {keys}")
+        } else {
+            format!("conversations · {keys}")
+        };
+        if fits(&title) {
+            return title;
+        }
+        if filter {
+            filter = false;
+        } else if items.len() > 2 {
+            items.remove(items.len() - 2);
+        } else {
+            return title;
+        }
+    }
+}
+
+/// `s` cut to `width` columns (with an ellipsis) and padded to exactly `width` columns:
+/// wide (CJK) characters count two.
+fn pad(s: &str, width: usize) -> String {
+    let mut out = truncate(s, width);
+    let w = out.width();
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(w)));
+    out
+}
+
+/// `s` in at most `max` columns, an ellipsis where it was cut.
 fn truncate(s: &str, max: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
+    if s.width() <= max {
+        return s.to_string();
+    }
     let mut w = 0;
     let mut out = String::new();
     for c in s.chars() {
         let cw = c.width().unwrap_or(0);
-        if w + cw > max.saturating_sub(1) && s.chars().count() > out.chars().count() + 1 {
-            out.push('…');
-            return out;
+        if w + cw + 1 > max {
+            break;
         }
         w += cw;
         out.push(c);
     }
+    out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_counts_display_width() {
+        assert_eq!(pad("abc", 6), "abc   ");
+        assert_eq!(pad("你好", 6), "你好  ");
+        assert_eq!(pad("你好世界", 6).width(), 6);
+        assert_eq!(pad("你好世界", 6), "你好… ");
+        assert_eq!(pad("abcdefgh", 5), "abcd…");
+        assert_eq!(truncate("short", 40), "short");
+    }
+
+    #[test]
+    fn the_title_fits_at_80_columns() {
+        let km = Keymap::default();
+        let wide = title_for(&km, 118);
+        assert!(
+            wide.contains("type to filter") && wide.contains("export"),
+            "{wide}"
+        );
+        let narrow = title_for(&km, 78);
+        assert!(narrow.width() + 2 <= 78, "{narrow}");
+        assert!(
+            narrow.contains("open") && narrow.contains("close"),
+            "{narrow}"
+        );
+    }
 }

@@ -132,6 +132,9 @@ impl Key {
 #[derive(Default)]
 struct Answers {
     out: Vec<u8>,
+    /// The answer to an OSC 11 background-colour query (e.g. `rgb:ffff/ffff/ffff`); no
+    /// answer when `None`, like many terminals.
+    background: Option<String>,
 }
 
 impl vt100::Callbacks for Answers {
@@ -153,6 +156,13 @@ impl vt100::Callbacks for Answers {
             (None, 'n', Some(5)) => self.out.extend_from_slice(b"\x1b[0n"),
             (None, 'c', None | Some(0)) => self.out.extend_from_slice(b"\x1b[?1;2c"),
             _ => {} // includes ESC[?u: no keyboard enhancement
+        }
+    }
+
+    fn unhandled_osc(&mut self, _screen: &mut vt100::Screen, params: &[&[u8]]) {
+        if let (Some(bg), [b"11", b"?"]) = (&self.background, params) {
+            self.out
+                .extend_from_slice(format!("\x1b]11;{bg}\x1b\\").as_bytes());
         }
     }
 }
@@ -238,6 +248,19 @@ impl Tui {
         cols: u16,
         rows: u16,
     ) -> Tui {
+        Self::spawn_answering(program, args, env, cols, rows, None)
+    }
+
+    /// Like [`Tui::spawn_cmd`], with a terminal that answers the OSC 11 background-colour
+    /// query with `background` (e.g. `rgb:ffff/ffff/ffff`).
+    pub fn spawn_answering(
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        cols: u16,
+        rows: u16,
+        background: Option<&str>,
+    ) -> Tui {
         let home = tempfile::Builder::new()
             .prefix("chat-tui-test-home")
             .tempdir()
@@ -293,7 +316,10 @@ impl Tui {
                     nz(rows),
                     nz(cols),
                     0,
-                    Answers::default(),
+                    Answers {
+                        out: Vec::new(),
+                        background: background.map(str::to_string),
+                    },
                 ),
                 raw: Vec::new(),
                 eof: false,

@@ -7,9 +7,7 @@ use unicode_segmentation::UnicodeSegmentation;
 
 use super::LineMeta;
 use super::blocks::Renderer;
-use super::highlight::{
-    MAX_HIGHLIGHT_BYTES, MAX_HIGHLIGHT_LINE, find_syntax, highlight_block, themes,
-};
+use super::highlight::{MAX_HIGHLIGHT_BYTES, MAX_HIGHLIGHT_LINE, find_syntax, highlight_for};
 use super::wrap::{fit_grapheme, spaces, spans_width};
 
 impl Renderer<'_> {
@@ -33,12 +31,9 @@ impl Renderer<'_> {
         // are shown plain rather than stalling the UI.
         let small = body.len() <= MAX_HIGHLIGHT_BYTES
             && body.split('\n').all(|l| l.len() <= MAX_HIGHLIGHT_LINE);
-        let highlighted = find_syntax(lang).filter(|_| small).and_then(|syntax| {
-            let ts = themes();
-            let name = t.syntect_theme_name();
-            let theme = ts.themes.get(name).or_else(|| ts.themes.values().next())?;
-            highlight_block(syntax, theme, name, lang, body)
-        });
+        let highlighted = find_syntax(lang)
+            .filter(|_| small)
+            .and_then(|syntax| highlight_for(t, syntax, lang, body));
         let body = body.strip_suffix('\n').unwrap_or(body);
         let plain = t.code_bg.patch(t.code);
         // The label line: `▎ [N] lang`, in the first line's prefix (a list marker goes here).

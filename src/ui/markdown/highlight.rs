@@ -10,6 +10,9 @@ use syntect::easy::HighlightLines;
 use syntect::highlighting::{FontStyle, HighlightState, ThemeSet};
 use syntect::parsing::{ParseState, SyntaxReference, SyntaxSet};
 
+use crate::ui::color::{ColorDepth, adapt, darken_for_white};
+use crate::ui::theme::ThemeKind;
+
 static SYNTAXES: OnceLock<SyntaxSet> = OnceLock::new();
 static THEMES: OnceLock<ThemeSet> = OnceLock::new();
 
@@ -71,18 +74,44 @@ pub fn clear_highlight_cache() {
     *code_cache() = CodeCache::default();
 }
 
+/// Highlight a code block with the syntect theme that goes with `theme` (light or dark),
+/// its colours brought to the terminal's depth.
+pub(super) fn highlight_for(
+    theme: &crate::ui::theme::Theme,
+    syntax: &SyntaxReference,
+    lang: &str,
+    body: &str,
+) -> Option<Arc<Vec<HlLine>>> {
+    let ts = themes();
+    let name = theme.syntect_theme_name();
+    let st = ts.themes.get(name).or_else(|| ts.themes.values().next())?;
+    let colors = Colors {
+        depth: theme.depth,
+        light: theme.kind == ThemeKind::Light,
+    };
+    highlight_block(syntax, st, name, colors, lang, body)
+}
+
+/// How syntect's RGB colours are shown: at the terminal's depth, for its background.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Colors {
+    depth: ColorDepth,
+    light: bool,
+}
+
 /// Highlight a code block (`body` as the parser gives it, with its newlines), reusing
 /// earlier work: identical blocks come from the cache, and a block that grew by whole
 /// lines since the last call resumes where that call stopped.
-pub(super) fn highlight_block(
+fn highlight_block(
     syntax: &SyntaxReference,
     theme: &syntect::highlighting::Theme,
     theme_name: &str,
+    colors: Colors,
     lang: &str,
     body: &str,
 ) -> Option<Arc<Vec<HlLine>>> {
     let mut h = DefaultHasher::new();
-    (theme_name, lang, body).hash(&mut h);
+    (theme_name, colors, lang, body).hash(&mut h);
     let key = h.finish();
     let resume = {
         let mut cache = code_cache();
@@ -94,7 +123,7 @@ pub(super) fn highlight_block(
         }
         cache.resume.take()
     };
-    let rkey = (theme_name.to_string(), lang.to_string());
+    let rkey = (format!("{theme_name} {colors:?}"), lang.to_string());
     let (mut lines, mut hl, start) = match resume {
         Some(r) if r.key == rkey && body.starts_with(&r.done) => {
             let (hs, ps) = r.state;
@@ -128,7 +157,7 @@ pub(super) fn highlight_block(
             .into_iter()
             .filter_map(|(st, text)| {
                 let text = text.strip_suffix('\n').unwrap_or(text);
-                (!text.is_empty()).then(|| (syntect_style(st), text.to_string()))
+                (!text.is_empty()).then(|| (syntect_style(st, colors), text.to_string()))
             })
             .collect();
         lines.push(line);
@@ -172,8 +201,14 @@ pub(super) fn find_syntax(lang: &str) -> Option<&'static SyntaxReference> {
         .or_else(|| ss.find_syntax_by_token(&lang.to_ascii_lowercase()))
 }
 
-fn syntect_style(s: syntect::highlighting::Style) -> Style {
-    let mut style = Style::new().fg(Color::Rgb(s.foreground.r, s.foreground.g, s.foreground.b));
+fn syntect_style(s: syntect::highlighting::Style, colors: Colors) -> Style {
+    let mut rgb = (s.foreground.r, s.foreground.g, s.foreground.b);
+    if colors.light {
+        // Light themes' comment grays are too pale to read on white.
+        rgb = darken_for_white(rgb, 4.5);
+    }
+    let rgb = Color::Rgb(rgb.0, rgb.1, rgb.2);
+    let mut style = Style::new().fg(adapt(rgb, colors.depth, colors.light));
     if s.font_style.contains(FontStyle::BOLD) {
         style = style.add_modifier(Modifier::BOLD);
     }
