@@ -140,7 +140,7 @@ fn the_index_follows_changes_behind_its_back() {
 #[test]
 fn broken_files_are_listed_and_never_touched() {
     let (_t, l) = filled();
-    let future = br#"{"format": "chat-tui-transcript", "version": 2, "conversation": {"x": 1}}"#;
+    let future = br#"{"format": "chat-tui-transcript", "version": 3, "conversation": {"x": 1}}"#;
     let cases: [(&str, &[u8]); 4] = [
         ("future.json", future),
         (
