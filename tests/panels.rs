@@ -49,7 +49,7 @@ fn key(code: KeyCode) -> Event {
 fn send(app: &mut App, text: &str) -> TurnId {
     app.set_draft(text);
     update(app, key(KeyCode::Enter));
-    app.turn.as_ref().expect("a request in flight").id
+    app.turns.first().expect("a request in flight").id
 }
 
 fn stream(app: &mut App, turn: TurnId, index: u32, text: &str) {
@@ -327,12 +327,12 @@ fn status_line_while_waiting_and_streaming() {
             .checked_sub(std::time::Duration::from_secs(secs))
             .expect("an instant in the past")
     };
-    app.turn.as_mut().unwrap().started = long_ago(5);
+    app.turns.first_mut().unwrap().started = long_ago(5);
     snap_status("waiting", &mut app);
     snap_screen("waiting", &mut app);
     stream(&mut app, t, 0, "Hel");
     // 1 delta over 1000 s: "0 tok/s", a single digit.
-    app.turn.as_mut().unwrap().first_token = Some(long_ago(1000));
+    app.turns.first_mut().unwrap().first_token = Some(long_ago(1000));
     snap_status("streaming", &mut app);
 }
 

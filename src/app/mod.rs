@@ -5,7 +5,9 @@
 //! Keys become [`Action`]s through the key map, for the context on top (a panel, else the
 //! focused pane); each pane's actions are handled in its own module.
 
+pub mod branches;
 pub mod command;
+pub mod compare;
 mod conversation;
 pub mod draft;
 pub mod overlay;
@@ -35,7 +37,9 @@ pub use draft::Draft;
 pub use overlay::Overlay;
 pub use params::ParamsPane;
 pub use sessions::{SessionsMode, SessionsPane};
-pub use turn::{InFlight, Purpose};
+pub use branches::{BranchesPane, Editing};
+pub use compare::ComparePane;
+pub use turn::{InFlight, Purpose, Target, Turns};
 
 /// Which pane has the keyboard (when no panel is on top).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +111,8 @@ pub struct Connection {
     pub test_panic: bool,
     /// The home folder, for `~/` in command paths (read at start).
     pub home: Option<PathBuf>,
+    /// The config's profiles, for `/compare PROFILE:MODEL` (read at start).
+    pub profiles: Vec<String>,
 }
 
 /// Where the conversation is written.
@@ -132,8 +138,10 @@ pub struct App {
     pub conv: Conversation,
     pub keymap: Keymap,
     pub draft: Draft,
-    /// The request in flight.
-    pub turn: Option<InFlight>,
+    /// The requests in flight (several for `/compare`).
+    pub turns: Turns,
+    /// A question being edited in the input (`/edit`, `e`): sending it starts a branch.
+    pub editing: Option<Editing>,
     /// The conversation pane's scroll position and render cache (widget state: the view
     /// draws through it; `update()` only scrolls it).
     pub view: RefCell<ConversationView>,
@@ -148,6 +156,9 @@ pub struct App {
     pub save: SaveTarget,
     last_stream_save: Instant,
     next_turn: TurnId,
+    /// The conversation changed since it was opened (or started): quitting saves it. A
+    /// file that was only opened and looked at is left as it was.
+    changed: bool,
     /// Redraw needed.
     pub dirty: bool,
     pub quit: bool,
@@ -191,7 +202,8 @@ impl App {
             conv: start.conv,
             keymap: start.keymap,
             draft: Draft::new(start.prompt_history),
-            turn: None,
+            turns: Turns::default(),
+            editing: None,
             view: RefCell::new(view),
             focus: Focus::Input,
             selected: None,
@@ -213,10 +225,12 @@ impl App {
                 first_run: start.first_run,
                 test_panic: false,
                 home: None,
+                profiles: Vec::new(),
             },
             save: start.save,
             last_stream_save: Instant::now(),
             next_turn: 1,
+            changed: false,
             dirty: true,
             quit: false,
         }
@@ -240,7 +254,7 @@ impl App {
     }
 
     pub fn is_busy(&self) -> bool {
-        self.turn.is_some()
+        !self.turns.is_empty()
     }
 
     pub fn notify(&mut self, kind: NoticeKind, text: impl Into<String>) {
@@ -297,6 +311,7 @@ impl App {
     /// Save effects: one snapshot, written to the library copy and (after `/save` or
     /// opening a file) that file too.
     fn save_effect(&mut self) -> Vec<Effect> {
+        self.changed = true;
         let mut paths: Vec<PathBuf> = self.save.autosave.iter().cloned().collect();
         if let Some(f) = &self.save.file
             && !paths.contains(f)
@@ -327,10 +342,10 @@ impl App {
             return;
         }
         let started = Instant::now();
-        let streaming = self.turn.as_ref().and_then(InFlight::reply);
+        let streaming = self.turns.replies();
         let todo: Vec<_> = memory::uncounted(&self.conv, &self.tokens.cache)
             .into_iter()
-            .filter(|m| Some(m.id) != streaming)
+            .filter(|m| !streaming.contains(&m.id))
             .cloned()
             .collect();
         for m in &todo {
@@ -379,8 +394,28 @@ impl App {
         view.to_bottom();
         self.view = RefCell::new(view);
         self.status.last_error = None;
+        self.editing = None;
+        self.selected = None;
+        self.changed = false;
         self.dirty = true;
         fx
+    }
+
+    /// What was wrong in the file the conversation was read from (once; the file is left
+    /// as it is until the conversation changes). True when there was something to say.
+    pub fn show_problems(&mut self) -> bool {
+        let problems = std::mem::take(&mut self.conv.problems);
+        if problems.is_empty() {
+            return false;
+        }
+        self.notify(
+            NoticeKind::Warning,
+            format!(
+                "the transcript was repaired as it was read (the file is unchanged until you change the conversation): {}",
+                problems.join("; ")
+            ),
+        );
+        true
     }
 }
 
@@ -441,7 +476,7 @@ fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
 }
 
 fn on_tick(app: &mut App) -> Vec<Effect> {
-    if app.turn.is_some() {
+    if !app.turns.is_empty() {
         app.status.spinner = app.status.spinner.wrapping_add(1);
         app.dirty = true;
     }
@@ -522,14 +557,18 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::Submit => return turn::submit(app),
         Action::Newline => app.draft.insert_newline(),
         Action::Cancel => {
-            if app.turn.is_some() {
+            if !app.turns.is_empty() {
                 return turn::cancel(app);
+            }
+            if app.editing.is_some() {
+                branches::cancel_edit(app);
+                return Vec::new();
             }
             app.focus = Focus::Input;
             app.status.notice = None;
         }
         Action::CancelOrQuit => {
-            return if app.turn.is_some() {
+            return if !app.turns.is_empty() {
                 turn::cancel(app)
             } else {
                 quit(app)
@@ -556,6 +595,11 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         }
         Action::NextChoice => return turn::switch_choice(app, 1),
         Action::PrevChoice => return turn::switch_choice(app, -1),
+        Action::NextBranch => return branches::switch(app, 1),
+        Action::PrevBranch => return branches::switch(app, -1),
+        Action::EditMessage => branches::edit_selected(app),
+        Action::Branches => branches::open(app),
+        Action::CompareVersions => compare::open_selected(app),
         Action::ToggleParams => {
             app.params.shown = !app.params.shown;
             app.focus = if app.params.shown {
@@ -580,7 +624,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::Complete => conversation::complete(app),
         Action::Sessions => return sessions::open(app),
         Action::NewChat => return command::run_or_notify(app, crate::commands::Command::New),
-        Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry),
+        Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry(None)),
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit
@@ -599,7 +643,13 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
 pub(crate) fn quit(app: &mut App) -> Vec<Effect> {
     app.quit = true;
     app.overlay = None;
-    let mut fx = app.save_effect();
+    // Unchanged since it was opened: leave the file as it is (a version 1 file stays
+    // version 1, a repaired one unrepaired).
+    let mut fx = if app.changed {
+        app.save_effect()
+    } else {
+        Vec::new()
+    };
     fx.push(Effect::Quit);
     fx
 }

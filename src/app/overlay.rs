@@ -5,7 +5,7 @@ use crossterm::event::KeyEvent;
 
 use crate::action::{Action, Effect};
 use crate::api::error::ApiError;
-use crate::app::{App, NoticeKind, command, sessions};
+use crate::app::{App, NoticeKind, branches, command, compare, sessions};
 use crate::commands::Command;
 use crate::keymap::Context;
 
@@ -28,6 +28,10 @@ pub enum Overlay {
         url: String,
     },
     Sessions(sessions::SessionsPane),
+    /// `/branches`: the conversation's branches.
+    Branches(branches::BranchesPane),
+    /// A reply's versions side by side (`/compare`, `v`).
+    Compare(compare::ComparePane),
 }
 
 impl Overlay {
@@ -52,6 +56,8 @@ impl Overlay {
                 sessions::SessionsMode::Rename(_) => Context::Rename,
                 sessions::SessionsMode::ConfirmDelete => Context::Confirm,
             },
+            Overlay::Branches(_) => Context::Branches,
+            Overlay::Compare(_) => Context::Compare,
         }
     }
 }
@@ -100,6 +106,8 @@ pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
             );
         }
         Overlay::Sessions(_) => return sessions::on_action(app, a),
+        Overlay::Branches(_) => return branches::on_action(app, a),
+        Overlay::Compare(_) => return compare::on_action(app, a),
     }
     Vec::new()
 }
@@ -115,7 +123,9 @@ pub fn on_text(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         // …and answers no to the offer.
         Some(Overlay::LocalServer { .. }) => on_action(app, Action::No),
         Some(Overlay::Sessions(_)) => sessions::on_text(app, key),
-        Some(Overlay::Models { .. }) | None => Vec::new(),
+        Some(Overlay::Models { .. } | Overlay::Branches(_) | Overlay::Compare(_)) | None => {
+            Vec::new()
+        }
     }
 }
 

@@ -53,11 +53,13 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Opened { path, result } => match result {
             Ok(conv) => {
                 let mut fx = Vec::new();
-                if let Some(cur) = app.turn.take() {
+                for cur in app.turns.take_all() {
                     fx.push(Effect::Cancel { turn: cur.id });
                 }
                 fx.extend(app.load_conversation(*conv, Some(path.clone())));
-                app.notify(NoticeKind::Info, format!("opened {}", path.display()));
+                if !app.show_problems() {
+                    app.notify(NoticeKind::Info, format!("opened {}", path.display()));
+                }
                 fx
             }
             Err(e) => {

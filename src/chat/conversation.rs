@@ -118,9 +118,10 @@ pub struct Message {
     /// The model that answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Replies asked through another profile of the config (`/compare profile:model`).
+    /// A version asked of a model other than the conversation's (`/compare`, `/retry
+    /// --model`): `MODEL`, or `PROFILE:MODEL` for another profile of the config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<String>,
+    pub target: Option<String>,
     /// Summary messages: the ids of the messages this summary stands for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summary_of: Vec<MessageId>,
@@ -153,7 +154,7 @@ impl Message {
             request_tokens: None,
             params: None,
             model: None,
-            profile: None,
+            target: None,
             summary_of: Vec::new(),
             suffix: None,
             version: 0,
@@ -353,21 +354,32 @@ impl Conversation {
         id
     }
 
-    /// Insert a summary that stands for `of`, placed on the current path just after the
-    /// last message it covers (so it reads in order): the message that followed now follows
-    /// the summary. The summary belongs to this path: a branch that forks before it does
-    /// not carry it.
+    /// Insert a summary that stands for `of` on the current path, after the last message
+    /// it covers (so it reads in order): the message that followed now follows the summary.
+    /// It goes no higher than the last fork on the path, so that branches made before it do
+    /// not get it: a summary belongs to the path it summarised (and to branches made from it
+    /// later). It never goes after the last message of the path (the question it is made
+    /// for).
     pub fn insert_summary(&mut self, text: String, of: Vec<MessageId>) -> MessageId {
         let id = self.alloc_id();
         let mut msg = Message::new(id, Speaker::Summary, text);
         msg.summary_of = of;
         let covered = |m: &Message| msg.summary_of.contains(&m.id);
-        let pos = self
+        let mut pos = self
             .messages
             .iter()
             .rposition(covered)
             .map(|p| p + 1)
             .unwrap_or(0);
+        let forest = self.forest();
+        let n = self.messages.len();
+        // The last message before the end with a child off the path: a fork.
+        if let Some(k) = (0..n.saturating_sub(1))
+            .rev()
+            .find(|&k| forest.children(Some(self.messages[k].id)).len() > 1)
+        {
+            pos = pos.max(k + 1);
+        }
         msg.parent = pos.checked_sub(1).map(|p| self.messages[p].id);
         if let Some(next) = self.messages.get_mut(pos) {
             next.parent = Some(id);
@@ -686,6 +698,72 @@ mod tests {
         assert!(s > d);
         let order: Vec<_> = c.messages.iter().map(|m| m.id).collect();
         assert_eq!(order, vec![a, b, s, d]);
+    }
+
+    /// q1 a1 q2 a2, then a second version of a1 (the path back on the first).
+    fn forked() -> (Conversation, [MessageId; 5]) {
+        let mut c = Conversation::new("m", Mode::Chat, Memory::Full);
+        let q1 = c.push(Speaker::User, "q1");
+        let a1 = c.push(Speaker::Assistant, "a1");
+        let q2 = c.push(Speaker::User, "q2");
+        let a2 = c.push(Speaker::Assistant, "a2");
+        assert!(c.open_at(Some(q1)));
+        let b1 = c.push_reply(&Params::default(), "m");
+        assert!(c.open(a1));
+        (c, [q1, a1, q2, a2, b1])
+    }
+
+    #[test]
+    fn versions_and_branches_keep_every_message() {
+        let (mut c, [q1, a1, q2, a2, b1]) = forked();
+        assert_eq!(c.path_ids(), [q1, a1, q2, a2], "back on the branch written to last");
+        assert_eq!(c.others.iter().map(|m| m.id).collect::<Vec<_>>(), [b1]);
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(c.messages[1].fork_label().as_deref(), Some("version 1/2"));
+        assert_eq!(c.get(b1).unwrap().fork_label().as_deref(), Some("version 2/2"));
+        assert_eq!(c.sibling(a1, 1), Some(b1));
+        assert_eq!(c.sibling(a1, -1), Some(b1));
+        assert_eq!(c.sibling(q1, 1), None);
+        // A new branch at q2: an edited question beside it.
+        assert!(c.open_at(Some(a1)));
+        let q2b = c.push(Speaker::User, "q2b");
+        assert_eq!(c.path_ids(), [q1, a1, q2b]);
+        assert_eq!(c.messages[2].fork_label().as_deref(), Some("branch 2/2"));
+        assert_eq!(c.all().count(), 6);
+        // Branches: one per leaf, depth first; the current one marked.
+        let b = c.branches();
+        assert_eq!(b.iter().map(|b| b.leaf).collect::<Vec<_>>(), [a2, q2b, b1]);
+        assert_eq!(b.iter().map(|b| b.current).collect::<Vec<_>>(), [false, true, false]);
+        assert_eq!(b[0].fork, Some(q2));
+        assert_eq!(b[2].fork, Some(b1));
+        assert_eq!(b.iter().map(|b| b.len).collect::<Vec<_>>(), [4, 3, 2]);
+        // Removing: only what nothing follows.
+        assert!(!c.remove_leaf(a1));
+        assert!(c.remove_leaf(q2b));
+        assert!(c.remove_leaf(b1));
+        assert_eq!(c.check(), Ok(()));
+        assert!(!c.open(99));
+        assert!(!c.open_path(&[q1, q2]));
+    }
+
+    #[test]
+    fn a_summary_goes_no_higher_than_the_last_fork() {
+        let (mut c, [q1, a1, q2, a2, _]) = forked();
+        // On the first branch, a question after a2; the summary covers q1 a1 only, but a1
+        // has another version: it goes below the fork, after a1 (which it covers anyway).
+        let q3 = c.push(Speaker::User, "q3");
+        let s = c.insert_summary("sum".into(), vec![q1, a1]);
+        assert_eq!(c.path_ids(), [q1, a1, s, q2, a2, q3]);
+        assert_eq!(c.check(), Ok(()));
+        // A branch at a2 (an edited q3): a summary made there of q1..a1 goes after a2.
+        assert!(c.open_at(Some(a2)));
+        let q3b = c.push(Speaker::User, "q3b");
+        let s2 = c.insert_summary("sum2".into(), vec![q1, a1, q2]);
+        assert_eq!(c.path_ids(), [q1, a1, s, q2, a2, s2, q3b]);
+        // The first branch does not get it.
+        assert!(c.open(q3));
+        assert_eq!(c.path_ids(), [q1, a1, s, q2, a2, q3]);
+        assert_eq!(c.check(), Ok(()));
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn merge(
         keys: file.keys,
         config_path: path,
         warnings,
+        profiles: Default::default(),
     })
 }
 

@@ -44,6 +44,10 @@ pub enum Context {
     Rename,
     /// A yes/no question.
     Confirm,
+    /// The conversation's branches (`/branches`).
+    Branches,
+    /// A reply's versions side by side (`/compare`).
+    Compare,
 }
 
 impl Context {
@@ -60,6 +64,8 @@ impl Context {
         Context::Sessions,
         Context::Rename,
         Context::Confirm,
+        Context::Branches,
+        Context::Compare,
     ];
 
     /// The name in `[keys.NAME]`.
@@ -76,6 +82,8 @@ impl Context {
             Context::Sessions => "sessions",
             Context::Rename => "rename",
             Context::Confirm => "confirm",
+            Context::Branches => "branches",
+            Context::Compare => "compare",
         }
     }
 
@@ -93,6 +101,8 @@ impl Context {
             Context::Sessions => "in saved conversations",
             Context::Rename => "renaming a conversation",
             Context::Confirm => "answering a question",
+            Context::Branches => "in the branches list",
+            Context::Compare => "comparing versions",
         }
     }
 
@@ -117,6 +127,8 @@ impl Context {
                 | Context::Sessions
                 | Context::Rename
                 | Context::Confirm
+                | Context::Branches
+                | Context::Compare
         )
     }
 
@@ -202,6 +214,11 @@ impl Default for Keymap {
         b(Conversation, k(C::Char('G'), 0), A::ScrollBottom);
         b(Conversation, k(C::Tab, 0), A::FocusNext);
         b(Conversation, k(C::Char('q'), 0), A::Quit);
+        b(Conversation, k(C::Up, ALT), A::PrevBranch);
+        b(Conversation, k(C::Down, ALT), A::NextBranch);
+        b(Conversation, k(C::Char('e'), 0), A::EditMessage);
+        b(Conversation, k(C::Char('b'), 0), A::Branches);
+        b(Conversation, k(C::Char('v'), 0), A::CompareVersions);
 
         b(Params, k(C::Up, 0), A::SelectPrev);
         b(Params, k(C::Char('k'), 0), A::SelectPrev);
@@ -251,6 +268,31 @@ impl Default for Keymap {
 
         b(Rename, k(C::Enter, 0), A::Apply);
         b(Rename, k(C::Esc, 0), A::Close);
+
+        b(Branches, k(C::Up, 0), A::SelectPrev);
+        b(Branches, k(C::Char('k'), 0), A::SelectPrev);
+        b(Branches, k(C::Down, 0), A::SelectNext);
+        b(Branches, k(C::Char('j'), 0), A::SelectNext);
+        b(Branches, k(C::PageUp, 0), A::PageUp);
+        b(Branches, k(C::PageDown, 0), A::PageDown);
+        b(Branches, k(C::Enter, 0), A::Accept);
+        b(Branches, k(C::Esc, 0), A::Close);
+        b(Branches, k(C::Char('b'), 0), A::Close);
+
+        b(Compare, k(C::Left, 0), A::PrevChoice);
+        b(Compare, k(C::Char('h'), 0), A::PrevChoice);
+        b(Compare, k(C::Right, 0), A::NextChoice);
+        b(Compare, k(C::Char('l'), 0), A::NextChoice);
+        b(Compare, k(C::Up, 0), A::ScrollUp);
+        b(Compare, k(C::Char('k'), 0), A::ScrollUp);
+        b(Compare, k(C::Down, 0), A::ScrollDown);
+        b(Compare, k(C::Char('j'), 0), A::ScrollDown);
+        b(Compare, k(C::PageUp, 0), A::PageUp);
+        b(Compare, k(C::PageDown, 0), A::PageDown);
+        b(Compare, k(C::Enter, 0), A::Accept);
+        b(Compare, k(C::Char('c'), CTRL), A::Cancel);
+        b(Compare, k(C::Esc, 0), A::Close);
+        b(Compare, k(C::Char('v'), 0), A::Close);
 
         b(Confirm, k(C::Char('y'), 0), A::Yes);
         b(Confirm, k(C::Char('Y'), 0), A::Yes);
@@ -342,6 +384,8 @@ impl Keymap {
             Context::Sessions => &[Context::Sessions],
             Context::Rename => &[Context::Rename],
             Context::Confirm => &[Context::Confirm],
+            Context::Branches => &[Context::Branches],
+            Context::Compare => &[Context::Compare],
         }
     }
 

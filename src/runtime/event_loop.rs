@@ -25,11 +25,12 @@ pub async fn run(
     terminal: &mut Term,
     app: &mut App,
     client: Client,
+    profiles: crate::runtime::effects::Profiles,
     probe_local: bool,
 ) -> anyhow::Result<()> {
     let theme = Theme::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let mut effects = Effects::new(client, tx.clone());
+    let mut effects = Effects::new(client, tx.clone(), profiles);
     // The highlighter loads off the UI path (the tokenizer comes with the start effects).
     std::thread::spawn(crate::ui::markdown::warm_up);
     if probe_local {

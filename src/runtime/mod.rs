@@ -18,6 +18,8 @@ use crate::app::App;
 pub struct Launch {
     pub app: App,
     pub client: Client,
+    /// The config's other profiles, for `/compare PROFILE:MODEL`.
+    pub profiles: effects::Profiles,
     /// Look for a local server at start (first run).
     pub probe_local: bool,
 }
@@ -28,11 +30,12 @@ pub async fn run(launch: Launch) -> anyhow::Result<()> {
     let Launch {
         mut app,
         client,
+        profiles,
         probe_local,
     } = launch;
     terminal::install_panic_hook();
     let mut term = terminal::init()?;
-    let result = event_loop::run(&mut term, &mut app, client, probe_local).await;
+    let result = event_loop::run(&mut term, &mut app, client, profiles, probe_local).await;
     terminal::restore();
     let _ = crate::store::prompt_history::save(app.draft.recall_items());
     result

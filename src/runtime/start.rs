@@ -53,6 +53,15 @@ pub fn launch(
         match crate::store::save::load(&path) {
             Ok(mut c) => {
                 adopt_model(&mut c, &settings.model);
+                // What a hand edit broke and how it was read (the file is left as it is).
+                let problems = std::mem::take(&mut c.problems);
+                if !problems.is_empty() {
+                    notices.push(format!(
+                        "{} was repaired as it was read (the file is unchanged until you change the conversation): {}",
+                        path.display(),
+                        problems.join("; ")
+                    ));
+                }
                 // A file outside the library keeps being saved where it is.
                 let in_library = lib.as_ref().is_some_and(|l| path.starts_with(l.dir()));
                 if !in_library {
@@ -85,12 +94,14 @@ pub fn launch(
     });
     app.conn.test_panic = std::env::var_os("CHAT_TUI_TEST_PANIC").is_some();
     app.conn.home = std::env::var_os("HOME").map(PathBuf::from);
+    app.conn.profiles = settings.profiles.keys().cloned().collect();
     if !notices.is_empty() {
         app.notify(NoticeKind::Error, notices.join(" · "));
     }
     Ok(Launch {
         app,
         client,
+        profiles: crate::runtime::effects::Profiles::new(std::mem::take(&mut settings.profiles)),
         probe_local: first_run,
     })
 }

@@ -262,7 +262,7 @@ struct MessageIn {
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
-    profile: Option<String>,
+    target: Option<String>,
     #[serde(default)]
     summary_of: Vec<MessageId>,
     #[serde(default)]
@@ -324,7 +324,7 @@ impl MessageIn {
             request_tokens: self.request_tokens,
             params: self.params.map(|p| p.0),
             model: self.model,
-            profile: self.profile,
+            target: self.target,
             summary_of: self.summary_of,
             suffix: self.suffix,
             version: 0,

@@ -1,6 +1,8 @@
 //! Drawing: functions over `&App` (and the conversation pane's render cache). Nothing here
 //! handles a key or changes the app's state.
 
+pub mod branches;
+pub mod compare;
 pub mod conversation;
 pub mod layout;
 pub mod markdown;

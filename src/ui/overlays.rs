@@ -221,5 +221,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             );
         }
         Overlay::Sessions(state) => crate::ui::sessions::draw(f, area, state, &app.keymap, theme),
+        Overlay::Branches(pane) => crate::ui::branches::draw(f, area, app, pane, theme),
+        Overlay::Compare(pane) => crate::ui::compare::draw(f, area, app, pane, theme),
     }
 }

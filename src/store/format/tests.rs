@@ -140,7 +140,7 @@ fn message() -> impl Strategy<Value = Message> {
                 local_tokens: lt,
                 request_tokens: rt,
                 params,
-                profile: model.as_ref().map(|m| format!("p-{}", m.len())),
+                target: model.as_ref().map(|m| format!("p-{}:m", m.len())),
                 model,
                 summary_of,
                 suffix,
@@ -509,7 +509,7 @@ fn doc_example() -> Conversation {
         m.choice_mut(0).text = "The Mediterranean, for plastics.".into();
         m.choices[0].finish_reason = Some(FinishReason::Stop);
         m.status = Status::Complete;
-        m.profile = Some("ollama".into());
+        m.target = Some("ollama:llama3".into());
         m.created = t("2025-03-01T09:16:40Z");
         m.finished = Some(t("2025-03-01T09:17:00Z"));
     }
