@@ -411,7 +411,7 @@ impl App {
         self.notify(
             NoticeKind::Warning,
             format!(
-                "the transcript was repaired as it was read (the file is unchanged until you change the conversation): {}",
+                "read with repairs: {} — the file is unchanged until you change the conversation",
                 problems.join("; ")
             ),
         );

@@ -57,9 +57,9 @@ pub fn launch(
                 let problems = std::mem::take(&mut c.problems);
                 if !problems.is_empty() {
                     notices.push(format!(
-                        "{} was repaired as it was read (the file is unchanged until you change the conversation): {}",
-                        path.display(),
-                        problems.join("; ")
+                        "read with repairs: {} — {} is unchanged until you change the conversation",
+                        problems.join("; "),
+                        path.display()
                     ));
                 }
                 // A file outside the library keeps being saved where it is.
