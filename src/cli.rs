@@ -242,7 +242,9 @@ pub fn export(id: &str, format: ExportFormat, all_branches: bool) -> Result<(), 
         crate::store::save::load(&entry.path).map_err(|e| e.to_string())?
     };
     let out = match format {
-        ExportFormat::Md if all_branches => crate::store::export::to_markdown_all(&conv).into_bytes(),
+        ExportFormat::Md if all_branches => {
+            crate::store::export::to_markdown_all(&conv).into_bytes()
+        }
         ExportFormat::Md => crate::store::export::to_markdown(&conv).into_bytes(),
         ExportFormat::Json if all_branches => {
             return Err("--all-branches is for Markdown: JSON always holds every branch".into());

@@ -94,7 +94,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "",
         "edit the last question; sending it starts a new branch (the old one is kept)",
     ),
-    ("/branches", "", "list the conversation's branches and open one"),
+    (
+        "/branches",
+        "",
+        "list the conversation's branches and open one",
+    ),
     (
         "/continue",
         "",

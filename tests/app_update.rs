@@ -748,7 +748,11 @@ fn retry_resends_the_same_history_and_keeps_the_old_reply_as_a_version() {
     let fx = enter(&mut app, "/retry");
     let (turn, req) = the_send(&fx);
     assert_eq!(req.prompt, first.prompt);
-    assert_eq!(app.conv.messages.len(), count, "the new version takes its place");
+    assert_eq!(
+        app.conv.messages.len(),
+        count,
+        "the new version takes its place"
+    );
     assert!(!app.conv.messages.iter().any(|m| m.text() == "bad answer"));
     assert!(
         app.conv.others.iter().any(|m| m.text() == "bad answer"),

@@ -173,7 +173,7 @@ fn id_of(app: &App, text: &str) -> MessageId {
         .id
 }
 
-fn get<'a>(app: &'a App, id: MessageId) -> &'a Message {
+fn get(app: &App, id: MessageId) -> &Message {
     app.conv.get(id).expect("the message")
 }
 
@@ -203,7 +203,10 @@ fn retry_adds_a_version_and_the_first_one_stays() {
     let old = app.conv.last_reply().unwrap().id;
 
     let (turn, req) = the_send(&enter(&mut app, "/retry"));
-    assert_eq!(req.prompt, first.prompt, "the same question, the same history");
+    assert_eq!(
+        req.prompt, first.prompt,
+        "the same question, the same history"
+    );
     answer(&mut app, turn, "second answer");
     assert_eq!(path(&app), ["U:q1", "A:a1", "U:q2", "A:second answer"]);
     // The first answer is kept, beside it.
@@ -211,7 +214,11 @@ fn retry_adds_a_version_and_the_first_one_stays() {
     assert_eq!(app.conv.others[0].text(), "first answer");
     assert_eq!(app.conv.others[0].id, old);
     let new = app.conv.last_reply().unwrap();
-    assert_eq!(new.parent, get(&app, old).parent, "versions answer the same question");
+    assert_eq!(
+        new.parent,
+        get(&app, old).parent,
+        "versions answer the same question"
+    );
     assert_eq!(new.fork_label().as_deref(), Some("version 2/2"));
 
     // Alt+← shows the first version again, and the next request carries it.
@@ -288,7 +295,11 @@ fn a_reply_with_one_version_and_one_choice_says_how_to_get_more() {
     let mut app = new_app();
     exchange(&mut app, "q", "a");
     update(&mut app, alt(KeyCode::Right));
-    assert!(notice(&app).1.contains("/retry adds a version"), "{:?}", notice(&app));
+    assert!(
+        notice(&app).1.contains("/retry adds a version"),
+        "{:?}",
+        notice(&app)
+    );
 }
 
 #[test]
@@ -300,19 +311,24 @@ fn retrying_an_earlier_reply_forks_a_branch_there() {
     let a1 = id_of(&app, "a1");
     focus_on(&mut app, a1);
     let (t, req) = the_send(&update(&mut app, ctrl('r')));
-    assert_eq!(texts(&req), ["q1"], "only what comes before that reply is sent");
+    assert_eq!(
+        texts(&req),
+        ["q1"],
+        "only what comes before that reply is sent"
+    );
     let (kind, text) = notice(&app);
     assert_eq!(kind, NoticeKind::Info);
     assert!(text.contains("stays with the earlier version"), "{text}");
     answer(&mut app, t, "a1 again");
     assert_eq!(path(&app), ["U:q1", "A:a1 again"]);
-    assert_eq!(app.selected, Some(app.conv.messages[1].id), "the cursor on the new version");
+    assert_eq!(
+        app.selected,
+        Some(app.conv.messages[1].id),
+        "the cursor on the new version"
+    );
     // The rest of the conversation is kept on the first version: `[` goes back to it, whole.
     update(&mut app, key(KeyCode::Char('[')));
-    assert_eq!(
-        path(&app),
-        ["U:q1", "A:a1", "U:q2", "A:a2", "U:q3", "A:a3"]
-    );
+    assert_eq!(path(&app), ["U:q1", "A:a1", "U:q2", "A:a2", "U:q3", "A:a3"]);
     assert_eq!(app.conv.check(), Ok(()));
 }
 
@@ -326,7 +342,11 @@ fn the_version_of_another_model_is_labelled_and_goes_on_with_it() {
     assert_eq!(s.len(), 1);
     let (t, req, profile) = s.into_iter().next().unwrap();
     assert_eq!(req.model, "llama3:8b");
-    assert_eq!(profile.as_deref(), Some("ollama"), "through that profile's client");
+    assert_eq!(
+        profile.as_deref(),
+        Some("ollama"),
+        "through that profile's client"
+    );
     answer(&mut app, t, "from llama");
     let m = app.conv.last_reply().unwrap();
     assert_eq!(m.target.as_deref(), Some("ollama:llama3:8b"));
@@ -352,12 +372,18 @@ fn compare_asks_each_model_and_streams_the_versions_side_by_side() {
     assert_eq!(s.len(), 2, "{fx:?}");
     assert_eq!(s[0].1.model, "big-model");
     assert_eq!(s[0].2, None);
-    assert_eq!((s[1].1.model.as_str(), s[1].2.as_deref()), ("small", Some("local")));
+    assert_eq!(
+        (s[1].1.model.as_str(), s[1].2.as_deref()),
+        ("small", Some("local"))
+    );
     for (_, req, _) in &s {
         assert_eq!(req.prompt, first.prompt, "the same question and history");
     }
     assert_eq!(app.turns.len(), 2, "both in flight");
-    assert!(matches!(app.overlay, Some(Overlay::Compare(_))), "shown side by side");
+    assert!(
+        matches!(app.overlay, Some(Overlay::Compare(_))),
+        "shown side by side"
+    );
     // They stream at the same time, each into its version.
     update(&mut app, delta(s[1].0, 0, "small says"));
     update(&mut app, delta(s[0].0, 0, "big says"));
@@ -399,7 +425,11 @@ fn compare_asks_each_model_and_streams_the_versions_side_by_side() {
     app.status.notice = None;
     enter(&mut app, "/edit");
     assert!(app.editing.is_none());
-    assert!(notice(&app).1.contains("still streaming"), "{:?}", notice(&app));
+    assert!(
+        notice(&app).1.contains("still streaming"),
+        "{:?}",
+        notice(&app)
+    );
     focus_text(&mut app, "a1");
     update(&mut app, alt(KeyCode::Down));
     assert_eq!(path(&app)[1], "A:a1");
@@ -433,10 +463,18 @@ fn compare_needs_models_and_a_question() {
     let mut app = new_app();
     enter(&mut app, "/compare");
     assert_eq!(notice(&app).0, NoticeKind::Error);
-    assert_eq!(app.draft_text(), "/compare", "a failed command stays in the input");
+    assert_eq!(
+        app.draft_text(),
+        "/compare",
+        "a failed command stays in the input"
+    );
     app.set_draft("");
     enter(&mut app, "/compare a b");
-    assert!(notice(&app).1.contains("nothing to retry"), "{:?}", notice(&app));
+    assert!(
+        notice(&app).1.contains("nothing to retry"),
+        "{:?}",
+        notice(&app)
+    );
 }
 
 #[test]
@@ -494,7 +532,10 @@ fn edit_puts_the_question_in_the_input_and_sending_it_forks_a_branch() {
     let (t, req) = the_send(&enter(&mut app, "Go?"));
     assert_eq!(texts(&req), ["q1", "a1", "What is Go?"]);
     answer(&mut app, t, "another language");
-    assert_eq!(path(&app), ["U:q1", "A:a1", "U:What is Go?", "A:another language"]);
+    assert_eq!(
+        path(&app),
+        ["U:q1", "A:a1", "U:What is Go?", "A:another language"]
+    );
     assert!(app.editing.is_none());
     let edited = &app.conv.messages[2];
     assert_eq!(edited.fork_label().as_deref(), Some("branch 2/2"));
@@ -506,7 +547,10 @@ fn edit_puts_the_question_in_the_input_and_sending_it_forks_a_branch() {
     let fork = edited.id;
     focus_on(&mut app, fork);
     update(&mut app, alt(KeyCode::Up));
-    assert_eq!(path(&app), ["U:q1", "A:a1", "U:What is Rust?", "A:a language"]);
+    assert_eq!(
+        path(&app),
+        ["U:q1", "A:a1", "U:What is Rust?", "A:a language"]
+    );
     assert_eq!(app.selected, Some(id_of(&app, "What is Rust?")));
     app.focus = Focus::Input;
     let req = exchange(&mut app, "and Python?", "yes");
@@ -528,7 +572,11 @@ fn e_on_a_selected_question_edits_that_one() {
     assert_eq!(app.draft_text(), "first");
     update(&mut app, key(KeyCode::Char('!')));
     let (t, req) = the_send(&update(&mut app, key(KeyCode::Enter)));
-    assert_eq!(texts(&req), ["first!"], "a new first question: nothing before it");
+    assert_eq!(
+        texts(&req),
+        ["first!"],
+        "a new first question: nothing before it"
+    );
     answer(&mut app, t, "b1");
     assert_eq!(path(&app), ["U:first!", "A:b1"]);
     assert_eq!(
@@ -539,7 +587,11 @@ fn e_on_a_selected_question_edits_that_one() {
     focus_text(&mut app, "b1");
     update(&mut app, key(KeyCode::Char('e')));
     assert!(app.editing.is_none());
-    assert!(notice(&app).1.contains("only your own messages"), "{:?}", notice(&app));
+    assert!(
+        notice(&app).1.contains("only your own messages"),
+        "{:?}",
+        notice(&app)
+    );
 }
 
 #[test]
@@ -548,7 +600,11 @@ fn a_switch_where_there_is_no_other_branch_says_so() {
     exchange(&mut app, "q", "a");
     focus_text(&mut app, "q");
     update(&mut app, alt(KeyCode::Down));
-    assert!(notice(&app).1.contains("no other branch"), "{:?}", notice(&app));
+    assert!(
+        notice(&app).1.contains("no other branch"),
+        "{:?}",
+        notice(&app)
+    );
     assert_eq!(path(&app), ["U:q", "A:a"]);
 }
 
@@ -574,9 +630,16 @@ fn the_branches_panel_lists_every_branch_and_opens_one() {
     assert_eq!(pane.items.len(), 3);
     assert_eq!(pane.selected, 2, "the branch shown is selected");
     assert!(pane.items[2].current);
-    assert_eq!(pane.items.iter().map(|b| b.len).collect::<Vec<_>>(), [4, 4, 4]);
+    assert_eq!(
+        pane.items.iter().map(|b| b.len).collect::<Vec<_>>(),
+        [4, 4, 4]
+    );
     // Where each differs from the branch shown.
-    let fork = |i: usize| pane.items[i].fork.map(|id| get(&app, id).text().to_string());
+    let fork = |i: usize| {
+        pane.items[i]
+            .fork
+            .map(|id| get(&app, id).text().to_string())
+    };
     assert_eq!(fork(0).as_deref(), Some("q2"));
     assert_eq!(fork(1).as_deref(), Some("a2 edited"));
     assert_eq!(fork(2), None);
@@ -711,7 +774,12 @@ fn summarize_app() -> App {
     let (t, req) = through_summaries(&mut app, fx, "About foxes.");
     assert!(texts(&req)[0].contains("About foxes."));
     answer(&mut app, t, "Foxes.");
-    assert!(app.conv.messages.iter().any(|m| m.speaker == Speaker::Summary));
+    assert!(
+        app.conv
+            .messages
+            .iter()
+            .any(|m| m.speaker == Speaker::Summary)
+    );
     app
 }
 
@@ -739,7 +807,10 @@ fn a_fork_before_a_summary_leaves_it_on_its_branch() {
         "the new branch carries neither the summary nor what it covered"
     );
     let (_, text) = notice(&app);
-    assert!(text.contains("summary") && text.contains("stays with the other branch"), "{text}");
+    assert!(
+        text.contains("summary") && text.contains("stays with the other branch"),
+        "{text}"
+    );
     answer(&mut app, t, "Cats purr.");
     assert!(summary_ids(&app).is_empty(), "no summary on this branch");
     // The summary is still there, on the branch it summarised; back there, it is used.
@@ -766,10 +837,17 @@ fn summaries_made_on_a_branch_stay_on_it() {
     for i in 0..2 {
         let fx = enter(&mut app, &long_turn(10 + i));
         let (t, _) = through_summaries(&mut app, fx, "Branch summary.");
-        answer(&mut app, t, &format!("Branch reply {i}: {}", "ok ".repeat(40)));
+        answer(
+            &mut app,
+            t,
+            &format!("Branch reply {i}: {}", "ok ".repeat(40)),
+        );
     }
     let new_branch = summary_ids(&app);
-    assert!(new_branch.iter().any(|id| !old_branch.contains(id)), "a summary of its own");
+    assert!(
+        new_branch.iter().any(|id| !old_branch.contains(id)),
+        "a summary of its own"
+    );
     for id in &new_branch {
         for covered in &get(&app, *id).summary_of {
             assert!(
@@ -784,7 +862,12 @@ fn summaries_made_on_a_branch_stay_on_it() {
     focus_on(&mut app, edited);
     update(&mut app, alt(KeyCode::Up));
     assert_eq!(summary_ids(&app), old_branch);
-    assert!(!app.conv.messages.iter().any(|m| m.text() == "Branch summary."));
+    assert!(
+        !app.conv
+            .messages
+            .iter()
+            .any(|m| m.text() == "Branch summary.")
+    );
     // The token estimate follows the path shown too: the other branches change nothing.
     app.tokens.counter().warm_up();
     app.count_pending(std::time::Duration::from_secs(5));
@@ -826,9 +909,16 @@ fn a_transcript_repaired_on_reading_is_reported_and_not_saved_until_changed() {
     assert_eq!(saves(&fx), 0, "opening writes nothing");
     let (kind, text) = notice(&app);
     assert_eq!(kind, NoticeKind::Warning);
-    assert!(text.contains("parent 77") && text.contains("unchanged"), "{text}");
+    assert!(
+        text.contains("parent 77") && text.contains("unchanged"),
+        "{text}"
+    );
     assert_eq!(app.conv.check(), Ok(()));
-    assert_eq!(app.conv.messages.len() + app.conv.others.len(), 3, "nothing dropped");
+    assert_eq!(
+        app.conv.messages.len() + app.conv.others.len(),
+        3,
+        "nothing dropped"
+    );
     // Quitting without a change leaves the file alone.
     let fx = update(&mut app, Event::Action(Action::Quit));
     assert_eq!(saves(&fx), 0, "{fx:?}");
@@ -962,7 +1052,11 @@ fn run(app: &mut App, op: &Op) {
         Op::Version(right) => {
             update(
                 app,
-                alt(if *right { KeyCode::Right } else { KeyCode::Left }),
+                alt(if *right {
+                    KeyCode::Right
+                } else {
+                    KeyCode::Left
+                }),
             );
         }
         Op::Branch(i, down) => {

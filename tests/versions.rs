@@ -123,7 +123,11 @@ fn wait_file(p: &Path, what: &str, pred: impl Fn(&[u8]) -> bool) -> Vec<u8> {
         {
             return b;
         }
-        assert!(Instant::now() < deadline, "waiting for {} to {what}", p.display());
+        assert!(
+            Instant::now() < deadline,
+            "waiting for {} to {what}",
+            p.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -209,11 +213,18 @@ fn retry_then_alt_left_shows_the_first_version_and_the_next_request_carries_it()
     assert_eq!(c.check(), Ok(()));
     // The second version is shown (saved as the selection); the first, with what followed
     // it, is kept.
-    assert_eq!(c.messages.last().unwrap().text(), "Ochre, the second version.");
+    assert_eq!(
+        c.messages.last().unwrap().text(),
+        "Ochre, the second version."
+    );
     let others: Vec<&str> = c.others.iter().map(|m| m.text()).collect();
     assert_eq!(
         others,
-        ["Teal, the first version.", "Why that one?", "echo: Why that one?"]
+        [
+            "Teal, the first version.",
+            "Why that one?",
+            "echo: Why that one?"
+        ]
     );
 }
 
@@ -341,12 +352,18 @@ fn compare_streams_side_by_side_through_two_profiles_without_sending_the_key_els
         None,
         "a profile pointing elsewhere gets no OpenAI key"
     );
-    assert_eq!(h[1].json()["messages"], e[0].json()["messages"], "the same question");
+    assert_eq!(
+        h[1].json()["messages"],
+        e[0].json()["messages"],
+        "the same question"
+    );
     // Enter shows the focused version (the first of the compare, in focus) in the
     // conversation; Esc had closed the panel otherwise.
     t.key(Key::Right);
     t.key(Key::Enter);
-    t.wait_until("the panel closed", T, |s| !flat(s).contains("versions side by side"));
+    t.wait_until("the panel closed", T, |s| {
+        !flat(s).contains("versions side by side")
+    });
     wait_text(&mut t, "version 3/3");
     idle(&mut t);
     quit(&mut t);
@@ -381,8 +398,15 @@ fn a_version_1_file_is_left_alone_until_it_changes() {
     let mut t = home.tui(&srv, &[file.to_str().unwrap()]);
     wait_text(&mut t, "Which region suffers most from ocean pollution?");
     quit(&mut t);
-    assert_eq!(std::fs::read(&file).unwrap(), v1, "opened and closed: unchanged");
-    assert!(home.transcripts().is_empty(), "nothing written to the library either");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        v1,
+        "opened and closed: unchanged"
+    );
+    assert!(
+        home.transcripts().is_empty(),
+        "nothing written to the library either"
+    );
 
     let mut t = home.tui(&srv, &[file.to_str().unwrap()]);
     wait_text(&mut t, "Which region suffers most from ocean pollution?");
@@ -406,10 +430,12 @@ fn a_hand_edited_cycle_is_reported_opened_as_far_as_valid_and_left_untouched() {
     let file = home.path().join("edited.json");
     // The version 1 example as version 2, with the second message's parent making a cycle
     // (2 → 4 → 3 → 2).
-    let mut v: serde_json::Value = serde_json::from_slice(&store::to_json(&load(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcript-v1.json")),
-    )))
-    .unwrap();
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&store::to_json(&load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/transcript-v1.json"
+        )))))
+        .unwrap();
     v["conversation"]["messages"][1]["parent"] = serde_json::json!(4);
     let bytes = serde_json::to_vec_pretty(&v).unwrap();
     std::fs::write(&file, &bytes).unwrap();
@@ -419,5 +445,9 @@ fn a_hand_edited_cycle_is_reported_opened_as_far_as_valid_and_left_untouched() {
     // Opened as far as the path is valid: the question, not its reply.
     assert!(!flat(&t.with_screen(|s| s.clone())).contains("North Pacific"));
     quit(&mut t);
-    assert_eq!(std::fs::read(&file).unwrap(), bytes, "the file is untouched");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        bytes,
+        "the file is untouched"
+    );
 }

@@ -194,7 +194,11 @@ pub(crate) fn summary_left_behind(app: &App, fork: Option<MessageId>) -> Option<
 /// How to go back: the branch keys, and the list.
 pub(crate) fn switch_hint(app: &App) -> String {
     let km = &app.keymap;
-    let pair = km.hint_pair(Context::Conversation, Action::PrevBranch, Action::NextBranch);
+    let pair = km.hint_pair(
+        Context::Conversation,
+        Action::PrevBranch,
+        Action::NextBranch,
+    );
     let list = km.hint_key(Context::Conversation, Action::Branches);
     match (pair.is_empty(), list.is_empty()) {
         (false, false) => format!("{pair} at the fork switches, {list} or /branches lists them"),

@@ -23,7 +23,10 @@ pub fn versions(conv: &Conversation, question: MessageId) -> Vec<MessageId> {
         .children(Some(question))
         .iter()
         .copied()
-        .filter(|id| conv.get(*id).is_some_and(|m| m.speaker == Speaker::Assistant))
+        .filter(|id| {
+            conv.get(*id)
+                .is_some_and(|m| m.speaker == Speaker::Assistant)
+        })
         .collect()
 }
 

@@ -32,13 +32,13 @@ use crate::chat::tokens::{self, TokenCounter};
 use crate::keymap::{Context, Keymap};
 use crate::ui::conversation::ConversationView;
 
+pub use branches::{BranchesPane, Editing};
 pub use command::CommandError;
+pub use compare::ComparePane;
 pub use draft::Draft;
 pub use overlay::Overlay;
 pub use params::ParamsPane;
 pub use sessions::{SessionsMode, SessionsPane};
-pub use branches::{BranchesPane, Editing};
-pub use compare::ComparePane;
 pub use turn::{InFlight, Purpose, Target, Turns};
 
 /// Which pane has the keyboard (when no panel is on top).

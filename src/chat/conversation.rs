@@ -483,11 +483,12 @@ impl Conversation {
     /// Make `path` (a chain from a root of this tree) the current path: its messages move
     /// to `messages`, every other to `others`.
     fn set_path(&mut self, path: &[MessageId]) {
-        let mut all: std::collections::HashMap<MessageId, Message> = std::mem::take(&mut self.messages)
-            .into_iter()
-            .chain(std::mem::take(&mut self.others))
-            .map(|m| (m.id, m))
-            .collect();
+        let mut all: std::collections::HashMap<MessageId, Message> =
+            std::mem::take(&mut self.messages)
+                .into_iter()
+                .chain(std::mem::take(&mut self.others))
+                .map(|m| (m.id, m))
+                .collect();
         self.messages = path.iter().filter_map(|id| all.remove(id)).collect();
         let mut others: Vec<Message> = all.into_values().collect();
         others.sort_by_key(|m| m.id);
@@ -716,11 +717,18 @@ mod tests {
     #[test]
     fn versions_and_branches_keep_every_message() {
         let (mut c, [q1, a1, q2, a2, b1]) = forked();
-        assert_eq!(c.path_ids(), [q1, a1, q2, a2], "back on the branch written to last");
+        assert_eq!(
+            c.path_ids(),
+            [q1, a1, q2, a2],
+            "back on the branch written to last"
+        );
         assert_eq!(c.others.iter().map(|m| m.id).collect::<Vec<_>>(), [b1]);
         assert_eq!(c.check(), Ok(()));
         assert_eq!(c.messages[1].fork_label().as_deref(), Some("version 1/2"));
-        assert_eq!(c.get(b1).unwrap().fork_label().as_deref(), Some("version 2/2"));
+        assert_eq!(
+            c.get(b1).unwrap().fork_label().as_deref(),
+            Some("version 2/2")
+        );
         assert_eq!(c.sibling(a1, 1), Some(b1));
         assert_eq!(c.sibling(a1, -1), Some(b1));
         assert_eq!(c.sibling(q1, 1), None);
@@ -733,7 +741,10 @@ mod tests {
         // Branches: one per leaf, depth first; the current one marked.
         let b = c.branches();
         assert_eq!(b.iter().map(|b| b.leaf).collect::<Vec<_>>(), [a2, q2b, b1]);
-        assert_eq!(b.iter().map(|b| b.current).collect::<Vec<_>>(), [false, true, false]);
+        assert_eq!(
+            b.iter().map(|b| b.current).collect::<Vec<_>>(),
+            [false, true, false]
+        );
         assert_eq!(b[0].fork, Some(q2));
         assert_eq!(b[2].fork, Some(b1));
         assert_eq!(b.iter().map(|b| b.len).collect::<Vec<_>>(), [4, 3, 2]);

@@ -154,7 +154,10 @@ pub fn check(links: &[(Id, Option<Id>)], path: &[Id]) -> Result<(), TreeError> {
         if let Some(p) = p
             && !parent.contains_key(p)
         {
-            return Err(TreeError::MissingParent { id: *id, parent: *p });
+            return Err(TreeError::MissingParent {
+                id: *id,
+                parent: *p,
+            });
         }
     }
     if let Some(mut c) = find_cycle(&parent) {

@@ -34,8 +34,12 @@ pub fn to_markdown_all(conv: &Conversation) -> String {
     let mut written: HashSet<MessageId> = HashSet::new();
     for (k, b) in branches.iter().enumerate() {
         let shown = if b.current { " (shown)" } else { "" };
-        let _ = writeln!(out, "## Branch {} of {n}{shown}
-", k + 1);
+        let _ = writeln!(
+            out,
+            "## Branch {} of {n}{shown}
+",
+            k + 1
+        );
         let ids = forest.ancestry(b.leaf);
         let start = ids
             .iter()
@@ -362,7 +366,10 @@ mod tests {
         assert!(c.open_path(&shown));
         let md = to_markdown(&c);
         assert!(!md.contains("A kind of oxide."), "{md}");
-        assert!(md.contains("## Assistant (gpt-test-0501) — version 1 of 2\n"), "{md}");
+        assert!(
+            md.contains("## Assistant (gpt-test-0501) — version 1 of 2\n"),
+            "{md}"
+        );
         assert!(!md.contains("Branch 1"), "{md}");
 
         let all = to_markdown_all(&c);
@@ -373,8 +380,14 @@ mod tests {
         // The first branch whole, the second from where it leaves the first.
         assert_eq!(all.matches("### You\n\nWhat is Rust?").count(), 1, "{all}");
         assert!(all[b1..b2].contains("And then?"));
-        assert!(all[b2..].contains("*Continues after message #1 (You: What is Rust?)"), "{all}");
-        assert!(all[b2..].contains("### Assistant (other) — version 2 of 2\n\nA kind of oxide."), "{all}");
+        assert!(
+            all[b2..].contains("*Continues after message #1 (You: What is Rust?)"),
+            "{all}"
+        );
+        assert!(
+            all[b2..].contains("### Assistant (other) — version 2 of 2\n\nA kind of oxide."),
+            "{all}"
+        );
         assert!(all[b1..b2].contains("#### Choice 2 (selected)"), "{all}");
         assert!(all.contains("Total usage (every version and branch)"));
     }

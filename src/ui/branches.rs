@@ -32,8 +32,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &BranchesPane, theme: &T
     let b = panel(&title, theme);
     let inner = b.inner(r);
     f.render_widget(b, r);
-    let [head, list] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    let [head, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
     f.render_widget(
         Paragraph::new(Line::from(Span::styled(
             format!(
@@ -49,7 +48,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &BranchesPane, theme: &T
     let n = pane.items.len();
     let mut lines = Vec::new();
     for (i, b) in pane.items.iter().enumerate().skip(start).take(h) {
-        let when = b.last.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M");
+        let when = b
+            .last
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M");
         let mark = if b.current { "●" } else { " " };
         let mut spans = vec![
             Span::styled(format!(" {mark} "), theme.accent),
@@ -83,14 +85,15 @@ fn describe(conv: &Conversation, m: &Message) -> String {
         Speaker::System => "System".to_string(),
         Speaker::Summary => "Summary".to_string(),
         Speaker::Assistant => {
-            let model = m.target.as_deref().or(m.model.as_deref()).unwrap_or(&conv.model);
+            let model = m
+                .target
+                .as_deref()
+                .or(m.model.as_deref())
+                .unwrap_or(&conv.model);
             format!("Assistant ({model})")
         }
     };
-    let label = m
-        .fork_label()
-        .map(|l| format!(" {l}"))
-        .unwrap_or_default();
+    let label = m.fork_label().map(|l| format!(" {l}")).unwrap_or_default();
     let first: String = m
         .text()
         .lines()

@@ -43,7 +43,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &ComparePane, theme: &Th
             _ => k,
         })
         .collect::<Vec<_>>();
-    let b = panel(&format!("versions side by side — {}", keys.join(" · ")), theme);
+    let b = panel(
+        &format!("versions side by side — {}", keys.join(" · ")),
+        theme,
+    );
     let inner = b.inner(r);
     f.render_widget(b, r);
     if inner.height < 3 || inner.width < 4 {
@@ -97,11 +100,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &ComparePane, theme: &Th
         } else {
             String::new()
         };
-        let title = format!(
-            "{}/{n}{shown} {} · {state}{choice}",
-            i + 1,
-            sanitize(model)
-        );
+        let title = format!("{}/{n}{shown} {} · {state}{choice}", i + 1, sanitize(model));
         let style = if i == focus { theme.heading } else { theme.dim };
         let b = block(&title, style, i == focus, theme);
         let text_area = b.inner(*col);

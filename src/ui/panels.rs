@@ -271,7 +271,12 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(cur) => {
             let sp = SPINNER[app.status.spinner % SPINNER.len()];
             let summary = matches!(cur.purpose, Purpose::Summary { .. });
-            match app.turns.iter().find_map(|t| t.first_token).or(cur.first_token) {
+            match app
+                .turns
+                .iter()
+                .find_map(|t| t.first_token)
+                .or(cur.first_token)
+            {
                 None => spans.push(Span::styled(
                     format!(
                         "{sp} {} {:.1}s ",
@@ -282,10 +287,7 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 )),
                 Some(t0) => {
                     let secs = t0.elapsed().as_secs_f64().max(0.001);
-                    let rate = app
-                        .turns
-                        .rate()
-                        .unwrap_or(cur.deltas as f64 / secs);
+                    let rate = app.turns.rate().unwrap_or(cur.deltas as f64 / secs);
                     spans.push(Span::styled(
                         format!(
                             "{sp} {} {rate:.0} tok/s ",

@@ -577,7 +577,9 @@ fn parents_that_point_nowhere_or_in_a_cycle_are_cut_and_reported() {
         c.problems
     );
     assert!(
-        c.problems.iter().any(|p| p.contains("path breaks at message 2")),
+        c.problems
+            .iter()
+            .any(|p| p.contains("path breaks at message 2")),
         "{:?}",
         c.problems
     );
@@ -604,11 +606,7 @@ fn a_path_that_does_not_start_at_a_root_opens_the_newest_branch() {
     assert_eq!(c.messages.len() + c.others.len(), 5);
     assert_eq!(c.messages[0].id, 5);
     assert!(!c.messages.is_empty());
-    assert!(
-        c.problems[0].contains("does not start"),
-        "{:?}",
-        c.problems
-    );
+    assert!(c.problems[0].contains("does not start"), "{:?}", c.problems);
 }
 
 #[test]
