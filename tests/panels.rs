@@ -422,3 +422,69 @@ fn the_selected_message_is_highlighted_when_the_conversation_has_focus() {
         .collect();
     assert!(next.contains("second question"), "{next}");
 }
+
+// ---- versions and branches ----
+
+/// Pin the times of every message, on the path or off it.
+fn pin_all_times(app: &mut App) {
+    let t = Utc.with_ymd_and_hms(2025, 3, 4, 9, 30, 0).unwrap();
+    for m in app.conv.messages.iter_mut().chain(app.conv.others.iter_mut()) {
+        m.created = t;
+        m.finished = m.finished.map(|_| t);
+        m.touch();
+    }
+}
+
+/// A reply with two versions, then an edited question (a branch) after it.
+fn versions_and_branches_app() -> App {
+    let mut app = new_app();
+    exchange(&mut app, "Name a colour.", "Teal.");
+    app.set_draft("/retry");
+    update(&mut app, key(KeyCode::Enter));
+    let t = app.turns.first().expect("the retry").id;
+    stream(&mut app, t, 0, "Ochre.");
+    finish(&mut app, t, 0, FinishReason::Stop);
+    done(&mut app, t, Ok(Outcome::default()));
+    exchange(&mut app, "Why?", "It is warm.");
+    app.set_draft("/edit");
+    update(&mut app, key(KeyCode::Enter));
+    app.set_draft("Why not blue?");
+    update(&mut app, key(KeyCode::Enter));
+    let t = app.turns.first().expect("the edit").id;
+    stream(&mut app, t, 0, "Blue is taken.");
+    finish(&mut app, t, 0, FinishReason::Stop);
+    done(&mut app, t, Ok(Outcome::default()));
+    app.status.notice = None;
+    pin_all_times(&mut app);
+    app
+}
+
+#[test]
+fn versions_and_branches() {
+    let mut app = versions_and_branches_app();
+    snap_screen("versions_branches", &mut app);
+}
+
+#[test]
+fn branches_panel() {
+    let mut app = versions_and_branches_app();
+    app.set_draft("/branches");
+    update(&mut app, key(KeyCode::Enter));
+    snap_screen("branches_panel", &mut app);
+}
+
+#[test]
+fn compare_panel_while_streaming() {
+    let mut app = new_app();
+    exchange(&mut app, "Say hi.", "Hi!");
+    app.set_draft("/compare gpt-4o o3-mini");
+    update(&mut app, key(KeyCode::Enter));
+    let turns: Vec<TurnId> = app.turns.iter().map(|t| t.id).collect();
+    assert_eq!(turns.len(), 2);
+    stream(&mut app, turns[0], 0, "Hello there, **friend**.");
+    finish(&mut app, turns[0], 0, FinishReason::Stop);
+    done(&mut app, turns[0], Ok(Outcome::default()));
+    stream(&mut app, turns[1], 0, "Hey");
+    pin_all_times(&mut app);
+    snap_screen("compare_panel", &mut app);
+}

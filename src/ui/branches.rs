@@ -46,6 +46,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &BranchesPane, theme: &T
     let h = list.height as usize;
     let start = (pane.selected + 1).saturating_sub(h);
     let n = pane.items.len();
+    let offset = app.view.borrow().utc_offset();
     let mut lines = Vec::new();
     for (i, b) in pane.items.iter().enumerate().skip(start).take(h) {
         let when = b

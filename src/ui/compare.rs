@@ -72,7 +72,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &ComparePane, theme: &Th
     let n = versions.len();
     let fit = usize::from((body.width / MIN_COLUMN).max(1)).min(n);
     let focus = pane.focus.min(n - 1);
-    let first = (focus + 1).saturating_sub(fit).min(n - fit);
+    // The version in focus first, then the ones after it (the newest are last).
+    let first = focus.min(n - fit);
     let cols = Layout::horizontal(vec![Constraint::Fill(1); fit]).split(body);
     for (k, col) in cols.iter().enumerate() {
         let i = first + k;

@@ -241,6 +241,25 @@ fn search_titles_and_text() {
 }
 
 #[test]
+fn the_count_is_the_branch_shown_and_search_finds_every_branch() {
+    let (_t, l) = lib();
+    let mut c = conv("ccc4", "Branches", 1, &["q1", "a1", "q2", "a2"]);
+    // An edited first question, off the path now: a branch with its own reply.
+    let shown = c.path_ids();
+    c.open_at(None);
+    c.push(Speaker::User, "an edited question about walruses");
+    assert!(c.open_path(&shown));
+    l.save(&c).unwrap();
+    let e = &l.list().unwrap()[0];
+    assert_eq!(e.messages, 4, "the messages of the branch shown");
+    assert_eq!(e.first_line, "q1");
+    let hits = l.search("walrus").unwrap();
+    assert_eq!(ids(&hits), ["ccc4"]);
+    assert!(hits[0].snippet.as_deref().unwrap().contains("walruses"));
+    assert!(l.search("others").unwrap().is_empty(), "a JSON key is not text");
+}
+
+#[test]
 fn search_finds_text_in_files_written_with_unicode_escapes() {
     let (_t, l) = lib();
     let c = conv("esc1", "Escaped", 1, &["ask about Ünïcödé", "fine"]);
