@@ -485,6 +485,13 @@ fn compare_panel_while_streaming() {
     finish(&mut app, turns[0], 0, FinishReason::Stop);
     done(&mut app, turns[0], Ok(Outcome::default()));
     stream(&mut app, turns[1], 0, "Hey");
+    // 1 delta over 1000 s: "0 tok/s", a single digit (the rate's width is stable).
+    let long_ago = std::time::Instant::now()
+        .checked_sub(std::time::Duration::from_secs(1000))
+        .expect("an instant in the past");
+    let streaming = app.turns.first_mut().expect("o3-mini still streams");
+    assert_eq!(streaming.id, turns[1]);
+    streaming.first_token = Some(long_ago);
     pin_all_times(&mut app);
     snap_screen("compare_panel", &mut app);
 }

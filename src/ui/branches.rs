@@ -51,7 +51,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &BranchesPane, theme: &T
     for (i, b) in pane.items.iter().enumerate().skip(start).take(h) {
         let when = b
             .last
-            .with_timezone(&chrono::Local)
+            .with_timezone(&offset)
             .format("%Y-%m-%d %H:%M");
         let mark = if b.current { "●" } else { " " };
         let mut spans = vec![
