@@ -428,7 +428,12 @@ fn the_selected_message_is_highlighted_when_the_conversation_has_focus() {
 /// Pin the times of every message, on the path or off it.
 fn pin_all_times(app: &mut App) {
     let t = Utc.with_ymd_and_hms(2025, 3, 4, 9, 30, 0).unwrap();
-    for m in app.conv.messages.iter_mut().chain(app.conv.others.iter_mut()) {
+    for m in app
+        .conv
+        .messages
+        .iter_mut()
+        .chain(app.conv.others.iter_mut())
+    {
         m.created = t;
         m.finished = m.finished.map(|_| t);
         m.touch();

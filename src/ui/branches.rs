@@ -49,10 +49,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &BranchesPane, theme: &T
     let offset = app.view.borrow().utc_offset();
     let mut lines = Vec::new();
     for (i, b) in pane.items.iter().enumerate().skip(start).take(h) {
-        let when = b
-            .last
-            .with_timezone(&offset)
-            .format("%Y-%m-%d %H:%M");
+        let when = b.last.with_timezone(&offset).format("%Y-%m-%d %H:%M");
         let mark = if b.current { "●" } else { " " };
         let mut spans = vec![
             Span::styled(format!(" {mark} "), theme.accent),

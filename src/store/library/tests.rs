@@ -256,7 +256,10 @@ fn the_count_is_the_branch_shown_and_search_finds_every_branch() {
     let hits = l.search("walrus").unwrap();
     assert_eq!(ids(&hits), ["ccc4"]);
     assert!(hits[0].snippet.as_deref().unwrap().contains("walruses"));
-    assert!(l.search("others").unwrap().is_empty(), "a JSON key is not text");
+    assert!(
+        l.search("others").unwrap().is_empty(),
+        "a JSON key is not text"
+    );
 }
 
 #[test]
