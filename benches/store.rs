@@ -1,5 +1,7 @@
 //! The transcript store at scale: a library of 10,000 small conversations (list warm and
-//! cold, search) and one 20 MB conversation (parse, serialise + atomic write).
+//! cold, search), one 20 MB conversation (parse, serialise + atomic write), and one
+//! conversation of 10,000 short messages with 500 versions and branches (parse with the
+//! tree's checks, switching branch, adding a message).
 
 use std::fs;
 use std::hint::black_box;
@@ -127,5 +129,68 @@ fn large(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, library, large);
+/// 5,000 turns of short messages; every tenth reply gets a second version and every tenth
+/// question an edited branch beside it (each with a reply): 10,000 messages on the path,
+/// 1,000 off it.
+fn branchy() -> Conversation {
+    let mut c = Conversation::new("gpt-bench", Mode::Chat, Memory::Full);
+    let mut seed = 7;
+    for i in 0..5_000 {
+        let q = c.push(Speaker::User, sentence(&mut seed, 12));
+        let r = c.push_reply(&Params::default(), "gpt-bench");
+        if let Some(m) = c.get_mut(r) {
+            m.choice_mut(0).text = sentence(&mut seed, 20);
+            m.status = Status::Complete;
+        }
+        if i % 10 == 5 {
+            let path = c.path_ids();
+            let parent = c.get(q).and_then(|m| m.parent);
+            c.open_at(parent);
+            c.push(Speaker::User, sentence(&mut seed, 12));
+            c.push(Speaker::Assistant, sentence(&mut seed, 20));
+            c.open_at(Some(q));
+            c.push(Speaker::Assistant, sentence(&mut seed, 20));
+            c.open_path(&path);
+        }
+    }
+    c
+}
+
+fn branches(c: &mut Criterion) {
+    let conv = branchy();
+    assert_eq!(conv.messages.len(), 10_000);
+    assert_eq!(conv.others.len(), 1_500);
+    let bytes = to_json(&conv);
+    eprintln!("branchy conversation: {} bytes", bytes.len());
+    let mut g = c.benchmark_group("branches_10k");
+    g.sample_size(10);
+    g.bench_function("parse", |b| {
+        b.iter(|| black_box(parse(&bytes).expect("parse").messages.len()))
+    });
+    // Alt+↑/↓ at a fork halfway down: the new path, then back.
+    let fork = conv.messages[5_001].id;
+    let other = conv.sibling(fork, 1).expect("a sibling");
+    g.bench_function("switch_branch_and_back", |b| {
+        let mut c = conv.clone();
+        b.iter(|| {
+            c.open(other);
+            c.open(fork);
+            black_box(c.messages.len())
+        })
+    });
+    // Sending: a question and its reply at the end of the path (then removed again).
+    g.bench_function("push_question_and_reply", |b| {
+        let mut c = conv.clone();
+        b.iter(|| {
+            let q = c.push(Speaker::User, "one more");
+            let r = c.push_reply(&Params::default(), "gpt-bench");
+            c.remove_leaf(r);
+            c.remove_leaf(q);
+            black_box(c.messages.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, library, large, branches);
 criterion_main!(benches);

@@ -59,6 +59,16 @@ pub enum Action {
     NextChoice,
     /// Show the previous choice.
     PrevChoice,
+    /// Show the next branch at the selected message (its next sibling).
+    NextBranch,
+    /// Show the previous branch at the selected message.
+    PrevBranch,
+    /// Edit the selected question in the input (sending it starts a new branch).
+    EditMessage,
+    /// List the conversation's branches.
+    Branches,
+    /// Show the versions of the selected reply side by side.
+    CompareVersions,
     /// Scroll up a line.
     ScrollUp,
     /// Scroll down a line.
@@ -132,6 +142,11 @@ impl Action {
         Action::Retry,
         Action::NextChoice,
         Action::PrevChoice,
+        Action::NextBranch,
+        Action::PrevBranch,
+        Action::EditMessage,
+        Action::Branches,
+        Action::CompareVersions,
         Action::ScrollUp,
         Action::ScrollDown,
         Action::PageUp,
@@ -187,9 +202,14 @@ impl Action {
             Action::FocusNext => "move focus: input → conversation → parameters",
             Action::Sessions => "saved conversations",
             Action::NewChat => "new conversation",
-            Action::Retry => "regenerate the last reply",
-            Action::NextChoice => "next choice of the reply (n > 1)",
-            Action::PrevChoice => "previous choice of the reply",
+            Action::Retry => "regenerate the reply: a new version, the old kept",
+            Action::NextChoice => "next choice, then next version, of the reply",
+            Action::PrevChoice => "previous choice or version of the reply",
+            Action::NextBranch => "next branch at the selected message",
+            Action::PrevBranch => "previous branch at the selected message",
+            Action::EditMessage => "edit the selected question (sending it starts a branch)",
+            Action::Branches => "list the conversation's branches",
+            Action::CompareVersions => "the reply's versions side by side",
             Action::ScrollUp => "scroll up",
             Action::ScrollDown => "scroll down",
             Action::PageUp => "up a page",
@@ -235,6 +255,10 @@ impl Action {
             Action::NewChat => "new",
             Action::Retry => "retry",
             Action::NextChoice | Action::PrevChoice => "choice",
+            Action::NextBranch | Action::PrevBranch => "branch",
+            Action::EditMessage => "edit",
+            Action::Branches => "branches",
+            Action::CompareVersions => "compare",
             Action::ScrollUp | Action::ScrollDown => "scroll",
             Action::PageUp | Action::PageDown => "page",
             Action::ScrollTop => "top",
@@ -367,6 +391,13 @@ pub enum LocalEvent {
 pub enum Effect {
     /// Start a request in the background; it streams `Msg::Stream` then `Msg::Done`.
     Send { turn: TurnId, request: Request },
+    /// The same, through the client of another profile of the config (`/compare
+    /// PROFILE:MODEL`), built with that profile's base URL and key rules.
+    SendWith {
+        turn: TurnId,
+        request: Request,
+        profile: String,
+    },
     /// Stop a request now (closes its connection).
     Cancel { turn: TurnId },
     /// Ask the server for its models (`Msg::Models`).
@@ -387,6 +418,12 @@ pub enum Effect {
     },
     /// Stop writing these files: release their locks once the saves before are done.
     Release { paths: Vec<PathBuf> },
+    /// Write every branch of the conversation as Markdown to `path` (`/export
+    /// --all-branches`; `Msg::Saved`).
+    ExportBranches {
+        conversation: Arc<Conversation>,
+        path: PathBuf,
+    },
     /// Read a transcript (`Msg::Opened`).
     Open { path: PathBuf },
     /// Read a saved transcript and write it as Markdown to `out` (`Msg::Saved`).

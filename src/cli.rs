@@ -67,12 +67,16 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::local::cli::LocalCommand,
     },
-    /// Write a saved conversation to stdout.
+    /// Write a saved conversation to stdout (Markdown: the branch shown; JSON: the whole
+    /// transcript, every branch).
     Export {
         /// Its id (or a unique prefix), or a path.
         id: String,
         #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
         format: ExportFormat,
+        /// Markdown of every branch, each under its own heading.
+        #[arg(long)]
+        all_branches: bool,
     },
     /// Print a shell completion script (e.g. `chat-tui completions bash > ~/.local/share/bash-completion/completions/chat-tui`).
     Completions {
@@ -319,8 +323,9 @@ pub fn list(search: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// `chat-tui export ID|PREFIX|PATH --format md|json`: the conversation on stdout.
-pub fn export(id: &str, format: ExportFormat) -> Result<(), String> {
+/// `chat-tui export ID|PREFIX|PATH --format md|json [--all-branches]`: the conversation on
+/// stdout.
+pub fn export(id: &str, format: ExportFormat, all_branches: bool) -> Result<(), String> {
     let path = std::path::Path::new(id);
     let conv = if path.exists() {
         crate::store::save::load(path).map_err(|e| e.to_string())?
@@ -329,7 +334,13 @@ pub fn export(id: &str, format: ExportFormat) -> Result<(), String> {
         crate::store::save::load(&entry.path).map_err(|e| e.to_string())?
     };
     let out = match format {
+        ExportFormat::Md if all_branches => {
+            crate::store::export::to_markdown_all(&conv).into_bytes()
+        }
         ExportFormat::Md => crate::store::export::to_markdown(&conv).into_bytes(),
+        ExportFormat::Json if all_branches => {
+            return Err("--all-branches is for Markdown: JSON always holds every branch".into());
+        }
         ExportFormat::Json => crate::store::format::to_json(&conv),
     };
     let _ = std::io::stdout().write_all(&out);
@@ -443,6 +454,16 @@ mod tests {
             cli.command,
             Some(Command::Export {
                 format: ExportFormat::Json,
+                all_branches: false,
+                ..
+            })
+        ));
+        let cli = Cli::try_parse_from(["chat-tui", "export", "abc", "--all-branches"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Export {
+                format: ExportFormat::Md,
+                all_branches: true,
                 ..
             })
         ));

@@ -18,13 +18,25 @@ pub enum Command {
     System(Option<String>),
     /// Completion mode: `TEXT [insert] TEXT`.
     Insert(String),
-    Retry,
+    /// A new version of the reply; `--model NAME` asks another model (`PROFILE:MODEL` for
+    /// another profile).
+    Retry(Option<String>),
+    /// Ask each model (`MODEL` or `PROFILE:MODEL`) the same question: a version each.
+    Compare(Vec<String>),
+    /// Put the last question in the input; sending it starts a new branch.
+    Edit,
+    /// List the conversation's branches.
+    Branches,
     Continue,
     New,
     Help,
     Quit,
     Save(PathBuf),
-    Export(PathBuf),
+    /// Markdown of the current path, or (`--all-branches`) of every branch.
+    Export {
+        path: PathBuf,
+        all_branches: bool,
+    },
     Open(PathBuf),
     Sessions,
     Rename(String),
@@ -123,7 +135,26 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "TEXT [insert] TEXT",
         "completion mode: the reply is inserted at [insert] (suffix)",
     ),
-    ("/retry", "", "regenerate the last reply"),
+    (
+        "/retry",
+        "",
+        "a new version of the reply (the selected one, or the last), the earlier kept; --model NAME asks another model",
+    ),
+    (
+        "/compare",
+        "MODEL [MODEL…]",
+        "ask each model (or PROFILE:MODEL) the same question: a version each, side by side",
+    ),
+    (
+        "/edit",
+        "",
+        "edit the last question; sending it starts a new branch (the old one is kept)",
+    ),
+    (
+        "/branches",
+        "",
+        "list the conversation's branches and open one",
+    ),
     (
         "/continue",
         "",
@@ -137,8 +168,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "/export",
-        "PATH",
-        "write the conversation as Markdown to PATH",
+        "[--all-branches] PATH",
+        "write the conversation (the branch shown, or every branch) as Markdown to PATH",
     ),
     ("/open", "PATH", "open a saved transcript"),
     ("/sessions", "", "browse saved conversations"),
@@ -194,13 +225,46 @@ pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
             (!rest.is_empty()).then(|| rest.to_string()),
         )),
         "/insert" => Ok(Command::Insert(need("TEXT [insert] TEXT")?)),
-        "/retry" => Ok(Command::Retry),
+        "/retry" => {
+            let mut words = rest.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (None, _, _) => Ok(Command::Retry(None)),
+                (Some("--model" | "-m"), Some(m), None) => Ok(Command::Retry(Some(m.to_string()))),
+                (Some(w), _, _) if w.starts_with("--model=") && w.len() > 8 => {
+                    Ok(Command::Retry(Some(w[8..].to_string())))
+                }
+                _ => Err("/retry [--model NAME] (NAME: a model, or PROFILE:MODEL)".into()),
+            }
+        }
+        "/compare" => {
+            let models: Vec<String> = rest.split_whitespace().map(str::to_string).collect();
+            if models.is_empty() {
+                return Err(
+                    "/compare MODEL [MODEL…] (models of this server, or PROFILE:MODEL)".into(),
+                );
+            }
+            Ok(Command::Compare(models))
+        }
+        "/edit" => Ok(Command::Edit),
+        "/branches" => Ok(Command::Branches),
         "/continue" => Ok(Command::Continue),
         "/new" => Ok(Command::New),
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" | "/q" => Ok(Command::Quit),
         "/save" => Ok(Command::Save(path(need("a path")?))),
-        "/export" => Ok(Command::Export(path(need("a path")?))),
+        "/export" => {
+            let (all_branches, p) = match rest.strip_prefix("--all-branches") {
+                Some(p) if p.is_empty() || p.starts_with(char::is_whitespace) => (true, p.trim()),
+                _ => (false, rest),
+            };
+            if p.is_empty() {
+                return Err(format!("{name} needs a path ([--all-branches] PATH)"));
+            }
+            Ok(Command::Export {
+                path: path(p.to_string()),
+                all_branches,
+            })
+        }
         "/open" => Ok(Command::Open(path(need("a path")?))),
         "/sessions" => Ok(Command::Sessions),
         "/rename" => Ok(Command::Rename(need("a title")?)),
@@ -216,7 +280,7 @@ pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
             }
         })),
         "/copy" => Ok(Command::Copy(CopyWhat::parse(rest)?)),
-        "/editor" | "/edit" => Ok(Command::Editor),
+        "/editor" => Ok(Command::Editor),
         other => Err(match nearest(other) {
             Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
             None => format!(
@@ -378,6 +442,43 @@ mod tests {
         assert!(e.contains("did you mean /retry"), "{e}");
         let e = parse("/xyzzyplugh", None).unwrap_err();
         assert!(!e.contains("did you mean"), "{e}");
+    }
+
+    #[test]
+    fn versions_and_branches_commands() {
+        assert_eq!(parse("/retry", None), Ok(Command::Retry(None)));
+        assert_eq!(
+            parse("/retry --model gpt-4o", None),
+            Ok(Command::Retry(Some("gpt-4o".into())))
+        );
+        assert_eq!(
+            parse("/retry --model=ollama:llama3:8b", None),
+            Ok(Command::Retry(Some("ollama:llama3:8b".into())))
+        );
+        assert!(parse("/retry gpt-4o", None).is_err());
+        assert!(parse("/retry --model", None).is_err());
+        assert_eq!(
+            parse("/compare a  b:c", None),
+            Ok(Command::Compare(vec!["a".into(), "b:c".into()]))
+        );
+        assert!(parse("/compare", None).unwrap_err().contains("MODEL"));
+        assert_eq!(parse("/edit", None), Ok(Command::Edit));
+        assert_eq!(parse("/branches", None), Ok(Command::Branches));
+        assert_eq!(
+            parse("/export --all-branches out.md", None),
+            Ok(Command::Export {
+                path: PathBuf::from("out.md"),
+                all_branches: true
+            })
+        );
+        assert_eq!(
+            parse("/export --all-branchesX.md", None),
+            Ok(Command::Export {
+                path: PathBuf::from("--all-branchesX.md"),
+                all_branches: false
+            })
+        );
+        assert!(parse("/export --all-branches", None).is_err());
     }
 
     #[test]

@@ -44,7 +44,11 @@ fn main() -> ExitCode {
     }
     match &cli.command {
         Some(Command::List { search }) => return done(cli::list(search.as_deref())),
-        Some(Command::Export { id, format }) => return done(cli::export(id, *format)),
+        Some(Command::Export {
+            id,
+            format,
+            all_branches,
+        }) => return done(cli::export(id, *format, *all_branches)),
         _ => {}
     }
     // One thread runs the UI loop and the requests alike: a streaming reply wakes one

@@ -135,7 +135,7 @@ fn exchange(app: &mut App, prompt: &str, reply: &str) -> Request {
     update(app, delta(turn, 0, reply));
     update(app, finish(turn, 0, FinishReason::Stop));
     update(app, done_ok(turn));
-    assert!(app.turn.is_none());
+    assert!(app.turns.is_empty());
     req
 }
 
@@ -149,7 +149,7 @@ fn last_reply(app: &App) -> &chat_tui::chat::conversation::Message {
 }
 
 fn current_turn(app: &App) -> TurnId {
-    app.turn.as_ref().expect("a request in flight").id
+    app.turns.first().expect("a request in flight").id
 }
 
 // ---------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ fn enter_sends_the_draft_with_the_system_prompt_first() {
     assert_eq!(reply.status, Status::Partial);
     assert_eq!(reply.choices.len(), 2);
     assert_eq!(
-        app.turn.as_ref().map(|c| (c.id, c.purpose.clone())),
+        app.turns.first().map(|c| (c.id, c.purpose.clone())),
         Some((
             turn,
             Purpose::Reply {
@@ -204,7 +204,7 @@ fn empty_or_blank_draft_sends_nothing() {
     type_str(&mut app, "   ");
     assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
     assert!(app.conv.messages.is_empty());
-    assert!(app.turn.is_none());
+    assert!(app.turns.is_empty());
 }
 
 #[test]
@@ -249,7 +249,7 @@ fn stream_fills_choices_usage_and_done_completes_with_autosave() {
     assert_eq!(app.tokens.session.total_tokens, 16);
 
     let fx = update(&mut app, done_ok(turn));
-    assert!(app.turn.is_none());
+    assert!(app.turns.is_empty());
     assert_eq!(last_reply(&app).status, Status::Complete);
     let saved = fx.iter().find_map(|e| match e {
         Effect::Save {
@@ -295,7 +295,7 @@ fn done_with_an_error_fails_the_reply_and_says_why() {
     assert_eq!(m.text(), "Hel", "the text so far is kept");
     assert_eq!(notice(&app), (NoticeKind::Error, text.clone()));
     assert_eq!(app.status.last_error.as_deref(), Some(text.as_str()));
-    assert!(app.turn.is_none());
+    assert!(app.turns.is_empty());
 
     // The next request clears the error.
     enter(&mut app, "again");
@@ -358,7 +358,7 @@ fn esc_while_streaming_cancels_and_keeps_the_partial_text() {
     update(&mut app, delta(turn, 0, "Once upon"));
     let fx = update(&mut app, key(KeyCode::Esc));
     assert!(matches!(fx.first(), Some(Effect::Cancel { turn: t }) if *t == turn));
-    assert!(app.turn.is_none());
+    assert!(app.turns.is_empty());
     let m = last_reply(&app);
     assert_eq!(m.status, Status::Cancelled);
     assert_eq!(m.text(), "Once upon");
@@ -613,7 +613,7 @@ fn summarize_folds_old_turns_then_sends_the_reply_request() {
     let folded_candidates: Vec<_> = app.conv.messages.iter().map(|m| m.id).collect();
     let fx = enter(&mut app, "What was turn 0 about?");
     let (t1, req) = the_send(&fx);
-    let ids = match &app.turn.as_ref().unwrap().purpose {
+    let ids = match &app.turns.first().unwrap().purpose {
         Purpose::Summary { ids, .. } => ids.clone(),
         other => panic!("expected a summary turn, got {other:?}"),
     };
@@ -649,7 +649,7 @@ fn summarize_folds_old_turns_then_sends_the_reply_request() {
     let mut covered = ids.clone();
     let (t2, req) = loop {
         let (t, req) = the_send(&fx);
-        match app.turn.as_ref().unwrap().purpose.clone() {
+        match app.turns.first().unwrap().purpose.clone() {
             Purpose::Reply { .. } => break (t, req),
             Purpose::Summary { ids, .. } => {
                 rounds += 1;
@@ -708,7 +708,7 @@ fn a_failing_summary_leaves_a_failed_reply_that_says_so() {
     let mut app = summarize_app();
     let (t1, _) = the_send(&enter(&mut app, "next question"));
     assert!(matches!(
-        app.turn.as_ref().unwrap().purpose,
+        app.turns.first().unwrap().purpose,
         Purpose::Summary { .. }
     ));
     let fx = update(&mut app, done_err(t1, ApiError::Network("reset".into())));
@@ -716,7 +716,7 @@ fn a_failing_summary_leaves_a_failed_reply_that_says_so() {
         sends(&fx).is_empty(),
         "no reply request after a failed summary"
     );
-    assert!(app.turn.is_none());
+    assert!(app.turns.is_empty());
     let m = app.conv.messages.last().unwrap();
     assert_eq!(m.speaker, Speaker::Assistant);
     match &m.status {
@@ -740,7 +740,7 @@ fn a_failing_summary_leaves_a_failed_reply_that_says_so() {
 }
 
 #[test]
-fn retry_replaces_the_last_reply_and_resends_the_same_history() {
+fn retry_resends_the_same_history_and_keeps_the_old_reply_as_a_version() {
     let mut app = new_app();
     exchange(&mut app, "q1", "a1");
     let first = exchange(&mut app, "q2", "bad answer");
@@ -748,8 +748,16 @@ fn retry_replaces_the_last_reply_and_resends_the_same_history() {
     let fx = enter(&mut app, "/retry");
     let (turn, req) = the_send(&fx);
     assert_eq!(req.prompt, first.prompt);
-    assert_eq!(app.conv.messages.len(), count, "the old reply is replaced");
+    assert_eq!(
+        app.conv.messages.len(),
+        count,
+        "the new version takes its place"
+    );
     assert!(!app.conv.messages.iter().any(|m| m.text() == "bad answer"));
+    assert!(
+        app.conv.others.iter().any(|m| m.text() == "bad answer"),
+        "the old reply is kept beside it (tests/branches.rs tests versions)"
+    );
     update(&mut app, delta(turn, 0, "good answer"));
     update(&mut app, done_ok(turn));
     assert_eq!(last_reply(&app).text(), "good answer");
@@ -771,7 +779,7 @@ fn continue_appends_to_the_selected_choice() {
     let (t2, req) = the_send(&enter(&mut app, "/continue"));
     assert_eq!(app.conv.messages.len(), count, "no new message");
     assert_eq!(
-        app.turn.as_ref().unwrap().purpose,
+        app.turns.first().unwrap().purpose,
         Purpose::Reply {
             reply: reply_id,
             append: Some(0)
@@ -832,7 +840,7 @@ fn new_resets_the_conversation_and_cancels_a_running_turn() {
             .any(|e| matches!(e, Effect::Cancel { turn: t } if *t == turn)),
         "{fx:?}"
     );
-    assert!(app.turn.is_none());
+    assert!(app.turns.is_empty());
     assert!(app.conv.messages.is_empty());
     assert_ne!(app.conv.id, old_id);
     assert_eq!(app.conv.model, "other-model");
@@ -874,7 +882,7 @@ fn an_overflow_that_states_the_context_size_is_summarised_and_asked_again() {
     let fx = enter(&mut app, "And now?");
     let (t1, _) = the_send(&fx);
     assert!(matches!(
-        app.turn.as_ref().unwrap().purpose,
+        app.turns.first().unwrap().purpose,
         Purpose::Reply { .. }
     ));
     let before = app.conv.messages.len();
@@ -890,7 +898,7 @@ fn an_overflow_that_states_the_context_size_is_summarised_and_asked_again() {
     assert_eq!(app.conv.messages.last().unwrap().content, "And now?");
     let (t2, _) = the_send(&fx);
     assert!(matches!(
-        app.turn.as_ref().unwrap().purpose,
+        app.turns.first().unwrap().purpose,
         Purpose::Summary { .. }
     ));
     assert_eq!(app.tokens.learned_window, Some(300));
@@ -899,7 +907,7 @@ fn an_overflow_that_states_the_context_size_is_summarised_and_asked_again() {
     let mut fx = update(&mut app, done_ok(t2));
     let mut rounds = 0;
     while matches!(
-        app.turn.as_ref().map(|c| &c.purpose),
+        app.turns.first().map(|c| &c.purpose),
         Some(Purpose::Summary { .. })
     ) {
         let (t, _) = the_send(&fx);

@@ -49,7 +49,7 @@ fn key(code: KeyCode) -> Event {
 fn send(app: &mut App, text: &str) -> TurnId {
     app.set_draft(text);
     update(app, key(KeyCode::Enter));
-    app.turn.as_ref().expect("a request in flight").id
+    app.turns.first().expect("a request in flight").id
 }
 
 fn stream(app: &mut App, turn: TurnId, index: u32, text: &str) {
@@ -327,12 +327,12 @@ fn status_line_while_waiting_and_streaming() {
             .checked_sub(std::time::Duration::from_secs(secs))
             .expect("an instant in the past")
     };
-    app.turn.as_mut().unwrap().started = long_ago(5);
+    app.turns.first_mut().unwrap().started = long_ago(5);
     snap_status("waiting", &mut app);
     snap_screen("waiting", &mut app);
     stream(&mut app, t, 0, "Hel");
     // 1 delta over 1000 s: "0 tok/s", a single digit.
-    app.turn.as_mut().unwrap().first_token = Some(long_ago(1000));
+    app.turns.first_mut().unwrap().first_token = Some(long_ago(1000));
     snap_status("streaming", &mut app);
 }
 
@@ -422,4 +422,82 @@ fn the_selected_message_is_highlighted_when_the_conversation_has_focus() {
         .map(|x| buf[(x, y + 1)].symbol())
         .collect();
     assert!(next.contains("second question"), "{next}");
+}
+
+// ---- versions and branches ----
+
+/// Pin the times of every message, on the path or off it.
+fn pin_all_times(app: &mut App) {
+    let t = Utc.with_ymd_and_hms(2025, 3, 4, 9, 30, 0).unwrap();
+    for m in app
+        .conv
+        .messages
+        .iter_mut()
+        .chain(app.conv.others.iter_mut())
+    {
+        m.created = t;
+        m.finished = m.finished.map(|_| t);
+        m.touch();
+    }
+}
+
+/// A reply with two versions, then an edited question (a branch) after it.
+fn versions_and_branches_app() -> App {
+    let mut app = new_app();
+    exchange(&mut app, "Name a colour.", "Teal.");
+    app.set_draft("/retry");
+    update(&mut app, key(KeyCode::Enter));
+    let t = app.turns.first().expect("the retry").id;
+    stream(&mut app, t, 0, "Ochre.");
+    finish(&mut app, t, 0, FinishReason::Stop);
+    done(&mut app, t, Ok(Outcome::default()));
+    exchange(&mut app, "Why?", "It is warm.");
+    app.set_draft("/edit");
+    update(&mut app, key(KeyCode::Enter));
+    app.set_draft("Why not blue?");
+    update(&mut app, key(KeyCode::Enter));
+    let t = app.turns.first().expect("the edit").id;
+    stream(&mut app, t, 0, "Blue is taken.");
+    finish(&mut app, t, 0, FinishReason::Stop);
+    done(&mut app, t, Ok(Outcome::default()));
+    app.status.notice = None;
+    pin_all_times(&mut app);
+    app
+}
+
+#[test]
+fn versions_and_branches() {
+    let mut app = versions_and_branches_app();
+    snap_screen("versions_branches", &mut app);
+}
+
+#[test]
+fn branches_panel() {
+    let mut app = versions_and_branches_app();
+    app.set_draft("/branches");
+    update(&mut app, key(KeyCode::Enter));
+    snap_screen("branches_panel", &mut app);
+}
+
+#[test]
+fn compare_panel_while_streaming() {
+    let mut app = new_app();
+    exchange(&mut app, "Say hi.", "Hi!");
+    app.set_draft("/compare gpt-4o o3-mini");
+    update(&mut app, key(KeyCode::Enter));
+    let turns: Vec<TurnId> = app.turns.iter().map(|t| t.id).collect();
+    assert_eq!(turns.len(), 2);
+    stream(&mut app, turns[0], 0, "Hello there, **friend**.");
+    finish(&mut app, turns[0], 0, FinishReason::Stop);
+    done(&mut app, turns[0], Ok(Outcome::default()));
+    stream(&mut app, turns[1], 0, "Hey");
+    // 1 delta over 1000 s: "0 tok/s", a single digit (the rate's width is stable).
+    let long_ago = std::time::Instant::now()
+        .checked_sub(std::time::Duration::from_secs(1000))
+        .expect("an instant in the past");
+    let streaming = app.turns.first_mut().expect("o3-mini still streams");
+    assert_eq!(streaming.id, turns[1]);
+    streaming.first_token = Some(long_ago);
+    pin_all_times(&mut app);
+    snap_screen("compare_panel", &mut app);
 }

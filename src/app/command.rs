@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::action::Effect;
 use crate::api::types::{Mode, PARAM_NAMES};
-use crate::app::{App, NoticeKind, Overlay, custody, local, sessions, turn};
+use crate::app::{App, NoticeKind, Overlay, Target, branches, custody, local, sessions, turn};
 use crate::chat::prompt;
 use crate::commands::{Command, LocalArg};
 
@@ -147,7 +147,28 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
             })?;
             turn::send_user_message(app, before, Some(after))
         }
-        Command::Retry => turn::retry(app),
+        Command::Retry(model) => {
+            let targets = model
+                .iter()
+                .map(|m| Target::parse(m, &app.conn.profiles))
+                .collect();
+            turn::retry(app, targets)
+        }
+        Command::Compare(models) => {
+            let targets: Vec<Target> = models
+                .iter()
+                .map(|m| Target::parse(m, &app.conn.profiles))
+                .collect();
+            turn::retry(app, targets)
+        }
+        Command::Edit => {
+            branches::edit(app, None);
+            Vec::new()
+        }
+        Command::Branches => {
+            branches::open(app);
+            Vec::new()
+        }
         Command::Continue => turn::continue_reply(app),
         Command::Save(path) => {
             let markdown = is_markdown(&path);
@@ -165,12 +186,24 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
                 replace: false,
             }]
         }
-        Command::Export(path) => vec![Effect::Save {
+        // The branch shown…
+        Command::Export {
+            path,
+            all_branches: false,
+        } => vec![Effect::Save {
             conversation: Arc::new(app.conv.clone()),
             path,
             explicit: true,
             markdown: true,
             replace: false,
+        }],
+        // …or every branch, each under its own heading.
+        Command::Export {
+            path,
+            all_branches: true,
+        } => vec![Effect::ExportBranches {
+            conversation: Arc::new(app.conv.clone()),
+            path,
         }],
         Command::Open(path) => vec![Effect::Open { path }],
         Command::Sessions => sessions::open(app),

@@ -5,7 +5,9 @@
 //! Keys become [`Action`]s through the key map, for the context on top (a panel, else the
 //! focused pane); each pane's actions are handled in its own module.
 
+pub mod branches;
 pub mod command;
+pub mod compare;
 mod conversation;
 pub mod custody;
 pub mod draft;
@@ -33,14 +35,16 @@ use crate::chat::tokens::{self, TokenCounter};
 use crate::keymap::{Context, Keymap};
 use crate::ui::conversation::ConversationView;
 
+pub use branches::{BranchesPane, Editing};
 pub use command::CommandError;
 pub use custody::{Custody, HeldPanel, ReadOnly};
+pub use compare::ComparePane;
 pub use draft::Draft;
 pub use overlay::Overlay;
 pub use params::ParamsPane;
 pub use selection::Selection;
 pub use sessions::{SessionsMode, SessionsPane};
-pub use turn::{InFlight, Purpose};
+pub use turn::{InFlight, Purpose, Target, Turns};
 
 /// Which pane has the keyboard (when no panel is on top).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +118,8 @@ pub struct Connection {
     pub home: Option<PathBuf>,
     /// The first-run look for a local server.
     pub probe: Probe,
+    /// The config's profiles, for `/compare PROFILE:MODEL` (read at start).
+    pub profiles: Vec<String>,
 }
 
 /// The first-run look for a model server on this machine, as the welcome text tells it.
@@ -152,8 +158,10 @@ pub struct App {
     pub conv: Conversation,
     pub keymap: Keymap,
     pub draft: Draft,
-    /// The request in flight.
-    pub turn: Option<InFlight>,
+    /// The requests in flight (several for `/compare`).
+    pub turns: Turns,
+    /// A question being edited in the input (`/edit`, `e`): sending it starts a branch.
+    pub editing: Option<Editing>,
     /// The conversation pane's scroll position and render cache (widget state: the view
     /// draws through it; `update()` only scrolls it).
     pub view: RefCell<ConversationView>,
@@ -219,7 +227,8 @@ impl App {
             conv: start.conv,
             keymap: start.keymap,
             draft: Draft::new(start.prompt_history),
-            turn: None,
+            turns: Turns::default(),
+            editing: None,
             view: RefCell::new(view),
             focus: Focus::Input,
             selected: None,
@@ -247,6 +256,7 @@ impl App {
                 } else {
                     Probe::Off
                 },
+                profiles: Vec::new(),
             },
             save: start.save,
             custody,
@@ -281,7 +291,7 @@ impl App {
     }
 
     pub fn is_busy(&self) -> bool {
-        self.turn.is_some()
+        !self.turns.is_empty()
     }
 
     pub fn notify(&mut self, kind: NoticeKind, text: impl Into<String>) {
@@ -377,10 +387,10 @@ impl App {
             return;
         }
         let started = Instant::now();
-        let streaming = self.turn.as_ref().and_then(InFlight::reply);
+        let streaming = self.turns.replies();
         let todo: Vec<_> = memory::uncounted(&self.conv, &self.tokens.cache)
             .into_iter()
-            .filter(|m| Some(m.id) != streaming)
+            .filter(|m| !streaming.contains(&m.id))
             .cloned()
             .collect();
         for m in &todo {
@@ -418,7 +428,7 @@ impl App {
         mut conv: Conversation,
         file: Option<PathBuf>,
     ) -> Vec<Effect> {
-        let mut fx = if self.turn.is_some() {
+        let mut fx = if !self.turns.is_empty() {
             turn::cancel(self)
         } else {
             Vec::new()
@@ -450,8 +460,27 @@ impl App {
         self.view = RefCell::new(view);
         self.selection.clear();
         self.status.last_error = None;
+        self.editing = None;
+        self.selected = None;
         self.dirty = true;
         fx
+    }
+
+    /// What was wrong in the file the conversation was read from (once; the file is left
+    /// as it is until the conversation changes). True when there was something to say.
+    pub fn show_problems(&mut self) -> bool {
+        let problems = std::mem::take(&mut self.conv.problems);
+        if problems.is_empty() {
+            return false;
+        }
+        self.notify(
+            NoticeKind::Warning,
+            format!(
+                "read with repairs: {} — the file is unchanged until you change the conversation",
+                problems.join("; ")
+            ),
+        );
+        true
     }
 }
 
@@ -518,7 +547,7 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
 }
 
 fn on_tick(app: &mut App) -> Vec<Effect> {
-    if app.turn.is_some() {
+    if !app.turns.is_empty() {
         app.status.spinner = app.status.spinner.wrapping_add(1);
         app.dirty = true;
     }
@@ -600,18 +629,22 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::Submit => return turn::submit(app),
         Action::Newline => app.draft.insert_newline(),
         Action::Cancel => {
-            if app.turn.is_some() {
+            if !app.turns.is_empty() {
                 return turn::cancel(app);
             }
             if let Some(fx) = local::cancel(app) {
                 return fx;
+            }
+            if app.editing.is_some() {
+                branches::cancel_edit(app);
+                return Vec::new();
             }
             app.focus = Focus::Input;
             app.status.notice = None;
             app.selection.clear();
         }
         Action::CancelOrQuit => {
-            return if app.turn.is_some() {
+            return if !app.turns.is_empty() {
                 turn::cancel(app)
             } else {
                 quit(app)
@@ -638,6 +671,11 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         }
         Action::NextChoice => return turn::switch_choice(app, 1),
         Action::PrevChoice => return turn::switch_choice(app, -1),
+        Action::NextBranch => return branches::switch(app, 1),
+        Action::PrevBranch => return branches::switch(app, -1),
+        Action::EditMessage => branches::edit_selected(app),
+        Action::Branches => branches::open(app),
+        Action::CompareVersions => compare::open_selected(app),
         Action::ToggleParams => {
             app.params.shown = !app.params.shown;
             // The conversation pane changes width: its lines wrap anew.
@@ -664,7 +702,9 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::Complete => conversation::complete(app),
         Action::Sessions => return sessions::open(app),
         Action::NewChat => return command::run_or_notify(app, crate::commands::Command::New),
-        Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry),
+        Action::Retry => {
+            return command::run_or_notify(app, crate::commands::Command::Retry(None));
+        }
         Action::StartLocal => return local::start(app),
         Action::CopyMessage => return selection::copy_message(app),
         Action::CopyCode => return selection::copy_first_code(app),

@@ -5,7 +5,7 @@ use crossterm::event::KeyEvent;
 
 use crate::action::{Action, Effect};
 use crate::api::error::ApiError;
-use crate::app::{App, NoticeKind, command, custody, sessions};
+use crate::app::{App, NoticeKind, branches, command, compare, custody, sessions};
 use crate::commands::Command;
 use crate::keymap::Context;
 
@@ -41,6 +41,10 @@ pub enum Overlay {
         /// What is there ("another conversation (…)").
         what: String,
     },
+    /// `/branches`: the conversation's branches.
+    Branches(branches::BranchesPane),
+    /// A reply's versions side by side (`/compare`, `v`).
+    Compare(compare::ComparePane),
 }
 
 impl Overlay {
@@ -68,6 +72,8 @@ impl Overlay {
             },
             Overlay::Held(_) => Context::Held,
             Overlay::Replace { .. } => Context::Confirm,
+            Overlay::Branches(_) => Context::Branches,
+            Overlay::Compare(_) => Context::Compare,
         }
     }
 }
@@ -131,6 +137,8 @@ pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
         Overlay::Sessions(_) => return sessions::on_action(app, a),
         Overlay::Held(_) => return custody::on_action(app, a),
         Overlay::Replace { .. } => return custody::on_replace(app, a),
+        Overlay::Branches(_) => return branches::on_action(app, a),
+        Overlay::Compare(_) => return compare::on_action(app, a),
     }
     Vec::new()
 }
@@ -150,7 +158,10 @@ pub fn on_text(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         Some(Overlay::Sessions(_)) => sessions::on_text(app, key),
         // Any other key answers no (nothing is replaced).
         Some(Overlay::Replace { .. }) => on_action(app, Action::No),
-        Some(Overlay::Models { .. } | Overlay::Held(_)) | None => Vec::new(),
+        Some(
+            Overlay::Models { .. } | Overlay::Held(_) | Overlay::Branches(_) | Overlay::Compare(_),
+        )
+        | None => Vec::new(),
     }
 }
 

@@ -82,7 +82,9 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             (Ok(conv), None) => {
                 let fx = app.load_conversation(*conv, Some(path.clone()));
-                app.notify(NoticeKind::Info, format!("opened {}", path.display()));
+                if !app.show_problems() {
+                    app.notify(NoticeKind::Info, format!("opened {}", path.display()));
+                }
                 fx
             }
             (Err(e), _) => {

@@ -1,5 +1,6 @@
-//! Turns: sending a message, asking (or summarising first), retrying, continuing,
-//! cancelling, and the reply streaming in. Every request starts in [`start_turn`].
+//! Turns: sending a message, asking (or summarising first), retrying (a new version),
+//! comparing models, continuing, cancelling, and the replies streaming in. Every request
+//! starts in [`start_turn`]; several can be in flight (`/compare`).
 
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use crate::api::error::ApiError;
 use crate::api::types::{
     FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, WireMessage,
 };
-use crate::app::{App, NoticeKind, STREAM_SAVE_EVERY, command, custody};
+use crate::app::{App, Focus, NoticeKind, STREAM_SAVE_EVERY, command, custody};
 use crate::chat::conversation::Memory;
 use crate::chat::conversation::{MessageId, Speaker, Status};
 use crate::chat::memory::{self, Plan};
@@ -43,18 +44,134 @@ pub enum Purpose {
         reply: MessageId,
         append: Option<usize>,
     },
-    /// Summarising `ids` before answering `user`.
+    /// Summarising `ids` before answering `user` (asking `then`, see [`ask`]).
     Summary {
         ids: Vec<MessageId>,
         user: MessageId,
         text: String,
+        then: Vec<Target>,
     },
 }
 
-/// Start `request` for `purpose`: the one place a turn begins.
-fn start_turn(app: &mut App, purpose: Purpose, request: Request) -> Vec<Effect> {
+/// Who answers a request: a model of this server, or of another profile of the config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub model: String,
+    /// Another profile (`/compare ollama:llama3`); `None`: the server in use.
+    pub profile: Option<String>,
+}
+
+impl Target {
+    /// `MODEL`, or `PROFILE:MODEL` when PROFILE is one of `profiles` (model names may
+    /// hold colons themselves: `llama3:8b`).
+    pub fn parse(s: &str, profiles: &[String]) -> Target {
+        if let Some((p, m)) = s.split_once(':')
+            && !m.is_empty()
+            && profiles.iter().any(|x| x == p)
+        {
+            return Target {
+                model: m.to_string(),
+                profile: Some(p.to_string()),
+            };
+        }
+        Target {
+            model: s.to_string(),
+            profile: None,
+        }
+    }
+
+    /// How it is shown: `MODEL` or `PROFILE:MODEL`.
+    pub fn label(&self) -> String {
+        match &self.profile {
+            Some(p) => format!("{p}:{}", self.model),
+            None => self.model.clone(),
+        }
+    }
+}
+
+/// The requests in flight, oldest first: one, or one per version of a `/compare`.
+#[derive(Clone, Debug, Default)]
+pub struct Turns(Vec<InFlight>);
+
+impl Turns {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &InFlight> {
+        self.0.iter()
+    }
+
+    /// The oldest request in flight (the status line shows it).
+    pub fn first(&self) -> Option<&InFlight> {
+        self.0.first()
+    }
+
+    pub fn first_mut(&mut self) -> Option<&mut InFlight> {
+        self.0.first_mut()
+    }
+
+    pub fn get(&self, turn: TurnId) -> Option<&InFlight> {
+        self.0.iter().find(|t| t.id == turn)
+    }
+
+    pub fn get_mut(&mut self, turn: TurnId) -> Option<&mut InFlight> {
+        self.0.iter_mut().find(|t| t.id == turn)
+    }
+
+    fn push(&mut self, t: InFlight) {
+        self.0.push(t);
+    }
+
+    fn take(&mut self, turn: TurnId) -> Option<InFlight> {
+        let i = self.0.iter().position(|t| t.id == turn)?;
+        Some(self.0.remove(i))
+    }
+
+    /// Every request, leaving none in flight.
+    pub(crate) fn take_all(&mut self) -> Vec<InFlight> {
+        std::mem::take(&mut self.0)
+    }
+
+    /// The replies being written.
+    pub fn replies(&self) -> Vec<MessageId> {
+        self.0.iter().filter_map(InFlight::reply).collect()
+    }
+
+    /// Whether reply `id` is being written.
+    pub fn writes(&self, id: MessageId) -> bool {
+        self.0.iter().any(|t| t.reply() == Some(id))
+    }
+
+    /// Deltas received per second over the requests streaming (the first token on).
+    pub fn rate(&self) -> Option<f64> {
+        let mut total = 0.0;
+        let mut any = false;
+        for t in &self.0 {
+            if let Some(t0) = t.first_token {
+                let secs = t0.elapsed().as_secs_f64().max(0.001);
+                total += t.deltas as f64 / secs;
+                any = true;
+            }
+        }
+        any.then_some(total)
+    }
+}
+
+/// Start `request` for `purpose` (through another profile's client for `profile`): the
+/// one place a turn begins.
+fn start_turn(
+    app: &mut App,
+    purpose: Purpose,
+    request: Request,
+    profile: Option<String>,
+) -> Vec<Effect> {
     let id = app.alloc_turn();
-    app.turn = Some(InFlight {
+    app.turns.push(InFlight {
         id,
         purpose,
         started: Instant::now(),
@@ -62,7 +179,14 @@ fn start_turn(app: &mut App, purpose: Purpose, request: Request) -> Vec<Effect> 
         deltas: 0,
     });
     app.view.get_mut().to_bottom();
-    vec![Effect::Send { turn: id, request }]
+    match profile {
+        None => vec![Effect::Send { turn: id, request }],
+        Some(profile) => vec![Effect::SendWith {
+            turn: id,
+            request,
+            profile,
+        }],
+    }
 }
 
 fn request(app: &App, prompt: Prompt, params: crate::api::types::Params) -> Request {
@@ -74,9 +198,10 @@ fn request(app: &App, prompt: Prompt, params: crate::api::types::Params) -> Requ
     }
 }
 
-/// A reply is streaming: say so (a new request must wait for it, or cancel it).
+/// A reply is streaming: say so (a new request, and anything that changes the path, must
+/// wait for it, or cancel it).
 pub(crate) fn still_streaming(app: &mut App) -> bool {
-    if app.turn.is_some() {
+    if !app.turns.is_empty() {
         app.notify(
             NoticeKind::Warning,
             "a reply is still streaming — Esc cancels it",
@@ -100,17 +225,25 @@ pub fn submit(app: &mut App) -> Vec<Effect> {
     if let Some(rest) = draft.strip_prefix('/')
         && !rest.starts_with('/')
     {
+        // A command typed over a message being edited ends the edit.
+        let editing = app.editing.take();
         let result = crate::commands::parse(&draft, app.conn.home.as_deref())
             .map_err(command::CommandError)
             .and_then(|cmd| command::run(app, cmd));
         return match result {
             Ok(fx) => {
                 app.draft.remember(&draft);
-                app.draft.set("");
+                // A command that fills the input (`/edit`) keeps what it put there.
+                if app.draft.text() == draft {
+                    app.draft.set("");
+                }
                 fx
             }
             // A failed command stays in the input, to be corrected.
             Err(e) => {
+                if app.editing.is_none() {
+                    app.editing = editing;
+                }
                 app.notify(NoticeKind::Error, e.0);
                 Vec::new()
             }
@@ -132,6 +265,9 @@ pub fn submit(app: &mut App) -> Vec<Effect> {
         app.notify(NoticeKind::Error, format!("not sent: {e}"));
         return Vec::new();
     }
+    if let Some(edit) = app.editing.take() {
+        return crate::app::branches::send_edit(app, edit, &draft, text);
+    }
     app.draft.remember(&draft);
     app.draft.set("");
     app.tokens.draft = 0;
@@ -147,12 +283,20 @@ pub fn send_user_message(app: &mut App, text: String, suffix: Option<String>) ->
     }
     app.view.get_mut().to_bottom();
     let mut fx = app.save_effect();
-    fx.extend(ask(app, id, suffix));
+    fx.extend(ask(app, id, suffix, Vec::new()));
     fx
 }
 
-/// Plan and send the request that answers user message `user` (or summarise first).
-fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
+/// Plan and send the request that answers user message `user` (or summarise first): one
+/// reply from the conversation's model, or (with `targets`) one reply per target, each a
+/// version of the answer, streaming side by side. The replies follow `user`, which must
+/// end the current path; the first is shown.
+fn ask(
+    app: &mut App,
+    user: MessageId,
+    suffix: Option<String>,
+    targets: Vec<Target>,
+) -> Vec<Effect> {
     // The notice that reported the last request's error (error notices do not expire)
     // goes with it; other notices (e.g. start-up warnings) stay.
     if let Some(err) = app.status.last_error.take()
@@ -191,21 +335,44 @@ fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
             {
                 params = prompt::with_turn_stop(&params);
             }
-            let model = app.conv.model.clone();
-            let reply = app.conv.push_reply(&params, &model);
-            if let Some(m) = app.conv.get_mut(reply) {
-                m.request_tokens = Some(tokens);
-                m.suffix = suffix;
+            // Versions asked of other models are labelled with them.
+            let labelled = !targets.is_empty();
+            let targets = if targets.is_empty() {
+                vec![Target {
+                    model: app.conv.model.clone(),
+                    profile: None,
+                }]
+            } else {
+                targets
+            };
+            let mut fx = Vec::new();
+            let mut first = None;
+            for t in targets {
+                // Each reply follows the question: the second and later are versions.
+                app.conv.open_at(Some(user));
+                let reply = app.conv.push_reply(&params, &t.model);
+                if let Some(m) = app.conv.get_mut(reply) {
+                    m.request_tokens = Some(tokens);
+                    m.suffix = suffix.clone();
+                    m.target = labelled.then(|| t.label());
+                }
+                first.get_or_insert(reply);
+                let mut req = request(app, prompt.clone(), params.clone());
+                req.model = t.model;
+                fx.extend(start_turn(
+                    app,
+                    Purpose::Reply {
+                        reply,
+                        append: None,
+                    },
+                    req,
+                    t.profile,
+                ));
             }
-            let req = request(app, prompt, params);
-            start_turn(
-                app,
-                Purpose::Reply {
-                    reply,
-                    append: None,
-                },
-                req,
-            )
+            if let Some(f) = first {
+                app.conv.open(f);
+            }
+            fx
         }
         Plan::Summarize {
             ids,
@@ -226,43 +393,91 @@ fn ask(app: &mut App, user: MessageId, suffix: Option<String>) -> Vec<Effect> {
                     ids,
                     user,
                     text: String::new(),
+                    then: targets,
                 },
                 req,
+                None,
             )
         }
     }
 }
 
-/// `/retry`, Ctrl+R: ask the last question again (its reply, if any, is replaced).
-pub fn retry(app: &mut App) -> Vec<Effect> {
+/// `/retry`, Ctrl+R (no `targets`: the conversation's model), `/retry --model` (one
+/// target) and `/compare` (several): ask the question again; every answer is a new version
+/// beside the earlier ones, which are kept. The question is the one of the reply the
+/// message cursor is on (in the conversation pane), else the last one. Retrying a reply
+/// that is not the last forks there: what followed stays on the earlier version.
+pub fn retry(app: &mut App, targets: Vec<Target>) -> Vec<Effect> {
     if still_streaming(app)
         || custody::refuse_if_read_only(app, "retried")
         || crate::app::local::blocks_send(app)
     {
         return Vec::new();
     }
-    let Some(user_pos) = app
-        .conv
-        .messages
-        .iter()
-        .rposition(|m| m.speaker == Speaker::User)
-    else {
+    let Some((question, old)) = retry_point(app) else {
         app.notify(NoticeKind::Info, "nothing to retry yet");
         return Vec::new();
     };
-    let user = app.conv.messages[user_pos].id;
-    let suffix = app
-        .conv
-        .messages
-        .iter()
-        .skip(user_pos + 1)
-        .find(|m| m.speaker == Speaker::Assistant)
+    let suffix = old
+        .and_then(|r| app.conv.get(r))
         .and_then(|m| m.suffix.clone());
-    // Replies after the question go (ids only grow, so "after" is "a larger id").
-    app.conv
-        .messages
-        .retain(|m| !(m.speaker == Speaker::Assistant && m.id > user));
-    ask(app, user, suffix)
+    let forks = app.conv.messages.last().map(|m| m.id) != old.or(Some(question));
+    let summary = crate::app::branches::summary_left_behind(app, Some(question));
+    app.conv.open_at(Some(question));
+    let n = targets.len();
+    let fx = ask(app, question, suffix, targets);
+    let first = app.turns.replies().first().copied();
+    if let Some(id) = first {
+        if app.focus == Focus::Conversation {
+            app.selected = Some(id);
+        }
+        let what = if n > 1 {
+            format!("{n} new versions")
+        } else {
+            "a new version".to_string()
+        };
+        if forks {
+            app.notify(
+                NoticeKind::Info,
+                format!(
+                    "{what} of that reply: what followed stays with the earlier version ({})",
+                    crate::app::branches::switch_hint(app)
+                ),
+            );
+        } else if let Some(note) = summary {
+            app.notify(NoticeKind::Info, note);
+        }
+    }
+    if n > 1 && app.turns.len() > 1 {
+        crate::app::compare::open(app, question);
+    }
+    fx
+}
+
+/// The question to ask again, and the reply it replaces on the path (if any): the reply
+/// (or question) under the message cursor when the conversation pane has focus, else the
+/// last question.
+fn retry_point(app: &App) -> Option<(MessageId, Option<MessageId>)> {
+    let msgs = &app.conv.messages;
+    let at = app
+        .selected
+        .filter(|_| app.focus == Focus::Conversation)
+        .and_then(|id| msgs.iter().position(|m| m.id == id));
+    let q = match at {
+        Some(p) => msgs[..=p]
+            .iter()
+            .rposition(|m| m.speaker == Speaker::User)?,
+        None => msgs.iter().rposition(|m| m.speaker == Speaker::User)?,
+    };
+    let old = match at {
+        Some(p) if msgs[p].speaker == Speaker::Assistant => Some(msgs[p].id),
+        _ => msgs[q + 1..]
+            .iter()
+            .take_while(|m| m.speaker != Speaker::User)
+            .find(|m| m.speaker == Speaker::Assistant)
+            .map(|m| m.id),
+    };
+    Some((msgs[q].id, old))
 }
 
 /// `/continue`: ask for more of the last reply (after `finish_reason: length`).
@@ -331,7 +546,18 @@ pub fn continue_reply(app: &mut App) -> Vec<Effect> {
         }
         m.touch();
     }
-    let req = request(app, prompt, params);
+    let mut req = request(app, prompt, params);
+    // A version asked of another model goes on with that model.
+    let target = app
+        .conv
+        .get(reply)
+        .and_then(|m| m.target.as_deref())
+        .map(|t| Target::parse(t, &app.conn.profiles));
+    let mut profile = None;
+    if let Some(t) = target {
+        req.model = t.model;
+        profile = t.profile;
+    }
     start_turn(
         app,
         Purpose::Reply {
@@ -339,59 +565,94 @@ pub fn continue_reply(app: &mut App) -> Vec<Effect> {
             append: Some(choice),
         },
         req,
+        profile,
     )
 }
 
-/// Show another of the last reply's `n` choices.
+/// Alt+←/→, `[` `]`: step through the reply's versions and, within a version, its
+/// choices (version 1 choice 1, version 1 choice 2, …, version 2 choice 1, …), wrapping.
+/// The reply is the one under the message cursor (conversation pane), else the last one.
+/// Another version is another branch: what follows it is shown with it.
 pub fn switch_choice(app: &mut App, delta: isize) -> Vec<Effect> {
-    let Some(m) = app
-        .conv
-        .messages
-        .iter_mut()
-        .rev()
-        .find(|m| m.speaker == Speaker::Assistant)
-    else {
+    let at = app
+        .selected
+        .filter(|_| app.focus == Focus::Conversation)
+        .and_then(|id| app.conv.get(id))
+        .filter(|m| m.speaker == Speaker::Assistant && app.conv.on_path(m.id))
+        .map(|m| m.id);
+    let Some(reply) = at.or_else(|| app.conv.last_reply().map(|m| m.id)) else {
         return Vec::new();
     };
-    let n = m.choices.len();
-    if n < 2 {
+    let steps: Vec<(MessageId, usize)> = app
+        .conv
+        .siblings(reply)
+        .into_iter()
+        .filter_map(|id| app.conv.get(id))
+        .filter(|m| m.speaker == Speaker::Assistant)
+        .flat_map(|m| (0..m.choices.len().max(1)).map(move |c| (m.id, c)))
+        .collect();
+    let selected = app.conv.get(reply).map_or(0, |m| m.selected);
+    let Some(cur) = steps.iter().position(|s| *s == (reply, selected)) else {
+        return Vec::new();
+    };
+    if steps.len() < 2 {
         app.notify(
             NoticeKind::Info,
-            "this reply has one choice (set n with /set n 3)",
+            "this reply has one version and one choice (/retry adds a version; /set n 3 asks for several choices)",
         );
         return Vec::new();
     }
-    m.selected = ((m.selected as isize + delta).rem_euclid(n as isize)) as usize;
+    let (version, choice) = steps[(cur as isize + delta).rem_euclid(steps.len() as isize) as usize];
+    if version != reply {
+        if !crate::app::branches::may_switch(app, reply, version) {
+            return Vec::new();
+        }
+        app.conv.open(version);
+        if app.selected == Some(reply) {
+            app.selected = Some(version);
+        }
+        app.view.get_mut().reveal(version);
+    }
     // The saved count is of the text that continues the conversation: the choice shown
     // now (counted now, when the tokenizer is ready, so switching there and back leaves the
     // message — and its file — as it was).
     let counter = *app.tokens.counter();
-    m.local_tokens = counter.is_ready().then(|| counter.count(m.text()) as u64);
-    m.touch();
+    if let Some(m) = app.conv.get_mut(version) {
+        if m.selected != choice {
+            m.selected = choice;
+            m.local_tokens = counter.is_ready().then(|| counter.count(m.text()) as u64);
+        }
+        m.touch();
+    }
     app.save_effect()
 }
 
-/// Esc: stop the request in flight; a reply keeps its text, marked cancelled.
+/// Esc: stop every request in flight (all the versions of a `/compare`); a reply keeps
+/// its text, marked cancelled.
 pub fn cancel(app: &mut App) -> Vec<Effect> {
-    let Some(cur) = app.turn.take() else {
+    let all = app.turns.take_all();
+    if all.is_empty() {
         return Vec::new();
-    };
-    if let Some(reply) = cur.reply()
-        && let Some(m) = app.conv.get_mut(reply)
-    {
-        m.status = Status::Cancelled;
-        m.finished = Some(chrono::Utc::now());
-        m.touch();
+    }
+    let mut fx = Vec::new();
+    for cur in all {
+        if let Some(reply) = cur.reply()
+            && let Some(m) = app.conv.get_mut(reply)
+        {
+            m.status = Status::Cancelled;
+            m.finished = Some(chrono::Utc::now());
+            m.touch();
+        }
+        fx.push(Effect::Cancel { turn: cur.id });
     }
     app.notify(NoticeKind::Info, "cancelled");
-    let mut fx = vec![Effect::Cancel { turn: cur.id }];
     fx.extend(app.save_effect());
     fx
 }
 
 /// A piece of the reply in flight.
 pub fn on_stream(app: &mut App, turn: TurnId, event: StreamEvent) -> Vec<Effect> {
-    let Some(cur) = app.turn.as_mut().filter(|c| c.id == turn) else {
+    let Some(cur) = app.turns.get_mut(turn) else {
         return Vec::new(); // a cancelled or superseded turn
     };
     app.dirty = true;
@@ -443,21 +704,23 @@ pub fn on_stream(app: &mut App, turn: TurnId, event: StreamEvent) -> Vec<Effect>
     Vec::new()
 }
 
-/// The request in flight finished (or failed).
+/// A request in flight finished (or failed).
 pub fn on_done(app: &mut App, turn: TurnId, result: Result<Outcome, ApiError>) -> Vec<Effect> {
-    if app.turn.as_ref().is_none_or(|c| c.id != turn) {
-        return Vec::new();
-    }
-    let Some(cur) = app.turn.take() else {
-        return Vec::new();
+    let Some(cur) = app.turns.take(turn) else {
+        return Vec::new(); // a cancelled or superseded turn
     };
     app.dirty = true;
     match cur.purpose {
-        Purpose::Summary { ids, user, text } => match result {
+        Purpose::Summary {
+            ids,
+            user,
+            text,
+            then,
+        } => match result {
             Ok(_) if !text.trim().is_empty() => {
                 app.conv.insert_summary(text.trim().to_string(), ids);
                 let mut fx = app.save_effect();
-                fx.extend(ask(app, user, None));
+                fx.extend(ask(app, user, None, then));
                 fx
             }
             Ok(_) => fail_summary(app, "the model returned an empty summary".into()),
@@ -542,7 +805,12 @@ fn summarize_after_overflow(
     append: Option<usize>,
     e: &ApiError,
 ) -> Option<Vec<Effect>> {
-    if app.conv.memory != Memory::Summarize || append.is_some() || !e.is_context_overflow() {
+    if app.conv.memory != Memory::Summarize
+        || append.is_some()
+        || !e.is_context_overflow()
+        || !app.turns.is_empty()
+        || !app.conv.on_path(reply)
+    {
         return None;
     }
     let window = e.stated_context_window()?;
@@ -558,15 +826,24 @@ fn summarize_after_overflow(
         .rev()
         .find(|m| m.speaker == Speaker::User)?
         .id;
+    let target = app.conv.messages[pos].target.clone();
+    if !app.conv.remove_leaf(reply) {
+        return None;
+    }
     app.tokens.learned_window = Some(window);
-    app.conv.messages.remove(pos);
     app.notify(
         NoticeKind::Info,
         format!(
             "the server's context is {window} tokens: summarising older turns and asking again"
         ),
     );
-    Some(ask(app, user, None))
+    // The same model again (the conversation's own, unless it was another one's version).
+    let targets: Vec<Target> = target
+        .iter()
+        .map(|t| Target::parse(t, &app.conn.profiles))
+        .collect();
+    app.conv.open_at(Some(user));
+    Some(ask(app, user, None, targets))
 }
 
 fn fail_summary(app: &mut App, error: String) -> Vec<Effect> {

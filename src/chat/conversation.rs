@@ -1,6 +1,11 @@
 //! The conversation model: messages, assistant turns with all their choices, summaries,
-//! and the memory setting. Imports nothing else from `chat`: `memory`, `prompt` and
-//! `tokens` build on it.
+//! versions and branches, and the memory setting. Imports nothing else from `chat` but
+//! `tree` (ids and parents): `memory`, `prompt` and `tokens` build on it.
+//!
+//! A conversation is a tree: every message names its parent. `messages` holds the
+//! current path (a chain from a root, in order: what is shown, sent, exported and counted)
+//! and `others` every message off it. Everything that reads the conversation reads
+//! `messages`; only the operations here move messages between the two.
 
 use std::fmt;
 use std::str::FromStr;
@@ -9,6 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::api::types::{FinishReason, Mode, Params, Role, Usage};
+pub use crate::chat::tree::Fork;
+use crate::chat::tree::{self, Forest, TreeError};
 
 /// Identifies a message inside its conversation. Ids only grow.
 pub type MessageId = u64;
@@ -75,6 +82,11 @@ pub struct Choice {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub id: MessageId,
+    /// The message this one follows (`None`: it starts the conversation, or a branch of
+    /// its own). Replies with the same parent are versions; any messages with the same
+    /// parent are branches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<MessageId>,
     pub speaker: Speaker,
     /// The text of user, system and summary messages. For assistant messages the text is
     /// in `choices`; use [`Message::text`].
@@ -106,6 +118,10 @@ pub struct Message {
     /// The model that answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// A version asked of a model other than the conversation's (`/compare`, `/retry
+    /// --model`): `MODEL`, or `PROFILE:MODEL` for another profile of the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Summary messages: the ids of the messages this summary stands for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summary_of: Vec<MessageId>,
@@ -115,12 +131,17 @@ pub struct Message {
     /// Bumped on every change, for render caches. Not saved.
     #[serde(skip)]
     pub version: u64,
+    /// Where this message stands among its siblings (versions, branches). Computed from
+    /// the tree by the conversation; not saved.
+    #[serde(skip)]
+    pub fork: Fork,
 }
 
 impl Message {
     pub fn new(id: MessageId, speaker: Speaker, content: impl Into<String>) -> Self {
         Self {
             id,
+            parent: None,
             speaker,
             content: content.into(),
             created: Utc::now(),
@@ -133,9 +154,11 @@ impl Message {
             request_tokens: None,
             params: None,
             model: None,
+            target: None,
             summary_of: Vec::new(),
             suffix: None,
             version: 0,
+            fork: Fork::default(),
         }
     }
 
@@ -163,6 +186,19 @@ impl Message {
 
     pub fn touch(&mut self) {
         self.version += 1;
+    }
+
+    /// The label of its fork for a header: `version 2/3` for a reply with other versions,
+    /// `branch 2/3` for any other message with siblings; `None` without siblings.
+    pub fn fork_label(&self) -> Option<String> {
+        if !self.fork.is_fork() {
+            return None;
+        }
+        let what = match self.speaker {
+            Speaker::Assistant => "version",
+            _ => "branch",
+        };
+        Some(format!("{what} {}/{}", self.fork.index, self.fork.count))
     }
 }
 
@@ -244,9 +280,17 @@ pub struct Conversation {
     /// The endpoint's name: the profile, or the base URL's host. Never the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// The current path, from its root: what is shown, sent, exported and counted.
     pub messages: Vec<Message>,
+    /// Every message not on the current path (other versions and branches), by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<Message>,
     #[serde(default)]
     pub next_id: MessageId,
+    /// What was wrong in the file this was read from and how it was read (shown once when
+    /// opened; not saved).
+    #[serde(skip)]
+    pub problems: Vec<String>,
 }
 
 impl Conversation {
@@ -264,7 +308,9 @@ impl Conversation {
             params: Params::default(),
             endpoint: None,
             messages: Vec::new(),
+            others: Vec::new(),
             next_id: 1,
+            problems: Vec::new(),
         }
     }
 
@@ -278,19 +324,22 @@ impl Conversation {
         c
     }
 
-    /// Append a message and return its id.
+    /// Append a message at the end of the current path and return its id.
     pub fn push(&mut self, speaker: Speaker, content: impl Into<String>) -> MessageId {
         let id = self.alloc_id();
-        let msg = Message::new(id, speaker, content);
+        let mut msg = Message::new(id, speaker, content);
         if speaker == Speaker::User && self.title.trim().is_empty() {
             self.title = title_from(&msg.content);
         }
+        msg.parent = self.messages.last().map(|m| m.id);
         self.messages.push(msg);
         self.updated = Utc::now();
+        self.relabel();
         id
     }
 
-    /// Append an empty assistant reply, marked partial until it finishes.
+    /// Append an empty assistant reply at the end of the current path, marked partial until
+    /// it finishes. After a question that has replies, it is a new version of them.
     pub fn push_reply(&mut self, params: &Params, model: &str) -> MessageId {
         let id = self.alloc_id();
         let mut msg = Message::new(id, Speaker::Assistant, "");
@@ -298,45 +347,75 @@ impl Conversation {
         msg.params = Some(params.clone());
         msg.model = Some(model.to_string());
         msg.choices = vec![Choice::default(); params.choices() as usize];
+        msg.parent = self.messages.last().map(|m| m.id);
         self.messages.push(msg);
         self.updated = Utc::now();
+        self.relabel();
         id
     }
 
-    /// Insert a summary that stands for `of`, placed just before the first message
-    /// that is not summarised (so it reads in order).
+    /// Insert a summary that stands for `of` on the current path, after the last message
+    /// it covers (so it reads in order): the message that followed now follows the summary.
+    /// It goes no higher than the last fork on the path, so that branches made before it do
+    /// not get it: a summary belongs to the path it summarised (and to branches made from it
+    /// later). It never goes after the last message of the path (the question it is made
+    /// for).
     pub fn insert_summary(&mut self, text: String, of: Vec<MessageId>) -> MessageId {
         let id = self.alloc_id();
         let mut msg = Message::new(id, Speaker::Summary, text);
         msg.summary_of = of;
         let covered = |m: &Message| msg.summary_of.contains(&m.id);
-        let pos = self
+        let mut pos = self
             .messages
             .iter()
             .rposition(covered)
             .map(|p| p + 1)
             .unwrap_or(0);
+        let forest = self.forest();
+        let n = self.messages.len();
+        // The last message before the end with a child off the path: a fork.
+        if let Some(k) = (0..n.saturating_sub(1))
+            .rev()
+            .find(|&k| forest.children(Some(self.messages[k].id)).len() > 1)
+        {
+            pos = pos.max(k + 1);
+        }
+        msg.parent = pos.checked_sub(1).map(|p| self.messages[p].id);
+        if let Some(next) = self.messages.get_mut(pos) {
+            next.parent = Some(id);
+        }
         self.messages.insert(pos, msg);
         self.updated = Utc::now();
+        self.relabel();
         id
     }
 
     fn alloc_id(&mut self) -> MessageId {
-        let max = self.messages.iter().map(|m| m.id).max().unwrap_or(0);
+        let max = self.all().map(|m| m.id).max().unwrap_or(0);
         self.next_id = self.next_id.max(max + 1);
         let id = self.next_id;
         self.next_id += 1;
         id
     }
 
+    /// A message on the path or off it.
     pub fn get(&self, id: MessageId) -> Option<&Message> {
-        self.messages.iter().rev().find(|m| m.id == id)
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.id == id)
+            .or_else(|| self.others.iter().find(|m| m.id == id))
     }
 
+    /// A message on the path or off it (a reply streams into its version wherever it is).
     pub fn get_mut(&mut self, id: MessageId) -> Option<&mut Message> {
-        self.messages.iter_mut().rev().find(|m| m.id == id)
+        if let Some(i) = self.messages.iter().rposition(|m| m.id == id) {
+            return self.messages.get_mut(i);
+        }
+        self.others.iter_mut().find(|m| m.id == id)
     }
 
+    /// The last reply on the current path.
     pub fn last_reply(&self) -> Option<&Message> {
         self.messages
             .iter()
@@ -344,10 +423,16 @@ impl Conversation {
             .find(|m| m.speaker == Speaker::Assistant)
     }
 
-    /// Sum of the usage the API reported over the whole conversation.
+    /// Every message: the current path in order, then the others by id.
+    pub fn all(&self) -> impl Iterator<Item = &Message> {
+        self.messages.iter().chain(self.others.iter())
+    }
+
+    /// Sum of the usage the API reported over the whole conversation (every version and
+    /// branch: each was asked for).
     pub fn total_usage(&self) -> Usage {
         let mut u = Usage::default();
-        for m in &self.messages {
+        for m in self.all() {
             if let Some(x) = &m.usage {
                 u.add(x);
             }
@@ -362,6 +447,190 @@ impl Conversation {
             .filter(|m| matches!(m.speaker, Speaker::User | Speaker::Assistant))
             .count()
     }
+
+    // ---- the tree: versions and branches ----
+
+    /// (id, parent) of every message.
+    pub fn links(&self) -> Vec<(MessageId, Option<MessageId>)> {
+        self.all().map(|m| (m.id, m.parent)).collect()
+    }
+
+    /// The tree's shape.
+    pub fn forest(&self) -> Forest {
+        Forest::new(self.all().map(|m| (m.id, m.parent)))
+    }
+
+    /// The ids of the current path, in order.
+    pub fn path_ids(&self) -> Vec<MessageId> {
+        self.messages.iter().map(|m| m.id).collect()
+    }
+
+    /// Whether message `id` is on the current path.
+    pub fn on_path(&self, id: MessageId) -> bool {
+        self.messages.iter().any(|m| m.id == id)
+    }
+
+    /// Check the invariants: ids unique, every parent exists, no cycles, the path a chain
+    /// from a root, `others` by id.
+    pub fn check(&self) -> Result<(), TreeError> {
+        tree::check(&self.links(), &self.path_ids())?;
+        if let Some(w) = self.others.windows(2).find(|w| w[0].id >= w[1].id) {
+            return Err(TreeError::DuplicateId(w[1].id));
+        }
+        Ok(())
+    }
+
+    /// Make `path` (a chain from a root of this tree) the current path: its messages move
+    /// to `messages`, every other to `others`.
+    fn set_path(&mut self, path: &[MessageId]) {
+        let mut all: std::collections::HashMap<MessageId, Message> =
+            std::mem::take(&mut self.messages)
+                .into_iter()
+                .chain(std::mem::take(&mut self.others))
+                .map(|m| (m.id, m))
+                .collect();
+        self.messages = path.iter().filter_map(|id| all.remove(id)).collect();
+        let mut others: Vec<Message> = all.into_values().collect();
+        others.sort_by_key(|m| m.id);
+        self.others = others;
+        self.relabel();
+    }
+
+    /// Make `path` the current path if it is a chain from a root of this tree (it need not
+    /// end at a leaf). False (and nothing changed) otherwise.
+    pub fn open_path(&mut self, path: &[MessageId]) -> bool {
+        let links = self.links();
+        if tree::valid_prefix(&links, path) != path.len() {
+            return false;
+        }
+        self.set_path(path);
+        true
+    }
+
+    /// Show the branch through message `id`: the path from its root to it, then on down
+    /// along the branch written to last at each fork. False when there is no such message.
+    pub fn open(&mut self, id: MessageId) -> bool {
+        let path = self.forest().path_through(id);
+        if path.is_empty() {
+            return false;
+        }
+        if path != self.path_ids() {
+            self.set_path(&path);
+        }
+        true
+    }
+
+    /// End the current path exactly at `id` (`None`: an empty path), so that what is added
+    /// next follows it: a new version of a reply, a new branch after a message. Nothing is
+    /// removed; what followed stays on its branch. False when there is no such message.
+    pub fn open_at(&mut self, id: Option<MessageId>) -> bool {
+        let path = match id {
+            Some(id) => self.forest().ancestry(id),
+            None => Vec::new(),
+        };
+        if id.is_some() && path.is_empty() {
+            return false;
+        }
+        if path != self.path_ids() {
+            self.set_path(&path);
+        }
+        true
+    }
+
+    /// `id` and its siblings (same parent), by id.
+    pub fn siblings(&self, id: MessageId) -> Vec<MessageId> {
+        self.forest().siblings(id).to_vec()
+    }
+
+    /// The sibling `delta` steps from `id` (wrapping); `None` when it has none.
+    pub fn sibling(&self, id: MessageId, delta: isize) -> Option<MessageId> {
+        let s = self.siblings(id);
+        let i = s.iter().position(|x| *x == id)?;
+        if s.len() < 2 {
+            return None;
+        }
+        let j = (i as isize + delta).rem_euclid(s.len() as isize) as usize;
+        Some(s[j])
+    }
+
+    /// Recompute every message's place among its siblings (bumping the version of those
+    /// whose label changes, so views redraw them).
+    pub fn relabel(&mut self) {
+        let forest = self.forest();
+        for m in self.messages.iter_mut().chain(self.others.iter_mut()) {
+            let f = forest.fork(m.id);
+            if m.fork != f {
+                m.fork = f;
+                m.version += 1;
+            }
+        }
+    }
+
+    /// Remove message `id` if nothing follows it (the end of the path, or a leaf off it).
+    pub fn remove_leaf(&mut self, id: MessageId) -> bool {
+        if self.all().any(|m| m.parent == Some(id)) {
+            return false;
+        }
+        if self.messages.last().is_some_and(|m| m.id == id) {
+            self.messages.pop();
+        } else if let Some(i) = self.others.iter().position(|m| m.id == id) {
+            self.others.remove(i);
+        } else {
+            return false;
+        }
+        self.relabel();
+        true
+    }
+
+    /// Every branch (one per leaf of the tree), depth first.
+    pub fn branches(&self) -> Vec<Branch> {
+        let forest = self.forest();
+        let path = self.path_ids();
+        let current_leaf = path
+            .last()
+            .and_then(|last| forest.path_through(*last).last().copied());
+        forest
+            .leaves()
+            .into_iter()
+            .map(|leaf| {
+                let ids = forest.ancestry(leaf);
+                let fork = ids
+                    .iter()
+                    .zip(path.iter().map(Some).chain(std::iter::repeat(None)))
+                    .find(|(a, b)| Some(*a) != *b)
+                    .map(|(a, _)| *a);
+                let last = ids
+                    .iter()
+                    .filter_map(|id| self.get(*id))
+                    .map(|m| m.finished.unwrap_or(m.created).max(m.created))
+                    .max()
+                    .unwrap_or(self.created);
+                Branch {
+                    leaf,
+                    fork,
+                    len: ids.len(),
+                    last,
+                    current: Some(leaf) == current_leaf,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One branch of the conversation: the path from a root to `leaf`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Branch {
+    /// Its last message (a leaf of the tree).
+    pub leaf: MessageId,
+    /// Its first message that is not on the current path (`None`: the current path, or one
+    /// that only runs further along it).
+    pub fork: Option<MessageId>,
+    /// How many messages it has, from the root.
+    pub len: usize,
+    /// When it was last written to.
+    pub last: DateTime<Utc>,
+    /// It is the branch shown.
+    pub current: bool,
 }
 
 /// A short title from the first line of a message.
@@ -430,6 +699,82 @@ mod tests {
         assert!(s > d);
         let order: Vec<_> = c.messages.iter().map(|m| m.id).collect();
         assert_eq!(order, vec![a, b, s, d]);
+    }
+
+    /// q1 a1 q2 a2, then a second version of a1 (the path back on the first).
+    fn forked() -> (Conversation, [MessageId; 5]) {
+        let mut c = Conversation::new("m", Mode::Chat, Memory::Full);
+        let q1 = c.push(Speaker::User, "q1");
+        let a1 = c.push(Speaker::Assistant, "a1");
+        let q2 = c.push(Speaker::User, "q2");
+        let a2 = c.push(Speaker::Assistant, "a2");
+        assert!(c.open_at(Some(q1)));
+        let b1 = c.push_reply(&Params::default(), "m");
+        assert!(c.open(a1));
+        (c, [q1, a1, q2, a2, b1])
+    }
+
+    #[test]
+    fn versions_and_branches_keep_every_message() {
+        let (mut c, [q1, a1, q2, a2, b1]) = forked();
+        assert_eq!(
+            c.path_ids(),
+            [q1, a1, q2, a2],
+            "back on the branch written to last"
+        );
+        assert_eq!(c.others.iter().map(|m| m.id).collect::<Vec<_>>(), [b1]);
+        assert_eq!(c.check(), Ok(()));
+        assert_eq!(c.messages[1].fork_label().as_deref(), Some("version 1/2"));
+        assert_eq!(
+            c.get(b1).unwrap().fork_label().as_deref(),
+            Some("version 2/2")
+        );
+        assert_eq!(c.sibling(a1, 1), Some(b1));
+        assert_eq!(c.sibling(a1, -1), Some(b1));
+        assert_eq!(c.sibling(q1, 1), None);
+        // A new branch at q2: an edited question beside it.
+        assert!(c.open_at(Some(a1)));
+        let q2b = c.push(Speaker::User, "q2b");
+        assert_eq!(c.path_ids(), [q1, a1, q2b]);
+        assert_eq!(c.messages[2].fork_label().as_deref(), Some("branch 2/2"));
+        assert_eq!(c.all().count(), 6);
+        // Branches: one per leaf, depth first; the current one marked.
+        let b = c.branches();
+        assert_eq!(b.iter().map(|b| b.leaf).collect::<Vec<_>>(), [a2, q2b, b1]);
+        assert_eq!(
+            b.iter().map(|b| b.current).collect::<Vec<_>>(),
+            [false, true, false]
+        );
+        assert_eq!(b[0].fork, Some(q2));
+        assert_eq!(b[2].fork, Some(b1));
+        assert_eq!(b.iter().map(|b| b.len).collect::<Vec<_>>(), [4, 3, 2]);
+        // Removing: only what nothing follows.
+        assert!(!c.remove_leaf(a1));
+        assert!(c.remove_leaf(q2b));
+        assert!(c.remove_leaf(b1));
+        assert_eq!(c.check(), Ok(()));
+        assert!(!c.open(99));
+        assert!(!c.open_path(&[q1, q2]));
+    }
+
+    #[test]
+    fn a_summary_goes_no_higher_than_the_last_fork() {
+        let (mut c, [q1, a1, q2, a2, _]) = forked();
+        // On the first branch, a question after a2; the summary covers q1 a1 only, but a1
+        // has another version: it goes below the fork, after a1 (which it covers anyway).
+        let q3 = c.push(Speaker::User, "q3");
+        let s = c.insert_summary("sum".into(), vec![q1, a1]);
+        assert_eq!(c.path_ids(), [q1, a1, s, q2, a2, q3]);
+        assert_eq!(c.check(), Ok(()));
+        // A branch at a2 (an edited q3): a summary made there of q1..a1 goes after a2.
+        assert!(c.open_at(Some(a2)));
+        let q3b = c.push(Speaker::User, "q3b");
+        let s2 = c.insert_summary("sum2".into(), vec![q1, a1, q2]);
+        assert_eq!(c.path_ids(), [q1, a1, s, q2, a2, s2, q3b]);
+        // The first branch does not get it.
+        assert!(c.open(q3));
+        assert_eq!(c.path_ids(), [q1, a1, s, q2, a2, q3]);
+        assert_eq!(c.check(), Ok(()));
     }
 
     #[test]

@@ -6,3 +6,4 @@ pub mod counts;
 pub mod memory;
 pub mod prompt;
 pub mod tokens;
+pub mod tree;

@@ -80,6 +80,7 @@ pub fn merge(
         local,
         use_local,
         warnings,
+        profiles: Default::default(),
     })
 }
 

@@ -139,6 +139,10 @@ pub struct Settings {
     pub use_local: bool,
     /// Things the user should know (e.g. a key in a file others can read).
     pub warnings: Vec<String>,
+    /// Every `[profiles.NAME]` of the config, merged as `--profile NAME` would be (the same
+    /// key rules: a profile pointing at another server gets no OpenAI key), or why it
+    /// cannot be: what `/compare PROFILE:MODEL` talks to. Empty in these nested settings.
+    pub profiles: BTreeMap<String, Result<Box<Settings>, String>>,
 }
 
 impl Settings {
@@ -212,5 +216,33 @@ pub fn host_of(url: &str) -> String {
 /// Load everything: the file (or `--config`), the process environment, the flags.
 pub fn load(flags: &Overrides) -> Result<Settings, ConfigError> {
     let (path, file, warnings) = read_file(flags.config.as_deref())?;
-    merge(path, file, &Env::from_process(), flags, warnings)
+    let env = Env::from_process();
+    let mut settings = merge(path.clone(), file.clone(), &env, flags, warnings)?;
+    settings.profiles = profiles(&path, &file, &env, flags);
+    Ok(settings)
+}
+
+/// Each profile of `file` merged on its own (as `--profile NAME` with no other flag but the
+/// timeouts): the settings a request through it uses.
+pub fn profiles(
+    path: &Option<PathBuf>,
+    file: &FileConfig,
+    env: &Env,
+    flags: &Overrides,
+) -> BTreeMap<String, Result<Box<Settings>, String>> {
+    file.profiles
+        .keys()
+        .map(|name| {
+            let only = Overrides {
+                config: flags.config.clone(),
+                profile: Some(name.clone()),
+                timeouts: flags.timeouts.clone(),
+                ..Overrides::default()
+            };
+            let s = merge(path.clone(), file.clone(), env, &only, Vec::new())
+                .map(Box::new)
+                .map_err(|e| e.to_string());
+            (name.clone(), s)
+        })
+        .collect()
 }

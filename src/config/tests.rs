@@ -270,3 +270,38 @@ fn pointing_at_the_local_server_drops_the_key() {
     assert_eq!(cfg.api_key, None);
     assert_eq!(cfg.base_url, "http://127.0.0.1:4000/v1");
 }
+
+#[test]
+fn every_profile_is_merged_for_compare_with_the_same_key_rules() {
+    let p = PathBuf::from("/tmp/chat-tui-test.toml");
+    let text = "model = \"top\"\n\
+        [profiles.elsewhere]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"llama3\"\n\
+        [profiles.same]\nmodel = \"gpt-4o\"\n\
+        [profiles.broken]\napi_key_env = \"NOT_SET_ANYWHERE\"\n";
+    let f = parse_file(&p, text).unwrap();
+    let env = Env {
+        api_key: Some("sk-test-NOT-A-REAL-KEY".into()),
+        ..Env::default()
+    };
+    // Flags for this session (another base URL, model) do not leak into other profiles.
+    let flags = Overrides {
+        base_url: Some("http://flag:3/v1".into()),
+        model: Some("flag-model".into()),
+        ..Overrides::default()
+    };
+    let all = profiles(&Some(p), &f, &env, &flags);
+    assert_eq!(
+        all.keys().collect::<Vec<_>>(),
+        ["broken", "elsewhere", "same"]
+    );
+    let elsewhere = all["elsewhere"].as_ref().unwrap();
+    assert_eq!(elsewhere.base_url, "http://127.0.0.1:9/v1");
+    assert_eq!(elsewhere.model, "llama3");
+    assert!(!elsewhere.has_key(), "another server: no OpenAI key");
+    let same = all["same"].as_ref().unwrap();
+    assert_eq!(same.base_url, DEFAULT_BASE_URL);
+    assert!(same.has_key(), "the same server keeps the key");
+    let broken = all["broken"].as_ref().unwrap_err();
+    assert!(broken.contains("NOT_SET_ANYWHERE"), "{broken}");
+    assert!(!format!("{all:?}").contains("sk-test"), "no key in Debug");
+}

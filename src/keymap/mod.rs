@@ -48,6 +48,10 @@ pub enum Context {
     Confirm,
     /// The choice offered when another chat-tui writes the conversation being opened.
     Held,
+    /// The conversation's branches (`/branches`).
+    Branches,
+    /// A reply's versions side by side (`/compare`).
+    Compare,
 }
 
 impl Context {
@@ -66,6 +70,8 @@ impl Context {
         Context::Rename,
         Context::Confirm,
         Context::Held,
+        Context::Branches,
+        Context::Compare,
     ];
 
     /// The name in `[keys.NAME]`.
@@ -84,6 +90,8 @@ impl Context {
             Context::Rename => "rename",
             Context::Confirm => "confirm",
             Context::Held => "held",
+            Context::Branches => "branches",
+            Context::Compare => "compare",
         }
     }
 
@@ -103,6 +111,8 @@ impl Context {
             Context::Rename => "renaming a conversation",
             Context::Confirm => "answering a question",
             Context::Held => "opening a conversation another chat-tui writes",
+            Context::Branches => "in the branches list",
+            Context::Compare => "comparing versions",
         }
     }
 
@@ -129,6 +139,8 @@ impl Context {
                 | Context::Rename
                 | Context::Confirm
                 | Context::Held
+                | Context::Branches
+                | Context::Compare
         )
     }
 
@@ -219,6 +231,11 @@ impl Default for Keymap {
         b(Conversation, k(C::Char('q'), 0), A::Quit);
         b(Conversation, k(C::Char('y'), 0), A::CopyMessage);
         b(Conversation, k(C::Char('Y'), 0), A::CopyCode);
+        b(Conversation, k(C::Up, ALT), A::PrevBranch);
+        b(Conversation, k(C::Down, ALT), A::NextBranch);
+        b(Conversation, k(C::Char('e'), 0), A::EditMessage);
+        b(Conversation, k(C::Char('b'), 0), A::Branches);
+        b(Conversation, k(C::Char('v'), 0), A::CompareVersions);
 
         b(Params, k(C::Up, 0), A::SelectPrev);
         b(Params, k(C::Char('k'), 0), A::SelectPrev);
@@ -273,6 +290,31 @@ impl Default for Keymap {
 
         b(Rename, k(C::Enter, 0), A::Apply);
         b(Rename, k(C::Esc, 0), A::Close);
+
+        b(Branches, k(C::Up, 0), A::SelectPrev);
+        b(Branches, k(C::Char('k'), 0), A::SelectPrev);
+        b(Branches, k(C::Down, 0), A::SelectNext);
+        b(Branches, k(C::Char('j'), 0), A::SelectNext);
+        b(Branches, k(C::PageUp, 0), A::PageUp);
+        b(Branches, k(C::PageDown, 0), A::PageDown);
+        b(Branches, k(C::Enter, 0), A::Accept);
+        b(Branches, k(C::Esc, 0), A::Close);
+        b(Branches, k(C::Char('b'), 0), A::Close);
+
+        b(Compare, k(C::Left, 0), A::PrevChoice);
+        b(Compare, k(C::Char('h'), 0), A::PrevChoice);
+        b(Compare, k(C::Right, 0), A::NextChoice);
+        b(Compare, k(C::Char('l'), 0), A::NextChoice);
+        b(Compare, k(C::Up, 0), A::ScrollUp);
+        b(Compare, k(C::Char('k'), 0), A::ScrollUp);
+        b(Compare, k(C::Down, 0), A::ScrollDown);
+        b(Compare, k(C::Char('j'), 0), A::ScrollDown);
+        b(Compare, k(C::PageUp, 0), A::PageUp);
+        b(Compare, k(C::PageDown, 0), A::PageDown);
+        b(Compare, k(C::Enter, 0), A::Accept);
+        b(Compare, k(C::Char('c'), CTRL), A::Cancel);
+        b(Compare, k(C::Esc, 0), A::Close);
+        b(Compare, k(C::Char('v'), 0), A::Close);
 
         b(Confirm, k(C::Char('y'), 0), A::Yes);
         b(Confirm, k(C::Char('Y'), 0), A::Yes);
@@ -370,6 +412,8 @@ impl Keymap {
             Context::Rename => &[Context::Rename],
             Context::Confirm => &[Context::Confirm],
             Context::Held => &[Context::Held],
+            Context::Branches => &[Context::Branches],
+            Context::Compare => &[Context::Compare],
         }
     }
 

@@ -1,6 +1,7 @@
 //! Carrying out effects: every piece of I/O `update()` asks for happens here, and every
 //! result goes back to the loop as a `Msg`. Nothing here touches the app's state.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -11,6 +12,7 @@ use crate::api::client::{Client, ClientConfig};
 use crate::runtime::claims::{self, Opened, Shared};
 use crate::runtime::clipboard::{self, Mux, Native};
 use crate::runtime::local::LocalRunner;
+use crate::config::Settings;
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
@@ -29,6 +31,48 @@ pub struct Effects {
     mux: Mux,
     /// The system clipboard's thread, started at the first copy with a display.
     native: Option<Native>,
+    profiles: Arc<Profiles>,
+}
+
+/// The clients of the config's other profiles (`/compare PROFILE:MODEL`), each built the
+/// first time it is used (its key command, if any, runs then, off the UI path).
+#[derive(Default)]
+pub struct Profiles {
+    settings: BTreeMap<String, Result<Box<Settings>, String>>,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl Profiles {
+    pub fn new(settings: BTreeMap<String, Result<Box<Settings>, String>>) -> Self {
+        Self {
+            settings,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client of profile `name`: built once (running its key command on the blocking
+    /// pool), then shared.
+    async fn client(self: Arc<Self>, name: String) -> Result<Client, String> {
+        if let Some(c) = self.clients.lock().ok().and_then(|m| m.get(&name).cloned()) {
+            return Ok(c);
+        }
+        let mut settings = match self.settings.get(&name) {
+            Some(Ok(s)) => (**s).clone(),
+            Some(Err(e)) => return Err(format!("profile {name}: {e}")),
+            None => return Err(format!("no profile named {name} in the config")),
+        };
+        let client = tokio::task::spawn_blocking(move || {
+            let cfg = settings.client_config().map_err(|e| e.to_string())?;
+            Client::new(cfg).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("profile {name}: {e}"))?;
+        if let Ok(mut m) = self.clients.lock() {
+            m.insert(name, client.clone());
+        }
+        Ok(client)
+    }
 }
 
 /// Library listings and searches, latest wins: one runs at a time, and while it runs only
@@ -51,8 +95,14 @@ struct ListJob {
 }
 
 impl Effects {
-    /// `claims`: the files this process writes (those taken at start included).
-    pub fn new(client: Client, tx: mpsc::UnboundedSender<Msg>, claims: Shared) -> Self {
+    /// `claims`: the files this process writes (those taken at start included);
+    /// `profiles`: the config's other profiles (`/compare PROFILE:MODEL`).
+    pub fn new(
+        client: Client,
+        tx: mpsc::UnboundedSender<Msg>,
+        claims: Shared,
+        profiles: Profiles,
+    ) -> Self {
         claims::set_global(&claims);
         Self {
             worker: Worker::new(client, tx.clone()),
@@ -64,6 +114,7 @@ impl Effects {
             to_terminal: Vec::new(),
             mux: Mux::from_env(),
             native: None,
+            profiles: Arc::new(profiles),
         }
     }
 
@@ -120,6 +171,23 @@ impl Effects {
     pub fn run(&mut self, fx: Effect) -> bool {
         match fx {
             Effect::Send { turn, request } => self.worker.start(turn, request),
+            Effect::SendWith {
+                turn,
+                request,
+                profile,
+            } => {
+                let client = self.profiles.clone().client(profile);
+                self.worker.start_with(turn, request, client);
+            }
+            Effect::ExportBranches { conversation, path } => self.blocking(move || {
+                let bytes = crate::store::export::to_markdown_all(&conversation);
+                let result = write_bytes(&path, bytes.as_bytes());
+                Msg::Saved {
+                    path,
+                    result,
+                    explicit: true,
+                }
+            }),
             Effect::Cancel { turn } => self.worker.cancel(turn),
             Effect::FetchModels => self.worker.fetch_models(),
             Effect::Save {
@@ -336,5 +404,34 @@ fn not_held(claims: &Shared, lib: &Library, id: &str, what: &str) -> Result<(), 
             h.describe()
         )),
         None => Ok(()),
+    }
+}
+
+/// Write `bytes` to `path` atomically, creating its folder (0700) when missing.
+fn write_bytes(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        crate::store::save::ensure_private_dir(dir).map_err(|e| e.to_string())?;
+    }
+    crate::store::save::write_atomic(path, bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_profile_that_cannot_be_used_says_why() {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "broken".to_string(),
+            Err("api_key_env names `NOPE`, which is not set".to_string()),
+        );
+        let p = Arc::new(Profiles::new(map));
+        let e = p.clone().client("broken".into()).await.err().unwrap();
+        assert!(e.starts_with("profile broken: api_key_env"), "{e}");
+        let e = p.client("elsewhere".into()).await.err().unwrap();
+        assert!(e.contains("no profile named elsewhere"), "{e}");
     }
 }

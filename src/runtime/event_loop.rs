@@ -41,12 +41,13 @@ pub async fn run(
     term: &mut Term,
     app: &mut App,
     client: Client,
+    profiles: crate::runtime::effects::Profiles,
     probe_local: bool,
     claims: Shared,
     theme: &Theme,
 ) -> anyhow::Result<Ended> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let mut effects = Effects::new(client, tx.clone(), claims);
+    let mut effects = Effects::new(client, tx.clone(), claims, profiles);
     // The highlighter loads off the UI path (the tokenizer comes with the start effects).
     std::thread::spawn(crate::ui::markdown::warm_up);
     if probe_local {

@@ -23,6 +23,8 @@ use crate::app::App;
 pub struct Launch {
     pub app: App,
     pub client: Client,
+    /// The config's other profiles, for `/compare PROFILE:MODEL`.
+    pub profiles: effects::Profiles,
     /// Look for a local server at start (first run).
     pub probe_local: bool,
     /// The files taken for the conversation opened at start.
@@ -67,6 +69,7 @@ pub async fn run(launch: Launch) -> anyhow::Result<event_loop::Ended> {
     let Launch {
         mut app,
         client,
+        profiles,
         probe_local,
         claims,
         theme,
@@ -87,7 +90,15 @@ pub async fn run(launch: Launch) -> anyhow::Result<event_loop::Ended> {
         &theme_colors,
         crate::ui::color::ColorDepth::from_env(),
     );
-    let result = event_loop::run(&mut term, &mut app, client, probe_local, claims, &theme).await;
+    let result = event_loop::run(
+        &mut term,
+        &mut app,
+        client,
+        profiles,
+        probe_local,
+        claims,
+        &theme,
+    ).await;
     let hangup = matches!(result, Ok(event_loop::Ended::Hangup));
     tracing::info!(hangup, error = result.is_err(), "ended");
     terminal::finish(term, hangup);

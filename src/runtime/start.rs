@@ -50,6 +50,15 @@ pub fn launch(
         (Some(path), _) => match claims.open(path, targets) {
             Ok(Opened::Ready(mut c)) => {
                 adopt_model(&mut c, &settings.model);
+                // What a hand edit broke and how it was read (the file is left as it is).
+                let problems = std::mem::take(&mut c.problems);
+                if !problems.is_empty() {
+                    notices.push(format!(
+                        "read with repairs: {} — {} is unchanged until you change the conversation",
+                        problems.join("; "),
+                        path.display()
+                    ));
+                }
                 // A file outside the library keeps being saved where it is.
                 let in_library = lib.as_ref().is_some_and(|l| path.starts_with(l.dir()));
                 if !in_library {
@@ -123,6 +132,7 @@ pub fn launch(
     app.conn.home = std::env::var_os("HOME").map(PathBuf::from);
     app.local.options = settings.local.clone();
     app.local.autostart = settings.use_local;
+    app.conn.profiles = settings.profiles.keys().cloned().collect();
     if !notices.is_empty() {
         app.notify(NoticeKind::Error, notices.join(" · "));
     } else if let Some(n) = resumed_note {
@@ -134,6 +144,7 @@ pub fn launch(
     Ok(Launch {
         app,
         client,
+        profiles: crate::runtime::effects::Profiles::new(std::mem::take(&mut settings.profiles)),
         probe_local: first_run,
         claims: claims.shared(),
         theme: settings.theme,

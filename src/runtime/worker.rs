@@ -37,10 +37,30 @@ impl Worker {
     /// Start `request` as `turn`.
     pub fn start(&mut self, turn: TurnId, request: Request) {
         tracing::debug!(turn, "turn started");
-        self.tasks.retain(|_, h| !h.is_finished());
         let client = self.client.clone();
+        self.start_with(turn, request, async move { Ok(client) });
+    }
+
+    /// Start `request` as `turn` with the client `client` resolves to (another profile's,
+    /// which may first have to run its key command); if it cannot be had, the turn fails
+    /// with why.
+    pub fn start_with(
+        &mut self,
+        turn: TurnId,
+        request: Request,
+        client: impl std::future::Future<Output = Result<Client, String>> + Send + 'static,
+    ) {
+        self.tasks.retain(|_, h| !h.is_finished());
         let tx = self.tx.clone();
         let handle = tokio::spawn(async move {
+            let client = match client.await {
+                Ok(c) => c,
+                Err(e) => {
+                    let result = Err(crate::api::error::ApiError::Key(e));
+                    let _ = tx.send(Msg::Done { turn, result });
+                    return;
+                }
+            };
             let stream_tx = tx.clone();
             let mut sink = move |event: StreamEvent| {
                 let _ = stream_tx.send(Msg::Stream { turn, event });

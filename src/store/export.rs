@@ -4,16 +4,81 @@
 //! tabs ([`Tabs::Keep`]): they are content in a code block.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
 use crate::api::types::{PARAM_NAMES, Params};
-use crate::chat::conversation::{Conversation, Message, Speaker, Status};
+use crate::chat::conversation::{Conversation, Message, MessageId, Speaker, Status};
 use crate::text::{Tabs, sanitize_with};
 
-/// The whole conversation as Markdown.
+/// The conversation as Markdown: the branch shown (the current path), with the version
+/// and choice selected in each reply (every choice is written, the selected one marked).
 pub fn to_markdown(conv: &Conversation) -> String {
+    let mut out = header(conv);
+    for m in &conv.messages {
+        message(&mut out, conv, m, 2);
+    }
+    finish(out)
+}
+
+/// Every branch of the conversation as Markdown, each under its own heading (depth first:
+/// the order of `branch i/n`). The first is written whole; each next one from where it
+/// leaves the branches before it, naming the message it continues from.
+pub fn to_markdown_all(conv: &Conversation) -> String {
+    let mut out = header(conv);
+    let forest = conv.forest();
+    let branches = conv.branches();
+    let n = branches.len();
+    let mut written: HashSet<MessageId> = HashSet::new();
+    for (k, b) in branches.iter().enumerate() {
+        let shown = if b.current { " (shown)" } else { "" };
+        let _ = writeln!(
+            out,
+            "## Branch {} of {n}{shown}
+",
+            k + 1
+        );
+        let ids = forest.ancestry(b.leaf);
+        let start = ids
+            .iter()
+            .position(|id| !written.contains(id))
+            .unwrap_or(ids.len());
+        if let Some(prev) = start.checked_sub(1).and_then(|i| conv.get(ids[i])) {
+            let who = match prev.speaker {
+                Speaker::User => "You",
+                Speaker::Assistant => "Assistant",
+                Speaker::System => "System",
+                Speaker::Summary => "Summary",
+            };
+            let first: String = prev
+                .text()
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .chars()
+                .take(60)
+                .collect();
+            let _ = writeln!(
+                out,
+                "*Continues after message #{} ({who}: {}), as in an earlier branch.*\n",
+                prev.id,
+                one_line(first.trim())
+            );
+        }
+        for id in &ids[start..] {
+            if let Some(m) = conv.get(*id) {
+                message(&mut out, conv, m, 3);
+            }
+            written.insert(*id);
+        }
+    }
+    finish(out)
+}
+
+/// The title and the conversation's settings.
+fn header(conv: &Conversation) -> String {
     let mut out = String::new();
     let title = if conv.title.trim().is_empty() {
         "Untitled"
@@ -42,9 +107,14 @@ pub fn to_markdown(conv: &Conversation) -> String {
     );
     let usage = conv.total_usage();
     if usage.total_tokens > 0 || usage.prompt_tokens > 0 || usage.completion_tokens > 0 {
+        let every = if conv.others.is_empty() {
+            ""
+        } else {
+            " (every version and branch)"
+        };
         let _ = writeln!(
             out,
-            "- Total usage: {} prompt + {} completion = {} tokens",
+            "- Total usage{every}: {} prompt + {} completion = {} tokens",
             usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
         );
     }
@@ -53,9 +123,11 @@ pub fn to_markdown(conv: &Conversation) -> String {
         out.push_str("**System prompt:**\n\n");
         out.push_str(&quote(sys));
     }
-    for m in &conv.messages {
-        message(&mut out, conv, m);
-    }
+    out
+}
+
+/// The end: no trailing blank lines, and the sanitizer over everything.
+fn finish(mut out: String) -> String {
     while out.ends_with("\n\n") {
         out.pop();
     }
@@ -66,19 +138,25 @@ pub fn to_markdown(conv: &Conversation) -> String {
     clean.unwrap_or(out)
 }
 
-fn message(out: &mut String, conv: &Conversation, m: &Message) {
+/// One message, under a heading of `depth` `#`s (its choices one deeper).
+fn message(out: &mut String, conv: &Conversation, m: &Message, depth: usize) {
+    let h = "#".repeat(depth);
+    let fork = match m.fork_label() {
+        Some(l) => format!(" — {}", l.replace('/', " of ")),
+        None => String::new(),
+    };
     match m.speaker {
         Speaker::User => {
-            let _ = writeln!(out, "## You\n");
+            let _ = writeln!(out, "{h} You{fork}\n");
             body(out, &m.content);
         }
         Speaker::System => {
-            let _ = writeln!(out, "## System\n");
+            let _ = writeln!(out, "{h} System{fork}\n");
             body(out, &m.content);
         }
         Speaker::Summary => {
             let ids: Vec<String> = m.summary_of.iter().map(|id| format!("#{id}")).collect();
-            let _ = writeln!(out, "## Summary\n");
+            let _ = writeln!(out, "{h} Summary{fork}\n");
             let covers = if ids.is_empty() {
                 "earlier messages".to_string()
             } else {
@@ -89,8 +167,12 @@ fn message(out: &mut String, conv: &Conversation, m: &Message) {
             status_note(out, &m.status);
         }
         Speaker::Assistant => {
-            let model = m.model.as_deref().unwrap_or(&conv.model);
-            let _ = writeln!(out, "## Assistant ({})\n", one_line(model));
+            let model = m
+                .target
+                .as_deref()
+                .or(m.model.as_deref())
+                .unwrap_or(&conv.model);
+            let _ = writeln!(out, "{h} Assistant ({}){fork}\n", one_line(model));
             status_note(out, &m.status);
             if let Some(p) = &m.params {
                 let line = params_line(p);
@@ -101,7 +183,7 @@ fn message(out: &mut String, conv: &Conversation, m: &Message) {
             if m.choices.len() > 1 {
                 for (k, c) in m.choices.iter().enumerate() {
                     let sel = if k == m.selected { " (selected)" } else { "" };
-                    let _ = writeln!(out, "### Choice {}{sel}\n", k + 1);
+                    let _ = writeln!(out, "{h}# Choice {}{sel}\n", k + 1);
                     body(out, &c.text);
                     if let Some(r) = &c.finish_reason {
                         let _ = writeln!(out, "*Finish reason: {}*\n", one_line(r.as_str()));
@@ -265,6 +347,49 @@ mod tests {
         let summary = md.find("## Summary").unwrap();
         let then = md.find("And then?").unwrap();
         assert!(you < summary && summary < then);
+    }
+
+    #[test]
+    fn the_shown_branch_and_every_branch() {
+        let mut c = sample();
+        let q = c.messages[0].id;
+        let shown = c.path_ids();
+        // A second version of the first reply, from another model; then back.
+        c.open_at(Some(q));
+        let v2 = c.push_reply(&Params::default(), "other");
+        {
+            let m = c.get_mut(v2).unwrap();
+            m.choice_mut(0).text = "A kind of oxide.".into();
+            m.status = Status::Complete;
+            m.target = Some("other".into());
+        }
+        assert!(c.open_path(&shown));
+        let md = to_markdown(&c);
+        assert!(!md.contains("A kind of oxide."), "{md}");
+        assert!(
+            md.contains("## Assistant (gpt-test-0501) — version 1 of 2\n"),
+            "{md}"
+        );
+        assert!(!md.contains("Branch 1"), "{md}");
+
+        let all = to_markdown_all(&c);
+        assert!(all.starts_with("# What is Rust?\n"), "{all}");
+        let b1 = all.find("## Branch 1 of 2 (shown)\n").expect(&all);
+        let b2 = all.find("## Branch 2 of 2\n").expect(&all);
+        assert!(b1 < b2);
+        // The first branch whole, the second from where it leaves the first.
+        assert_eq!(all.matches("### You\n\nWhat is Rust?").count(), 1, "{all}");
+        assert!(all[b1..b2].contains("And then?"));
+        assert!(
+            all[b2..].contains("*Continues after message #1 (You: What is Rust?)"),
+            "{all}"
+        );
+        assert!(
+            all[b2..].contains("### Assistant (other) — version 2 of 2\n\nA kind of oxide."),
+            "{all}"
+        );
+        assert!(all[b1..b2].contains("#### Choice 2 (selected)"), "{all}");
+        assert!(all.contains("Total usage (every version and branch)"));
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The transcript file format: one JSON document per conversation.
 //!
 //! ```json
-//! {"format": "chat-tui-transcript", "version": 1, "conversation": { ... }}
+//! {"format": "chat-tui-transcript", "version": 2, "conversation": { ... }}
 //! ```
+//!
+//! Version 2 keeps the whole tree of versions and branches: every message names its
+//! `parent`, `messages` is the current path and `others` every other message. Version 1
+//! files (no parents, no `others`) open as a single path.
 //!
 //! See `docs/transcript-format.md` for every field and the compatibility rules.
 
@@ -14,13 +18,14 @@ use serde_json::{Map, Value};
 
 use crate::api::types::{Mode, Params, Usage};
 use crate::chat::conversation::{
-    Choice, Conversation, Memory, Message, MessageId, Speaker, Status,
+    Choice, Conversation, Fork, Memory, Message, MessageId, Speaker, Status,
 };
+use crate::chat::tree;
 
 /// The value of the top-level `format` field.
 pub const FORMAT_NAME: &str = "chat-tui-transcript";
 /// The newest format version this build reads and the one it writes.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// Why bytes could not be read as a conversation. Every JSON problem names its position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +64,7 @@ pub enum FormatError {
     },
     #[error(
         "not a chat-tui transcript: {0} (expected {{\"format\": \"chat-tui-transcript\", \
-         \"version\": 1, \"conversation\": {{...}}}} or an OpenAI messages array)"
+         \"version\": 2, \"conversation\": {{...}}}} or an OpenAI messages array)"
     )]
     NotTranscript(String),
     #[error(
@@ -103,7 +108,8 @@ impl FormatError {
 /// Parse a transcript (any supported version) or a plain OpenAI messages array.
 ///
 /// Unknown fields are ignored. After parsing, invariants a hand edit could break are
-/// repaired (see [`repair`]). A message marked `partial` stays partial.
+/// repaired (see [`repair`]); what was repaired is listed in the conversation's
+/// `problems`. A message marked `partial` stays partial.
 pub fn parse(bytes: &[u8]) -> Result<Conversation, FormatError> {
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
@@ -198,7 +204,7 @@ fn parse_document(text: &str) -> Result<Conversation, FormatError> {
         ));
     }
     let body: Body = serde_json::from_str(text).map_err(FormatError::from_json)?;
-    Ok(body.conversation.into_conversation())
+    Ok(body.conversation.into_conversation(version))
 }
 
 fn text_is_object(text: &str) -> bool {
@@ -223,12 +229,16 @@ struct ConversationIn {
     endpoint: Option<String>,
     messages: Vec<MessageIn>,
     #[serde(default)]
+    others: Vec<MessageIn>,
+    #[serde(default)]
     next_id: MessageId,
 }
 
 #[derive(Deserialize)]
 struct MessageIn {
     id: MessageId,
+    #[serde(default)]
+    parent: Option<MessageId>,
     speaker: Speaker,
     #[serde(default)]
     content: String,
@@ -252,13 +262,28 @@ struct MessageIn {
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
+    target: Option<String>,
+    #[serde(default)]
     summary_of: Vec<MessageId>,
     #[serde(default)]
     suffix: Option<String>,
 }
 
 impl ConversationIn {
-    fn into_conversation(self) -> Conversation {
+    fn into_conversation(self, version: u64) -> Conversation {
+        let mut messages: Vec<Message> = self
+            .messages
+            .into_iter()
+            .map(MessageIn::into_message)
+            .collect();
+        if version < 2 {
+            // Version 1 had no tree: its messages are one path, in order.
+            let mut prev = None;
+            for m in &mut messages {
+                m.parent = prev;
+                prev = Some(m.id);
+            }
+        }
         Conversation {
             id: self.id,
             title: self.title,
@@ -270,12 +295,14 @@ impl ConversationIn {
             system: self.system,
             params: self.params.0,
             endpoint: self.endpoint,
-            messages: self
-                .messages
+            messages,
+            others: self
+                .others
                 .into_iter()
                 .map(MessageIn::into_message)
                 .collect(),
             next_id: self.next_id,
+            problems: Vec::new(),
         }
     }
 }
@@ -284,6 +311,7 @@ impl MessageIn {
     fn into_message(self) -> Message {
         Message {
             id: self.id,
+            parent: self.parent,
             speaker: self.speaker,
             content: self.content,
             created: self.created,
@@ -296,9 +324,11 @@ impl MessageIn {
             request_tokens: self.request_tokens,
             params: self.params.map(|p| p.0),
             model: self.model,
+            target: self.target,
             summary_of: self.summary_of,
             suffix: self.suffix,
             version: 0,
+            fork: Fork::default(),
         }
     }
 }
@@ -329,12 +359,16 @@ impl<'de> Deserialize<'de> for LenientParams {
 
 /// Fix what a hand-edited file can break without making it unreadable:
 /// `selected` out of range → 0, duplicate message ids → later ones get fresh ids,
-/// `next_id` at or below the largest id → one past it.
+/// `next_id` at or below the largest id → one past it; a parent that does not exist, or
+/// parents that form a cycle, are cut (the message starts a branch of its own, nothing is
+/// dropped); a current path that is not a chain from a root is opened as far as it is one
+/// (the rest stays, on other branches). What was cut is listed in `conv.problems`.
 pub fn repair(conv: &mut Conversation) {
-    let mut seen = HashSet::with_capacity(conv.messages.len());
-    let max = conv.messages.iter().map(|m| m.id).max().unwrap_or(0);
+    let total = conv.messages.len() + conv.others.len();
+    let mut seen = HashSet::with_capacity(total);
+    let max = conv.all().map(|m| m.id).max().unwrap_or(0);
     let mut next = conv.next_id.max(max.saturating_add(1)).max(1);
-    for m in &mut conv.messages {
+    for m in conv.messages.iter_mut().chain(conv.others.iter_mut()) {
         if !seen.insert(m.id) {
             m.id = next;
             seen.insert(next);
@@ -345,6 +379,47 @@ pub fn repair(conv: &mut Conversation) {
         }
     }
     conv.next_id = next;
+    repair_tree(conv);
+}
+
+/// Make the messages a tree and the current path a chain from one of its roots.
+fn repair_tree(conv: &mut Conversation) {
+    let mut links = conv.links();
+    let cuts = tree::repair(&mut links);
+    if !cuts.is_empty() {
+        let fixed: std::collections::HashMap<MessageId, Option<MessageId>> =
+            links.iter().copied().collect();
+        for m in conv.messages.iter_mut().chain(conv.others.iter_mut()) {
+            if let Some(p) = fixed.get(&m.id) {
+                m.parent = *p;
+            }
+        }
+        conv.problems.extend(cuts.iter().map(ToString::to_string));
+    }
+    let path = conv.path_ids();
+    let valid = tree::valid_prefix(&links, &path);
+    let sorted = conv.others.windows(2).all(|w| w[0].id < w[1].id);
+    if valid == path.len() && sorted {
+        conv.relabel();
+        return;
+    }
+    let open: Vec<MessageId> = if valid > 0 {
+        path[..valid].to_vec()
+    } else {
+        tree::Forest::new(links).newest_path()
+    };
+    if valid < path.len() {
+        let broken = path[valid];
+        conv.problems.push(match valid.checked_sub(1).map(|i| path[i]) {
+            Some(after) => format!(
+                "the conversation's path breaks at message {broken} (it does not follow message {after}): opened up to message {after}; the rest is kept on other branches"
+            ),
+            None => format!(
+                "the conversation's path does not start at its first message ({broken} follows another message): opened the branch written to last"
+            ),
+        });
+    }
+    conv.open_path(&open);
 }
 
 #[derive(Serialize)]
@@ -354,7 +429,8 @@ struct DocumentOut<'a> {
     conversation: &'a Conversation,
 }
 
-/// The transcript document for `conv`: pretty JSON, fields in a fixed order.
+/// The transcript document for `conv` (in the newest version): pretty JSON, fields in a
+/// fixed order.
 pub fn to_json(conv: &Conversation) -> Vec<u8> {
     let doc = DocumentOut {
         format: FORMAT_NAME,

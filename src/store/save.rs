@@ -362,7 +362,7 @@ mod tests {
                 source:
                     FormatError::TooNew {
                         found: 3,
-                        supported: 1,
+                        supported: 2,
                     },
                 ..
             }) => {}

@@ -2,6 +2,8 @@
 //! handles a key or changes the app's state.
 
 pub mod color;
+pub mod branches;
+pub mod compare;
 pub mod conversation;
 pub mod custody;
 pub mod layout;

@@ -231,5 +231,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Overlay::Replace { path, what } => {
             crate::ui::custody::draw_replace(f, area, path, what, &app.keymap, theme)
         }
+        Overlay::Branches(pane) => crate::ui::branches::draw(f, area, app, pane, theme),
+        Overlay::Compare(pane) => crate::ui::compare::draw(f, area, app, pane, theme),
     }
 }

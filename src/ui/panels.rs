@@ -341,6 +341,12 @@ pub fn draw_input(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "message ({} cancels the reply)",
             app.keymap.hint_key(Context::Input, Action::Cancel)
         )
+    } else if app.editing.is_some() {
+        format!(
+            "editing a question — {} sends it as a new branch, {} cancels",
+            app.keymap.hint_key(Context::Input, Action::Submit),
+            app.keymap.hint_key(Context::Input, Action::Cancel)
+        )
     } else {
         "message".to_string()
     };
@@ -353,11 +359,16 @@ pub fn draw_input(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// One line at the bottom: where, what, state, and hints for the focused pane.
 pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans: Vec<Span> = Vec::new();
-    match &app.turn {
+    match app.turns.first() {
         Some(cur) => {
             let sp = SPINNER[app.status.spinner % SPINNER.len()];
             let summary = matches!(cur.purpose, Purpose::Summary { .. });
-            match cur.first_token {
+            match app
+                .turns
+                .iter()
+                .find_map(|t| t.first_token)
+                .or(cur.first_token)
+            {
                 None => spans.push(Span::styled(
                     format!(
                         "{sp} {} {:.1}s ",
@@ -368,7 +379,7 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 )),
                 Some(t0) => {
                     let secs = t0.elapsed().as_secs_f64().max(0.001);
-                    let rate = cur.deltas as f64 / secs;
+                    let rate = app.turns.rate().unwrap_or(cur.deltas as f64 / secs);
                     spans.push(Span::styled(
                         format!(
                             "{sp} {} {rate:.0} tok/s ",
@@ -377,6 +388,10 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         theme.accent,
                     ));
                 }
+            }
+            let many = app.turns.len();
+            if many > 1 {
+                spans.push(Span::styled(format!("· {many} replies "), theme.accent));
             }
         }
         None => match &app.status.last_error {

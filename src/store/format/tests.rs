@@ -120,6 +120,7 @@ fn message() -> impl Strategy<Value = Message> {
                 (usage, lt, rt, params, model, summary_of, suffix, version),
             )| Message {
                 id: 0,
+                parent: None,
                 speaker,
                 content,
                 created,
@@ -139,10 +140,12 @@ fn message() -> impl Strategy<Value = Message> {
                 local_tokens: lt,
                 request_tokens: rt,
                 params,
+                target: model.as_ref().map(|m| format!("p-{}:m", m.len())),
                 model,
                 summary_of,
                 suffix,
                 version,
+                fork: Default::default(),
             },
         )
 }
@@ -161,20 +164,28 @@ fn conversation() -> impl Strategy<Value = Conversation> {
             prop::option::of(text()),
             params(),
             prop::option::of(text()),
-            prop::collection::vec(message(), 0..8),
+            prop::collection::vec((message(), any::<prop::sample::Index>()), 0..8),
             0u64..5,
+            any::<prop::sample::Index>(),
         ),
     )
         .prop_map(
             |(
                 (id, title, created, updated, mode, model, memory),
-                (system, params, endpoint, mut messages, gap),
+                (system, params, endpoint, messages, gap, open),
             )| {
-                for (i, m) in messages.iter_mut().enumerate() {
+                // A tree: each message follows none or any earlier one.
+                let mut all = Vec::new();
+                for (i, (mut m, parent)) in messages.into_iter().enumerate() {
                     m.id = (i as u64 + 1) * 3;
+                    m.parent = parent
+                        .index(i + 1)
+                        .checked_sub(1)
+                        .map(|p| (p as u64 + 1) * 3);
+                    all.push(m);
                 }
-                let next_id = messages.len() as u64 * 3 + 1 + gap;
-                Conversation {
+                let next_id = all.len() as u64 * 3 + 1 + gap;
+                let mut c = Conversation {
                     id,
                     title,
                     created,
@@ -185,15 +196,24 @@ fn conversation() -> impl Strategy<Value = Conversation> {
                     system,
                     params,
                     endpoint,
-                    messages,
+                    messages: Vec::new(),
+                    others: all,
                     next_id,
+                    problems: Vec::new(),
+                };
+                // The current path: through any message.
+                if !c.others.is_empty() {
+                    let at = c.others[open.index(c.others.len())].id;
+                    c.open(at);
                 }
+                c.relabel();
+                c
             },
         )
 }
 
 fn unversioned(mut c: Conversation) -> Conversation {
-    for m in &mut c.messages {
+    for m in c.messages.iter_mut().chain(c.others.iter_mut()) {
         m.version = 0;
     }
     c
@@ -203,9 +223,10 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
     #[test]
     fn round_trips(c in conversation()) {
+        prop_assert_eq!(c.check(), Ok(()));
         let bytes = to_json(&c);
         let back = parse(&bytes).map_err(|e| TestCaseError::fail(format!("{e}\n{}", String::from_utf8_lossy(&bytes))))?;
-        prop_assert_eq!(back, unversioned(c.clone()));
+        prop_assert_eq!(unversioned(back), unversioned(c.clone()));
         // Stable output: writing the parsed conversation gives the same bytes.
         prop_assert_eq!(to_json(&parse(&bytes).unwrap_or_else(|_| c.clone())), bytes);
     }
@@ -242,14 +263,14 @@ fn a_large_conversation_round_trips() {
     }
     let bytes = to_json(&c);
     assert!(bytes.len() >= 20 << 20);
-    assert_eq!(parse(&bytes).unwrap(), unversioned(c));
+    assert_eq!(unversioned(parse(&bytes).unwrap()), unversioned(c));
 }
 
 #[test]
 fn the_document_has_a_header_and_no_key() {
     let v: Value = serde_json::from_slice(&to_json(&sample())).unwrap();
     assert_eq!(v["format"], "chat-tui-transcript");
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["conversation"]["memory"], "last 4");
     assert!(v["conversation"].get("key").is_none());
     assert!(v["conversation"].get("api_key").is_none());
@@ -269,7 +290,7 @@ fn a_newer_version_is_refused_clearly() {
         e,
         FormatError::TooNew {
             found: 7,
-            supported: 1
+            supported: 2
         }
     );
     let msg = e.to_string();
@@ -282,7 +303,7 @@ fn a_newer_version_is_refused_clearly() {
 #[test]
 fn syntax_errors_name_the_position() {
     let e =
-        parse(b"{\"format\": \"chat-tui-transcript\",\n  \"version\": 1,\n  oops}").unwrap_err();
+        parse(b"{\"format\": \"chat-tui-transcript\",\n  \"version\": 2,\n  oops}").unwrap_err();
     match &e {
         FormatError::Syntax { line, column, .. } => assert_eq!((*line, *column), (3, 3)),
         other => panic!("{other:?}"),
@@ -361,7 +382,7 @@ fn unknown_fields_are_ignored_everywhere() {
         prompt_tokens: 1,
         ..Usage::default()
     });
-    assert_eq!(back, want);
+    assert_eq!(unversioned(back), want);
 }
 
 #[test]
@@ -375,9 +396,14 @@ fn hand_edits_are_repaired() {
     let c = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
     assert_eq!(c.messages[1].selected, 0);
     let ids: Vec<u64> = c.messages.iter().map(|m| m.id).collect();
-    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(ids, [1, 2]);
+    // The copy gets a fresh id; it starts a branch of its own (it names no parent).
+    assert_eq!(c.others.len(), 1);
+    assert_eq!(c.others[0].id, 3);
     assert_eq!(c.next_id, 4);
-    assert_eq!(c.messages[2].content, "hello 世界");
+    assert_eq!(c.others[0].content, "hello 世界");
+    assert_eq!(c.check(), Ok(()));
+    assert_eq!(c.messages[0].fork_label().as_deref(), Some("branch 1/2"));
 }
 
 #[test]
@@ -473,8 +499,114 @@ fn doc_example() -> Conversation {
     c.messages[0].created = t("2025-03-01T09:15:02.500Z");
     c.messages[2].created = t("2025-03-01T09:15:30Z");
     c.created = t("2025-03-01T09:15:02.500Z");
-    c.updated = t("2025-03-01T09:16:00Z");
+    // A second version of the first reply (/retry --model llama3 on another profile),
+    // then back to the first: the second is kept off the current path.
+    let path = c.path_ids();
+    c.open_at(Some(u));
+    let v2 = c.push_reply(&Params::default(), "llama3");
+    {
+        let m = c.get_mut(v2).unwrap();
+        m.choice_mut(0).text = "The Mediterranean, for plastics.".into();
+        m.choices[0].finish_reason = Some(FinishReason::Stop);
+        m.status = Status::Complete;
+        m.target = Some("ollama:llama3".into());
+        m.created = t("2025-03-01T09:16:40Z");
+        m.finished = Some(t("2025-03-01T09:17:00Z"));
+    }
+    assert!(c.open_path(&path));
+    c.updated = t("2025-03-01T09:17:00Z");
     c
+}
+
+/// The version 1 example, as the documentation showed it before version 2.
+const V1_EXAMPLE: &str = include_str!("../../../tests/fixtures/transcript-v1.json");
+
+#[test]
+fn a_version_1_file_opens_as_one_path_and_is_written_as_version_2() {
+    let c = parse(V1_EXAMPLE.as_bytes()).unwrap();
+    assert!(c.problems.is_empty(), "{:?}", c.problems);
+    assert!(c.others.is_empty());
+    assert_eq!(c.check(), Ok(()));
+    let ids: Vec<_> = c.messages.iter().map(|m| (m.id, m.parent)).collect();
+    assert_eq!(ids, [(1, None), (2, Some(1)), (3, Some(2)), (4, Some(3))]);
+    // The same messages as the version 2 example's current path.
+    let mut want = unversioned(doc_example());
+    want.others.clear();
+    want.relabel();
+    want.updated = c.updated;
+    want.next_id = c.next_id;
+    assert_eq!(unversioned(c.clone()), unversioned(want));
+    // Written back: version 2, every message naming its parent; read again, the same.
+    let out = to_json(&c);
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["conversation"]["messages"][3]["parent"], 3);
+    assert!(v["conversation"]["messages"][0].get("parent").is_none());
+    assert_eq!(unversioned(parse(&out).unwrap()), unversioned(c));
+}
+
+#[test]
+fn parents_that_point_nowhere_or_in_a_cycle_are_cut_and_reported() {
+    let mut v: Value = serde_json::from_slice(&to_json(&doc_example())).unwrap();
+    let conv = &mut v["conversation"];
+    // The version off the path names a parent that does not exist.
+    conv["others"][0]["parent"] = json!(42);
+    let c = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(c.check(), Ok(()));
+    assert_eq!(c.messages.len() + c.others.len(), 5, "nothing is dropped");
+    assert_eq!(c.messages.len(), 4, "the path opens whole");
+    assert_eq!(c.others[0].parent, None, "a branch of its own");
+    assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
+    assert!(
+        c.problems[0].contains("message 5") && c.problems[0].contains("42"),
+        "{:?}",
+        c.problems
+    );
+
+    // A cycle on the path: 2 → 4 → 3 → 2. The path opens as far as it is a chain.
+    let mut v: Value = serde_json::from_slice(&to_json(&doc_example())).unwrap();
+    v["conversation"]["messages"][1]["parent"] = json!(4);
+    let c = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(c.check(), Ok(()));
+    assert_eq!(c.messages.len() + c.others.len(), 5, "nothing is dropped");
+    let path: Vec<_> = c.messages.iter().map(|m| m.id).collect();
+    assert_eq!(path, [1], "opened up to where the path breaks");
+    assert!(
+        c.problems.iter().any(|p| p.contains("cycle")),
+        "{:?}",
+        c.problems
+    );
+    assert!(
+        c.problems
+            .iter()
+            .any(|p| p.contains("path breaks at message 2")),
+        "{:?}",
+        c.problems
+    );
+    // Stable: what is written reads back the same, with nothing left to report.
+    let again = parse(&to_json(&c)).unwrap();
+    assert!(again.problems.is_empty());
+    assert_eq!(
+        unversioned(again),
+        unversioned(Conversation {
+            problems: Vec::new(),
+            ..c
+        })
+    );
+}
+
+#[test]
+fn a_path_that_does_not_start_at_a_root_opens_the_newest_branch() {
+    let mut v: Value = serde_json::from_slice(&to_json(&doc_example())).unwrap();
+    // The path's first message claims to follow the version off the path.
+    v["conversation"]["messages"][0]["parent"] = json!(5);
+    v["conversation"]["others"][0]["parent"] = json!(null);
+    let c = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
+    assert_eq!(c.check(), Ok(()));
+    assert_eq!(c.messages.len() + c.others.len(), 5);
+    assert_eq!(c.messages[0].id, 5);
+    assert!(!c.messages.is_empty());
+    assert!(c.problems[0].contains("does not start"), "{:?}", c.problems);
 }
 
 #[test]
@@ -492,5 +624,13 @@ fn the_documented_example_is_current() {
         doc.contains(&json),
         "update the example in docs/transcript-format.md"
     );
-    assert_eq!(parse(json.as_bytes()).unwrap(), unversioned(doc_example()));
+    assert_eq!(
+        unversioned(parse(json.as_bytes()).unwrap()),
+        unversioned(doc_example())
+    );
+    // The current path and the version kept beside it.
+    let c = doc_example();
+    assert_eq!(c.check(), Ok(()));
+    assert_eq!(c.messages[1].fork_label().as_deref(), Some("version 1/2"));
+    assert_eq!(c.others[0].fork_label().as_deref(), Some("version 2/2"));
 }

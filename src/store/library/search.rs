@@ -172,7 +172,8 @@ fn first_hit(conv: &Conversation, needle_lower: &str) -> Option<String> {
     if let Some(s) = snippet(&conv.title, needle_lower) {
         return Some(s);
     }
-    for m in &conv.messages {
+    // Every version and branch, the one shown first.
+    for m in conv.all() {
         if let Some(s) = snippet(&m.content, needle_lower) {
             return Some(s);
         }

@@ -140,7 +140,7 @@ fn the_index_follows_changes_behind_its_back() {
 #[test]
 fn broken_files_are_listed_and_never_touched() {
     let (_t, l) = filled();
-    let future = br#"{"format": "chat-tui-transcript", "version": 2, "conversation": {"x": 1}}"#;
+    let future = br#"{"format": "chat-tui-transcript", "version": 3, "conversation": {"x": 1}}"#;
     let cases: [(&str, &[u8]); 4] = [
         ("future.json", future),
         (
@@ -238,6 +238,28 @@ fn search_titles_and_text() {
     assert!(l.search("gpt-x").unwrap().is_empty());
     assert!(l.search("nowhere").unwrap().is_empty());
     assert_eq!(l.search("").unwrap().len(), 3);
+}
+
+#[test]
+fn the_count_is_the_branch_shown_and_search_finds_every_branch() {
+    let (_t, l) = lib();
+    let mut c = conv("ccc4", "Branches", 1, &["q1", "a1", "q2", "a2"]);
+    // An edited first question, off the path now: a branch with its own reply.
+    let shown = c.path_ids();
+    c.open_at(None);
+    c.push(Speaker::User, "an edited question about walruses");
+    assert!(c.open_path(&shown));
+    l.save(&c).unwrap();
+    let e = &l.list().unwrap()[0];
+    assert_eq!(e.messages, 4, "the messages of the branch shown");
+    assert_eq!(e.first_line, "q1");
+    let hits = l.search("walrus").unwrap();
+    assert_eq!(ids(&hits), ["ccc4"]);
+    assert!(hits[0].snippet.as_deref().unwrap().contains("walruses"));
+    assert!(
+        l.search("others").unwrap().is_empty(),
+        "a JSON key is not text"
+    );
 }
 
 #[test]

@@ -48,7 +48,8 @@ impl MessageLines {
     }
 }
 
-/// The header of a message: who, when, its state and its choice.
+/// The header of a message: who, when, its state, its version or branch (`version 2/3`,
+/// `branch 2/2`) and its choice.
 pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> Vec<Span<'static>> {
     let mut header: Vec<Span<'static>> = Vec::new();
     match m.speaker {
@@ -56,7 +57,8 @@ pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> V
         Speaker::System => header.push(Span::styled("System", theme.system)),
         Speaker::Assistant => {
             header.push(Span::styled("Assistant", theme.assistant));
-            if let Some(model) = &m.model {
+            // A version asked of another model is labelled with what was asked.
+            if let Some(model) = m.target.as_ref().or(m.model.as_ref()) {
                 let model = crate::text::sanitize(model);
                 header.push(Span::styled(format!(" ({model})"), theme.dim));
             }
@@ -84,6 +86,9 @@ pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> V
             " · incomplete — the stream ended early",
             theme.warning,
         )),
+    }
+    if let Some(fork) = m.fork_label() {
+        header.push(Span::styled(format!(" · {fork}"), theme.accent));
     }
     if m.choices.len() > 1 {
         let sel = if m.selected < m.choices.len() {

@@ -121,6 +121,11 @@ impl ConversationView {
         }
     }
 
+    /// The UTC offset times are shown in (other panels show times the same way).
+    pub fn utc_offset(&self) -> FixedOffset {
+        self.offset
+    }
+
     pub fn scroll_up(&mut self, lines: usize) {
         self.pending = self
             .pending
