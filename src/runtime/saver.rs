@@ -86,5 +86,10 @@ pub fn write_conversation(
 }
 
 fn write_job(job: &SaveJob) -> Result<(), String> {
-    write_conversation(&job.conversation, &job.path, job.markdown)
+    write_conversation(&job.conversation, &job.path, job.markdown)?;
+    if !job.markdown {
+        // Keep the library's search index in step (a no-op outside a library).
+        crate::store::library::note_saved(&job.path, &job.conversation);
+    }
+    Ok(())
 }
