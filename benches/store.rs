@@ -87,7 +87,13 @@ fn big() -> Conversation {
 
 fn library(c: &mut Criterion) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let lib = Library::open(tmp.path().join("conversations")).expect("library");
+    // STORE_BENCH_LIBRARY=DIR keeps the library there (e.g. to time `chat-tui list
+    // --search` on it with hyperfine, XDG_DATA_HOME=... so that DIR is its library).
+    let dir = std::env::var_os("STORE_BENCH_LIBRARY").map_or_else(
+        || tmp.path().join("conversations"),
+        std::path::PathBuf::from,
+    );
+    let lib = Library::open(dir).expect("library");
     for i in 0..10_000 {
         let conv = small(i);
         // Plain writes for setup speed; saving goes through write_atomic in the app.

@@ -789,3 +789,42 @@ fn two_processes_share_the_index_without_damage() {
         .unwrap();
     assert_eq!(fts, 80);
 }
+
+#[test]
+fn a_new_index_of_many_files_is_filled_in_the_background() {
+    let (_t, l) = lib();
+    let n = db::CHUNK + 44;
+    for i in 0..n {
+        let c = conv(
+            &format!("m{i:04}"),
+            "many",
+            i as i64,
+            &[&format!("text {i} narwhal")],
+        );
+        fs::write(l.path_for(&c), format::to_json(&c)).unwrap();
+    }
+    // The browser's listing comes back at once, complete.
+    let listed = l.list_now().unwrap();
+    assert_eq!(listed.len(), n);
+    assert_eq!(listed[0].id, format!("m{:04}", n - 1));
+    // Searches answer right whether or not the index has caught up yet.
+    let mut found = Vec::new();
+    l.search_streamed("narwhal", |b| {
+        found.extend(b);
+        true
+    })
+    .unwrap();
+    assert_eq!(found.len(), n);
+    let slot = Slot::get(l.dir()).unwrap();
+    while slot.catching_up().is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(indexed_names(&l).len(), n);
+    let mut found = Vec::new();
+    l.search_streamed("text 12 narwhal", |b| {
+        found.extend(b);
+        true
+    })
+    .unwrap();
+    assert_eq!(ids(&found), ["m0012"]);
+}
