@@ -1,13 +1,18 @@
 //! The transcript store at scale: a library of 10,000 small conversations (list warm and
-//! cold, search), one 20 MB conversation (parse, serialise + atomic write), and one
-//! conversation of 10,000 short messages with 500 versions and branches (parse with the
-//! tree's checks, switching branch, adding a message).
+//! cold, search through the index and by reading the files, the first streamed matches,
+//! the index update after one save), one 20 MB conversation (parse, serialise + atomic
+//! write, the index update after an autosave), and one conversation of 10,000 short
+//! messages with 500 versions and branches (parse with the tree's checks, switching
+//! branch, adding a message).
+//!
+//! Run: `cargo bench --bench store -- --warm-up-time 1 --measurement-time 3`
 
 use std::fs;
 use std::hint::black_box;
 
 use chat_tui::api::types::{Mode, Params};
 use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
+use chat_tui::store::library::note_saved;
 use chat_tui::store::{INDEX_FILE, Library, parse, to_json, write_atomic};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -54,6 +59,9 @@ fn small(i: u64) -> Conversation {
         if turn == 1 && i % 100 == 7 {
             q.push_str(" and then some word appears");
         }
+        if turn == 2 && i % 50 == 3 {
+            q.push_str(" 海洋污染對哪個地區影響最大");
+        }
         c.push(Speaker::User, q);
         let r = c.push_reply(&Params::default(), "gpt-bench");
         if let Some(m) = c.get_mut(r) {
@@ -81,7 +89,13 @@ fn big() -> Conversation {
 
 fn library(c: &mut Criterion) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let lib = Library::open(tmp.path().join("conversations")).expect("library");
+    // STORE_BENCH_LIBRARY=DIR keeps the library there (e.g. to time `chat-tui list
+    // --search` on it with hyperfine, XDG_DATA_HOME=... so that DIR is its library).
+    let dir = std::env::var_os("STORE_BENCH_LIBRARY").map_or_else(
+        || tmp.path().join("conversations"),
+        std::path::PathBuf::from,
+    );
+    let lib = Library::open(dir).expect("library");
     for i in 0..10_000 {
         let conv = small(i);
         // Plain writes for setup speed; saving goes through write_atomic in the app.
@@ -96,20 +110,98 @@ fn library(c: &mut Criterion) {
     g.bench_function("list_warm", |b| {
         b.iter(|| black_box(lib.list().expect("list").len()))
     });
-    let index = lib.dir().join(INDEX_FILE);
-    g.bench_function("list_cold", |b| {
+    // Search through the index, as `chat-tui list --search` does (the folder is checked
+    // for changes first; no snippets).
+    for (name, q) in [
+        ("search_hit_some_word", "some word"),
+        ("search_miss_zebra", "zebra"),
+        ("search_cjk_5_chars", "海洋污染對"),
+        ("search_cjk_2_chars", "海洋"),
+        ("search_common_token", "token"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(lib.search_with(q, false).expect("search").len()))
+        });
+    }
+    // With snippets, as the library API gives them.
+    g.bench_function("search_hit_some_word_snippets", |b| {
+        b.iter(|| black_box(lib.search("some word").expect("search").len()))
+    });
+    // The sessions filter: a keystroke's first matches (the index as it is, snippets).
+    for (name, q) in [
+        ("first_batch_hit_some_word", "some word"),
+        ("first_batch_miss_zebra", "zebra"),
+        ("first_batch_cjk_2_chars", "海洋"),
+        ("first_batch_common_token", "token"),
+        ("first_batch_one_char_t", "t"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut n = 0;
+                lib.search_streamed(q, |batch| {
+                    n += batch.len();
+                    false
+                })
+                .expect("search");
+                black_box(n)
+            })
+        });
+    }
+    // Before the index: every file read (the fallback without an index).
+    for (name, q) in [
+        ("scan_hit_some_word", "some word"),
+        ("scan_miss_zebra", "zebra"),
+        ("scan_common_token", "token"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(lib.search_by_reading(q).expect("search").len()))
+        });
+    }
+    // An autosave of one conversation: its grown reply indexed again.
+    let mut conv = small(4242);
+    let path = lib.path_for(&conv);
+    let mut k = 0u64;
+    g.bench_function("index_update_after_one_save", |b| {
         b.iter(|| {
-            let _ = fs::remove_file(&index);
+            k += 1;
+            if let Some(m) = conv.messages.last_mut() {
+                m.choice_mut(0).text.push_str(&format!(" more{k}"));
+            }
+            write_atomic(&path, &to_json(&conv)).expect("write");
+            note_saved(&path, &conv);
+        })
+    });
+    let index = lib.dir().join(INDEX_FILE);
+    g.bench_function("list_cold_index_build", |b| {
+        b.iter(|| {
+            remove_index(&index);
             black_box(lib.list().expect("list").len())
         })
     });
-    g.bench_function("search_some_word", |b| {
-        b.iter(|| black_box(lib.search("some word").expect("search").len()))
-    });
-    g.bench_function("search_title_only_miss", |b| {
-        b.iter(|| black_box(lib.search("zebra").expect("search").len()))
-    });
     g.finish();
+    let size: u64 = ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|s| fs::metadata(format!("{}{s}", index.display())).ok())
+        .map(|m| m.len())
+        .sum();
+    let text: u64 = fs::read_dir(lib.dir())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!(
+        "index on disk: {:.1} MB for {:.1} MB of transcripts",
+        size as f64 / 1e6,
+        text as f64 / 1e6
+    );
+}
+
+fn remove_index(index: &std::path::Path) {
+    for s in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{s}", index.display()));
+    }
 }
 
 fn large(c: &mut Criterion) {
@@ -125,6 +217,23 @@ fn large(c: &mut Criterion) {
     });
     g.bench_function("to_json_write_atomic", |b| {
         b.iter(|| write_atomic(&path, &to_json(&conv)).expect("write"))
+    });
+    // An autosave while a reply streams into it: the index updates the grown message only.
+    let lib = Library::open(tmp.path().join("lib")).expect("library");
+    let mut conv = conv;
+    conv.id = "big".into();
+    let lpath = lib.path_for(&conv);
+    write_atomic(&lpath, &to_json(&conv)).expect("write");
+    lib.list().expect("index it");
+    let mut k = 0u64;
+    g.bench_function("index_update_after_autosave", |b| {
+        b.iter(|| {
+            k += 1;
+            if let Some(m) = conv.messages.last_mut() {
+                m.choice_mut(0).text.push_str(&format!(" more{k}"));
+            }
+            note_saved(&lpath, &conv);
+        })
     });
     g.finish();
 }

@@ -60,6 +60,7 @@ fn app_with_sessions(n: usize) -> App {
         Event::Msg(Msg::SessionsListed {
             generation: 1,
             result: Ok(entries),
+            partial: false,
         }),
     );
     app

@@ -334,10 +334,19 @@ pub enum Msg {
         result: Result<Box<Conversation>, String>,
         held: Option<Holder>,
     },
-    /// The saved conversations, listed or searched (`Effect::ListSessions`).
+    /// The saved conversations, listed or searched (`Effect::ListSessions`): replaces
+    /// what the browser shows. `partial`: a search goes on, more matches follow as
+    /// `Msg::SessionsMore`.
     SessionsListed {
         generation: u64,
         result: Result<Vec<Entry>, String>,
+        partial: bool,
+    },
+    /// More matches of the same search (newest first within the batch); `partial` as above.
+    SessionsMore {
+        generation: u64,
+        entries: Vec<Entry>,
+        partial: bool,
     },
     /// A saved conversation was renamed.
     SessionRenamed {

@@ -301,8 +301,10 @@ pub fn man() -> Result<(), String> {
 /// `chat-tui list [--search TEXT]`: one line per saved conversation, newest first.
 pub fn list(search: Option<&str>) -> Result<(), String> {
     let lib = library()?;
+    // Through the index (brought in step with the folder first); by reading the files
+    // when the index cannot be opened.
     let entries = match search {
-        Some(q) => lib.search(q),
+        Some(q) => lib.search_with(q, false),
         None => lib.list(),
     }
     .map_err(|e| e.to_string())?;

@@ -953,6 +953,7 @@ fn listed(generation: u64, entries: Vec<chat_tui::store::library::Entry>) -> Eve
     Event::Msg(Msg::SessionsListed {
         generation,
         result: Ok(entries),
+        partial: false,
     })
 }
 
@@ -1053,6 +1054,98 @@ fn the_sessions_browser_does_no_io_in_update() {
         other => panic!("{other:?}"),
     }
     assert!(app.overlay.is_none());
+}
+
+#[test]
+fn the_sessions_filter_shows_the_first_matches_while_the_rest_are_searched() {
+    let mut s = start(Conversation::new(MODEL, Mode::Chat, Memory::Full));
+    s.save = SaveTarget {
+        autosave: Some(PathBuf::from("/dev/null/chat-tui/conversations/x.json")),
+        file: None,
+    };
+    let mut app = App::new(s);
+    update(&mut app, ctrl('o'));
+    let pane = |app: &App| match &app.overlay {
+        Some(chat_tui::app::Overlay::Sessions(p)) => p.clone(),
+        o => panic!("sessions closed: {o:?}"),
+    };
+    let at = |id: &str, minutes: i64| {
+        let t0: chrono::DateTime<chrono::Utc> = "2025-01-01T00:00:00Z".parse().unwrap();
+        let mut e = entry(id, id);
+        e.updated = t0 + chrono::Duration::minutes(minutes);
+        e
+    };
+    let g = match update(&mut app, key(KeyCode::Char('w'))).as_slice() {
+        [Effect::ListSessions { generation, .. }] => *generation,
+        other => panic!("{other:?}"),
+    };
+    // The first matches: shown at once, still searching.
+    update(
+        &mut app,
+        Event::Msg(Msg::SessionsListed {
+            generation: g,
+            result: Ok(vec![at("m50", 50), at("m30", 30)]),
+            partial: true,
+        }),
+    );
+    assert_eq!(pane(&app).entries.len(), 2);
+    assert!(pane(&app).loading, "the pane still says searching");
+    // The user moves to the second match while more arrive, newer and older ones.
+    update(&mut app, key(KeyCode::Down));
+    assert_eq!(pane(&app).current().unwrap().id, "m30");
+    update(
+        &mut app,
+        Event::Msg(Msg::SessionsMore {
+            generation: g,
+            entries: vec![at("m60", 60), at("m40", 40), at("m10", 10)],
+            partial: true,
+        }),
+    );
+    let p = pane(&app);
+    let ids: Vec<&str> = p.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["m60", "m50", "m40", "m30", "m10"],
+        "merged newest first"
+    );
+    assert_eq!(p.current().unwrap().id, "m30", "the selection stays put");
+    assert!(p.loading);
+    // A batch of an older search is dropped; the last batch ends the search.
+    update(
+        &mut app,
+        Event::Msg(Msg::SessionsMore {
+            generation: g - 1,
+            entries: vec![at("old", 99)],
+            partial: false,
+        }),
+    );
+    assert_eq!(pane(&app).entries.len(), 5);
+    assert!(pane(&app).loading);
+    update(
+        &mut app,
+        Event::Msg(Msg::SessionsMore {
+            generation: g,
+            entries: Vec::new(),
+            partial: false,
+        }),
+    );
+    assert!(!pane(&app).loading);
+    assert_eq!(pane(&app).entries.len(), 5);
+    // Typing again starts a new search: its first batch replaces the list.
+    let g2 = match update(&mut app, key(KeyCode::Char('x'))).as_slice() {
+        [Effect::ListSessions { generation, .. }] => *generation,
+        other => panic!("{other:?}"),
+    };
+    update(
+        &mut app,
+        Event::Msg(Msg::SessionsListed {
+            generation: g2,
+            result: Ok(vec![at("m10", 10)]),
+            partial: false,
+        }),
+    );
+    assert_eq!(pane(&app).entries.len(), 1);
+    assert!(!pane(&app).loading);
 }
 
 #[test]

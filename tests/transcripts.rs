@@ -303,7 +303,7 @@ fn autosave_writes_one_private_valid_transcript() {
         stdout.contains(&c.id) && stdout.contains("first question"),
         "{stdout}"
     );
-    assert!(home.conv_dir().join("index.json").is_file());
+    assert!(home.conv_dir().join("index.sqlite").is_file());
     let entries = Library::open(home.conv_dir()).unwrap().list().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].id, c.id);
@@ -1041,7 +1041,7 @@ fn the_api_key_is_never_written_to_disk() {
         "a.json",
         "a.md",
         "b.md",
-        "index.json",
+        "index.sqlite",
         "prompt-history.json",
     ] {
         assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");

@@ -92,8 +92,20 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
                 Vec::new()
             }
         },
-        Msg::SessionsListed { generation, result } => {
-            sessions::listed(app, generation, result);
+        Msg::SessionsListed {
+            generation,
+            result,
+            partial,
+        } => {
+            sessions::listed(app, generation, result, partial);
+            Vec::new()
+        }
+        Msg::SessionsMore {
+            generation,
+            entries,
+            partial,
+        } => {
+            sessions::more(app, generation, entries, partial);
             Vec::new()
         }
         Msg::SessionRenamed { id, title, result } => sessions::renamed(app, id, title, result),

@@ -240,21 +240,64 @@ pub fn on_text(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     }
 }
 
-/// A listing or search came back.
-pub fn listed(app: &mut App, generation: u64, result: Result<Vec<Entry>, String>) {
+/// A listing or search came back (or its first matches: `partial`, more follow).
+pub fn listed(app: &mut App, generation: u64, result: Result<Vec<Entry>, String>, partial: bool) {
     let Some(s) = pane(app) else {
         return;
     };
     if generation != s.generation {
         return; // superseded by a newer filter
     }
-    s.loading = false;
+    s.loading = partial;
     match result {
         Ok(entries) => s.entries = entries,
-        Err(e) => s.message = Some(e),
+        Err(e) => {
+            s.loading = false;
+            s.message = Some(e);
+        }
     }
     s.clamp();
     app.dirty = true;
+}
+
+/// More matches of the search under way: merged in newest-first order, the selection
+/// staying on the conversation it was on.
+pub fn more(app: &mut App, generation: u64, entries: Vec<Entry>, partial: bool) {
+    let Some(s) = pane(app) else {
+        return;
+    };
+    if generation != s.generation {
+        return;
+    }
+    s.loading = partial;
+    if !entries.is_empty() {
+        let selected = s.current().map(|e| e.path.clone());
+        let old = std::mem::take(&mut s.entries);
+        s.entries = merge_newest_first(old, entries);
+        if let Some(p) = selected {
+            s.selected = s.entries.iter().position(|e| e.path == p).unwrap_or(0);
+        }
+    }
+    s.clamp();
+    app.dirty = true;
+}
+
+/// Two lists sorted newest first (then by id, descending) merged into one.
+fn merge_newest_first(a: Vec<Entry>, b: Vec<Entry>) -> Vec<Entry> {
+    let key = |e: &Entry| (e.updated, e.id.clone());
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let take_a = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => key(x) >= key(y),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_a { a.next() } else { b.next() };
+        out.extend(next);
+    }
+    out
 }
 
 pub fn renamed(

@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
-use crate::store::library::Library;
+use crate::store::library::{Entry, Library};
 
 /// Runs effects. Owns the request worker and the saver.
 pub struct Effects {
@@ -329,16 +329,7 @@ impl Effects {
         tokio::task::spawn_blocking(move || {
             let mut job = job;
             loop {
-                let result = Library::open(&job.dir)
-                    .and_then(|lib| match &job.query {
-                        Some(q) => lib.search(q),
-                        None => lib.list(),
-                    })
-                    .map_err(|e| e.to_string());
-                let _ = tx.send(Msg::SessionsListed {
-                    generation: job.generation,
-                    result,
-                });
+                run_listing(&job, &listings, &tx);
                 let Ok(mut st) = listings.state.lock() else {
                     return;
                 };
@@ -433,5 +424,67 @@ mod tests {
         assert!(e.starts_with("profile broken: api_key_env"), "{e}");
         let e = p.client("elsewhere".into()).await.err().unwrap();
         assert!(e.contains("no profile named elsewhere"), "{e}");
+    }
+}
+
+/// One listing or search. A search streams: its first matches go out at once
+/// (`Msg::SessionsListed` with `partial`), the rest as `Msg::SessionsMore`; it stops as soon
+/// as a newer request waits (the browser would drop its results anyway).
+fn run_listing(job: &ListJob, listings: &Listings, tx: &mpsc::UnboundedSender<Msg>) {
+    let generation = job.generation;
+    let lib = match Library::open(&job.dir) {
+        Ok(lib) => lib,
+        Err(e) => {
+            let _ = tx.send(Msg::SessionsListed {
+                generation,
+                result: Err(e.to_string()),
+                partial: false,
+            });
+            return;
+        }
+    };
+    let Some(query) = &job.query else {
+        let _ = tx.send(Msg::SessionsListed {
+            generation,
+            result: lib.list_now().map_err(|e| e.to_string()),
+            partial: false,
+        });
+        return;
+    };
+    let superseded = || listings.state.lock().map_or(true, |st| st.next.is_some());
+    let mut sent_first = false;
+    let mut send = |entries: Vec<Entry>, partial: bool| {
+        let msg = if std::mem::replace(&mut sent_first, true) {
+            Msg::SessionsMore {
+                generation,
+                entries,
+                partial,
+            }
+        } else {
+            Msg::SessionsListed {
+                generation,
+                result: Ok(entries),
+                partial,
+            }
+        };
+        let _ = tx.send(msg);
+    };
+    let mut stopped = false;
+    let result = lib.search_streamed(query, |batch| {
+        send(batch, true);
+        stopped = superseded();
+        !stopped
+    });
+    match result {
+        // The search is over: say so (an empty last batch).
+        Ok(()) if !stopped => send(Vec::new(), false),
+        Ok(()) => {}
+        Err(e) => {
+            let _ = tx.send(Msg::SessionsListed {
+                generation,
+                result: Err(e.to_string()),
+                partial: false,
+            });
+        }
     }
 }

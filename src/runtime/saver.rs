@@ -115,7 +115,11 @@ pub fn save(job: &SaveJob, claims: &Shared) -> Vec<Msg> {
     let outcome =
         claims::lock(claims).save(&job.conversation, &job.path, job.explicit, job.replace);
     match outcome {
-        Outcome::Written(path) => vec![saved(path, Ok(()))],
+        Outcome::Written(path) => {
+            // Keep the library's search index in step (a no-op outside a library).
+            crate::store::library::note_saved(&path, &job.conversation);
+            vec![saved(path, Ok(()))]
+        }
         Outcome::Failed(e) => vec![saved(job.path.clone(), Err(e))],
         Outcome::Ask(what) => vec![Msg::SaveAsk {
             path: job.path.clone(),

@@ -27,8 +27,10 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, th
         Constraint::Length(1),
     ])
     .areas(inner);
-    let count = if state.loading {
+    let count = if state.loading && state.entries.is_empty() {
         "   searching…".to_string()
+    } else if state.loading {
+        format!("   {} so far · searching…", state.entries.len())
     } else {
         format!("   {} conversations", state.entries.len())
     };
@@ -77,7 +79,9 @@ pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, th
                     ),
                     theme.dim,
                 ));
-                spans.push(Span::raw(truncate(&sanitize(&e.first_line), 60)));
+                // While filtering: where the text matched.
+                let line = e.snippet.as_deref().unwrap_or(&e.first_line);
+                spans.push(Span::raw(truncate(&sanitize(line), 60)));
             }
         }
         let mut line = Line::from(spans);

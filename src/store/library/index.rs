@@ -1,33 +1,27 @@
-//! `index.json`: the metadata of every transcript, keyed by file name and validated
-//! against each file's mtime, size and inode, so listing reads only files that changed.
-//! A cache: failing to read or write it costs speed, never data.
+//! Reading the library folder: which transcripts are there (with a stamp of each file's
+//! mtime, size and inode, so the index can tell what changed without reading it), and what
+//! one file holds (its [`Entry`] and the texts search looks in).
 
-use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use serde::{Deserialize, Serialize};
-
-use super::{Entry, INDEX_FILE};
-use crate::store::format::{self, FormatError};
-use crate::store::save;
-
-const INDEX_FORMAT: &str = "chat-tui-index";
-const INDEX_VERSION: u32 = 1;
+use super::{Entry, INDEX_FILE, LEGACY_INDEX_FILE};
+use crate::chat::conversation::Conversation;
+use crate::store::format;
 
 /// What identifies one version of a file without reading it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Stamp {
-    mtime_s: u64,
-    mtime_ns: u32,
-    size: u64,
-    ino: u64,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stamp {
+    pub mtime_s: u64,
+    pub mtime_ns: u32,
+    pub size: u64,
+    pub ino: u64,
 }
 
 impl Stamp {
-    fn of(md: &fs::Metadata) -> Self {
+    pub fn of(md: &fs::Metadata) -> Self {
         let t = md
             .modified()
             .ok()
@@ -46,29 +40,25 @@ impl Stamp {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct IndexRecord {
-    stamp: Stamp,
-    entry: Entry,
+/// A transcript file found in the folder.
+pub(super) struct Found {
+    pub name: String,
+    pub path: PathBuf,
+    pub md: fs::Metadata,
 }
 
-#[derive(Deserialize)]
-struct IndexFile {
-    format: String,
-    version: u32,
-    files: HashMap<String, IndexRecord>,
+/// What one transcript file holds, for the index.
+pub(super) struct Doc {
+    pub entry: Entry,
+    /// The texts search looks in, in the order the first hit is taken from: the title,
+    /// then each message's text and its choices. Empty for broken files.
+    pub parts: Vec<String>,
 }
 
-/// `(file name, entry)` for every transcript in `dir`, from the index where it is current
-/// and by reading the file where not; rewrites the index when anything changed. Only
-/// failing to read the directory itself is an error.
-pub(super) fn current(dir: &Path) -> io::Result<Vec<(String, Entry)>> {
-    let mut old = read_index(dir);
-    let stale_index = old.is_none();
-    let mut old = old.take().unwrap_or_default();
-    let mut changed = stale_index;
-    let mut files: Vec<(String, IndexRecord)> = Vec::with_capacity(old.len());
-    let mut to_read: Vec<(String, PathBuf, fs::Metadata)> = Vec::new();
+/// Every transcript file in `dir` (following symlinks; temp files of crashed writes are
+/// removed once old). Only failing to read the directory itself is an error.
+pub(super) fn scan_dir(dir: &Path) -> io::Result<Vec<Found>> {
+    let mut out = Vec::new();
     for de in fs::read_dir(dir)? {
         let Ok(de) = de else { continue };
         let file_name = de.file_name();
@@ -83,8 +73,7 @@ pub(super) fn current(dir: &Path) -> io::Result<Vec<(String, Entry)>> {
             continue;
         }
         let path = de.path();
-        // Follow symlinks; skip anything that is not a regular file. `de.metadata()`
-        // stats relative to the open directory (no path walk).
+        // `de.metadata()` stats relative to the open directory (no path walk).
         let md = match de.file_type() {
             Ok(t) if !t.is_symlink() => de.metadata(),
             _ => fs::metadata(&path),
@@ -95,79 +84,44 @@ pub(super) fn current(dir: &Path) -> io::Result<Vec<(String, Entry)>> {
         if !md.is_file() {
             continue;
         }
-        let stamp = Stamp::of(&md);
-        match old.remove(name) {
-            Some(r) if r.stamp == stamp => files.push((name.to_string(), r)),
-            _ => to_read.push((name.to_string(), path, md)),
-        }
+        out.push(Found {
+            name: name.to_string(),
+            path,
+            md,
+        });
     }
-    changed |= !to_read.is_empty();
-    files.extend(read_entries(to_read));
-    changed |= !old.is_empty();
-    if changed {
-        // The index is a cache: failing to write it costs speed, not data.
-        let _ = write_index(dir, &files);
-    }
-    Ok(files.into_iter().map(|(name, r)| (name, r.entry)).collect())
+    Ok(out)
 }
 
-fn index_path(dir: &Path) -> PathBuf {
-    dir.join(INDEX_FILE)
-}
-
-fn read_index(dir: &Path) -> Option<HashMap<String, IndexRecord>> {
-    let bytes = fs::read(index_path(dir)).ok()?;
-    let idx: IndexFile = serde_json::from_slice(&bytes).ok()?;
-    (idx.format == INDEX_FORMAT && idx.version == INDEX_VERSION).then_some(idx.files)
-}
-
-fn write_index(dir: &Path, files: &[(String, IndexRecord)]) -> io::Result<()> {
-    /// The records as a JSON object sorted by file name.
-    struct Files<'a>(Vec<&'a (String, IndexRecord)>);
-    impl Serialize for Files<'_> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-        }
-    }
-    #[derive(Serialize)]
-    struct Out<'a> {
-        format: &'static str,
-        version: u32,
-        files: Files<'a>,
-    }
-    let mut sorted: Vec<&(String, IndexRecord)> = files.iter().collect();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let bytes = serde_json::to_vec(&Out {
-        format: INDEX_FORMAT,
-        version: INDEX_VERSION,
-        files: Files(sorted),
-    })
-    .map_err(io::Error::other)?;
-    save::write_atomic(&index_path(dir), &bytes)
-}
-
-fn is_transcript_name(name: &str) -> bool {
-    name.ends_with(".json") && name != INDEX_FILE && !name.starts_with('.')
+pub(super) fn is_transcript_name(name: &str) -> bool {
+    name.ends_with(".json")
+        && name != LEGACY_INDEX_FILE
+        && name != INDEX_FILE
+        && !name.starts_with('.')
 }
 
 /// Read and parse files on a few threads (a cold index means reading them all).
-fn read_entries(items: Vec<(String, PathBuf, fs::Metadata)>) -> Vec<(String, IndexRecord)> {
+pub(super) fn read_docs(items: Vec<Found>) -> Vec<(Found, Doc)> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 4);
     let chunk = items.len().div_ceil(threads).max(256);
+    let mut items = items;
+    let mut parts = Vec::new();
+    while items.len() > chunk {
+        let rest = items.split_off(chunk);
+        parts.push(std::mem::replace(&mut items, rest));
+    }
+    parts.push(items);
     std::thread::scope(|s| {
-        let workers: Vec<_> = items
-            .chunks(chunk)
+        let workers: Vec<_> = parts
+            .into_iter()
             .map(|part| {
                 s.spawn(move || {
-                    part.iter()
-                        .map(|(name, path, md)| {
-                            let record = IndexRecord {
-                                stamp: Stamp::of(md),
-                                entry: read_entry(path, md),
-                            };
-                            (name.clone(), record)
+                    part.into_iter()
+                        .map(|f| {
+                            let doc = read_doc(&f.path, &f.md);
+                            (f, doc)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -183,7 +137,7 @@ fn read_entries(items: Vec<(String, PathBuf, fs::Metadata)>) -> Vec<(String, Ind
     })
 }
 
-/// Temp files of [`save::write_atomic`] (`.<name>.<pid>.<n>.<nanos>.tmp`).
+/// Temp files of [`crate::store::save::write_atomic`] (`.<name>.<pid>.<n>.<nanos>.tmp`).
 fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.ends_with(".tmp")
 }
@@ -201,16 +155,31 @@ fn remove_if_stale(de: &fs::DirEntry) {
     }
 }
 
-fn read_entry(path: &Path, md: &fs::Metadata) -> Entry {
+/// The entry and texts of one file; a file that cannot be read or parsed is a broken entry.
+pub(super) fn read_doc(path: &Path, md: &fs::Metadata) -> Doc {
     match fs::read(path) {
         Ok(bytes) => match format::parse(&bytes) {
-            Ok(conv) => Entry::of(&conv, path.to_path_buf(), bytes.len() as u64),
-            Err(e) => Entry::broken(path.to_path_buf(), md, describe(&e)),
+            Ok(conv) => Doc {
+                entry: Entry::of(&conv, path.to_path_buf(), bytes.len() as u64),
+                parts: parts_of(&conv).map(str::to_string).collect(),
+            },
+            Err(e) => Doc {
+                entry: Entry::broken(path.to_path_buf(), md, e.to_string()),
+                parts: Vec::new(),
+            },
         },
-        Err(e) => Entry::broken(path.to_path_buf(), md, format!("cannot read it: {e}")),
+        Err(e) => Doc {
+            entry: Entry::broken(path.to_path_buf(), md, format!("cannot read it: {e}")),
+            parts: Vec::new(),
+        },
     }
 }
 
-fn describe(e: &FormatError) -> String {
-    e.to_string()
+/// The texts search looks in, in order: the title, then every message's text and choices.
+/// The texts search looks in: the title, then every message of every branch (the path
+/// shown first), each with every choice.
+pub(super) fn parts_of(conv: &Conversation) -> impl Iterator<Item = &str> {
+    std::iter::once(conv.title.as_str()).chain(conv.messages.iter().chain(&conv.others).flat_map(
+        |m| std::iter::once(m.content.as_str()).chain(m.choices.iter().map(|c| c.text.as_str())),
+    ))
 }

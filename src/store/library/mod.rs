@@ -1,13 +1,16 @@
 //! The library: a directory of saved conversations, one `<id>.json` each, plus
-//! `index.json`, a cache of their metadata keyed by file name and validated against each
-//! file's mtime, size and inode. Deleting the index loses nothing.
+//! `index.sqlite`, a cache of their metadata and text with a full-text index, keyed by file
+//! name and validated against each file's mtime, size and inode. The JSON files are the
+//! truth: deleting the index loses nothing, and a library whose index cannot be opened
+//! (a read-only folder) is listed and searched by reading the files.
 //!
-//! `index` keeps the cache and scans the directory; `search` finds text in titles and
-//! messages.
+//! `index` reads the folder and the files; `db` keeps the index; `search` finds text in
+//! titles and messages (through the index, or by scanning).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,13 +19,17 @@ use crate::chat::conversation::{Conversation, Speaker};
 use crate::store::format;
 use crate::store::save::{self, LoadError};
 
+mod db;
 mod index;
 mod search;
+use db::Db;
 #[cfg(test)]
 mod tests;
 
-/// The name of the metadata cache inside the library directory.
-pub const INDEX_FILE: &str = "index.json";
+/// The name of the index inside the library directory.
+pub const INDEX_FILE: &str = "index.sqlite";
+/// The metadata cache of chat-tui versions before the full-text index; never listed.
+pub const LEGACY_INDEX_FILE: &str = "index.json";
 const FIRST_LINE_CHARS: usize = 120;
 
 /// What can go wrong with the library.
@@ -203,6 +210,7 @@ impl Library {
                 source,
             }
         })?;
+        note_saved(&path, conv);
         Ok(path)
     }
 
@@ -212,22 +220,68 @@ impl Library {
     }
 
     /// Every saved conversation, newest (`updated`) first; broken files included.
-    /// Reads only files the index does not know in their current state, and rewrites the
-    /// index when anything changed.
+    /// Reads only files the index does not know in their current state, and indexes them.
     pub fn list(&self) -> Result<Vec<Entry>, LibraryError> {
-        let files = index::current(&self.dir).map_err(|source| LibraryError::Dir {
+        self.list_with(Catchup::Inline)
+    }
+
+    /// [`Library::list`] for the sessions browser: when many files need indexing (a new or
+    /// rebuilt index), they are indexed on a background thread and the listing comes back
+    /// at once; searches read the files until the index has caught up.
+    pub fn list_now(&self) -> Result<Vec<Entry>, LibraryError> {
+        self.list_with(Catchup::Background)
+    }
+
+    fn list_with(&self, mode: Catchup) -> Result<Vec<Entry>, LibraryError> {
+        let mut entries = match self.view(mode)? {
+            View::Indexed(slot) => match slot.entries() {
+                Ok(e) => e,
+                Err(e) => {
+                    slot.failed(&self.dir, &e);
+                    self.read_all()?
+                }
+            },
+            View::Files(e) => e,
+        };
+        sort_newest_first(&mut entries);
+        Ok(entries)
+    }
+
+    /// Every file read and parsed (no index).
+    fn read_all(&self) -> Result<Vec<Entry>, LibraryError> {
+        let found = index::scan_dir(&self.dir).map_err(|source| LibraryError::Dir {
             path: self.dir.clone(),
             source,
         })?;
-        let mut entries: Vec<Entry> = files
+        Ok(index::read_docs(found)
             .into_iter()
-            .map(|(name, entry)| Entry {
-                path: self.dir.join(name),
-                ..entry
-            })
-            .collect();
-        sort_newest_first(&mut entries);
-        Ok(entries)
+            .map(|(_, d)| d.entry)
+            .collect())
+    }
+
+    /// Bring the index in step with the folder; say how to answer.
+    fn view(&self, mode: Catchup) -> Result<View, LibraryError> {
+        let found = index::scan_dir(&self.dir).map_err(|source| LibraryError::Dir {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let Some(slot) = Slot::get(&self.dir) else {
+            let entries = index::read_docs(found).into_iter().map(|(_, d)| d.entry);
+            return Ok(View::Files(entries.collect()));
+        };
+        if let Some(entries) = slot.catching_up() {
+            // A background catch-up owns the index: answer from the listing it started
+            // from (searches read those files).
+            return Ok(View::Files(entries.as_ref().clone()));
+        }
+        match slot.sync(found, mode) {
+            Ok(None) => Ok(View::Indexed(slot)),
+            Ok(Some(entries)) => Ok(View::Files(entries)),
+            Err(e) => {
+                slot.failed(&self.dir, &e);
+                Ok(View::Files(self.read_all()?))
+            }
+        }
     }
 
     /// The most recently updated conversation that can be opened.
@@ -265,6 +319,9 @@ impl Library {
             path: e.path.clone(),
             source,
         })?;
+        if let Some(slot) = Slot::get(&self.dir) {
+            slot.forget(&self.dir, &file_name(&e.path));
+        }
         Ok(e)
     }
 
@@ -289,7 +346,215 @@ impl Library {
             path: e.path.clone(),
             source,
         })?;
+        note_saved(&e.path, &conv);
         Ok(Entry::of(&conv, e.path, bytes.len() as u64))
+    }
+}
+
+/// Tell the index that `conv` was just written to `path` (the saver calls this after each
+/// successful write; cheap: only the parts whose text changed are indexed again). Does
+/// nothing unless `path` is a transcript in a folder that has an index, or when the index
+/// is busy catching up (its next sync picks the file up by its stamp).
+pub fn note_saved(path: &Path, conv: &Conversation) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    if !index::is_transcript_name(name) || !dir.join(INDEX_FILE).is_file() {
+        return;
+    }
+    let Some(slot) = Slot::get(dir) else {
+        return;
+    };
+    let Ok(md) = fs::metadata(path) else {
+        return;
+    };
+    let entry = Entry::of(conv, path.to_path_buf(), md.len());
+    let parts: Vec<&str> = index::parts_of(conv).collect();
+    slot.note(dir, name, &index::Stamp::of(&md), &entry, &parts);
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// How a sync indexes many files.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Catchup {
+    /// Now, before answering (the command line, tests).
+    Inline,
+    /// On a background thread; the caller gets the listing at once.
+    Background,
+}
+
+/// How to answer a listing or search.
+enum View {
+    /// From the index, which is in step with the folder.
+    Indexed(Arc<Slot>),
+    /// From these entries (read from the files): no index, or it is catching up.
+    Files(Vec<Entry>),
+}
+
+/// The open index of one library folder, shared by this process's threads.
+struct Slot {
+    db: Mutex<Db>,
+    /// The index file's inode when opened: a deleted or replaced index is opened again.
+    ino: u64,
+    /// A background catch-up is indexing files: the listing it started from (searches
+    /// scan these files until it is done).
+    catching_up: Mutex<Option<Arc<Vec<Entry>>>>,
+}
+
+/// Close every index this process has open (tests: as if another process came along).
+#[cfg(test)]
+fn close_indexes() {
+    if let Ok(mut s) = SLOTS.lock() {
+        s.clear();
+    }
+}
+
+/// Every index this process has open.
+static SLOTS: Mutex<Vec<(PathBuf, Arc<Slot>)>> = Mutex::new(Vec::new());
+
+fn index_ino(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(dir.join(INDEX_FILE)).ok().map(|m| m.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        fs::metadata(dir.join(INDEX_FILE)).ok().map(|_| 0)
+    }
+}
+
+impl Slot {
+    /// The index of `dir`, opened (created, rebuilt) on first use. None when it cannot
+    /// be opened (a read-only folder, a full disk): callers read the files instead.
+    fn get(dir: &Path) -> Option<Arc<Slot>> {
+        let mut slots = SLOTS.lock().ok()?;
+        let ino = index_ino(dir);
+        if let Some(i) = slots.iter().position(|(d, _)| d == dir) {
+            if ino == Some(slots[i].1.ino) {
+                return Some(slots[i].1.clone());
+            }
+            slots.remove(i); // deleted or replaced behind our back
+        }
+        let db = Db::open(dir).ok()?;
+        let slot = Arc::new(Slot {
+            db: Mutex::new(db),
+            ino: index_ino(dir)?,
+            catching_up: Mutex::new(None),
+        });
+        slots.push((dir.to_path_buf(), slot.clone()));
+        Some(slot)
+    }
+
+    fn catching_up(&self) -> Option<Arc<Vec<Entry>>> {
+        self.catching_up.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// Forget a broken index: close it, delete it (the next use rebuilds it).
+    fn failed(&self, dir: &Path, e: &rusqlite::Error) {
+        if let Ok(mut slots) = SLOTS.lock() {
+            slots.retain(|(d, s)| !(d == dir && std::ptr::eq(Arc::as_ptr(s), self)));
+        }
+        if db::is_corrupt(e) {
+            db::remove_files(dir);
+        }
+    }
+
+    fn entries(&self) -> Result<Vec<Entry>, rusqlite::Error> {
+        match self.db.lock() {
+            Ok(db) => db.entries(),
+            Err(_) => Err(rusqlite::Error::InvalidQuery),
+        }
+    }
+
+    /// Index what changed in the folder. `Ok(None)`: the index is in step. `Ok(Some(e))`:
+    /// a background catch-up was started; `e` is the listing meanwhile.
+    fn sync(
+        self: &Arc<Self>,
+        found: Vec<index::Found>,
+        mode: Catchup,
+    ) -> Result<Option<Vec<Entry>>, rusqlite::Error> {
+        let mut db = self.db.lock().map_err(|_| rusqlite::Error::InvalidQuery)?;
+        let plan = db.plan(found)?;
+        if plan.is_empty() {
+            return Ok(None);
+        }
+        let mut docs = index::read_docs(plan.stale);
+        // Oldest first, so the newest conversations get the highest row ids (a streamed
+        // search comes newest first).
+        docs.sort_by(|a, b| (a.1.entry.updated, &a.0.name).cmp(&(b.1.entry.updated, &b.0.name)));
+        if mode == Catchup::Inline || docs.len() <= db::CHUNK {
+            // A transaction per chunk: another process's save never waits long.
+            db.apply(&[], &plan.gone)?;
+            for chunk in docs.chunks(db::CHUNK) {
+                db.apply(chunk, &[])?;
+            }
+            return Ok(None);
+        }
+        // Many files (a new or rebuilt index): list now, index in the background.
+        let changed: std::collections::HashSet<String> = docs
+            .iter()
+            .map(|(f, _)| f.name.clone())
+            .chain(plan.gone.iter().cloned())
+            .collect();
+        let mut entries: Vec<Entry> = db
+            .entries()?
+            .into_iter()
+            .filter(|e| !changed.contains(&file_name(&e.path)))
+            .collect();
+        entries.extend(docs.iter().map(|(_, d)| d.entry.clone()));
+        if let Ok(mut c) = self.catching_up.lock() {
+            *c = Some(Arc::new(entries.clone()));
+        }
+        drop(db);
+        let slot = self.clone();
+        let gone = plan.gone;
+        std::thread::spawn(move || slot.catch_up(docs, gone));
+        Ok(Some(entries))
+    }
+
+    /// Index `docs` a chunk per transaction (other threads and processes get the index
+    /// between chunks).
+    fn catch_up(&self, docs: Vec<(index::Found, index::Doc)>, gone: Vec<String>) {
+        let mut gone = gone;
+        for chunk in docs.chunks(db::CHUNK) {
+            let Ok(mut db) = self.db.lock() else { break };
+            if db.apply(chunk, &std::mem::take(&mut gone)).is_err() {
+                break; // the next sync finds what is missing by its stamp
+            }
+        }
+        if let Ok(mut c) = self.catching_up.lock() {
+            *c = None;
+        }
+    }
+
+    /// A file was saved by this process.
+    fn note(&self, dir: &Path, name: &str, stamp: &index::Stamp, entry: &Entry, parts: &[&str]) {
+        if self.catching_up().is_some() {
+            return;
+        }
+        // Never make a save wait on a long search or sync: skip, the stamp catches it up.
+        let Ok(mut db) = self.db.try_lock() else {
+            return;
+        };
+        if let Err(e) = db.upsert(name, stamp, entry, parts) {
+            drop(db);
+            self.failed(dir, &e);
+        }
+    }
+
+    /// A file was deleted by this process.
+    fn forget(&self, dir: &Path, name: &str) {
+        let Ok(mut db) = self.db.lock() else { return };
+        if let Err(e) = db.remove(name) {
+            drop(db);
+            self.failed(dir, &e);
+        }
     }
 }
 

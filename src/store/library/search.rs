@@ -4,60 +4,166 @@
 use std::fs;
 use std::io::Read;
 
-use super::{Entry, Library, LibraryError, clean_line};
+use super::{Catchup, Entry, Library, LibraryError, Slot, View, clean_line, sort_newest_first};
 use crate::chat::conversation::Conversation;
 use crate::store::format;
+
+/// How many matches the first batch of a streamed search waits for.
+pub const FIRST_BATCH: usize = 40;
 
 impl Library {
     /// Conversations whose title or message text contains `query` (case-insensitive),
     /// newest first, each with a snippet of its first hit. Broken files are not searched.
+    /// The index is brought in step with the folder first; without an index the files
+    /// are read.
     pub fn search(&self, query: &str) -> Result<Vec<Entry>, LibraryError> {
-        let needle = lowercase(query.trim());
-        let entries = self.list()?;
+        self.search_with(query, true)
+    }
+
+    /// [`Library::search`], with or without the snippets (`chat-tui list` shows none).
+    pub fn search_with(&self, query: &str, snippets: bool) -> Result<Vec<Entry>, LibraryError> {
+        let needle = fold(query.trim());
+        if needle.is_empty() {
+            return self.list();
+        }
+        let mut hits = Vec::new();
+        match self.view(Catchup::Inline)? {
+            View::Indexed(slot) => {
+                let r = slot
+                    .db
+                    .lock()
+                    .map_err(|_| rusqlite::Error::InvalidQuery)
+                    .and_then(|mut db| {
+                        db.search(&needle, snippets, usize::MAX, |batch| {
+                            hits.extend(batch);
+                            true
+                        })
+                    });
+                if let Err(e) = r {
+                    slot.failed(&self.dir, &e);
+                    hits = scan(self.read_all()?, &needle);
+                }
+            }
+            View::Files(entries) => hits = scan(entries, &needle),
+        }
+        sort_newest_first(&mut hits);
+        Ok(hits)
+    }
+
+    /// [`Library::search`] without the index: every file read (what search falls back to
+    /// when the index cannot be opened; benchmarks compare the two).
+    pub fn search_by_reading(&self, query: &str) -> Result<Vec<Entry>, LibraryError> {
+        let needle = fold(query.trim());
+        let entries = self.read_all()?;
         if needle.is_empty() {
             return Ok(entries);
         }
-        // How the needle looks inside a JSON string as serde_json writes it.
-        let escaped = serde_json::to_string(&needle)
-            .map(|s| s[1..s.len() - 1].to_string())
-            .unwrap_or_else(|_| needle.clone());
-        // Reading the files dominates: spread them over a few threads, keeping the order.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 4);
-        let chunk = entries.len().div_ceil(threads).max(256);
-        let snippets: Vec<Option<String>> = std::thread::scope(|s| {
-            let workers: Vec<_> = entries
-                .chunks(chunk)
-                .map(|part| {
-                    let (needle, escaped) = (&needle, &escaped);
-                    s.spawn(move || {
-                        let mut buf = Vec::new();
-                        part.iter()
-                            .map(|e| search_one(e, needle, escaped, &mut buf))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| match w.join() {
-                    Ok(v) => v,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        });
-        Ok(entries
-            .into_iter()
-            .zip(snippets)
-            .filter_map(|(e, snippet)| {
-                snippet.map(|s| Entry {
-                    snippet: Some(s),
-                    ..e
+        let mut hits = scan(entries, &needle);
+        sort_newest_first(&mut hits);
+        Ok(hits)
+    }
+
+    /// Search for the sessions browser: matches are handed to `each` in batches as they
+    /// are found (the first batch after [`FIRST_BATCH`] matches), until `each` returns
+    /// false. Trusts the index as it is (the browser synced it when it opened, and saves
+    /// keep it current), so a keystroke costs a query, not a walk of the folder. Batches
+    /// come most recently indexed first, each sorted newest first; merge them.
+    pub fn search_streamed(
+        &self,
+        query: &str,
+        mut each: impl FnMut(Vec<Entry>) -> bool,
+    ) -> Result<(), LibraryError> {
+        let needle = fold(query.trim());
+        if needle.is_empty() {
+            each(self.list_now()?);
+            return Ok(());
+        }
+        let mut sorted = |mut batch: Vec<Entry>| {
+            sort_newest_first(&mut batch);
+            each(batch)
+        };
+        let slot = Slot::get(&self.dir);
+        let entries = match slot.as_ref().map(|s| (s, s.catching_up())) {
+            Some((slot, None)) => {
+                let r = slot
+                    .db
+                    .lock()
+                    .map_err(|_| rusqlite::Error::InvalidQuery)
+                    .and_then(|mut db| db.search(&needle, true, FIRST_BATCH, &mut sorted));
+                match r {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        slot.failed(&self.dir, &e);
+                        self.list_with(Catchup::Inline)?
+                    }
+                }
+            }
+            Some((_, Some(entries))) => {
+                let mut e = entries.as_ref().clone();
+                sort_newest_first(&mut e);
+                e
+            }
+            None => self.list()?,
+        };
+        // No index (or it is catching up): read the files, newest first, a chunk at a time.
+        let mut pending = Vec::new();
+        let mut limit = FIRST_BATCH;
+        for chunk in entries.chunks(256) {
+            pending.extend(scan(chunk.to_vec(), &needle));
+            if pending.len() >= limit {
+                if !sorted(std::mem::take(&mut pending)) {
+                    return Ok(());
+                }
+                limit = 1;
+            }
+        }
+        sorted(pending);
+        Ok(())
+    }
+}
+
+/// The entries whose files contain `needle` (folded), each with its snippet, in order.
+/// Reads the files on a few threads.
+pub(super) fn scan(entries: Vec<Entry>, needle: &str) -> Vec<Entry> {
+    // How the needle looks inside a JSON string as serde_json writes it.
+    let escaped = serde_json::to_string(needle)
+        .map(|s| s[1..s.len() - 1].to_string())
+        .unwrap_or_else(|_| needle.to_string());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let chunk = entries.len().div_ceil(threads).max(64);
+    let snippets: Vec<Option<String>> = std::thread::scope(|s| {
+        let workers: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| {
+                let escaped = &escaped;
+                s.spawn(move || {
+                    let mut buf = Vec::new();
+                    part.iter()
+                        .map(|e| search_one(e, needle, escaped, &mut buf))
+                        .collect::<Vec<_>>()
                 })
             })
-            .collect())
-    }
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| match w.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    entries
+        .into_iter()
+        .zip(snippets)
+        .filter_map(|(e, snippet)| {
+            snippet.map(|s| Entry {
+                snippet: Some(s),
+                ..e
+            })
+        })
+        .collect()
 }
 
 /// The snippet of the first hit of `needle` (lowercased) in this entry, if any.
@@ -94,13 +200,14 @@ fn raw_may_contain(text: &str, escaped: &str) -> bool {
     if escaped.is_ascii() && !text.contains('\u{212a}') && !text.contains('\u{130}') {
         text.to_ascii_lowercase().contains(escaped)
     } else {
-        lowercase(text).contains(escaped)
+        fold(text).contains(escaped)
     }
 }
 
 /// Lowercase char by char, final sigma folded to σ, as [`find_ci`] does, so the
-/// prefilter, the needle and the real match agree.
-fn lowercase(s: &str) -> String {
+/// prefilter, the needle, the index and the real match agree; U+FFFF (the index's
+/// separator) becomes U+FFFD, so no query can span two indexed parts.
+pub(super) fn fold(s: &str) -> String {
     s.chars()
         .flat_map(char::to_lowercase)
         .map(fold_sigma)
@@ -108,7 +215,11 @@ fn lowercase(s: &str) -> String {
 }
 
 fn fold_sigma(c: char) -> char {
-    if c == 'ς' { 'σ' } else { c }
+    match c {
+        'ς' => 'σ',
+        '\u{FFFF}' => '\u{FFFD}',
+        c => c,
+    }
 }
 
 /// Byte range in `hay` of the first case-insensitive occurrence of `needle_lower`.
@@ -138,7 +249,7 @@ fn find_ci(hay: &str, needle_lower: &str) -> Option<(usize, usize)> {
 }
 
 /// A one-line excerpt around the first hit of `needle_lower` in `text`.
-fn snippet(text: &str, needle_lower: &str) -> Option<String> {
+pub(super) fn snippet(text: &str, needle_lower: &str) -> Option<String> {
     const BEFORE: usize = 30;
     const AFTER: usize = 50;
     let (start, end) = find_ci(text, needle_lower)?;

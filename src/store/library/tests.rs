@@ -1,6 +1,7 @@
 use super::*;
 use crate::api::types::{Mode, Params};
 use crate::chat::conversation::{Memory, Status};
+use search::scan;
 use std::os::unix::fs::PermissionsExt;
 
 fn conv(id: &str, title: &str, minutes: i64, texts: &[&str]) -> Conversation {
@@ -92,24 +93,324 @@ fn saves_privately_and_lists_newest_first() {
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
+/// The index, opened as another process would.
+fn sql(l: &Library) -> rusqlite::Connection {
+    rusqlite::Connection::open(l.dir().join(INDEX_FILE)).unwrap()
+}
+
+fn indexed_names(l: &Library) -> Vec<String> {
+    let c = sql(l);
+    let mut st = c.prepare("SELECT name FROM files ORDER BY name").unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+fn is_sqlite(path: &Path) -> bool {
+    fs::read(path).is_ok_and(|b| b.starts_with(b"SQLite format 3\0"))
+}
+
 #[test]
 fn the_index_is_used_and_is_only_a_cache() {
     let (_t, l) = filled();
     let first = l.list().unwrap();
     let idx = l.dir().join(INDEX_FILE);
-    // Prove list() answers from the index when the files are unchanged.
-    let text = fs::read_to_string(&idx).unwrap();
-    fs::write(&idx, text.replace("\"Alpha\"", "\"From the cache\"")).unwrap();
+    // Prove list() and search() answer from the index when the files are unchanged.
+    sql(&l)
+        .execute(
+            "UPDATE files SET entry = replace(entry, '\"Alpha\"', '\"From the cache\"')",
+            [],
+        )
+        .unwrap();
     let cached = l.list().unwrap();
     assert_eq!(cached[2].title, "From the cache");
+    sql(&l)
+        .execute(
+            "UPDATE parts SET text = 'cached text' WHERE text = 'tell me about Rust'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        l.search("rust").unwrap()[0].snippet.as_deref(),
+        Some("Rust is a language")
+    );
     // Deleting the index loses nothing.
     fs::remove_file(&idx).unwrap();
     assert_eq!(l.list().unwrap(), first);
-    assert!(idx.exists());
-    // A garbage index is ignored and replaced.
-    fs::write(&idx, b"{not json").unwrap();
+    assert!(is_sqlite(&idx));
+    assert_eq!(ids(&l.search("language").unwrap()), ["aaa1"]);
+}
+
+#[test]
+fn a_corrupt_index_is_rebuilt_and_nothing_is_lost() {
+    let (_t, l) = filled();
+    let first = l.list().unwrap();
+    let idx = l.dir().join(INDEX_FILE);
+    for garbage in [
+        &b"{not json"[..],
+        b"SQLite format 3\0 and then nonsense",
+        b"",
+    ] {
+        close_indexes(); // as a new process finds it
+        db::remove_files(l.dir());
+        fs::write(&idx, garbage).unwrap();
+        assert_eq!(l.list().unwrap(), first);
+        assert_eq!(ids(&l.search("哪個地區").unwrap()), ["bbb2"]);
+        assert!(is_sqlite(&idx));
+        assert_eq!(indexed_names(&l).len(), 3);
+    }
+    // Pages damaged inside a valid file: found when used, rebuilt, answers right.
+    close_indexes();
+    let len = fs::metadata(&idx).unwrap().len();
+    let mut bytes = fs::read(&idx).unwrap();
+    for b in bytes.iter_mut().skip(4096).take(len as usize - 4096) {
+        *b ^= 0x5a;
+    }
+    db::remove_files(l.dir());
+    fs::write(&idx, &bytes).unwrap();
     assert_eq!(l.list().unwrap(), first);
-    assert!(serde_json::from_slice::<serde_json::Value>(&fs::read(&idx).unwrap()).is_ok());
+    assert_eq!(ids(&l.search("rust").unwrap()), ["aaa1"]);
+    assert_eq!(l.list().unwrap(), first);
+}
+
+#[test]
+fn an_index_of_another_folder_or_version_is_rebuilt() {
+    let (t, l) = filled();
+    l.list().unwrap();
+    sql(&l)
+        .execute(
+            "UPDATE files SET entry = replace(entry, '\"Alpha\"', '\"Stale\"')",
+            [],
+        )
+        .unwrap();
+    close_indexes();
+    // A copy of the library in another folder carries the first one's index.
+    let copy_dir = t.path().join("copy");
+    fs::create_dir(&copy_dir).unwrap();
+    for e in fs::read_dir(l.dir()).unwrap() {
+        let p = e.unwrap().path();
+        fs::copy(&p, copy_dir.join(p.file_name().unwrap())).unwrap();
+    }
+    let copy = Library::open(&copy_dir).unwrap();
+    let entries = copy.list().unwrap();
+    assert_eq!(ids(&entries), ["bbb2", "bbb3", "aaa1"]);
+    assert_eq!(entries[2].title, "Alpha", "rebuilt from the files");
+    assert_eq!(entries[2].path, copy_dir.join("aaa1.json"));
+    let meta: String = sql(&copy)
+        .query_row("SELECT value FROM meta WHERE key = 'dir'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(meta, copy_dir.to_string_lossy());
+    // An index of another schema version (an older or newer chat-tui) is rebuilt.
+    assert_eq!(l.list().unwrap()[2].title, "Stale");
+    sql(&l)
+        .execute("UPDATE meta SET value = '0' WHERE key = 'version'", [])
+        .unwrap();
+    close_indexes();
+    let entries = l.list().unwrap();
+    assert_eq!(entries[2].title, "Alpha", "rebuilt from the files");
+    let version: String = sql(&l)
+        .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(version, db::SCHEMA_VERSION.to_string());
+}
+
+#[test]
+fn without_an_index_search_reads_the_files() {
+    let (_t, l) = filled();
+    close_indexes();
+    db::remove_files(l.dir());
+    // Something that cannot be opened as the index.
+    fs::create_dir(l.dir().join(INDEX_FILE)).unwrap();
+    assert_eq!(ids(&l.list().unwrap()), ["bbb2", "bbb3", "aaa1"]);
+    assert_eq!(ids(&l.search("哪個地區").unwrap()), ["bbb2"]);
+    assert_eq!(
+        l.search("language").unwrap()[0].snippet.as_deref(),
+        Some("Rust is a language")
+    );
+    let mut streamed = Vec::new();
+    l.search_streamed("rust", |b| {
+        streamed.extend(b);
+        true
+    })
+    .unwrap();
+    assert_eq!(ids(&streamed), ["aaa1"]);
+    fs::remove_dir(l.dir().join(INDEX_FILE)).unwrap();
+}
+
+#[test]
+fn a_read_only_folder_is_still_listed_and_searched() {
+    let (_t, l) = filled();
+    close_indexes();
+    db::remove_files(l.dir());
+    fs::set_permissions(l.dir(), fs::Permissions::from_mode(0o500)).unwrap();
+    let probe = l.dir().join("probe");
+    let root = fs::write(&probe, b"x").is_ok(); // root ignores the mode
+    let _ = fs::remove_file(&probe);
+    assert_eq!(ids(&l.list().unwrap()), ["bbb2", "bbb3", "aaa1"]);
+    assert_eq!(ids(&l.search("太平洋").unwrap()), ["bbb2"]);
+    assert_eq!(ids(&l.search("rust").unwrap()), ["aaa1"]);
+    if !root {
+        assert!(!l.dir().join(INDEX_FILE).exists());
+    }
+    fs::set_permissions(l.dir(), fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
+fn a_transcript_edited_by_hand_is_picked_up() {
+    let (_t, l) = filled();
+    assert_eq!(ids(&l.search("language").unwrap()), ["aaa1"]);
+    // Another program rewrites the file in place.
+    let p = l.dir().join("aaa1.json");
+    let text = fs::read_to_string(&p)
+        .unwrap()
+        .replace("Rust is a language", "Go is a language");
+    fs::write(&p, text).unwrap();
+    assert_eq!(ids(&l.search("go is").unwrap()), ["aaa1"]);
+    assert!(l.search("rust is").unwrap().is_empty());
+    // A new file dropped in, another one deleted by hand.
+    fs::write(
+        l.dir().join("new5.json"),
+        format::to_json(&conv("new5", "Fresh", 9, &["zebra crossing"])),
+    )
+    .unwrap();
+    fs::remove_file(l.dir().join("bbb2.json")).unwrap();
+    assert_eq!(ids(&l.search("zebra").unwrap()), ["new5"]);
+    assert!(l.search("太平洋").unwrap().is_empty());
+    assert_eq!(indexed_names(&l), ["aaa1.json", "bbb3.json", "new5.json"]);
+}
+
+#[test]
+fn saves_renames_and_deletes_keep_the_index_in_step() {
+    let (_t, l) = filled();
+    l.list().unwrap();
+    // search_streamed trusts the index: what it finds, the index knows.
+    let streamed = |q: &str| {
+        let mut all = Vec::new();
+        l.search_streamed(q, |b| {
+            all.extend(b);
+            true
+        })
+        .unwrap();
+        sort_newest_first(&mut all);
+        all
+    };
+    let path = l.dir().join("aaa1.json");
+    let mut c = save::load(&path).unwrap();
+    c.push(Speaker::User, "a new question about octopuses");
+    save::write_atomic(&path, &format::to_json(&c)).unwrap();
+    note_saved(&path, &c);
+    assert_eq!(ids(&streamed("octopus")), ["aaa1"]);
+    assert_eq!(ids(&streamed("language")), ["aaa1"], "unchanged parts stay");
+    l.rename("aaa1", "Cephalopods").unwrap();
+    assert_eq!(ids(&streamed("cephalo")), ["aaa1"]);
+    assert!(streamed("alpha").is_empty());
+    l.delete("bbb2").unwrap();
+    assert!(streamed("太平洋").is_empty());
+    assert_eq!(indexed_names(&l), ["aaa1.json", "bbb3.json"]);
+    // A save outside any library (a /save to another folder) creates no index.
+    let t2 = tempfile::tempdir().unwrap();
+    let elsewhere = t2.path().join("x.json");
+    save::write_atomic(&elsewhere, &format::to_json(&c)).unwrap();
+    note_saved(&elsewhere, &c);
+    assert!(!t2.path().join(INDEX_FILE).exists());
+}
+
+#[test]
+fn search_streams_the_first_matches_then_the_rest() {
+    let (_t, l) = lib();
+    for i in 0..100 {
+        let text = if i % 2 == 0 {
+            "the common word"
+        } else {
+            "something else"
+        };
+        l.save(&conv(&format!("c{i:03}"), "t", i, &[text])).unwrap();
+    }
+    let all = l.search("common").unwrap();
+    assert_eq!(all.len(), 50);
+    let mut batches = Vec::new();
+    l.search_streamed("common", |b| {
+        batches.push(b);
+        true
+    })
+    .unwrap();
+    assert_eq!(batches[0].len(), search::FIRST_BATCH);
+    assert!(batches.len() >= 2);
+    // The newest come first.
+    assert_eq!(batches[0][0].id, "c098");
+    let mut merged: Vec<Entry> = batches.concat();
+    sort_newest_first(&mut merged);
+    assert_eq!(merged, all);
+    // Stopping after the first batch stops the search.
+    let mut calls = 0;
+    l.search_streamed("common", |_| {
+        calls += 1;
+        false
+    })
+    .unwrap();
+    assert_eq!(calls, 1);
+}
+
+#[test]
+fn index_and_scan_agree() {
+    let (_t, l) = lib();
+    let texts = [
+        "Straße und STRASSE",
+        "ΟΔΟΣ σοφία",
+        "300 \u{212a}ELVIN",
+        "İstanbul",
+        "海洋污染對哪個地區影響最大",
+        "a",
+        "ab",
+        "emoji 🦀 crab",
+        "tab\tand\nnewline",
+        "quote \" and \\ backslash",
+        "\u{FFFF} noncharacter",
+    ];
+    for (i, t) in texts.iter().enumerate() {
+        let c = conv(&format!("x{i}"), &format!("title {i}"), i as i64, &["q", t]);
+        l.save(&c).unwrap();
+    }
+    let queries = [
+        "a",
+        "ab",
+        "b",
+        "海",
+        "海洋",
+        "地區影",
+        "straße",
+        "ss",
+        "οδοσ",
+        "ς",
+        "kelvin",
+        "k",
+        "i̇",
+        "🦀",
+        "\t",
+        "\"",
+        "\\",
+        "e\nn",
+        "title",
+        "1",
+        "x",
+        "\u{FFFF}",
+        "\u{FFFD}",
+        "zz",
+        "q",
+    ];
+    let files = l.list().unwrap();
+    for q in queries {
+        if q.trim().is_empty() {
+            continue; // an empty query lists everything (see search_titles_and_text)
+        }
+        let indexed = l.search(q).unwrap();
+        let mut scanned = scan(files.clone(), &search::fold(q.trim()));
+        sort_newest_first(&mut scanned);
+        assert_eq!(indexed, scanned, "query {q:?}");
+    }
 }
 
 #[test]
@@ -132,9 +433,8 @@ fn the_index_follows_changes_behind_its_back() {
     let entries = l.list().unwrap();
     assert_eq!(ids(&entries), ["aaa1", "bbb2", "ccc4"]);
     assert_eq!(entries[0].title, "Changed elsewhere");
-    let idx = fs::read_to_string(l.dir().join(INDEX_FILE)).unwrap();
-    assert!(!idx.contains("bbb3"));
-    assert!(idx.contains("Changed elsewhere"));
+    assert_eq!(indexed_names(&l), ["aaa1.json", "bbb2.json", "ccc4.json"]);
+    assert_eq!(ids(&l.search("changed elsewhere").unwrap()), ["aaa1"]);
 }
 
 #[test]
@@ -367,7 +667,7 @@ fn the_key_never_reaches_the_disk() {
             "the key leaked"
         );
     }
-    assert_eq!(files, 2); // the transcript and the index
+    assert!(files >= 2); // the transcript and the index (and its WAL files)
 }
 
 #[test]
@@ -394,14 +694,18 @@ fn search_folds_case_beyond_ascii() {
 
 #[test]
 fn an_unchanged_library_does_not_rewrite_the_index() {
-    use std::os::unix::fs::MetadataExt;
     let (_t, l) = filled();
     l.list().unwrap();
-    let idx = l.dir().join(INDEX_FILE);
-    let ino = fs::metadata(&idx).unwrap().ino();
+    let version = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("PRAGMA data_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    let watcher = sql(&l);
+    let v0 = version(&watcher);
     l.list().unwrap();
     l.search("rust").unwrap();
-    assert_eq!(fs::metadata(&idx).unwrap().ino(), ino);
+    l.search("a").unwrap();
+    assert_eq!(version(&watcher), v0, "nothing was written to the index");
 }
 
 #[test]
@@ -440,4 +744,109 @@ fn foreign_files_are_known_by_their_file_name() {
     assert_eq!(l.find("exported").unwrap().first_line, "exported elsewhere");
     assert_eq!(l.search("elsewhere").unwrap().len(), 1);
     assert_eq!(fs::read(l.dir().join("exported.json")).unwrap(), chat);
+}
+
+const WRITER_CHILD: &str = "CHAT_TUI_INDEX_WRITER_CHILD";
+
+/// Runs in a child process (see below): saves conversations into a shared library.
+#[test]
+fn index_writer_child() {
+    let Some(dir) = std::env::var_os(WRITER_CHILD) else {
+        return;
+    };
+    let l = Library::open(PathBuf::from(dir)).unwrap();
+    for i in 0..40 {
+        l.save(&conv(
+            &format!("child{i:02}"),
+            "from the child",
+            i,
+            &["shared walrus"],
+        ))
+        .unwrap();
+        if i % 10 == 0 {
+            l.list().unwrap();
+        }
+    }
+}
+
+#[test]
+fn two_processes_share_the_index_without_damage() {
+    let (_t, l) = filled();
+    l.list().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "store::library::tests::index_writer_child",
+            "--test-threads=1",
+        ])
+        .env(WRITER_CHILD, l.dir())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Meanwhile this process saves, lists and searches the same library.
+    for i in 0..40 {
+        l.save(&conv(
+            &format!("parent{i:02}"),
+            "from the parent",
+            i,
+            &["shared walrus"],
+        ))
+        .unwrap();
+        l.search("walrus").unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    let ok: String = sql(&l)
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    assert_eq!(l.search("shared walrus").unwrap().len(), 80);
+    assert_eq!(l.list().unwrap().len(), 83);
+    // The index agrees with a fresh one built from the files.
+    let fts: i64 = sql(&l)
+        .query_row(
+            "SELECT count(*) FROM fts WHERE fts MATCH '\"walrus\"'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(fts, 80);
+}
+
+#[test]
+fn a_new_index_of_many_files_is_filled_in_the_background() {
+    let (_t, l) = lib();
+    let n = db::CHUNK + 44;
+    for i in 0..n {
+        let c = conv(
+            &format!("m{i:04}"),
+            "many",
+            i as i64,
+            &[&format!("text {i} narwhal")],
+        );
+        fs::write(l.path_for(&c), format::to_json(&c)).unwrap();
+    }
+    // The browser's listing comes back at once, complete.
+    let listed = l.list_now().unwrap();
+    assert_eq!(listed.len(), n);
+    assert_eq!(listed[0].id, format!("m{:04}", n - 1));
+    // Searches answer right whether or not the index has caught up yet.
+    let mut found = Vec::new();
+    l.search_streamed("narwhal", |b| {
+        found.extend(b);
+        true
+    })
+    .unwrap();
+    assert_eq!(found.len(), n);
+    let slot = Slot::get(l.dir()).unwrap();
+    while slot.catching_up().is_some() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(indexed_names(&l).len(), n);
+    let mut found = Vec::new();
+    l.search_streamed("text 12 narwhal", |b| {
+        found.extend(b);
+        true
+    })
+    .unwrap();
+    assert_eq!(ids(&found), ["m0012"]);
 }
