@@ -354,6 +354,11 @@ fn args() -> Option<Args> {
     if !all.iter().any(|a| a == "--bench") {
         return None;
     }
+    // Opt-in: a plain `cargo bench` runs the benchmarks, not a half-hour soak.
+    if !all.iter().any(|a| a == "--minutes") {
+        eprintln!("soak: skipped (run it with scripts/soak [MINUTES] [SEED])");
+        return None;
+    }
     let get = |name: &str| {
         all.iter()
             .position(|a| a == name)
