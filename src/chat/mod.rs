@@ -4,4 +4,5 @@ pub mod conversation;
 pub mod counts;
 pub mod memory;
 pub mod prompt;
+pub mod tokenizer;
 pub mod tokens;
