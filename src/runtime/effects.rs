@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::action::{Effect, Msg};
 use crate::api::client::{Client, ClientConfig};
+use crate::runtime::counting::Counting;
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
@@ -17,6 +18,7 @@ use crate::store::library::Library;
 pub struct Effects {
     worker: Worker,
     saver: Saver,
+    counting: Counting,
     tx: mpsc::UnboundedSender<Msg>,
     listings: Arc<Listings>,
 }
@@ -45,6 +47,7 @@ impl Effects {
         Self {
             worker: Worker::new(client, tx.clone()),
             saver: Saver::start(tx.clone()),
+            counting: Counting::new(tx.clone()),
             tx,
             listings: Arc::new(Listings::default()),
         }
@@ -116,6 +119,7 @@ impl Effects {
                     let _ = tx.send(Msg::TokenizerReady);
                 });
             }
+            Effect::CountTokens(job) => self.counting.count(job),
             Effect::UseServer { base_url, name } => {
                 let cfg = ClientConfig {
                     base_url,
