@@ -30,8 +30,8 @@ pub async fn run(
     let theme = Theme::default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut effects = Effects::new(client, tx.clone());
-    // The highlighter loads off the UI path (the tokenizer comes with the start effects).
-    std::thread::spawn(crate::ui::markdown::warm_up);
+    // Syntax highlighting loads when a code block is first drawn (syntect keeps each
+    // language's rules packed until it is used); the tokenizer with the start effects.
     if probe_local {
         tokio::spawn(crate::runtime::probe::local_servers(tx.clone()));
     }
@@ -44,6 +44,7 @@ pub async fn run(
     let mut last_draw = Instant::now() - FRAME;
     let mut batch: Vec<Msg> = Vec::with_capacity(256);
     let mut input_pending = false;
+    let mut first_frame = true;
     'run: loop {
         for fx in pending.drain(..) {
             if !effects.run(fx) {
@@ -57,6 +58,10 @@ pub async fn run(
             terminal.draw(|f| crate::ui::layout::draw(f, app, &theme))?;
             app.dirty = false;
             last_draw = Instant::now();
+            if std::mem::take(&mut first_frame) {
+                // The first screen is up; now the terminal's answer can be waited for.
+                crate::runtime::terminal::enhance_keys()?;
+            }
         }
         input_pending = false;
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);

@@ -31,8 +31,9 @@ pub fn remember_snapshot(path: &PathBuf, conversation: &Arc<Conversation>) {
     }
 }
 
-/// Raw mode, the alternate screen, bracketed paste, mouse, and (where the terminal reports
-/// it) keyboard enhancement so Shift+Enter can be told from Enter.
+/// Raw mode, the alternate screen, bracketed paste and mouse. Keyboard enhancement comes
+/// after the first frame ([`enhance_keys`]): asking the terminal whether it has it waits for
+/// its answer.
 pub fn init() -> io::Result<Term> {
     terminal::enable_raw_mode()?;
     let mut out = io::stdout();
@@ -42,16 +43,23 @@ pub fn init() -> io::Result<Term> {
         EnableBracketedPaste,
         EnableMouseCapture
     )?;
+    let mut t = Terminal::new(CrosstermBackend::new(out))?;
+    t.clear()?;
+    Ok(t)
+}
+
+/// Where the terminal reports it, keyboard enhancement, so Shift+Enter can be told from
+/// Enter. Asks the terminal and waits for its answer (a round trip through the terminal):
+/// called once the first frame is on screen.
+pub fn enhance_keys() -> io::Result<()> {
     if matches!(terminal::supports_keyboard_enhancement(), Ok(true)) {
         execute!(
-            out,
+            io::stdout(),
             PushKeyboardEnhancementFlags(KeyboardEnhancementFlags::DISAMBIGUATE_ESCAPE_CODES)
         )?;
         ENHANCED_KEYS.store(true, Ordering::Relaxed);
     }
-    let mut t = Terminal::new(CrosstermBackend::new(out))?;
-    t.clear()?;
-    Ok(t)
+    Ok(())
 }
 
 /// Put the terminal back as it was. Safe to call more than once and from a panic.
