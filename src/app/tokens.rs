@@ -185,6 +185,9 @@ pub fn seed(app: &mut App, id: MessageId) {
 /// messages), for at most `budget`: for tests and benchmarks, which have no runtime.
 pub fn count_now(app: &mut App, budget: std::time::Duration) {
     let started = std::time::Instant::now();
+    // Counts asked for and never carried out (no runtime here) are asked for again.
+    app.tokens.draft_asked = None;
+    app.tokens.messages_asked = false;
     let mut fx = request(app, true);
     while !fx.is_empty() && started.elapsed() < budget {
         let mut next = Vec::new();

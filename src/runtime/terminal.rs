@@ -31,21 +31,21 @@ pub fn remember_snapshot(path: &PathBuf, conversation: &Arc<Conversation>) {
     }
 }
 
-/// Raw mode, the alternate screen, bracketed paste and mouse. Keyboard enhancement comes
-/// after the first frame ([`enhance_keys`]): asking the terminal whether it has it waits for
-/// its answer.
+/// Raw mode, the alternate screen (cleared), bracketed paste and mouse. Nothing here waits
+/// for the terminal to answer: the screen is cleared without asking where the cursor is
+/// (ratatui's `clear` does), and keyboard enhancement is asked for after the first frame
+/// ([`enhance_keys`]).
 pub fn init() -> io::Result<Term> {
     terminal::enable_raw_mode()?;
     let mut out = io::stdout();
     execute!(
         out,
         EnterAlternateScreen,
+        terminal::Clear(terminal::ClearType::All),
         EnableBracketedPaste,
         EnableMouseCapture
     )?;
-    let mut t = Terminal::new(CrosstermBackend::new(out))?;
-    t.clear()?;
-    Ok(t)
+    Terminal::new(CrosstermBackend::new(out))
 }
 
 /// Where the terminal reports it, keyboard enhancement, so Shift+Enter can be told from
