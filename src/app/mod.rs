@@ -250,9 +250,6 @@ impl App {
     /// The local count of what Enter would send now (the memory planner's own count), or
     /// `None` while messages it needs are still being counted.
     pub fn next_request_tokens(&self) -> Option<u64> {
-        if !self.tokens.counter().is_ready() {
-            return None;
-        }
         memory::next_request_tokens(&self.conv, &self.tokens.cache, self.tokens.draft)
     }
 
