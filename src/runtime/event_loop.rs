@@ -35,7 +35,8 @@ pub async fn run(
     if probe_local {
         tokio::spawn(crate::runtime::probe::local_servers(tx.clone()));
     }
-    let mut pending: Vec<Effect> = app.start_effects();
+    // The start effects wait for the first frame (nothing before it but the screen).
+    let mut pending: Vec<Effect> = Vec::new();
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -61,6 +62,7 @@ pub async fn run(
             if std::mem::take(&mut first_frame) {
                 // The first screen is up; now the terminal's answer can be waited for.
                 crate::runtime::terminal::enhance_keys()?;
+                pending.extend(app.start_effects());
             }
         }
         input_pending = false;
