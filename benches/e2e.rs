@@ -232,7 +232,10 @@ fn shared_long_chat(dir: &Path) -> Option<std::path::PathBuf> {
     let script = std::env::var_os("CHAT_TUI_BENCH_SHARED")
         .map(std::path::PathBuf::from)
         .into_iter()
-        .chain([root.join("../shared/bench"), root.join("../../shared/bench")])
+        .chain([
+            root.join("../shared/bench"),
+            root.join("../../shared/bench"),
+        ])
         .map(|d| d.join("long_chat.py"))
         .find(|p| p.exists())?;
     let out = dir.join("long_chat.json");
@@ -250,7 +253,11 @@ fn rss_with(path: &Path, marker: &str) -> (f64, f64, f64) {
     let t0 = Instant::now();
     let mut tui = Tui::spawn_cmd(
         &bin(),
-        &[&path.to_string_lossy(), "--base-url", "http://127.0.0.1:9/v1"],
+        &[
+            &path.to_string_lossy(),
+            "--base-url",
+            "http://127.0.0.1:9/v1",
+        ],
         &[],
         COLS,
         ROWS,
@@ -310,7 +317,11 @@ fn typing(keys: usize) -> (f64, Vec<f64>, Vec<f64>) {
     let mut counted = Vec::new();
     let mut typed = String::from("TYPED:");
     for k in 0..keys {
-        let c = if k % 3 == 2 { ' ' } else { (b'a' + (k % 26) as u8) as char };
+        let c = if k % 3 == 2 {
+            ' '
+        } else {
+            (b'a' + (k % 26) as u8) as char
+        };
         typed.push(c);
         text.push(c);
         let on_screen = typed.trim_end().to_string();
@@ -535,7 +546,9 @@ fn main() {
                     size as f64 / 1e6
                 );
             }
-            None => println!("the shared long conversation: ../shared/bench/long_chat.py not found (set CHAT_TUI_BENCH_SHARED)"),
+            None => println!(
+                "the shared long conversation: ../shared/bench/long_chat.py not found (set CHAT_TUI_BENCH_SHARED)"
+            ),
         }
     }
 

@@ -475,7 +475,10 @@ fn up_in_an_empty_input_recalls_the_previous_prompt() {
 fn paste_inserts_text_with_newlines_and_does_not_send() {
     let mut app = new_app();
     type_str(&mut app, "> ");
-    let fx = no_counts(update(&mut app, Event::Paste("line one\r\nline two\nthree".into())));
+    let fx = no_counts(update(
+        &mut app,
+        Event::Paste("line one\r\nline two\nthree".into()),
+    ));
     assert!(fx.is_empty());
     assert_eq!(app.draft_text(), "> line one\nline two\nthree");
     assert!(app.conv.messages.is_empty());
@@ -1207,7 +1210,10 @@ fn the_draft_is_counted_in_the_background_one_count_at_a_time() {
     // The count of "h" comes back: the draft is "hi there" now, so it is dropped, and the
     // draft as it is is asked for.
     let first = first.into_iter().next().expect("a job");
-    let next = count_jobs(update(&mut app, Event::Msg(Msg::TokensCounted(first.run()))));
+    let next = count_jobs(update(
+        &mut app,
+        Event::Msg(Msg::TokensCounted(first.run())),
+    ));
     assert_eq!(app.tokens.draft, 0, "a stale count is not shown");
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].items[0].1, "hi there");

@@ -7,6 +7,11 @@ use ratatui_textarea::{TextArea, WrapMode};
 /// Prompts remembered for recall.
 const RECALL_MAX: usize = 1000;
 
+/// A draft longer than this is shown without wrapping (long lines scroll sideways): the
+/// text area lays out every line again on each key, and word-wrapping a pasted megabyte
+/// takes hundreds of milliseconds a key; unwrapped, a few.
+pub const WRAP_MAX_BYTES: usize = 128 * 1024;
+
 /// The input box's state.
 pub struct Draft {
     /// The text area (drawn by the input panel).
@@ -66,6 +71,7 @@ impl Draft {
         self.input.set_cursor_style(cursor);
         self.input.insert_str(text);
         self.version += 1;
+        self.fit_wrap();
     }
 
     /// A key the text area handles itself (editing, cursor movement).
@@ -73,6 +79,7 @@ impl Draft {
         if self.input.input(key) {
             self.version += 1;
             self.pos = None;
+            self.fit_wrap();
         }
     }
 
@@ -91,6 +98,26 @@ impl Draft {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         self.input.insert_str(&text);
         self.version += 1;
+        self.fit_wrap();
+    }
+
+    /// Wrap the draft's lines, unless it is too long to wrap on every key
+    /// ([`WRAP_MAX_BYTES`]).
+    fn fit_wrap(&mut self) {
+        let bytes: usize = self.input.lines().iter().map(|l| l.len() + 1).sum();
+        let mode = if bytes > WRAP_MAX_BYTES {
+            WrapMode::None
+        } else {
+            WrapMode::WordOrGlyph
+        };
+        if self.input.wrap_mode() != mode {
+            self.input.set_wrap_mode(mode);
+        }
+    }
+
+    /// Whether the draft is shown wrapped (false for a very long one).
+    pub fn is_wrapped(&self) -> bool {
+        self.input.wrap_mode() != WrapMode::None
     }
 
     /// Show the cursor (when the input has focus) or not.
@@ -151,6 +178,17 @@ impl Draft {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_very_long_draft_is_not_wrapped() {
+        let mut d = Draft::new(Vec::new());
+        d.paste("short");
+        assert!(d.is_wrapped());
+        d.paste(&"a line of a long paste\n".repeat(WRAP_MAX_BYTES / 20));
+        assert!(!d.is_wrapped(), "too long to wrap on every key");
+        d.set("short again");
+        assert!(d.is_wrapped());
+    }
 
     #[test]
     fn recall_walks_back_and_forth() {

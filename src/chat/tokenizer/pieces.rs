@@ -143,9 +143,7 @@ impl Scan<'_> {
             let mut j = i + 1;
             for want in w.chars() {
                 match self.at(j) {
-                    Some(c) if c == want || (ignore_case && fold(c) == want) => {
-                        j += c.len_utf8()
-                    }
+                    Some(c) if c == want || (ignore_case && fold(c) == want) => j += c.len_utf8(),
                     _ => continue 'words,
                 }
             }

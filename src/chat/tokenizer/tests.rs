@@ -10,7 +10,11 @@ use super::*;
 fn pairs() -> [(Bpe, &'static CoreBPE, &'static str); 4] {
     [
         (Bpe::o200k(), tiktoken_rs::o200k_base_singleton(), "o200k"),
-        (Bpe::cl100k(), tiktoken_rs::cl100k_base_singleton(), "cl100k"),
+        (
+            Bpe::cl100k(),
+            tiktoken_rs::cl100k_base_singleton(),
+            "cl100k",
+        ),
         (Bpe::p50k(), tiktoken_rs::p50k_base_singleton(), "p50k"),
         (Bpe::r50k(), tiktoken_rs::r50k_base_singleton(), "r50k"),
     ]
@@ -104,7 +108,11 @@ fn tokens_round_trip_through_the_table() {
             assert_eq!(reference.decode_bytes(&[rank]).ok().as_deref(), Some(t));
         }
         assert!(seen > 50_000, "{name}: {seen} tokens");
-        assert_eq!(bpe.rank(b"<|endoftext|>"), None, "{name}: specials are text");
+        assert_eq!(
+            bpe.rank(b"<|endoftext|>"),
+            None,
+            "{name}: specials are text"
+        );
     }
 }
 
