@@ -1,10 +1,18 @@
-//! Local token counting: 10 KB of English and of Chinese, and a 100-message chat request,
-//! with the encodings of current (o200k) and older (cl100k) OpenAI models.
+//! Local token counting: chat-tui's compact tokenizer (`chat::tokenizer`) against
+//! tiktoken-rs (the reference it matches) and bpe-openai (github/rust-gems), on 10 KB of
+//! English and of Chinese, a 1 MB draft and a 100-message chat request.
+//!
+//! After criterion, each implementation is loaded in a fresh process (this binary, run
+//! again with `--probe`) to measure its load time and the resident memory it adds once it
+//! has counted the English text. Run with `cargo bench --bench tokens`
+//! (`cargo bench --bench tokens -- --probes-only` skips criterion).
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput};
 use std::hint::black_box;
+use std::time::Instant;
 
 use chat_tui::api::types::{Role, WireMessage};
+use chat_tui::chat::tokenizer::Bpe;
 use chat_tui::chat::tokens::TokenCounter;
 
 fn text(seed: &str, bytes: usize) -> String {
@@ -15,15 +23,32 @@ fn text(seed: &str, bytes: usize) -> String {
     s
 }
 
-fn bench(c: &mut Criterion) {
-    let english = text(
+fn english(bytes: usize) -> String {
+    text(
         "The tutorial drives OpenAI's text-completion API from Python and turns it into a chatbot; each request carries the earlier turns. ",
-        10_000,
-    );
-    let chinese = text(
+        bytes,
+    )
+}
+
+fn chinese(bytes: usize) -> String {
+    text(
         "如果希望讓連續的對答可以有連慣性，可以把之前的對話內容一併送回。",
-        10_000,
-    );
+        bytes,
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let english = english(10_000);
+    let chinese = chinese(10_000);
+    let draft = {
+        let mut s = String::new();
+        let mut i = 0;
+        while s.len() < 1 << 20 {
+            i += 1;
+            s.push_str(&format!("{i}. {}\n\n", &english[..600]));
+        }
+        s
+    };
     let messages: Vec<WireMessage> = (0..100)
         .map(|i| {
             WireMessage::new(
@@ -40,22 +65,129 @@ fn bench(c: &mut Criterion) {
         let counter = TokenCounter::for_model(model);
         counter.warm_up();
         let name = counter.encoding().name();
+        let (tiktoken, bpe_openai) = match model {
+            "gpt-4o" => (
+                tiktoken_rs::o200k_base_singleton(),
+                bpe_openai::o200k_base(),
+            ),
+            _ => (
+                tiktoken_rs::cl100k_base_singleton(),
+                bpe_openai::cl100k_base(),
+            ),
+        };
         let mut g = c.benchmark_group(format!("tokens/{name}"));
-        g.throughput(Throughput::Bytes(english.len() as u64));
-        g.bench_function("english_10KB", |b| {
-            b.iter(|| counter.count(black_box(&english)))
+        for (label, t) in [("english_10KB", &english), ("chinese_10KB", &chinese)] {
+            g.throughput(Throughput::Bytes(t.len() as u64));
+            g.bench_function(format!("{label}/chat-tui"), |b| {
+                b.iter(|| counter.count(black_box(t)))
+            });
+            g.bench_function(format!("{label}/tiktoken-rs"), |b| {
+                b.iter(|| tiktoken.encode_ordinary(black_box(t)).len())
+            });
+            g.bench_function(format!("{label}/bpe-openai"), |b| {
+                b.iter(|| bpe_openai.count(black_box(t)))
+            });
+        }
+        g.throughput(Throughput::Bytes(draft.len() as u64));
+        g.sample_size(10);
+        g.bench_function("draft_1MB/chat-tui", |b| {
+            b.iter(|| counter.count(black_box(&draft)))
         });
-        g.throughput(Throughput::Bytes(chinese.len() as u64));
-        g.bench_function("chinese_10KB", |b| {
-            b.iter(|| counter.count(black_box(&chinese)))
-        });
+        g.sample_size(100);
         g.throughput(Throughput::Elements(messages.len() as u64));
-        g.bench_function("chat_100_messages", |b| {
+        g.bench_function("chat_100_messages/chat-tui", |b| {
             b.iter(|| counter.count_messages(black_box(&messages)))
         });
         g.finish();
     }
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+/// Resident and peak memory of this process, in KB.
+fn memory_kb() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// In a fresh process: load `implementation`'s `encoding`, count 10 KB of English; print
+/// the load time, the first count's time and the memory added.
+fn probe(implementation: &str, encoding: &str) {
+    let english = english(10_000);
+    let chinese = chinese(10_000);
+    let (rss0, _) = memory_kb();
+    let t0 = Instant::now();
+    let count: Box<dyn Fn(&str) -> usize> = match (implementation, encoding) {
+        ("chat-tui", "o200k") => {
+            let b = Bpe::o200k();
+            Box::new(move |t| b.count(t))
+        }
+        ("chat-tui", _) => {
+            let b = Bpe::cl100k();
+            Box::new(move |t| b.count(t))
+        }
+        ("tiktoken-rs", "o200k") => {
+            let b = tiktoken_rs::o200k_base_singleton();
+            Box::new(move |t| b.encode_ordinary(t).len())
+        }
+        ("tiktoken-rs", _) => {
+            let b = tiktoken_rs::cl100k_base_singleton();
+            Box::new(move |t| b.encode_ordinary(t).len())
+        }
+        (_, "o200k") => {
+            let b = bpe_openai::o200k_base();
+            Box::new(move |t| b.count(t))
+        }
+        _ => {
+            let b = bpe_openai::cl100k_base();
+            Box::new(move |t| b.count(t))
+        }
+    };
+    let loaded = t0.elapsed();
+    let t1 = Instant::now();
+    let n = count(&english);
+    let first = t1.elapsed();
+    let m = count(&chinese);
+    let (rss, peak) = memory_kb();
+    println!(
+        "{implementation:12} {encoding:7} load {:8.2} ms  first count {:6.2} ms  RSS +{:6.1} MB (peak {:5.1} MB)  [{n}, {m} tokens]",
+        loaded.as_secs_f64() * 1e3,
+        first.as_secs_f64() * 1e3,
+        (rss.saturating_sub(rss0)) as f64 / 1024.0,
+        peak as f64 / 1024.0,
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--probe") {
+        probe(&args[i + 1], &args[i + 2]);
+        return;
+    }
+    // `cargo test --benches` runs this without --bench: nothing to measure then.
+    if !args.iter().any(|a| a == "--bench") {
+        return;
+    }
+    if !args.iter().any(|a| a == "--probes-only") {
+        let mut c = Criterion::default().configure_from_args();
+        bench(&mut c);
+        c.final_summary();
+    }
+    println!("\nload and memory, each in a fresh process (10 KB English + 10 KB Chinese counted):");
+    let Ok(me) = std::env::current_exe() else {
+        return;
+    };
+    for encoding in ["o200k", "cl100k"] {
+        for implementation in ["chat-tui", "tiktoken-rs", "bpe-openai"] {
+            let _ = std::process::Command::new(&me)
+                .args(["--probe", implementation, encoding])
+                .status();
+        }
+    }
+}

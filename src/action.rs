@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::error::ApiError;
 use crate::api::types::{Outcome, Request, StreamEvent};
 use crate::chat::conversation::Conversation;
+use crate::chat::counts::{CountJob, Counted};
 use crate::chat::tokens::TokenCounter;
 use crate::store::library::Entry;
 use crate::store::lock::Holder;
@@ -307,6 +308,8 @@ pub enum Msg {
     },
     /// The tables of a token counter are loaded: counting no longer stalls.
     TokenizerReady,
+    /// Token counts made in the background (`Effect::CountTokens`).
+    TokensCounted(Counted),
     /// An autosave, `/save` or export finished.
     Saved {
         path: PathBuf,
@@ -458,6 +461,9 @@ pub enum Effect {
     },
     /// Load a token counter's tables off the UI thread (`Msg::TokenizerReady`).
     LoadTokenizer(TokenCounter),
+    /// Count texts (the draft, messages) off the UI thread (`Msg::TokensCounted`; while a
+    /// count runs, only the newest draft waits).
+    CountTokens(CountJob),
     /// Talk to another server from now on (`Msg::ServerChanged`).
     UseServer { base_url: String, name: String },
     /// Install (when needed) and start the local model as job `job`: `Msg::Local` progress,

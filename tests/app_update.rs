@@ -8,6 +8,8 @@ use chat_tui::api::{
 };
 use chat_tui::app::{App, Event, NoticeKind, Purpose, SaveTarget, Start, update};
 use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
+use chat_tui::chat::counts::{CountJob, CountOf};
+use chat_tui::chat::tokens::TokenCounter;
 use chat_tui::keymap::Keymap;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -43,10 +45,44 @@ fn ctrl(c: char) -> Event {
     Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
-/// Type `text` key by key (no newlines).
+/// The effects less the background token counts (`Effect::CountTokens`).
+fn no_counts(fx: Vec<Effect>) -> Vec<Effect> {
+    fx.into_iter()
+        .filter(|e| !matches!(e, Effect::CountTokens(_)))
+        .collect()
+}
+
+/// The background token counts among `fx`.
+fn count_jobs(fx: Vec<Effect>) -> Vec<CountJob> {
+    fx.into_iter()
+        .filter_map(|e| match e {
+            Effect::CountTokens(job) => Some(job),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Carry out the background token counts among `fx` as the runtime would (their results
+/// go back through `update`); the other effects are returned.
+fn settle(app: &mut App, fx: Vec<Effect>) -> Vec<Effect> {
+    let mut rest = Vec::new();
+    for e in fx {
+        match e {
+            Effect::CountTokens(job) => {
+                let more = update(app, Event::Msg(Msg::TokensCounted(job.run())));
+                rest.extend(settle(app, more));
+            }
+            other => rest.push(other),
+        }
+    }
+    rest
+}
+
+/// Type `text` key by key (no newlines); its count is made as the runtime would.
 fn type_str(app: &mut App, text: &str) {
     for c in text.chars() {
         let fx = update(app, key(KeyCode::Char(c)));
+        let fx = settle(app, fx);
         assert!(fx.is_empty(), "typing {c:?} produced {fx:?}");
     }
 }
@@ -439,7 +475,10 @@ fn up_in_an_empty_input_recalls_the_previous_prompt() {
 fn paste_inserts_text_with_newlines_and_does_not_send() {
     let mut app = new_app();
     type_str(&mut app, "> ");
-    let fx = update(&mut app, Event::Paste("line one\r\nline two\nthree".into()));
+    let fx = no_counts(update(
+        &mut app,
+        Event::Paste("line one\r\nline two\nthree".into()),
+    ));
     assert!(fx.is_empty());
     assert_eq!(app.draft_text(), "> line one\nline two\nthree");
     assert!(app.conv.messages.is_empty());
@@ -571,7 +610,7 @@ fn unknown_commands_suggest_and_tab_completes() {
 
     app.set_draft("");
     type_str(&mut app, "/ret");
-    assert!(update(&mut app, key(KeyCode::Tab)).is_empty());
+    assert!(no_counts(update(&mut app, key(KeyCode::Tab))).is_empty());
     assert_eq!(app.draft_text(), "/retry");
 
     // `//text` sends the text with one slash.
@@ -1169,7 +1208,7 @@ fn a_key_rebound_in_a_pane_works_there() {
     s.save.autosave = Some(PathBuf::from("/dev/null/lib/x.json"));
     let mut app = App::new(s);
     type_str(&mut app, "one");
-    assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+    assert!(no_counts(update(&mut app, key(KeyCode::Enter))).is_empty());
     type_str(&mut app, "two");
     assert_eq!(app.draft_text(), "one\ntwo", "Enter is a new line now");
     let (_, req) = the_send(&update(&mut app, ctrl('s')));
@@ -1200,10 +1239,11 @@ fn the_next_request_count_is_what_enter_sends() {
         exchange(&mut app, "what is a hamburger?", "A sandwich. 🍔");
         exchange(&mut app, "和薯條呢？", "也是食物。");
         type_str(&mut app, "and a third question");
-        update(&mut app, Event::Tick);
+        let fx = update(&mut app, Event::Tick);
+        settle(&mut app, fx);
         let shown = app
             .next_request_tokens()
-            .expect("counted within a tick for a short conversation");
+            .expect("counted in the background after a tick");
         let fx = update(&mut app, key(KeyCode::Enter));
         assert_eq!(sends(&fx).len(), 1);
         let reply = app.conv.messages.last().expect("the reply");
@@ -1250,4 +1290,136 @@ fn the_message_cursor_moves_between_messages_in_the_conversation_pane() {
     update(&mut app, key(KeyCode::Char('x')));
     assert_eq!(app.focus, chat_tui::app::Focus::Input);
     assert_eq!(app.draft_text(), "x");
+}
+
+// --- token counts, off the UI thread ----------------------------------------------------
+
+#[test]
+fn the_draft_is_counted_in_the_background_one_count_at_a_time() {
+    let mut app = App::new(start(Conversation::new("gpt-4o", Mode::Chat, Memory::Full)));
+    let counter = TokenCounter::for_model("gpt-4o");
+    let first = count_jobs(update(&mut app, key(KeyCode::Char('h'))));
+    assert_eq!(first.len(), 1, "a key asks for the draft's count");
+    assert_eq!(first[0].items.len(), 1);
+    assert!(matches!(first[0].items[0].0, CountOf::Draft { .. }));
+    assert_eq!(first[0].items[0].1, "h");
+    // Keys typed while it runs ask for nothing more.
+    for c in "i there".chars() {
+        let fx = update(&mut app, key(KeyCode::Char(c)));
+        assert!(count_jobs(fx).is_empty(), "{c:?} queued a count");
+    }
+    // The count of "h" comes back: the draft is "hi there" now, so it is dropped, and the
+    // draft as it is is asked for.
+    let first = first.into_iter().next().expect("a job");
+    let next = count_jobs(update(
+        &mut app,
+        Event::Msg(Msg::TokensCounted(first.run())),
+    ));
+    assert_eq!(app.tokens.draft, 0, "a stale count is not shown");
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].items[0].1, "hi there");
+    let next = next.into_iter().next().expect("a job");
+    let more = count_jobs(update(&mut app, Event::Msg(Msg::TokensCounted(next.run()))));
+    assert!(more.is_empty());
+    assert_eq!(app.tokens.draft, counter.count("hi there") as u64);
+    // An emptied draft is 0 at once, without a count.
+    for _ in 0.."hi there".len() {
+        let fx = update(&mut app, key(KeyCode::Backspace));
+        for job in count_jobs(fx) {
+            update(&mut app, Event::Msg(Msg::TokensCounted(job.run())));
+        }
+    }
+    assert!(app.draft_text().is_empty());
+    assert_eq!(app.tokens.draft, 0);
+}
+
+#[test]
+fn a_pasted_megabyte_is_counted_off_the_ui_thread() {
+    let mut app = App::new(start(Conversation::new("gpt-4o", Mode::Chat, Memory::Full)));
+    let text = "The quick brown fox jumps over the lazy dog. ".repeat(24_000);
+    let jobs = count_jobs(update(&mut app, Event::Paste(text.clone())));
+    assert_eq!(jobs.len(), 1, "the paste is counted in the background");
+    assert_eq!(jobs[0].items[0].1.len(), text.len());
+    assert_eq!(app.tokens.draft, 0, "not counted during update()");
+    let job = jobs.into_iter().next().expect("a job");
+    update(&mut app, Event::Msg(Msg::TokensCounted(job.run())));
+    assert_eq!(
+        app.tokens.draft,
+        TokenCounter::for_model("gpt-4o").count(&text) as u64
+    );
+}
+
+#[test]
+fn messages_are_counted_in_batches_and_the_estimate_waits_for_them() {
+    let mut conv = Conversation::new("gpt-4o", Mode::Chat, Memory::Full);
+    let para = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. ".repeat(350);
+    for i in 0..40 {
+        conv.push(Speaker::User, format!("question {i}: {para}"));
+    }
+    let mut app = App::new(start(conv));
+    assert_eq!(app.next_request_tokens(), None);
+    let mut batches = 0;
+    let mut jobs = count_jobs(update(&mut app, Event::Tick));
+    while let Some(job) = jobs.pop() {
+        assert!(jobs.is_empty(), "one batch at a time");
+        assert!(
+            job.bytes() <= chat_tui::app::tokens::BATCH_BYTES,
+            "{} bytes in a batch",
+            job.bytes()
+        );
+        assert_eq!(app.next_request_tokens(), None, "counting…");
+        batches += 1;
+        jobs = count_jobs(update(&mut app, Event::Msg(Msg::TokensCounted(job.run()))));
+    }
+    assert!(batches > 1, "{batches} batches");
+    let shown = app.next_request_tokens().expect("all counted");
+    let counter = TokenCounter::for_model("gpt-4o");
+    let expected: u64 = app
+        .conv
+        .messages
+        .iter()
+        .map(|m| 4 + counter.count(m.text()) as u64)
+        .sum::<u64>()
+        + 4 // the (empty) draft
+        + 3;
+    assert_eq!(shown, expected);
+}
+
+#[test]
+fn counts_for_a_conversation_no_longer_open_are_dropped() {
+    let mut conv = Conversation::new("gpt-4o", Mode::Chat, Memory::Full);
+    conv.push(Speaker::User, "the first conversation's only message");
+    let mut app = App::new(start(conv));
+    let job = count_jobs(update(&mut app, Event::Tick))
+        .into_iter()
+        .next()
+        .expect("a batch");
+    let mut other = Conversation::new("gpt-4o", Mode::Chat, Memory::Full);
+    other.push(Speaker::User, "x");
+    app.load_conversation(other, None);
+    // Message 1 of the new conversation must not take the old message 1's count.
+    let fx = count_jobs(update(&mut app, Event::Msg(Msg::TokensCounted(job.run()))));
+    assert_eq!(fx.len(), 1, "the new conversation's message is asked for");
+    assert_eq!(fx[0].items[0].1, "x");
+    let job = fx.into_iter().next().expect("a batch");
+    update(&mut app, Event::Msg(Msg::TokensCounted(job.run())));
+    // One message (4 + 1 token), the empty draft (4) and 3 that prime the reply.
+    assert_eq!(app.next_request_tokens(), Some(12));
+}
+
+#[test]
+fn a_sent_draft_gives_its_count_to_its_message() {
+    let mut app = App::new(start(Conversation::new("gpt-4o", Mode::Chat, Memory::Full)));
+    let fx = update(&mut app, Event::Paste("what is a hamburger?".into()));
+    let job = count_jobs(fx).into_iter().next().expect("a job");
+    update(&mut app, Event::Msg(Msg::TokensCounted(job.run())));
+    let fx = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(sends(&fx).len(), 1);
+    // Nothing left to count for the next request but the reply (streaming, not counted).
+    let asked: Vec<_> = count_jobs(update(&mut app, Event::Tick))
+        .into_iter()
+        .flat_map(|j| j.items)
+        .filter(|(of, _)| matches!(of, CountOf::Message { .. }))
+        .collect();
+    assert!(asked.is_empty(), "{asked:?}");
 }

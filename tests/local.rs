@@ -287,7 +287,7 @@ fn sigkill_of_chat_tui_takes_the_server_with_it() {
 
 /// SIGTERM (saves and quits) and a panic: the server goes either way.
 #[test]
-fn sigterm_and_a_panic_take_the_server_with_them() {
+fn sigterm_sighup_and_a_panic_take_the_server_with_them() {
     if skip_real() {
         return;
     }
@@ -306,6 +306,22 @@ fn sigterm_and_a_panic_take_the_server_with_them() {
     assert!(
         wait_gone(&[server], T).is_empty(),
         "the server outlived SIGTERM"
+    );
+
+    // SIGHUP (the terminal closed): saved, ended, and the server goes too.
+    let mut t = spawn(&["--local"], &[("XDG_DATA_HOME", &data)]);
+    t.wait_for("ready at 127.0.0.1", START);
+    let server = server_of(t.pid().unwrap());
+    let ok = Command::new("kill")
+        .args(["-HUP", &t.pid().unwrap().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    assert!(t.wait_exit(T).success());
+    assert!(
+        wait_gone(&[server], T).is_empty(),
+        "the server outlived SIGHUP"
     );
 
     let mut t = spawn(

@@ -28,6 +28,10 @@ struct Pasted {
     token: String,
     text: String,
 }
+/// A draft longer than this is shown without wrapping (long lines scroll sideways): the
+/// text area lays out every line again on each key, and word-wrapping a pasted megabyte
+/// takes hundreds of milliseconds a key; unwrapped, a few.
+pub const WRAP_MAX_BYTES: usize = 128 * 1024;
 
 /// The input box's state.
 pub struct Draft {
@@ -276,6 +280,7 @@ impl Draft {
             self.input.insert_str(&text);
             self.version += 1;
             self.pos = None;
+            self.fit_wrap();
             return true;
         }
         if self.paste_elements() == 0 {
@@ -310,6 +315,7 @@ impl Draft {
         self.input.insert_str(text);
         self.pastes.clear();
         self.version += 1;
+        self.fit_wrap();
     }
 
     /// A key the text area handles itself (editing, cursor movement); placeholder tokens
@@ -323,6 +329,7 @@ impl Draft {
         if self.input.input(key) {
             self.version += 1;
             self.pos = None;
+            self.fit_wrap();
         }
         if !self.pastes.is_empty() {
             self.snap_out_of_tokens();
@@ -348,12 +355,33 @@ impl Draft {
         self.pos = None;
         if chars <= PASTE_COLLAPSE_CHARS {
             self.input.insert_str(&text);
+            self.fit_wrap();
             return None;
         }
         let token = token_for(chars, self.pastes.len() + 1);
         self.input.insert_str(&token);
         self.pastes.push(Pasted { token, text });
+        self.fit_wrap();
         Some(chars)
+    }
+
+    /// Wrap the draft's lines, unless it is too long to wrap on every key
+    /// ([`WRAP_MAX_BYTES`]).
+    fn fit_wrap(&mut self) {
+        let bytes: usize = self.input.lines().iter().map(|l| l.len() + 1).sum();
+        let mode = if bytes > WRAP_MAX_BYTES {
+            WrapMode::None
+        } else {
+            WrapMode::WordOrGlyph
+        };
+        if self.input.wrap_mode() != mode {
+            self.input.set_wrap_mode(mode);
+        }
+    }
+
+    /// Whether the draft is shown wrapped (false for a very long one).
+    pub fn is_wrapped(&self) -> bool {
+        self.input.wrap_mode() != WrapMode::None
     }
 
     /// Show the cursor (when the input has focus) or not.
@@ -420,6 +448,20 @@ impl Draft {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_very_long_draft_is_not_wrapped() {
+        let mut d = Draft::new(Vec::new());
+        d.paste("short");
+        assert!(d.is_wrapped());
+        // A large paste is one element until it is expanded for editing.
+        d.paste(&"a line of a long paste\n".repeat(WRAP_MAX_BYTES / 20));
+        assert!(d.is_wrapped(), "an element is short");
+        assert!(d.expand_paste());
+        assert!(!d.is_wrapped(), "too long to wrap on every key");
+        d.set("short again");
+        assert!(d.is_wrapped());
+    }
 
     #[test]
     fn recall_walks_back_and_forth() {

@@ -17,6 +17,7 @@ pub mod params;
 mod results;
 pub mod selection;
 pub mod sessions;
+pub mod tokens;
 pub mod turn;
 
 use std::cell::RefCell;
@@ -27,11 +28,9 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 
 use crate::action::{Action, Effect, Msg, TurnId};
-use crate::api::types::Usage;
 use crate::chat::conversation::{Conversation, MessageId};
-use crate::chat::counts::TokenCache;
 use crate::chat::memory::{self, Budget};
-use crate::chat::tokens::{self, TokenCounter};
+use crate::chat::tokens::TokenCounter;
 use crate::keymap::{Context, Keymap};
 use crate::ui::conversation::ConversationView;
 
@@ -44,6 +43,7 @@ pub use overlay::Overlay;
 pub use params::ParamsPane;
 pub use selection::Selection;
 pub use sessions::{SessionsMode, SessionsPane};
+pub use tokens::Tokens;
 pub use turn::{InFlight, Purpose, Target, Turns};
 
 /// Which pane has the keyboard (when no panel is on top).
@@ -78,29 +78,6 @@ pub struct StatusLine {
     pub last_error: Option<String>,
     /// Frame of the busy spinner.
     pub spinner: usize,
-}
-
-/// Token counting and the context budget.
-#[derive(Clone, Debug)]
-pub struct Tokens {
-    /// Counts for messages that have none saved (never written into the conversation).
-    pub cache: TokenCache,
-    /// Local count of the draft.
-    pub draft: u64,
-    counted_draft: u64,
-    /// Usage over this session (all conversations).
-    pub session: Usage,
-    /// `context_window` from the config or flags.
-    pub window_override: Option<u64>,
-    /// The context window a server stated when it refused a request as too long.
-    pub learned_window: Option<u64>,
-    pub reply_reserve: Option<u64>,
-}
-
-impl Tokens {
-    pub fn counter(&self) -> &TokenCounter {
-        crate::chat::counts::MessageCounts::counter(&self.cache)
-    }
 }
 
 /// Where the app talks to.
@@ -236,15 +213,7 @@ impl App {
             params: ParamsPane::default(),
             overlay: None,
             status: StatusLine::default(),
-            tokens: Tokens {
-                cache: TokenCache::new(counter),
-                draft: 0,
-                counted_draft: 0,
-                session: Usage::default(),
-                window_override: start.context_window,
-                learned_window: None,
-                reply_reserve: start.reply_reserve,
-            },
+            tokens: Tokens::new(counter, start.context_window, start.reply_reserve),
             conn: Connection {
                 endpoint: start.endpoint,
                 stream: start.stream,
@@ -281,8 +250,7 @@ impl App {
     /// Count with the counter for `model` from now on; its tables load in the background.
     fn use_counter_for(&mut self, model: &str) -> Vec<Effect> {
         let counter = TokenCounter::for_model(model);
-        self.tokens.cache.set_counter(counter);
-        self.tokens.counted_draft = self.draft.version().wrapping_sub(1);
+        self.tokens.set_counter(counter);
         if counter.is_ready() {
             Vec::new()
         } else {
@@ -318,7 +286,7 @@ impl App {
         let window = t
             .window_override
             .or(t.learned_window)
-            .or_else(|| tokens::context_window(&self.conv.model))?;
+            .or_else(|| crate::chat::tokens::context_window(&self.conv.model))?;
         let reserve = t
             .reply_reserve
             .or(self.conv.params.max_tokens.map(u64::from))
@@ -333,9 +301,6 @@ impl App {
     /// The local count of what Enter would send now (the memory planner's own count), or
     /// `None` while messages it needs are still being counted.
     pub fn next_request_tokens(&self) -> Option<u64> {
-        if !self.tokens.counter().is_ready() {
-            return None;
-        }
         memory::next_request_tokens(&self.conv, &self.tokens.cache, self.tokens.draft)
     }
 
@@ -379,32 +344,10 @@ impl App {
             .collect()
     }
 
-    /// Count the messages the next request needs and the draft, for at most `budget` of
-    /// time. The counts go to the cache beside the conversation, never into it.
+    /// Count what the background counting would, here and now, for at most `budget` (for
+    /// tests and benchmarks; the app counts off the UI thread: `tokens::request`).
     pub fn count_pending(&mut self, budget: Duration) {
-        // Until the tokenizer has loaded (in the background), counting would stall the UI.
-        if !self.tokens.counter().is_ready() {
-            return;
-        }
-        let started = Instant::now();
-        let streaming = self.turns.replies();
-        let todo: Vec<_> = memory::uncounted(&self.conv, &self.tokens.cache)
-            .into_iter()
-            .filter(|m| !streaming.contains(&m.id))
-            .cloned()
-            .collect();
-        for m in &todo {
-            self.tokens.cache.count(m);
-            self.dirty = true;
-            if started.elapsed() >= budget {
-                break;
-            }
-        }
-        if self.tokens.counted_draft != self.draft.version() {
-            self.tokens.counted_draft = self.draft.version();
-            self.tokens.draft = self.tokens.counter().count(&self.draft.text()) as u64;
-            self.dirty = true;
-        }
+        tokens::count_now(self, budget);
     }
 
     /// The context keys are looked up in: the panel on top, else the focused pane.
@@ -543,6 +486,9 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
     };
     app.draft
         .show_cursor(app.focus == Focus::Input && app.overlay.is_none());
+    // A changed draft is counted in the background.
+    let mut fx = fx;
+    fx.extend(tokens::request(app, false));
     fx
 }
 
@@ -559,8 +505,8 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
         app.dirty = true;
     }
     local::on_tick(app);
-    app.count_pending(Duration::from_millis(3));
-    Vec::new()
+    // The messages the next request needs, counted in the background.
+    tokens::request(app, true)
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {

@@ -1,7 +1,9 @@
 //! The results of effects (`Msg`s) coming back: each goes to the part of the app it is for.
 
 use crate::action::{Effect, Msg};
-use crate::app::{App, Focus, NoticeKind, Overlay, Probe, custody, overlay, sessions, turn};
+use crate::app::{
+    App, Focus, NoticeKind, Overlay, Probe, custody, overlay, sessions, tokens, turn,
+};
 
 pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -37,8 +39,9 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
         },
         Msg::TokenizerReady => {
             app.dirty = true;
-            Vec::new()
+            tokens::request(app, true)
         }
+        Msg::TokensCounted(c) => tokens::counted(app, c),
         Msg::Saved {
             path,
             result,

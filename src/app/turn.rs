@@ -268,15 +268,21 @@ pub fn submit(app: &mut App) -> Vec<Effect> {
     if let Some(edit) = app.editing.take() {
         return crate::app::branches::send_edit(app, edit, &draft, text);
     }
+    // The message takes the draft's count, when it is of this text.
+    let count = app
+        .tokens
+        .draft_count(app.draft.version())
+        .filter(|_| text.len() == draft.len());
     app.draft.remember(&draft);
     app.draft.set("");
-    app.tokens.draft = 0;
+    app.tokens.sending(text.len(), count);
     send_user_message(app, text, None)
 }
 
 /// Append the user's message and ask for the reply. `suffix`: an `/insert`.
 pub fn send_user_message(app: &mut App, text: String, suffix: Option<String>) -> Vec<Effect> {
     let id = app.conv.push(Speaker::User, text);
+    crate::app::tokens::seed(app, id);
     let counter = *app.tokens.counter();
     if let Some(m) = app.conv.get_mut(id) {
         m.local_tokens = Some(counter.count(&m.content) as u64);

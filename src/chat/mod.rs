@@ -5,5 +5,6 @@ pub mod conversation;
 pub mod counts;
 pub mod memory;
 pub mod prompt;
+pub mod tokenizer;
 pub mod tokens;
 pub mod tree;

@@ -1,12 +1,12 @@
-//! Local token counts with tiktoken: the encoding chosen by model, and OpenAI's per-message
-//! accounting for chat requests. Unknown models are counted with cl100k and labelled an estimate.
+//! Local token counts: the encoding chosen by model, and OpenAI's per-message accounting for
+//! chat requests. Unknown models are counted with cl100k and labelled an estimate. The
+//! counting itself is [`crate::chat::tokenizer`] (tiktoken's counts from compact tables).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tiktoken_rs::CoreBPE;
-use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
-
 use crate::api::types::WireMessage;
+use crate::chat::tokenizer::Bpe;
 
 /// The BPE encodings chat-tui knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,14 +37,99 @@ impl Encoding {
         &READY[self as usize]
     }
 
-    fn bpe(self) -> &'static CoreBPE {
-        match self {
-            Encoding::O200k => tiktoken_rs::o200k_base_singleton(),
-            Encoding::Cl100k => tiktoken_rs::cl100k_base_singleton(),
-            Encoding::P50k => tiktoken_rs::p50k_base_singleton(),
-            Encoding::R50k => tiktoken_rs::r50k_base_singleton(),
-        }
+    /// The encoding's tables (read in place from the binary: nothing is built).
+    pub fn bpe(self) -> &'static Bpe {
+        static BPE: [OnceLock<Bpe>; 4] = [
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+            OnceLock::new(),
+        ];
+        BPE[self as usize].get_or_init(|| match self {
+            Encoding::O200k => Bpe::o200k(),
+            Encoding::Cl100k => Bpe::cl100k(),
+            Encoding::P50k => Bpe::p50k(),
+            Encoding::R50k => Bpe::r50k(),
+        })
     }
+}
+
+/// tiktoken's model table (`tiktoken_rs::tokenizer`): exact names first.
+const MODELS: &[(&str, Encoding)] = &[
+    ("o1", Encoding::O200k),
+    ("o3", Encoding::O200k),
+    ("o4-mini", Encoding::O200k),
+    ("gpt-5", Encoding::O200k),
+    ("gpt-4.1", Encoding::O200k),
+    ("gpt-4o", Encoding::O200k),
+    ("gpt-4", Encoding::Cl100k),
+    ("gpt-3.5-turbo", Encoding::Cl100k),
+    ("gpt-3.5", Encoding::Cl100k),
+    ("gpt-35-turbo", Encoding::Cl100k),
+    ("davinci-002", Encoding::Cl100k),
+    ("babbage-002", Encoding::Cl100k),
+    ("text-embedding-ada-002", Encoding::Cl100k),
+    ("text-embedding-3-small", Encoding::Cl100k),
+    ("text-embedding-3-large", Encoding::Cl100k),
+    ("text-davinci-003", Encoding::P50k),
+    ("text-davinci-002", Encoding::P50k),
+    ("text-davinci-001", Encoding::R50k),
+    ("text-curie-001", Encoding::R50k),
+    ("text-babbage-001", Encoding::R50k),
+    ("text-ada-001", Encoding::R50k),
+    ("davinci", Encoding::R50k),
+    ("curie", Encoding::R50k),
+    ("babbage", Encoding::R50k),
+    ("ada", Encoding::R50k),
+    ("code-davinci-002", Encoding::P50k),
+    ("code-davinci-001", Encoding::P50k),
+    ("code-cushman-002", Encoding::P50k),
+    ("code-cushman-001", Encoding::P50k),
+    ("davinci-codex", Encoding::P50k),
+    ("cushman-codex", Encoding::P50k),
+    ("text-davinci-edit-001", Encoding::P50k),
+    ("code-davinci-edit-001", Encoding::P50k),
+    ("text-similarity-davinci-001", Encoding::R50k),
+    ("text-similarity-curie-001", Encoding::R50k),
+    ("text-similarity-babbage-001", Encoding::R50k),
+    ("text-similarity-ada-001", Encoding::R50k),
+    ("text-search-davinci-doc-001", Encoding::R50k),
+    ("text-search-curie-doc-001", Encoding::R50k),
+    ("text-search-babbage-doc-001", Encoding::R50k),
+    ("text-search-ada-doc-001", Encoding::R50k),
+    ("code-search-babbage-code-001", Encoding::R50k),
+    ("code-search-ada-code-001", Encoding::R50k),
+    ("gpt2", Encoding::R50k),
+    ("gpt-2", Encoding::R50k),
+];
+
+/// tiktoken's model prefixes, after the exact names.
+const MODEL_PREFIXES: &[(&str, Encoding)] = &[
+    ("o1-", Encoding::O200k),
+    ("o3-", Encoding::O200k),
+    ("o4-mini-", Encoding::O200k),
+    ("gpt-5", Encoding::O200k),
+    ("gpt-4.5-", Encoding::O200k),
+    ("gpt-4.1-", Encoding::O200k),
+    ("chatgpt-4o-", Encoding::O200k),
+    ("gpt-4o-", Encoding::O200k),
+    ("gpt-4-", Encoding::Cl100k),
+    ("gpt-3.5-turbo-", Encoding::Cl100k),
+    ("gpt-35-turbo-", Encoding::Cl100k),
+    ("gpt-oss-", Encoding::O200k),
+    ("codex-mini", Encoding::O200k),
+];
+
+/// tiktoken's choice for `name` (already without a provider prefix).
+fn tiktoken_encoding(name: &str) -> Option<Encoding> {
+    if let Some(rest) = name.strip_prefix("ft:") {
+        return tiktoken_encoding(rest.split(':').next().unwrap_or(rest));
+    }
+    MODELS
+        .iter()
+        .find(|(m, _)| name == *m)
+        .or_else(|| MODEL_PREFIXES.iter().find(|(p, _)| name.starts_with(p)))
+        .map(|(_, e)| *e)
 }
 
 /// Counts tokens for one model.
@@ -71,13 +156,8 @@ impl TokenCounter {
             encoding,
             estimate: false,
         };
-        if let Some(t) = get_tokenizer(&name) {
-            return known(match t {
-                Tokenizer::O200kBase | Tokenizer::O200kHarmony => Encoding::O200k,
-                Tokenizer::Cl100kBase => Encoding::Cl100k,
-                Tokenizer::P50kBase | Tokenizer::P50kEdit => Encoding::P50k,
-                Tokenizer::R50kBase | Tokenizer::Gpt2 => Encoding::R50k,
-            });
+        if let Some(e) = tiktoken_encoding(&name) {
+            return known(e);
         }
         let starts = |p: &[&str]| p.iter().any(|x| name.starts_with(x));
         if starts(&[
@@ -143,7 +223,7 @@ impl TokenCounter {
         if text.is_empty() {
             return 0;
         }
-        self.encoding.bpe().encode_ordinary(text).len()
+        self.encoding.bpe().count(text)
     }
 
     /// A chat request: 3 tokens per message plus its role and content, and 3 that prime
@@ -156,7 +236,8 @@ impl TokenCounter {
             + 3
     }
 
-    /// Load the encoding's tables now (they load lazily on first use, which takes a while).
+    /// Map the encoding's tables now (nothing is built: they are read in place, paged in as
+    /// counting touches them).
     pub fn warm_up(&self) {
         let _ = self.encoding.bpe();
         self.encoding.ready_flag().store(true, Ordering::Release);
@@ -214,10 +295,12 @@ mod tests {
     fn the_tutorials_hamburger_is_three_gpt2_tokens() {
         let c = TokenCounter::for_model("davinci");
         assert_eq!(c.encoding(), Encoding::R50k);
-        assert_eq!(
-            Encoding::R50k.bpe().encode_ordinary("hamburger"),
-            vec![2763, 6236, 1362]
-        );
+        let bpe = Encoding::R50k.bpe();
+        let ranks: Vec<_> = ["ham", "bur", "ger"]
+            .iter()
+            .map(|t| bpe.rank(t.as_bytes()))
+            .collect();
+        assert_eq!(ranks, vec![Some(2763), Some(6236), Some(1362)]);
         assert_eq!(c.count("hamburger"), 3);
     }
 
@@ -255,6 +338,76 @@ mod tests {
         assert!(local.is_estimate());
         assert_eq!(local.label(), "cl100k_base (estimate)");
         assert!(!TokenCounter::for_model("gpt-4o").is_estimate());
+    }
+
+    #[test]
+    fn models_choose_tiktokens_encodings() {
+        use tiktoken_rs::tokenizer::{Tokenizer, get_tokenizer};
+        let models = [
+            "gpt-4o",
+            "gpt-4o-2024-08-06",
+            "gpt-4o-mini",
+            "chatgpt-4o-latest",
+            "gpt-4.1",
+            "gpt-4.1-nano",
+            "gpt-4.5-preview",
+            "gpt-5",
+            "gpt-5-mini",
+            "gpt-5.2-codex",
+            "o1",
+            "o1-mini",
+            "o3",
+            "o3-mini",
+            "o4-mini",
+            "o4-mini-high",
+            "gpt-oss-20b",
+            "codex-mini-latest",
+            "gpt-4",
+            "gpt-4-0613",
+            "gpt-4-32k",
+            "gpt-4-turbo",
+            "gpt-3.5-turbo",
+            "gpt-3.5",
+            "gpt-3.5-turbo-16k",
+            "gpt-35-turbo",
+            "gpt-35-turbo-16k",
+            "davinci-002",
+            "babbage-002",
+            "text-embedding-ada-002",
+            "text-embedding-3-small",
+            "text-embedding-3-large",
+            "text-davinci-003",
+            "text-davinci-002",
+            "text-davinci-001",
+            "text-curie-001",
+            "text-babbage-001",
+            "text-ada-001",
+            "davinci",
+            "curie",
+            "babbage",
+            "ada",
+            "code-davinci-002",
+            "code-cushman-001",
+            "davinci-codex",
+            "text-davinci-edit-001",
+            "code-davinci-edit-001",
+            "text-similarity-ada-001",
+            "code-search-ada-code-001",
+            "gpt2",
+            "gpt-2",
+            "ft:gpt-4o-mini:org::abc",
+            "ft:davinci-002:org",
+            "llama3.2",
+        ];
+        for m in models {
+            let theirs = get_tokenizer(m).map(|t| match t {
+                Tokenizer::O200kBase | Tokenizer::O200kHarmony => Encoding::O200k,
+                Tokenizer::Cl100kBase => Encoding::Cl100k,
+                Tokenizer::P50kBase | Tokenizer::P50kEdit => Encoding::P50k,
+                Tokenizer::R50kBase | Tokenizer::Gpt2 => Encoding::R50k,
+            });
+            assert_eq!(tiktoken_encoding(m), theirs, "{m}");
+        }
     }
 
     #[test]

@@ -9,10 +9,11 @@ use tokio::sync::mpsc;
 
 use crate::action::{Effect, Msg};
 use crate::api::client::{Client, ClientConfig};
+use crate::config::Settings;
 use crate::runtime::claims::{self, Opened, Shared};
 use crate::runtime::clipboard::{self, Mux, Native};
+use crate::runtime::counting::Counting;
 use crate::runtime::local::LocalRunner;
-use crate::config::Settings;
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
@@ -22,6 +23,7 @@ use crate::store::library::{Entry, Library};
 pub struct Effects {
     worker: Worker,
     saver: Saver,
+    counting: Counting,
     tx: mpsc::UnboundedSender<Msg>,
     listings: Arc<Listings>,
     claims: Shared,
@@ -108,6 +110,7 @@ impl Effects {
             worker: Worker::new(client, tx.clone()),
             saver: Saver::start(tx.clone(), claims.clone()),
             local: LocalRunner::new(tx.clone()),
+            counting: Counting::new(tx.clone()),
             tx,
             listings: Arc::new(Listings::default()),
             claims,
@@ -266,6 +269,7 @@ impl Effects {
                     let _ = tx.send(Msg::TokenizerReady);
                 });
             }
+            Effect::CountTokens(job) => self.counting.count(job),
             Effect::UseServer { base_url, name } => {
                 let cfg = ClientConfig {
                     base_url,

@@ -48,12 +48,13 @@ pub async fn run(
 ) -> anyhow::Result<Ended> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut effects = Effects::new(client, tx.clone(), claims, profiles);
-    // The highlighter loads off the UI path (the tokenizer comes with the start effects).
-    std::thread::spawn(crate::ui::markdown::warm_up);
+    // Syntax highlighting loads when a code block is first drawn (syntect keeps each
+    // language's rules packed until it is used); the tokenizer with the start effects.
     if probe_local {
         tokio::spawn(crate::runtime::probe::local_servers(tx.clone()));
     }
-    let mut pending: Vec<Effect> = app.start_effects();
+    // The start effects wait for the first frame (nothing before it but the screen).
+    let mut pending: Vec<Effect> = Vec::new();
     let mut events = Input::start();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -68,6 +69,7 @@ pub async fn run(
     // Set when the terminal is gone; `failure`: an error of a terminal still there.
     let mut hangup = false;
     let mut failure: Option<anyhow::Error> = None;
+    let mut first_frame = true;
     'run: loop {
         let mut handed_over: Vec<Msg> = Vec::new();
         for fx in pending.drain(..) {
@@ -118,6 +120,10 @@ pub async fn run(
             }
             app.dirty = false;
             last_draw = Instant::now();
+            if std::mem::take(&mut first_frame) {
+                // The first screen is up: now the start-up work (the tokenizer's).
+                pending.extend(app.start_effects());
+            }
         }
         input_pending = false;
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);

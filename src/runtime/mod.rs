@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod clipboard;
+pub mod counting;
 pub mod effects;
 pub mod event_loop;
 pub mod handover;

@@ -24,8 +24,10 @@ pub(super) fn themes() -> &'static ThemeSet {
     THEMES.get_or_init(ThemeSet::load_defaults)
 }
 
-/// Load the syntax definitions and highlighting themes (tens of milliseconds). Call it from
-/// a background thread at startup so the first code block does not stall a frame.
+/// Load the syntax definitions and highlighting themes now. The app does not: they load
+/// when the first code block is drawn (the definitions' index, a few milliseconds; each
+/// language's rules stay packed until a block of that language is highlighted). Benchmarks
+/// call this to leave the loading out of their measure.
 pub fn warm_up() {
     syntaxes();
     themes();

@@ -1,0 +1,154 @@
+//! Lays out the BPE vocabularies of the four OpenAI encodings chat-tui counts with, in the
+//! compact form `src/chat/tokenizer` reads in place (one byte arena, an offset per rank and
+//! an open-addressing rank table), and the Unicode classes its pre-tokenizer needs.
+//!
+//! The vocabularies come from tiktoken-rs (a build dependency: it embeds OpenAI's
+//! `.tiktoken` files, so nothing is downloaded); the classes from regex-syntax, the tables
+//! tiktoken's regular expressions use. Both are checked against tiktoken-rs by the tests.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+#[path = "src/chat/tokenizer/hash.rs"]
+mod hash;
+
+/// An encoding's name and how to load it.
+type Encoding = (&'static str, fn() -> tiktoken_rs::CoreBPE);
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/chat/tokenizer/hash.rs");
+    let out = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
+    let out = Path::new(&out);
+    let encodings: [Encoding; 4] = [
+        ("o200k_base", || tiktoken_rs::o200k_base().expect("o200k")),
+        ("cl100k_base", || {
+            tiktoken_rs::cl100k_base().expect("cl100k")
+        }),
+        ("p50k_base", || tiktoken_rs::p50k_base().expect("p50k")),
+        ("r50k_base", || tiktoken_rs::r50k_base().expect("r50k")),
+    ];
+    for (name, load) in encodings {
+        let bpe = load();
+        let blob = layout(&tokens_of(&bpe));
+        std::fs::write(out.join(format!("{name}.bpe")), blob).expect("write vocabulary");
+    }
+    std::fs::write(out.join("unicode_classes.rs"), classes()).expect("write classes");
+}
+
+/// Every ordinary token's bytes, indexed by rank (special tokens and gaps are empty).
+fn tokens_of(bpe: &tiktoken_rs::CoreBPE) -> Vec<Vec<u8>> {
+    let special: Vec<u32> = bpe
+        .special_tokens()
+        .iter()
+        .flat_map(|s| bpe.encode_with_special_tokens(s))
+        .collect();
+    let mut tokens: Vec<Vec<u8>> = Vec::new();
+    let mut misses = 0;
+    let mut rank = 0u32;
+    while misses < 4096 {
+        match bpe.decode_bytes(&[rank]) {
+            Ok(b) if !special.contains(&rank) => {
+                tokens.resize(rank as usize, Vec::new());
+                tokens.push(b);
+                misses = 0;
+            }
+            _ => misses += 1,
+        }
+        rank += 1;
+    }
+    tokens
+}
+
+/// The blob: a header (ranks, table bits, rank bits, arena length), the offsets (ranks + 1),
+/// the table, the arena; little-endian u32s.
+fn layout(tokens: &[Vec<u8>]) -> Vec<u8> {
+    let n = tokens.len();
+    // Slots hold rank + 1 (0 is empty) in the low bits, a tag of the hash above them.
+    let rank_bits = usize::BITS - n.leading_zeros();
+    let mut table_bits = 1;
+    while (1usize << table_bits) * 4 < n * 5 {
+        table_bits += 1;
+    }
+    let size = 1usize << table_bits;
+    let mut table = vec![0u32; size];
+    let mut offsets = Vec::with_capacity(n + 1);
+    let mut arena = Vec::new();
+    for (rank, t) in tokens.iter().enumerate() {
+        offsets.push(arena.len() as u32);
+        arena.extend_from_slice(t);
+        if t.is_empty() {
+            continue;
+        }
+        let h = hash::hash(t);
+        let tag = (h as u32) & (u32::MAX >> rank_bits);
+        let mut i = (h >> (64 - table_bits)) as usize;
+        while table[i] != 0 {
+            i = (i + 1) & (size - 1);
+        }
+        table[i] = (tag << rank_bits) | (rank as u32 + 1);
+    }
+    offsets.push(arena.len() as u32);
+    let mut blob = Vec::new();
+    for v in [n as u32, table_bits, rank_bits, arena.len() as u32]
+        .into_iter()
+        .chain(offsets)
+        .chain(table)
+    {
+        blob.extend_from_slice(&v.to_le_bytes());
+    }
+    blob.extend_from_slice(&arena);
+    blob
+}
+
+/// Runs of code points with the same classes, as Rust source: `L`, `N`, `S` (`\s`),
+/// `A` (`[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`) and `B` (`[\p{Ll}\p{Lm}\p{Lo}\p{M}]`).
+fn classes() -> String {
+    let mut bits = vec![0u8; 0x11_0000];
+    for (bit, pat) in [
+        (1u8, r"\p{L}"),
+        (2, r"\p{N}"),
+        (4, r"\s"),
+        (8, r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]"),
+        (16, r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]"),
+    ] {
+        let hir = regex_syntax::Parser::new()
+            .parse(pat)
+            .expect("a valid class");
+        let regex_syntax::hir::HirKind::Class(regex_syntax::hir::Class::Unicode(class)) =
+            hir.kind()
+        else {
+            panic!("{pat} is not a Unicode class");
+        };
+        for r in class.ranges() {
+            for c in u32::from(r.start())..=u32::from(r.end()) {
+                bits[c as usize] |= bit;
+            }
+        }
+    }
+    let mut starts = Vec::new();
+    let mut values = Vec::new();
+    for (c, &b) in bits.iter().enumerate() {
+        if values.last() != Some(&b) {
+            starts.push(c as u32);
+            values.push(b);
+        }
+    }
+    let mut s = String::from("// Generated by build.rs from regex-syntax's Unicode tables.\n");
+    let _ = writeln!(
+        s,
+        "pub(super) static ASCII: [u8; 128] = {:?};",
+        &bits[..128]
+    );
+    let _ = writeln!(
+        s,
+        "pub(super) static RUN_STARTS: [u32; {}] = {starts:?};",
+        starts.len()
+    );
+    let _ = writeln!(
+        s,
+        "pub(super) static RUN_CLASSES: [u8; {}] = {values:?};",
+        values.len()
+    );
+    s
+}
