@@ -904,6 +904,7 @@ fn a_transcript_repaired_on_reading_is_reported_and_not_saved_until_changed() {
         Event::Msg(Msg::Opened {
             path: PathBuf::from("/tmp/hand-edited.json"),
             result: Ok(Box::new(read)),
+            held: None,
         }),
     );
     assert_eq!(saves(&fx), 0, "opening writes nothing");

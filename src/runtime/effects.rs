@@ -9,10 +9,10 @@ use tokio::sync::mpsc;
 
 use crate::action::{Effect, Msg};
 use crate::api::client::{Client, ClientConfig};
+use crate::config::Settings;
 use crate::runtime::claims::{self, Opened, Shared};
 use crate::runtime::clipboard::{self, Mux, Native};
 use crate::runtime::local::LocalRunner;
-use crate::config::Settings;
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
@@ -186,6 +186,7 @@ impl Effects {
                     path,
                     result,
                     explicit: true,
+                    markdown: true,
                 }
             }),
             Effect::Cancel { turn } => self.worker.cancel(turn),
