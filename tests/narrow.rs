@@ -60,7 +60,7 @@ fn exchange(app: &mut App, prompt: &str, reply: &str, usage: Option<(u64, u64)>)
         app,
         Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
-    let turn = app.turn.as_ref().unwrap().id;
+    let turn = app.turns.first().unwrap().id;
     let mut events = vec![
         StreamEvent::Delta {
             index: 0,

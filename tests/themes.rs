@@ -53,7 +53,7 @@ fn with_reply() -> App {
         &mut app,
         Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
-    let turn = app.turn.as_ref().unwrap().id;
+    let turn = app.turns.first().unwrap().id;
     for event in [
         StreamEvent::Delta {
             index: 0,

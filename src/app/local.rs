@@ -166,7 +166,7 @@ pub fn stop(app: &mut App) -> Vec<Effect> {
         Phase::Working(_) => cancel(app).unwrap_or_default(),
         Phase::Running(_) => {
             let mut fx = Vec::new();
-            if let Some(cur) = app.turn.take() {
+            for cur in app.turns.take_all() {
                 fx.push(Effect::Cancel { turn: cur.id });
                 if let Some(reply) = cur.reply()
                     && let Some(m) = app.conv.get_mut(reply)
@@ -354,35 +354,40 @@ fn ready(app: &mut App, info: ServerInfo) -> Vec<Effect> {
 /// already ended as cut off or failed — its error said less than this).
 fn fail_reply(app: &mut App, error: &str, since: Instant) -> Vec<Effect> {
     let mut fx = Vec::new();
-    let reply = match app.turn.take() {
-        Some(cur) => {
-            fx.push(Effect::Cancel { turn: cur.id });
-            cur.reply()
-        }
-        None => {
-            let started = chrono::Utc::now()
-                - chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
-            app.conv
-                .messages
-                .iter()
-                .rev()
-                .find(|m| m.speaker == Speaker::Assistant)
-                .filter(|m| {
-                    matches!(m.status, Status::Incomplete | Status::Failed { .. })
-                        && m.finished.is_some_and(|f| f >= started)
-                })
-                .map(|m| m.id)
-        }
+    let mut in_flight = Vec::new();
+    for cur in app.turns.take_all() {
+        fx.push(Effect::Cancel { turn: cur.id });
+        in_flight.extend(cur.reply());
+    }
+    let replies = if !in_flight.is_empty() {
+        in_flight
+    } else {
+        let started =
+            chrono::Utc::now() - chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
+        app.conv
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.speaker == Speaker::Assistant)
+            .filter(|m| {
+                matches!(m.status, Status::Incomplete | Status::Failed { .. })
+                    && m.finished.is_some_and(|f| f >= started)
+            })
+            .map(|m| m.id)
+            .into_iter()
+            .collect()
     };
-    let Some(id) = reply else {
+    if replies.is_empty() {
         return fx;
-    };
-    if let Some(m) = app.conv.get_mut(id) {
-        m.status = Status::Failed {
-            error: error.to_string(),
-        };
-        m.finished = Some(chrono::Utc::now());
-        m.touch();
+    }
+    for id in replies {
+        if let Some(m) = app.conv.get_mut(id) {
+            m.status = Status::Failed {
+                error: error.to_string(),
+            };
+            m.finished = Some(chrono::Utc::now());
+            m.touch();
+        }
     }
     app.status.last_error = Some(error.to_string());
     fx.extend(app.save_effect());

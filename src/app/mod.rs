@@ -36,8 +36,8 @@ use crate::ui::conversation::ConversationView;
 
 pub use branches::{BranchesPane, Editing};
 pub use command::CommandError;
-pub use custody::{Custody, HeldPanel, ReadOnly};
 pub use compare::ComparePane;
+pub use custody::{Custody, HeldPanel, ReadOnly};
 pub use draft::Draft;
 pub use overlay::Overlay;
 pub use params::ParamsPane;

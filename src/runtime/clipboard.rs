@@ -152,7 +152,8 @@ type Maker = Box<dyn Fn() -> Box<dyn SystemClipboard> + Send>;
 /// The system clipboard's thread.
 pub struct Native {
     tx: std_mpsc::Sender<Job>,
-    /// When the job under way started (None: idle).
+    /// Since when a copy has been waiting for the clipboard: sent and not answered yet
+    /// (None: idle). Marked when sent, so a thread slow to even start counts as stuck.
     busy_since: Arc<Mutex<Option<Instant>>>,
     timeout: Duration,
 }
@@ -192,6 +193,9 @@ impl Native {
             Err("still no answer to an earlier copy".to_string())
         } else {
             let (reply, rx) = oneshot::channel();
+            if let Ok(mut b) = self.busy_since.lock() {
+                b.get_or_insert_with(Instant::now);
+            }
             self.tx
                 .send(Job::Set { text, reply })
                 .map(|_| rx)
@@ -222,9 +226,6 @@ fn serve(make: Maker, rx: std_mpsc::Receiver<Job>, busy: Arc<Mutex<Option<Instan
     while let Ok(job) = rx.recv() {
         match job {
             Job::Set { text, reply } => {
-                if let Ok(mut b) = busy.lock() {
-                    *b = Some(Instant::now());
-                }
                 let result = match catch_unwind(AssertUnwindSafe(|| cb.set_text(&text))) {
                     Ok(r) => r,
                     Err(panic) => {

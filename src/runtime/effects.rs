@@ -189,6 +189,7 @@ impl Effects {
                     path,
                     result,
                     explicit: true,
+                    markdown: true,
                 }
             }),
             Effect::Cancel { turn } => self.worker.cancel(turn),

@@ -182,6 +182,21 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             "No API key or server is configured yet.",
             theme.warning,
         )));
+        match &app.conn.probe {
+            Probe::Off => {}
+            Probe::Looking => lines.push(Line::from(Span::styled(
+                "Looking for Ollama (11434) and llama.cpp (8080) on this machine…",
+                theme.dim,
+            ))),
+            Probe::Found { name, url } => lines.push(Line::from(Span::styled(
+                format!("Found {} at {}.", sanitize(name), sanitize(url)),
+                theme.ok,
+            ))),
+            Probe::NotFound => lines.push(Line::from(Span::styled(
+                "No local server found (looked for Ollama on port 11434 and llama.cpp on 8080).",
+                theme.dim,
+            ))),
+        }
         lines.push(Line::from(
             "  • OpenAI: export OPENAI_API_KEY=sk-... (or api_key_cmd in the config)",
         ));
@@ -199,21 +214,6 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(no config directory)".into());
         lines.push(Line::from(format!("  • Config file: {cfg}")));
-    }
-    match &app.conn.probe {
-        Probe::Off => {}
-        Probe::Looking => lines.push(Line::from(Span::styled(
-            "Looking for Ollama (11434) and llama.cpp (8080) on this machine…",
-            theme.dim,
-        ))),
-        Probe::Found { name, url } => lines.push(Line::from(Span::styled(
-            format!("Found {} at {}.", sanitize(name), sanitize(url)),
-            theme.ok,
-        ))),
-        Probe::NotFound => lines.push(Line::from(Span::styled(
-            "No local server found (looked for Ollama on port 11434 and llama.cpp on 8080).",
-            theme.dim,
-        ))),
     }
     lines
 }
