@@ -14,7 +14,7 @@
 
 use crate::action::Effect;
 use crate::api::types::Usage;
-use crate::app::{App, InFlight};
+use crate::app::App;
 use crate::chat::conversation::MessageId;
 use crate::chat::counts::{CountJob, CountOf, Counted, MessageCounts, TokenCache};
 use crate::chat::memory;
