@@ -1114,3 +1114,30 @@ proptest! {
         prop_assert_eq!(prompts(&a), prompts(&b));
     }
 }
+
+/// Copying follows the version shown: `/copy` and `y` take the selected version's text,
+/// not the newest one.
+#[test]
+fn copy_takes_the_version_shown() {
+    let mut app = new_app();
+    exchange(&mut app, "q", "the first answer");
+    let (turn, _) = the_send(&enter(&mut app, "/retry"));
+    answer(&mut app, turn, "the second answer");
+    let copied = |fx: &[Effect]| -> Vec<String> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::Copy { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(copied(&enter(&mut app, "/copy")), ["the second answer"]);
+    update(&mut app, alt(KeyCode::Left));
+    assert_eq!(path(&app), ["U:q", "A:the first answer"]);
+    assert_eq!(copied(&enter(&mut app, "/copy")), ["the first answer"]);
+    focus_text(&mut app, "the first answer");
+    assert_eq!(
+        copied(&update(&mut app, key(KeyCode::Char('y')))),
+        ["the first answer"]
+    );
+}

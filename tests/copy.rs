@@ -68,9 +68,13 @@ fn key(code: KeyCode) -> Event {
     Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
+/// Enter on `line`: the effects, less the background token counts (`Effect::CountTokens`).
 fn command(app: &mut App, line: &str) -> Vec<Effect> {
     app.set_draft(line);
     update(app, key(KeyCode::Enter))
+        .into_iter()
+        .filter(|e| !matches!(e, Effect::CountTokens(_)))
+        .collect()
 }
 
 /// The one Copy among `fx`: (text, what).

@@ -283,6 +283,12 @@ fn the_sessions_browser_offers_the_choice_for_a_conversation_open_elsewhere() {
     let home = Home::new();
     let mut a = home.tui(&srv, &[]);
     chat(&mut a, "held by A");
+    // A's autosave lands just after the reply is on screen.
+    wait_until("A's autosave", T, || {
+        home.transcripts()
+            .iter()
+            .any(|p| std::fs::read_to_string(p).is_ok_and(|s| s.contains("echo: held by A")))
+    });
     let mut b = home.tui(&srv, &[]);
     b.key(Key::Ctrl('o'));
     wait_text(&mut b, "held by A");
