@@ -10,7 +10,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::api::error::ApiError;
-use crate::api::types::{Outcome, Request, StreamEvent};
+use crate::api::server::{ExactCount, ServerInfo, ServerKind};
+use crate::api::types::{Outcome, Prompt, Request, StreamEvent};
 use crate::chat::conversation::Conversation;
 use crate::chat::tokens::TokenCounter;
 use crate::store::library::Entry;
@@ -94,6 +95,8 @@ pub enum Action {
     No,
     /// Close the panel (or stop editing).
     Close,
+    /// Show or hide the selected reply's reasoning ("thinking").
+    ToggleReasoning,
 }
 
 impl Action {
@@ -133,6 +136,7 @@ impl Action {
         Action::Yes,
         Action::No,
         Action::Close,
+        Action::ToggleReasoning,
     ];
 
     pub fn name(self) -> String {
@@ -183,6 +187,7 @@ impl Action {
             Action::Yes => "yes",
             Action::No => "no",
             Action::Close => "close the panel / stop editing",
+            Action::ToggleReasoning => "show / hide the reply's reasoning (thinking)",
         }
     }
 
@@ -217,6 +222,7 @@ impl Action {
             Action::Yes => "yes",
             Action::No => "no",
             Action::Close => "close",
+            Action::ToggleReasoning => "thinking",
         }
     }
 }
@@ -269,6 +275,17 @@ pub enum Msg {
         title: String,
         result: Result<(), String>,
     },
+    /// What the server said about itself and `model` (`Effect::ProbeServer`).
+    ServerProbed {
+        model: String,
+        result: Result<ServerInfo, String>,
+    },
+    /// Exact token counts from the server's tokenizer (`Effect::CountTokens`); a newer
+    /// generation supersedes an older one.
+    TokensCounted {
+        generation: u64,
+        result: Result<ExactCount, String>,
+    },
 }
 
 /// Work `update()` asks the runtime to do. Each result comes back as a [`Msg`].
@@ -315,6 +332,18 @@ pub enum Effect {
     LoadTokenizer(TokenCounter),
     /// Talk to another server from now on (`Msg::ServerChanged`).
     UseServer { base_url: String, name: String },
+    /// Ask the server what it is and `model`'s context window (`Msg::ServerProbed`);
+    /// `more`: also try Ollama's and LM Studio's endpoints.
+    ProbeServer { model: String, more: bool },
+    /// Count `prompt` (the next request) and `draft` with the server's tokenizer
+    /// (`Msg::TokensCounted`).
+    CountTokens {
+        generation: u64,
+        kind: ServerKind,
+        model: String,
+        prompt: Prompt,
+        draft: String,
+    },
     /// Leave the event loop (after the pending saves).
     Quit,
 }

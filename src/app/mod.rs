@@ -11,6 +11,7 @@ pub mod draft;
 pub mod overlay;
 pub mod params;
 mod results;
+pub mod server;
 pub mod sessions;
 pub mod turn;
 
@@ -144,6 +145,8 @@ pub struct App {
     pub overlay: Option<Overlay>,
     pub status: StatusLine,
     pub tokens: Tokens,
+    /// What the server knows, what the model accepts, what replies cost.
+    pub server: server::ServerState,
     pub conn: Connection,
     pub save: SaveTarget,
     last_stream_save: Instant,
@@ -207,6 +210,7 @@ impl App {
                 learned_window: None,
                 reply_reserve: start.reply_reserve,
             },
+            server: server::ServerState::default(),
             conn: Connection {
                 endpoint: start.endpoint,
                 stream: start.stream,
@@ -222,9 +226,12 @@ impl App {
         }
     }
 
-    /// The effects to run once at start (loading the token counter's tables).
+    /// The effects to run once at start (loading the token counter's tables, asking the
+    /// server about itself).
     pub fn start_effects(&self) -> Vec<Effect> {
-        vec![Effect::LoadTokenizer(*self.tokens.counter())]
+        let mut fx = vec![Effect::LoadTokenizer(*self.tokens.counter())];
+        fx.extend(server::start_effects(self));
+        fx
     }
 
     /// Count with the counter for `model` from now on; its tables load in the background.
@@ -261,12 +268,15 @@ impl App {
         self.draft.set(text);
     }
 
-    /// The context budget for the current model.
+    /// The context budget for the current model: the configured window, else the one a
+    /// server stated when it refused a request, else the one it states when asked, else the
+    /// known window of the model.
     pub fn budget(&self) -> Option<Budget> {
         let t = &self.tokens;
         let window = t
             .window_override
             .or(t.learned_window)
+            .or_else(|| server::context_window(self).map(|(n, _)| n))
             .or_else(|| tokens::context_window(&self.conv.model))?;
         let reserve = t
             .reply_reserve
@@ -367,7 +377,8 @@ impl App {
         file: Option<PathBuf>,
     ) -> Vec<Effect> {
         adopt_model(&mut conv, &self.conv.model);
-        let fx = self.use_counter_for(&conv.model);
+        let other_model = conv.model != self.conv.model;
+        let mut fx = self.use_counter_for(&conv.model);
         self.tokens.cache.clear();
         self.conv = conv;
         self.save.file = file;
@@ -380,6 +391,9 @@ impl App {
         self.view = RefCell::new(view);
         self.status.last_error = None;
         self.dirty = true;
+        if other_model {
+            fx.extend(server::model_changed(self));
+        }
         fx
     }
 }
@@ -453,7 +467,7 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
         app.dirty = true;
     }
     app.count_pending(Duration::from_millis(3));
-    Vec::new()
+    server::on_tick(app)
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
@@ -581,6 +595,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         Action::Sessions => return sessions::open(app),
         Action::NewChat => return command::run_or_notify(app, crate::commands::Command::New),
         Action::Retry => return command::run_or_notify(app, crate::commands::Command::Retry),
+        Action::ToggleReasoning => conversation::toggle_reasoning(app),
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit

@@ -1,7 +1,7 @@
 //! The results of effects (`Msg`s) coming back: each goes to the part of the app it is for.
 
 use crate::action::{Effect, Msg};
-use crate::app::{App, NoticeKind, Overlay, overlay, sessions, turn};
+use crate::app::{App, NoticeKind, Overlay, overlay, server, sessions, turn};
 
 pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -21,7 +21,9 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
                 app.conv.endpoint = Some(name.clone());
                 app.notify(NoticeKind::Info, format!("using {name}"));
                 app.overlay = Some(Overlay::loading_models());
-                vec![Effect::FetchModels]
+                let mut fx = vec![Effect::FetchModels];
+                fx.extend(server::model_changed(app));
+                fx
             }
             Err(e) => {
                 app.notify(NoticeKind::Error, e);
@@ -71,5 +73,13 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
         }
         Msg::SessionRenamed { id, title, result } => sessions::renamed(app, id, title, result),
         Msg::SessionDeleted { title, result } => sessions::deleted(app, title, result),
+        Msg::ServerProbed { model, result } => {
+            server::probed(app, model, result);
+            Vec::new()
+        }
+        Msg::TokensCounted { generation, result } => {
+            server::counted(app, generation, result);
+            Vec::new()
+        }
     }
 }

@@ -84,6 +84,9 @@ pub struct FileConfig {
     /// Key bindings: `"ctrl-s" = "submit"`.
     #[serde(default)]
     pub keys: crate::keymap::KeyConfig,
+    /// Prices per model: `[prices."gpt-4o"] input = 2.5, cached_input = 1.25, output = 10`.
+    #[serde(default)]
+    pub prices: BTreeMap<String, crate::chat::prices::Price>,
 }
 
 impl FileConfig {

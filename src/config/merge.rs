@@ -47,6 +47,10 @@ pub fn merge(
         return Err(ConfigError(format!("{where_}: {e}")));
     }
     warnings.extend(key_warnings(&file.keys, &where_));
+    for (name, price) in &file.prices {
+        crate::chat::prices::check(name, price)
+            .map_err(|e| ConfigError(format!("{where_}: {e}")))?;
+    }
     Ok(Settings {
         base_url,
         base_url_configured,
@@ -66,6 +70,7 @@ pub fn merge(
         retries: layer.retries.unwrap_or(3),
         timeouts,
         keys: file.keys,
+        prices: crate::chat::prices::Prices::new(file.prices),
         config_path: path,
         warnings,
     })

@@ -118,6 +118,8 @@ pub struct Settings {
     pub retries: u32,
     pub timeouts: Timeouts,
     pub keys: crate::keymap::KeyConfig,
+    /// OpenAI's prices with the config's `[prices]` over them.
+    pub prices: crate::chat::prices::Prices,
     /// The file that was read, if any.
     pub config_path: Option<PathBuf>,
     /// Things the user should know (e.g. a key in a file others can read).

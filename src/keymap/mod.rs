@@ -202,6 +202,7 @@ impl Default for Keymap {
         b(Conversation, k(C::Char('G'), 0), A::ScrollBottom);
         b(Conversation, k(C::Tab, 0), A::FocusNext);
         b(Conversation, k(C::Char('q'), 0), A::Quit);
+        b(Conversation, k(C::Char('t'), 0), A::ToggleReasoning);
 
         b(Params, k(C::Up, 0), A::SelectPrev);
         b(Params, k(C::Char('k'), 0), A::SelectPrev);

@@ -8,6 +8,7 @@ use ratatui::widgets::{Gauge, Paragraph};
 
 use crate::action::Action;
 use crate::api::types::FinishReason;
+use crate::app::server::{self, Exactness};
 use crate::app::{App, Focus, NoticeKind, Purpose};
 use crate::chat::conversation::{Speaker, Status};
 use crate::keymap::{Context, Hint, hints as keymap_hints};
@@ -154,6 +155,18 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     thousands(u.completion_tokens),
                     thousands(u.total_tokens)
                 )));
+                if let Some(c) = u.cached_tokens.filter(|c| *c > 0) {
+                    first.push(Span::styled(" · cached ", theme.dim));
+                    first.push(Span::raw(thousands(c)));
+                }
+                if let Some(r) = u.reasoning_tokens.filter(|r| *r > 0) {
+                    first.push(Span::styled(" · reasoning ", theme.dim));
+                    first.push(Span::raw(thousands(r)));
+                }
+                if let Some(cost) = server::reply_cost(app, m.id) {
+                    first.push(Span::styled(" · ", theme.dim));
+                    first.push(Span::raw(crate::chat::prices::format_usd(cost)));
+                }
                 if let Some(local) = m.request_tokens
                     && local != u.prompt_tokens
                 {
@@ -178,23 +191,52 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         },
         None => first.push(Span::styled("—", theme.dim)),
     }
-    let next = app.next_request_tokens();
-    let mut second = vec![
-        Span::styled("draft ", theme.dim),
-        Span::raw(thousands(app.tokens.draft)),
-        Span::styled(" · next request ", theme.dim),
-        match next {
-            Some(n) => Span::raw(format!("~{}", thousands(n))),
-            None => Span::styled("counting…", theme.dim),
-        },
-        Span::styled(" · session ", theme.dim),
-        Span::raw(thousands(app.tokens.session.total_tokens)),
-    ];
-    // Which encoding counted (it says "(estimate)" itself for a guess), where it fits.
-    let label = format!(" ({})", app.tokens.counter().label());
-    let used: usize = second.iter().map(|s| s.width()).sum();
-    if used + label.chars().count() <= usize::from(inner.width) {
-        second.insert(4, Span::styled(label, theme.dim));
+    let exactness = server::exact(app);
+    let (draft, next) = match &exactness {
+        Exactness::Exact(c) => (
+            vec![
+                Span::raw(thousands(c.draft)),
+                Span::styled(" exact", theme.dim),
+            ],
+            Some(c.request),
+        ),
+        _ => (
+            vec![Span::raw(thousands(app.tokens.draft))],
+            app.next_request_tokens(),
+        ),
+    };
+    let mut second = vec![Span::styled("draft ", theme.dim)];
+    second.extend(draft);
+    second.push(Span::styled(" · next request ", theme.dim));
+    match (&exactness, next) {
+        (Exactness::Exact(_), Some(n)) => {
+            second.push(Span::raw(thousands(n)));
+            second.push(Span::styled(" exact", theme.dim));
+        }
+        (_, Some(n)) => second.push(Span::raw(format!("~{}", thousands(n)))),
+        (_, None) => second.push(Span::styled("counting…", theme.dim)),
+    }
+    let label_at = second.len();
+    second.push(Span::styled(" · session ", theme.dim));
+    second.push(Span::raw(thousands(app.tokens.session.total_tokens)));
+    if let Some(cost) = server::session_cost_label(app) {
+        second.push(Span::styled(" · ", theme.dim));
+        second.push(Span::raw(cost));
+    }
+    // How the next request was counted, where it fits: the encoding (it says "(estimate)"
+    // itself for a guess), or why the server's count is not there.
+    let label = match &exactness {
+        Exactness::Exact(_) => None,
+        Exactness::Failed(_) => Some(" (estimate: the server could not count)".to_string()),
+        Exactness::Counting | Exactness::Local => {
+            Some(format!(" ({})", app.tokens.counter().label()))
+        }
+    };
+    if let Some(label) = label {
+        let used: usize = second.iter().map(|s| s.width()).sum();
+        if used + label.chars().count() <= usize::from(inner.width) {
+            second.insert(label_at, Span::styled(label, theme.dim));
+        }
     }
     let second = Line::from(second);
     let rows = Layout::vertical([
@@ -219,13 +261,18 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 theme.ok
             };
+            // Say when the window is the one the server stated.
+            let from_server = app.tokens.window_override.is_none()
+                && app.tokens.learned_window.is_none()
+                && server::context_window(app).is_some_and(|(n, _)| n == b.context_window);
             let g = Gauge::default()
                 .gauge_style(style)
                 .ratio(ratio)
                 .label(format!(
-                    "{} / {} context ({} kept for the reply)",
+                    "{} / {} context{} ({} kept for the reply)",
                     short(next),
                     short(b.context_window),
+                    if from_server { " (server)" } else { "" },
                     short(b.reply_reserve)
                 ));
             f.render_widget(g, rows[2]);
@@ -348,14 +395,22 @@ pub fn hints(app: &App) -> String {
             ctx,
             &[Hint::One(Action::Submit), Hint::One(Action::Newline)],
         ),
-        Focus::Conversation => keymap_hints(
-            km,
-            ctx,
-            &[
+        Focus::Conversation => {
+            let mut items = vec![
                 Hint::Pair(Action::SelectPrev, Action::SelectNext),
                 Hint::Pair(Action::PrevChoice, Action::NextChoice),
-            ],
-        ),
+            ];
+            // The selected reply reasoned: say how to see it.
+            let reasoned = app
+                .selected
+                .and_then(|id| app.conv.get(id))
+                .and_then(|m| m.choices.get(m.selected))
+                .is_some_and(|c| c.reasoning_text().is_some());
+            if reasoned {
+                items.push(Hint::One(Action::ToggleReasoning));
+            }
+            keymap_hints(km, ctx, &items)
+        }
         Focus::Params if app.params.edit.is_some() => keymap_hints(
             km,
             ctx,

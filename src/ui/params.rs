@@ -8,7 +8,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::action::Action;
 use crate::app::params::{SETTINGS, rows};
-use crate::app::{App, Focus};
+use crate::app::{App, Focus, server};
+use crate::chat::capabilities::Support;
 use crate::keymap::{Context, Hint, hints};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
@@ -48,11 +49,35 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 None => Span::styled("default", theme.dim),
             },
         };
-        lines.push(Line::from(vec![
+        let mut line = vec![
             Span::styled(format!("{name:<name_w$}"), name_style),
             Span::raw(" "),
-            value_span,
-        ]));
+        ];
+        // What the model refuses is shown as such (and not sent).
+        let support = if SETTINGS.contains(&name.as_str()) {
+            Support::Sent
+        } else {
+            server::support(app, name)
+        };
+        match support {
+            Support::Sent => line.push(value_span),
+            Support::NotSent => {
+                if value.is_some() || app.params.edit.is_some() && selected {
+                    line.push(
+                        value_span.patch_style(theme.dim.add_modifier(Modifier::CROSSED_OUT)),
+                    );
+                    line.push(Span::raw(" "));
+                }
+                line.push(Span::styled("not supported by this model", theme.warning));
+            }
+            Support::SentAs(to) => {
+                line.push(value_span);
+                if value.is_some() {
+                    line.push(Span::styled(format!(" (sent as {to})"), theme.dim));
+                }
+            }
+        }
+        lines.push(Line::from(line));
     }
     if focused {
         let items = if app.params.edit.is_some() {

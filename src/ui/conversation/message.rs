@@ -59,6 +59,68 @@ pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> V
     header
 }
 
+/// The header line(s) of a message and, for a reply that reasoned, its thinking block:
+/// one collapsed line ("▸ thinking · 312 tokens · 4.1 s"), or the reasoning text when
+/// opened (`Action::ToggleReasoning`).
+pub(super) fn head_lines(
+    m: &Message,
+    width: u16,
+    theme: &Theme,
+    offset: FixedOffset,
+) -> Vec<Line<'static>> {
+    let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
+    if m.speaker != Speaker::Assistant {
+        return lines;
+    }
+    let Some(c) = m.choices.get(m.selected).or_else(|| m.choices.first()) else {
+        return lines;
+    };
+    let Some(r) = c.reasoning.as_ref().filter(|r| !r.text.is_empty()) else {
+        return lines;
+    };
+    let mut head = vec![Span::styled(
+        if r.open {
+            "▾ thinking"
+        } else {
+            "▸ thinking"
+        },
+        theme.accent,
+    )];
+    let streaming = m.status == Status::Partial && r.millis.is_none();
+    if streaming {
+        head.push(Span::styled("…", theme.dim));
+    }
+    // Tokens as the server counted them (one choice: the usage is this choice's).
+    if let Some(n) = m
+        .usage
+        .and_then(|u| u.reasoning_tokens)
+        .filter(|n| *n > 0 && m.choices.len() == 1)
+    {
+        head.push(Span::styled(format!(" · {n} tokens"), theme.dim));
+    }
+    if let Some(ms) = r.millis {
+        head.push(Span::styled(
+            format!(" · {:.1} s", ms as f64 / 1000.0),
+            theme.dim,
+        ));
+    }
+    lines.extend(markdown::wrap_spans(&head, width));
+    if r.open {
+        // A bar down the left, where there is room for it.
+        if width >= 4 {
+            let bar = Span::styled("│ ", theme.dim);
+            for line in markdown::render_plain(&r.text, width - 2, theme.dim) {
+                let mut spans = vec![bar.clone()];
+                spans.extend(line.spans);
+                lines.push(Line::from(spans));
+            }
+        } else {
+            lines.extend(markdown::render_plain(&r.text, width, theme.dim));
+        }
+    }
+    lines
+}
+
 /// The header line(s), body and separator of one message.
 pub(super) fn message_lines(
     m: &Message,
@@ -66,7 +128,7 @@ pub(super) fn message_lines(
     theme: &Theme,
     offset: FixedOffset,
 ) -> Vec<Line<'static>> {
-    let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
+    let mut lines = head_lines(m, width, theme, offset);
     match m.speaker {
         Speaker::Assistant | Speaker::Summary => {
             lines.extend(markdown::render(m.text(), width, theme));

@@ -4,7 +4,7 @@
 use chrono::FixedOffset;
 use ratatui::text::Line;
 
-use super::message::header_spans;
+use super::message::head_lines;
 use crate::chat::conversation::Message;
 use crate::ui::markdown;
 use crate::ui::theme::Theme;
@@ -63,7 +63,7 @@ pub(super) fn streaming_lines(
         .next()
         .is_some_and(|c| !(c.is_whitespace() || c.is_ascii_digit() || "-*+>|:=".contains(c)));
     if split > 0 && !safe {
-        let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
+        let mut lines = head_lines(m, width, theme, offset);
         lines.extend(markdown::render(text, width, theme));
         lines.push(Line::default());
         return lines;
@@ -106,7 +106,7 @@ pub(super) fn streaming_lines(
         }
         whole
     };
-    let mut lines = markdown::wrap_spans(&header_spans(m, theme, offset), width);
+    let mut lines = head_lines(m, width, theme, offset);
     lines.extend(body);
     lines.push(Line::default());
     lines
