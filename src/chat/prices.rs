@@ -135,7 +135,7 @@ pub fn check(name: &str, p: &Price) -> Result<(), String> {
     }
 }
 
-/// Dollars for a person: `$0.000123`, `$0.0123`, `$1.23`, `$1,234.56`.
+/// Dollars for a person: `$0.00012`, `$0.0012`, `$0.0123`, `$1.23`, `$1,234.56`.
 pub fn format_usd(usd: f64) -> String {
     if !usd.is_finite() {
         return "$?".into();
@@ -144,8 +144,8 @@ pub fn format_usd(usd: f64) -> String {
         return "$0".into();
     }
     if usd < 0.01 {
-        // Three significant digits.
-        let digits = (-usd.log10()).ceil() as usize + 2;
+        // Two significant digits.
+        let digits = ((-usd.log10()).ceil() as usize + 1).min(12);
         return format!("${usd:.digits$}");
     }
     if usd < 1.0 {
@@ -232,8 +232,9 @@ mod tests {
     #[test]
     fn dollars_read_well() {
         assert_eq!(format_usd(0.0), "$0");
-        assert_eq!(format_usd(0.000_123_4), "$0.000123");
-        assert_eq!(format_usd(0.001_234), "$0.00123");
+        assert_eq!(format_usd(0.000_123_4), "$0.00012");
+        assert_eq!(format_usd(0.000_006_9), "$0.0000069");
+        assert_eq!(format_usd(0.001_234), "$0.0012");
         assert_eq!(format_usd(0.0123), "$0.0123");
         assert_eq!(format_usd(0.5), "$0.5000");
         assert_eq!(format_usd(1234.567), "$1,234.57");

@@ -139,7 +139,25 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// Token usage: the API's numbers for the last reply, local counts, the budget, the session.
 pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let b = block("tokens", theme, false);
+    // What the replies cost, in the title (where there is room on the border): the last
+    // reply's and the session's, for models with a price.
+    let last_cost = app
+        .conv
+        .last_reply()
+        .and_then(|m| server::reply_cost(app, m.id));
+    let mut title = "tokens".to_string();
+    let mut costs = Vec::new();
+    if let Some(c) = last_cost {
+        costs.push(format!("last {}", crate::chat::prices::format_usd(c)));
+    }
+    if let Some(s) = server::session_cost_label(app) {
+        costs.push(format!("session {s}"));
+    }
+    if !costs.is_empty() {
+        title.push_str(" · ");
+        title.push_str(&costs.join(" · "));
+    }
+    let b = block(&title, theme, false);
     let inner = b.inner(area);
     f.render_widget(b, area);
     if inner.height == 0 || inner.width == 0 {
@@ -149,24 +167,26 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     match app.conv.last_reply() {
         Some(m) => match m.usage {
             Some(u) => {
-                first.push(Span::raw(format!(
-                    "prompt {} · completion {} · total {}",
-                    thousands(u.prompt_tokens),
-                    thousands(u.completion_tokens),
-                    thousands(u.total_tokens)
-                )));
+                // Details beside what they are part of: cached prompt tokens, reasoning
+                // completion tokens.
+                first.push(Span::raw(format!("prompt {}", thousands(u.prompt_tokens))));
                 if let Some(c) = u.cached_tokens.filter(|c| *c > 0) {
-                    first.push(Span::styled(" · cached ", theme.dim));
-                    first.push(Span::raw(thousands(c)));
+                    first.push(Span::styled(
+                        format!(" ({} cached)", thousands(c)),
+                        theme.dim,
+                    ));
                 }
+                first.push(Span::raw(format!(
+                    " · completion {}",
+                    thousands(u.completion_tokens)
+                )));
                 if let Some(r) = u.reasoning_tokens.filter(|r| *r > 0) {
-                    first.push(Span::styled(" · reasoning ", theme.dim));
-                    first.push(Span::raw(thousands(r)));
+                    first.push(Span::styled(
+                        format!(" ({} reasoning)", thousands(r)),
+                        theme.dim,
+                    ));
                 }
-                if let Some(cost) = server::reply_cost(app, m.id) {
-                    first.push(Span::styled(" · ", theme.dim));
-                    first.push(Span::raw(crate::chat::prices::format_usd(cost)));
-                }
+                first.push(Span::raw(format!(" · total {}", thousands(u.total_tokens))));
                 if let Some(local) = m.request_tokens
                     && local != u.prompt_tokens
                 {
@@ -219,10 +239,6 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let label_at = second.len();
     second.push(Span::styled(" · session ", theme.dim));
     second.push(Span::raw(thousands(app.tokens.session.total_tokens)));
-    if let Some(cost) = server::session_cost_label(app) {
-        second.push(Span::styled(" · ", theme.dim));
-        second.push(Span::raw(cost));
-    }
     // How the next request was counted, where it fits: the encoding (it says "(estimate)"
     // itself for a guess), or why the server's count is not there.
     let label = match &exactness {

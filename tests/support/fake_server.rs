@@ -478,6 +478,57 @@ impl FakeServer {
         self.shared.lock().requests.clone()
     }
 
+    /// The completion requests so far (`POST …/chat/completions` and `POST
+    /// …/completions`), in order: what a conversation sends, without the client's own
+    /// queries about the server (its model list, `/props`, `/tokenize`…), which chat-tui
+    /// makes in the background at start and while typing.
+    pub fn completions(&self) -> Vec<Recorded> {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| is_completion(r))
+            .cloned()
+            .collect()
+    }
+
+    /// Wait until at least `n` completion requests arrived; returns all of them (see
+    /// [`Self::completions`]). Panics with a clear message on timeout.
+    pub fn wait_completions(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            let got: Vec<Recorded> = st
+                .requests
+                .iter()
+                .filter(|r| is_completion(r))
+                .cloned()
+                .collect();
+            if got.len() >= n {
+                return got;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let all: Vec<String> = st
+                    .requests
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
+                panic!(
+                    "fake server: expected at least {n} completion request(s) within {timeout:?}, got {}: {all:?}{}",
+                    got.len(),
+                    current_thread_hint()
+                );
+            }
+            st = self
+                .shared
+                .cond
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Wait until at least `n` requests arrived; returns all of them.
     /// Panics with a clear message on timeout.
     pub fn wait_requests(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
@@ -631,6 +682,11 @@ impl Drop for FakeServer {
             let _ = t.join();
         }
     }
+}
+
+fn is_completion(r: &Recorded) -> bool {
+    let path = r.path.split('?').next().unwrap_or("");
+    r.method == "POST" && (path.ends_with("/chat/completions") || path.ends_with("/v1/completions"))
 }
 
 fn current_thread_hint() -> &'static str {
