@@ -29,6 +29,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .min(18);
     let selected_row = app.params.selected;
     let mut lines = Vec::new();
+    let mut unsupported = false;
+    let mut renamed: Vec<String> = Vec::new();
     for (i, (name, value)) in rows.iter().enumerate() {
         let selected = focused && i == selected_row;
         let mut name_style = if SETTINGS.contains(&name.as_str()) {
@@ -53,31 +55,45 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled(format!("{name:<name_w$}"), name_style),
             Span::raw(" "),
         ];
-        // What the model refuses is shown as such (and not sent).
+        // What the model refuses is shown as such (and not sent), with a legend below.
         let support = if SETTINGS.contains(&name.as_str()) {
             Support::Sent
         } else {
             server::support(app, name)
         };
+        let editing = app.params.edit.is_some() && selected;
         match support {
             Support::Sent => line.push(value_span),
             Support::NotSent => {
-                if value.is_some() || app.params.edit.is_some() && selected {
-                    line.push(
-                        value_span.patch_style(theme.dim.add_modifier(Modifier::CROSSED_OUT)),
-                    );
-                    line.push(Span::raw(" "));
+                unsupported = true;
+                if value.is_some() || editing {
+                    line.push(value_span.patch_style(theme.dim));
+                    line.push(Span::styled(" (not sent)", theme.warning));
+                } else {
+                    line.push(Span::styled("not supported", theme.warning));
                 }
-                line.push(Span::styled("not supported by this model", theme.warning));
             }
             Support::SentAs(to) => {
                 line.push(value_span);
-                if value.is_some() {
-                    line.push(Span::styled(format!(" (sent as {to})"), theme.dim));
+                if value.is_some() || editing {
+                    line.push(Span::styled(" (renamed)", theme.dim));
+                    renamed.push(format!("{name} → {to}"));
                 }
             }
         }
         lines.push(Line::from(line));
+    }
+    if unsupported || !renamed.is_empty() {
+        lines.push(Line::from(""));
+        if unsupported {
+            lines.push(Line::from(Span::styled(
+                "not supported by this model",
+                theme.warning,
+            )));
+        }
+        for r in renamed {
+            lines.push(Line::from(Span::styled(r, theme.dim)));
+        }
     }
     if focused {
         let items = if app.params.edit.is_some() {
