@@ -346,6 +346,8 @@ mod tests {
             "max_token=300",
             "--memory",
             "last 3",
+            "--logprobs",
+            "5",
         ])
         .unwrap();
         let o = cli.settings.overrides().unwrap();
@@ -354,13 +356,22 @@ mod tests {
         assert_eq!(o.params.extra["max_token"], serde_json::json!(300));
         assert_eq!(o.mode, Some(Mode::Completion));
         assert_eq!(o.memory, Some(Memory::Last(3)));
+        assert_eq!(o.params.logprobs, Some(5));
         assert_eq!(cli.prompt.as_deref(), Some("hi"));
     }
 
     #[test]
     fn subcommands_and_paths() {
         let cli = Cli::try_parse_from(["chat-tui", "list"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::List { .. })));
+        assert!(matches!(
+            cli.command,
+            Some(Command::List { cost: false, .. })
+        ));
+        let cli = Cli::try_parse_from(["chat-tui", "list", "--cost"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::List { cost: true, .. })
+        ));
         let cli = Cli::try_parse_from(["chat-tui", "chat.json"]).unwrap();
         assert_eq!(cli.path, Some(PathBuf::from("chat.json")));
         let cli = Cli::try_parse_from(["chat-tui", "export", "abc", "--format", "json"]).unwrap();

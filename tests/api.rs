@@ -698,11 +698,6 @@ fn with_logprobs(mut p: Params, n: u32) -> Params {
     p
 }
 
-fn no_stream(mut r: Request) -> Request {
-    r.stream = false;
-    r
-}
-
 /// The reply's tokens joined, and each token's (text, logprob, alternatives).
 fn check_logprobs(tokens: &[TokenLogprob], text: &str, alts: usize) {
     let mut l = Logprobs::new();
@@ -1034,7 +1029,6 @@ async fn reasoning_models_get_max_completion_tokens_and_no_sampling_parameters()
         assert!(body.get(gone).is_none(), "{gone} in {body}");
     }
     assert_eq!(server.schema_errors(), Vec::<String>::new());
-    let _ = Shape::default();
 }
 
 #[tokio::test]

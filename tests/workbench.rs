@@ -17,7 +17,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn new_app(model: &str) -> App {
-    let mut app = App::new(Start {
+    let app = App::new(Start {
         conv: Conversation::new(model, Mode::Chat, Memory::Full),
         keymap: Keymap::default(),
         endpoint: "test".into(),

@@ -89,7 +89,7 @@ fn list_cost(home: &std::path::Path) -> String {
 fn list_shows_what_each_conversation_cost() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let lib = Library::open(&h.join(".local/share/chat-tui/conversations")).unwrap();
+    let lib = Library::open(h.join(".local/share/chat-tui/conversations")).unwrap();
     let million = |p, c, cached| Usage {
         prompt_tokens: p,
         completion_tokens: c,
@@ -130,5 +130,48 @@ fn list_shows_what_each_conversation_cost() {
             .unwrap()
             .contains("$0.2000"),
         "{out}"
+    );
+}
+
+#[test]
+fn headless_adapts_to_reasoning_models_and_to_what_a_server_refuses() {
+    use support::fake_server::Unsupported;
+    let srv = FakeServer::start();
+    srv.set_unsupported(vec![Unsupported::Value("seed".into())]);
+    srv.set_usage_details(2, 1);
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chat-tui"))
+        .args([
+            "-p",
+            "one two three",
+            "--base-url",
+            &srv.url(),
+            "--model",
+            "o3-mini",
+        ])
+        .args(["--temperature", "0.2", "--max-tokens", "2", "--seed", "7"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let reqs = srv.completions();
+    assert_eq!(reqs.len(), 2, "sent again once, without seed");
+    let last = reqs[1].json();
+    assert_eq!(last["max_completion_tokens"], 2);
+    assert!(last.get("temperature").is_none() && last.get("max_tokens").is_none());
+    assert!(last.get("seed").is_none());
+    assert!(
+        stderr.contains(
+            "chat-tui: note: seed not sent (o3-mini refused it: Unsupported value: 'seed'"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("reasoning_tokens=2 cached_tokens=1"),
+        "{stderr}"
     );
 }
