@@ -16,6 +16,7 @@ pub mod overlay;
 pub mod params;
 mod results;
 pub mod selection;
+pub mod server;
 pub mod sessions;
 pub mod turn;
 
@@ -174,6 +175,8 @@ pub struct App {
     pub overlay: Option<Overlay>,
     pub status: StatusLine,
     pub tokens: Tokens,
+    /// What the server knows, what the model accepts, what replies cost.
+    pub server: server::ServerState,
     pub conn: Connection,
     pub save: SaveTarget,
     /// Read-only, moved saves, and what the conversation was when last saved.
@@ -245,6 +248,7 @@ impl App {
                 learned_window: None,
                 reply_reserve: start.reply_reserve,
             },
+            server: server::ServerState::default(),
             conn: Connection {
                 endpoint: start.endpoint,
                 stream: start.stream,
@@ -268,10 +272,11 @@ impl App {
         }
     }
 
-    /// The effects to run once at start (loading the token counter's tables; with
-    /// `--local`, starting the local model).
+    /// The effects to run once at start (loading the token counter's tables; asking the
+    /// server about itself; with `--local`, starting the local model).
     pub fn start_effects(&mut self) -> Vec<Effect> {
         let mut fx = vec![Effect::LoadTokenizer(*self.tokens.counter())];
+        fx.extend(server::start_effects(self));
         if std::mem::take(&mut self.local.autostart) {
             fx.extend(local::start(self));
         }
@@ -312,12 +317,15 @@ impl App {
         self.draft.set(text);
     }
 
-    /// The context budget for the current model.
+    /// The context budget for the current model: the configured window, else the one a
+    /// server stated when it refused a request, else the one it states when asked, else the
+    /// known window of the model.
     pub fn budget(&self) -> Option<Budget> {
         let t = &self.tokens;
         let window = t
             .window_override
             .or(t.learned_window)
+            .or_else(|| server::context_window(self).map(|(n, _)| n))
             .or_else(|| tokens::context_window(&self.conv.model))?;
         let reserve = t
             .reply_reserve
@@ -439,6 +447,7 @@ impl App {
         } else {
             self.save_paths()
         };
+        let other_model = conv.model != self.conv.model;
         fx.extend(self.use_counter_for(&conv.model));
         self.tokens.cache.clear();
         self.conv = conv;
@@ -463,6 +472,9 @@ impl App {
         self.editing = None;
         self.selected = None;
         self.dirty = true;
+        if other_model {
+            fx.extend(server::model_changed(self));
+        }
         fx
     }
 
@@ -560,7 +572,7 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
     }
     local::on_tick(app);
     app.count_pending(Duration::from_millis(3));
-    Vec::new()
+    server::on_tick(app)
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
@@ -720,6 +732,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
                 app.notify(NoticeKind::Info, "no pasted block to expand");
             }
         }
+        Action::ToggleReasoning => conversation::toggle_reasoning(app),
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit

@@ -1,7 +1,9 @@
 //! The results of effects (`Msg`s) coming back: each goes to the part of the app it is for.
 
 use crate::action::{Effect, Msg};
-use crate::app::{App, Focus, NoticeKind, Overlay, Probe, custody, overlay, sessions, turn};
+use crate::app::{
+    App, Focus, NoticeKind, Overlay, Probe, custody, overlay, server, sessions, turn,
+};
 
 pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
@@ -28,7 +30,9 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
                 app.conv.endpoint = Some(name.clone());
                 app.notify(NoticeKind::Info, format!("using {name}"));
                 app.overlay = Some(Overlay::loading_models());
-                vec![Effect::FetchModels]
+                let mut fx = vec![Effect::FetchModels];
+                fx.extend(server::model_changed(app));
+                fx
             }
             Err(e) => {
                 app.notify(NoticeKind::Error, e);
@@ -149,6 +153,14 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
             if let Err(e) = result {
                 app.notify(NoticeKind::Error, e);
             }
+            Vec::new()
+        }
+        Msg::ServerProbed { model, result } => {
+            server::probed(app, model, result);
+            Vec::new()
+        }
+        Msg::TokensCounted { generation, result } => {
+            server::counted(app, generation, result);
             Vec::new()
         }
     }
