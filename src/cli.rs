@@ -306,8 +306,9 @@ pub fn man() -> Result<(), String> {
         .map_err(|e| format!("cannot write the manual page: {e}"))
 }
 
-/// What a saved conversation cost: the sum over its replies with a price, and whether some
-/// reply with usage had none. `None` when no reply had a price.
+/// What a saved conversation cost: the sum over its replies with a price (every version and
+/// branch: each was a request), and whether some reply with usage had none. `None` when no
+/// reply had a price.
 pub fn conversation_cost(
     conv: &crate::chat::conversation::Conversation,
     prices: &crate::chat::prices::Prices,
@@ -315,7 +316,7 @@ pub fn conversation_cost(
     let mut total = 0.0;
     let mut priced = false;
     let mut unpriced = false;
-    for m in &conv.messages {
+    for m in conv.messages.iter().chain(&conv.others) {
         let Some(u) = &m.usage else { continue };
         let model = m.model.as_deref().unwrap_or(&conv.model);
         match prices

@@ -491,7 +491,7 @@ fn switching_away_from_a_streaming_reply_saves_what_arrived() {
                 update(&mut app, key('c'))
             }
         };
-        assert!(app.turn.is_none(), "{how}");
+        assert!(app.turns.is_empty(), "{how}");
         assert!(
             fx.iter()
                 .any(|e| matches!(e, Effect::Cancel { turn: t } if *t == turn)),

@@ -596,7 +596,8 @@ fn model_picker_lists_server_models() {
 #[test]
 fn tab_completes_commands_and_f1_shows_help() {
     let srv = FakeServer::start();
-    let mut t = spawn(&srv, 120, 70);
+    // Tall enough for the keys of every pane and the first commands.
+    let mut t = spawn(&srv, 120, 80);
     t.send("/ret");
     t.wait_until("the draft", T, |s| input_box(&full(s)) == "/ret");
     t.key(Key::Tab);

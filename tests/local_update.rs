@@ -271,7 +271,7 @@ fn the_server_dying_mid_reply_fails_the_reply_and_offers_a_restart() {
         fx.iter().any(|e| matches!(e, Effect::Save { .. })),
         "{fx:?}"
     );
-    assert!(a.turn.is_none());
+    assert!(a.turns.is_empty());
     let reply = a.conv.messages.last().unwrap();
     assert_eq!(reply.speaker, Speaker::Assistant);
     assert_eq!(reply.text(), "1, 2, 3", "the text so far is kept");

@@ -53,7 +53,7 @@ fn with_reply() -> App {
         &mut app,
         Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
     );
-    let turn = app.turn.as_ref().unwrap().id;
+    let turn = app.turns.first().unwrap().id;
     for event in [
         StreamEvent::Delta {
             index: 0,
@@ -67,6 +67,7 @@ fn with_reply() -> App {
             prompt_tokens: 12,
             completion_tokens: 80,
             total_tokens: 92,
+            ..Usage::default()
         }),
     ] {
         update(&mut app, Event::Msg(Msg::Stream { turn, event }));

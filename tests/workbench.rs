@@ -586,3 +586,119 @@ fn a_continued_reply_is_costed_once() {
     // Two requests of 1M prompt tokens at $0.15: $0.30, not $0.45.
     assert_eq!(server::session_cost_label(&app).unwrap(), "$0.3000");
 }
+
+/// `/compare` (several requests in flight): each version keeps its own request's
+/// reasoning, logprobs and usage, however the streams interleave; each request goes out as
+/// its own model accepts it; each version is costed at its model's price, and a saved
+/// conversation's cost counts every version.
+#[test]
+fn compare_keeps_each_versions_own_workbench_data_shape_and_cost() {
+    let mut app = new_app("gpt-4o-mini");
+    enter(&mut app, "/set temperature 0.2");
+    let (turn, _) = the_send(&enter(&mut app, "q"));
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Delta {
+            index: 0,
+            text: "mine".into(),
+        },
+    );
+    ev(&mut app, turn, usage(10, 2, None, None));
+    done(&mut app, turn);
+    let mine = app.conv.last_reply().unwrap().id;
+
+    let fx = enter(&mut app, "/compare gpt-4o o3-mini");
+    let sends: Vec<(TurnId, Request)> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { turn, request } => Some((*turn, request.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 2, "{fx:?}");
+    let (big, small) = (&sends[0], &sends[1]);
+    assert_eq!(
+        (big.1.model.as_str(), small.1.model.as_str()),
+        ("gpt-4o", "o3-mini")
+    );
+    // Shaped for the model asked, not for the conversation's.
+    assert_eq!(big.1.body(false)["temperature"], serde_json::json!(0.2));
+    assert!(
+        small.1.body(false).get("temperature").is_none(),
+        "o3-mini refuses temperature: {}",
+        small.1.body(false)
+    );
+    let reply_of = |app: &App, t: TurnId| app.turns.get(t).and_then(|f| f.reply()).unwrap();
+    let (v_big, v_small) = (reply_of(&app, big.0), reply_of(&app, small.0));
+    assert_ne!(v_big, v_small);
+
+    // Interleaved streams.
+    ev(
+        &mut app,
+        small.0,
+        StreamEvent::Reasoning {
+            index: 0,
+            text: "think".into(),
+        },
+    );
+    ev(
+        &mut app,
+        big.0,
+        StreamEvent::Delta {
+            index: 0,
+            text: "big".into(),
+        },
+    );
+    ev(
+        &mut app,
+        big.0,
+        StreamEvent::Logprobs {
+            index: 0,
+            tokens: vec![tok("big", -0.1)],
+        },
+    );
+    ev(
+        &mut app,
+        small.0,
+        StreamEvent::Delta {
+            index: 0,
+            text: "small".into(),
+        },
+    );
+    ev(&mut app, small.0, usage(10, 50, Some(40), None));
+    ev(&mut app, big.0, usage(10, 5, None, Some(8)));
+    done(&mut app, small.0);
+    done(&mut app, big.0);
+    assert!(app.turns.is_empty());
+
+    let m = app.conv.get(v_big).unwrap();
+    assert_eq!(m.text(), "big");
+    assert_eq!(m.choices[0].logprobs.as_ref().map(|l| l.len()), Some(1));
+    assert!(m.choices[0].reasoning.is_none());
+    assert_eq!(m.usage.unwrap().cached_tokens, Some(8));
+    assert_eq!(m.usage.unwrap().reasoning_tokens, None);
+    let m = app.conv.get(v_small).unwrap();
+    assert_eq!(m.text(), "small");
+    assert!(m.choices[0].logprobs.is_none());
+    let r = m.choices[0].reasoning.as_ref().unwrap();
+    assert_eq!(r.text, "think");
+    assert!(r.millis.is_some(), "timed until its reply began");
+    assert_eq!(m.usage.unwrap().reasoning_tokens, Some(40));
+    assert_eq!(m.usage.unwrap().cached_tokens, None);
+    assert!(app.conv.get(mine).unwrap().choices[0].reasoning.is_none());
+
+    // Each version at its own model's price; the session and a saved conversation's cost
+    // count all three requests.
+    let costs: Vec<f64> = [mine, v_big, v_small]
+        .iter()
+        .map(|id| server::reply_cost(&app, *id).unwrap())
+        .collect();
+    assert!(costs[2] > costs[1] && costs[1] > costs[0], "{costs:?}");
+    let total: f64 = costs.iter().sum();
+    assert!((app.server.session_cost - total).abs() < 1e-12);
+    let (saved, unpriced) =
+        chat_tui::cli::conversation_cost(&app.conv, &app.server.prices).unwrap();
+    assert!(!unpriced);
+    assert!((saved - total).abs() < 1e-12, "{saved} vs {total}");
+}

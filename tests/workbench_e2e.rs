@@ -31,7 +31,9 @@ fn the_server_window_exact_counts_and_reasoning_show_in_the_app() {
     t.key(Key::Enter);
     t.wait_for("echo: hello there world", T);
     t.wait_for("▸ thinking", T);
-    t.wait_for("completion 4 (1 reasoning)", T);
+    // The details beside what they are part of (the words shorten to fit the panel).
+    t.wait_for("4 (1 reasoning) · total 7", T);
+    assert!(t.screen().contains("3 (1 cached)"), "{}", t.screen());
     assert!(!t.screen().contains("I think so"), "collapsed");
     // In the conversation pane, `t` opens the reasoning.
     t.key(Key::Tab);

@@ -38,8 +38,8 @@ use crate::ui::conversation::ConversationView;
 
 pub use branches::{BranchesPane, Editing};
 pub use command::CommandError;
-pub use custody::{Custody, HeldPanel, ReadOnly};
 pub use compare::ComparePane;
+pub use custody::{Custody, HeldPanel, ReadOnly};
 pub use draft::Draft;
 pub use overlay::Overlay;
 pub use params::ParamsPane;
@@ -276,9 +276,11 @@ impl App {
     /// server about itself; with `--local`, starting the local model).
     pub fn start_effects(&mut self) -> Vec<Effect> {
         let mut fx = vec![Effect::LoadTokenizer(*self.tokens.counter())];
-        fx.extend(server::start_effects(self));
         if std::mem::take(&mut self.local.autostart) {
+            // The local server is asked about itself once it answers (`local::ready`).
             fx.extend(local::start(self));
+        } else {
+            fx.extend(server::start_effects(self));
         }
         fx
     }

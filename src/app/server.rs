@@ -144,7 +144,7 @@ pub fn on_tick(app: &mut App) -> Vec<Effect> {
         || ex.failed.as_ref().is_some_and(|(s, _)| *s == sig);
     if done
         || ex.in_flight.is_some()
-        || app.turn.is_some()
+        || !app.turns.is_empty()
         || ex.since.is_some_and(|t| t.elapsed() < COUNT_DEBOUNCE)
     {
         return Vec::new();
@@ -216,7 +216,13 @@ pub fn context_window(app: &App) -> Option<(u64, &str)> {
 
 /// The adaptations for the current model (known, and learnt this session).
 pub fn shape(app: &App) -> Shape {
-    capabilities::shape_for(&app.conv.model, app.conv.mode, &app.server.learned)
+    shape_of(app, &app.conv.model)
+}
+
+/// The adaptations for `model` (a version asked of another model: `/compare`,
+/// `/retry --model`).
+pub fn shape_of(app: &App, model: &str) -> Shape {
+    capabilities::shape_for(model, app.conv.mode, &app.server.learned)
 }
 
 /// How parameter `name` goes out to the current model (for the parameters panel).

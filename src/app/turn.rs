@@ -139,6 +139,13 @@ impl Turns {
         std::mem::take(&mut self.0)
     }
 
+    /// The requests `which` picks, leaving the others in flight.
+    pub(crate) fn take_if(&mut self, which: impl Fn(&InFlight) -> bool) -> Vec<InFlight> {
+        let (taken, kept) = std::mem::take(&mut self.0).into_iter().partition(which);
+        self.0 = kept;
+        taken
+    }
+
     /// The replies being written.
     pub fn replies(&self) -> Vec<MessageId> {
         self.0.iter().filter_map(InFlight::reply).collect()
@@ -365,6 +372,8 @@ fn ask(
                 first.get_or_insert(reply);
                 let mut req = request(app, prompt.clone(), params.clone());
                 req.model = t.model;
+                // What that model refuses, not the conversation's.
+                req.shape = server::shape_of(app, &req.model);
                 fx.extend(start_turn(
                     app,
                     Purpose::Reply {
@@ -562,6 +571,7 @@ pub fn continue_reply(app: &mut App) -> Vec<Effect> {
     let mut profile = None;
     if let Some(t) = target {
         req.model = t.model;
+        req.shape = server::shape_of(app, &req.model);
         profile = t.profile;
     }
     start_turn(

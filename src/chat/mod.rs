@@ -1,7 +1,7 @@
 //! Conversations, token counting and chat memory. Knows nothing of the terminal.
 
-pub mod code;
 pub mod capabilities;
+pub mod code;
 pub mod conversation;
 pub mod counts;
 pub mod memory;

@@ -9,10 +9,10 @@ use tokio::sync::mpsc;
 
 use crate::action::{Effect, Msg};
 use crate::api::client::{Client, ClientConfig};
+use crate::config::Settings;
 use crate::runtime::claims::{self, Opened, Shared};
 use crate::runtime::clipboard::{self, Mux, Native};
 use crate::runtime::local::LocalRunner;
-use crate::config::Settings;
 use crate::runtime::saver::{SaveJob, Saver, write_conversation};
 use crate::runtime::terminal;
 use crate::runtime::worker::Worker;
@@ -186,6 +186,7 @@ impl Effects {
                     path,
                     result,
                     explicit: true,
+                    markdown: true,
                 }
             }),
             Effect::Cancel { turn } => self.worker.cancel(turn),
@@ -440,25 +441,6 @@ fn write_bytes(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
     crate::store::save::write_atomic(path, bytes).map_err(|e| e.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_profile_that_cannot_be_used_says_why() {
-        let mut map = BTreeMap::new();
-        map.insert(
-            "broken".to_string(),
-            Err("api_key_env names `NOPE`, which is not set".to_string()),
-        );
-        let p = Arc::new(Profiles::new(map));
-        let e = p.clone().client("broken".into()).await.err().unwrap();
-        assert!(e.starts_with("profile broken: api_key_env"), "{e}");
-        let e = p.client("elsewhere".into()).await.err().unwrap();
-        assert!(e.contains("no profile named elsewhere"), "{e}");
-    }
-}
-
 /// One listing or search. A search streams: its first matches go out at once
 /// (`Msg::SessionsListed` with `partial`), the rest as `Msg::SessionsMore`; it stops as soon
 /// as a newer request waits (the browser would drop its results anyway).
@@ -518,5 +500,24 @@ fn run_listing(job: &ListJob, listings: &Listings, tx: &mpsc::UnboundedSender<Ms
                 partial: false,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_profile_that_cannot_be_used_says_why() {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "broken".to_string(),
+            Err("api_key_env names `NOPE`, which is not set".to_string()),
+        );
+        let p = Arc::new(Profiles::new(map));
+        let e = p.clone().client("broken".into()).await.err().unwrap();
+        assert!(e.starts_with("profile broken: api_key_env"), "{e}");
+        let e = p.client("elsewhere".into()).await.err().unwrap();
+        assert!(e.contains("no profile named elsewhere"), "{e}");
     }
 }

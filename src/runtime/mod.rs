@@ -98,7 +98,8 @@ pub async fn run(launch: Launch) -> anyhow::Result<event_loop::Ended> {
         probe_local,
         claims,
         &theme,
-    ).await;
+    )
+    .await;
     let hangup = matches!(result, Ok(event_loop::Ended::Hangup));
     tracing::info!(hangup, error = result.is_err(), "ended");
     terminal::finish(term, hangup);

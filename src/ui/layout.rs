@@ -176,6 +176,27 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             theme.error,
         )));
     }
+    // What the first-run look for a local server found comes before the advice, so it is
+    // on screen however small the terminal.
+    let probe = match &app.conn.probe {
+        Probe::Off => None,
+        Probe::Looking => Some(Line::from(Span::styled(
+            "Looking for Ollama (11434) and llama.cpp (8080) on this machine…",
+            theme.dim,
+        ))),
+        Probe::Found { name, url } => Some(Line::from(Span::styled(
+            format!("Found {} at {}.", sanitize(name), sanitize(url)),
+            theme.ok,
+        ))),
+        Probe::NotFound => Some(Line::from(Span::styled(
+            "No local server found (looked for Ollama on port 11434 and llama.cpp on 8080).",
+            theme.dim,
+        ))),
+    };
+    if let Some(line) = probe {
+        lines.push(Line::from(""));
+        lines.push(line);
+    }
     if app.conn.first_run {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
@@ -199,21 +220,6 @@ fn welcome(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "(no config directory)".into());
         lines.push(Line::from(format!("  • Config file: {cfg}")));
-    }
-    match &app.conn.probe {
-        Probe::Off => {}
-        Probe::Looking => lines.push(Line::from(Span::styled(
-            "Looking for Ollama (11434) and llama.cpp (8080) on this machine…",
-            theme.dim,
-        ))),
-        Probe::Found { name, url } => lines.push(Line::from(Span::styled(
-            format!("Found {} at {}.", sanitize(name), sanitize(url)),
-            theme.ok,
-        ))),
-        Probe::NotFound => lines.push(Line::from(Span::styled(
-            "No local server found (looked for Ollama on port 11434 and llama.cpp on 8080).",
-            theme.dim,
-        ))),
     }
     lines
 }

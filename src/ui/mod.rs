@@ -1,8 +1,8 @@
 //! Drawing: functions over `&App` (and the conversation pane's render cache). Nothing here
 //! handles a key or changes the app's state.
 
-pub mod color;
 pub mod branches;
+pub mod color;
 pub mod compare;
 pub mod conversation;
 pub mod custody;

@@ -287,9 +287,21 @@ fn usage_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                 .filter(|r| *r > 0)
                 .map(|r| format!(" ({} reasoning)", thousands(r)));
             let forms = [
-                (format!("prompt {p}"), format!(" · completion {c}"), format!(" · total {t}")),
-                (format!("prompt {p}"), format!(" · compl. {c}"), format!(" · total {t}")),
-                (format!("in {p}"), format!(" · out {c}"), format!(" · total {t}")),
+                (
+                    format!("prompt {p}"),
+                    format!(" · completion {c}"),
+                    format!(" · total {t}"),
+                ),
+                (
+                    format!("prompt {p}"),
+                    format!(" · compl. {c}"),
+                    format!(" · total {t}"),
+                ),
+                (
+                    format!("in {p}"),
+                    format!(" · out {c}"),
+                    format!(" · total {t}"),
+                ),
                 (p.clone(), format!(" + {c}"), format!(" = {t}")),
             ];
             // Fuller words first, then keep the local count over the words.
@@ -567,14 +579,15 @@ pub fn hints(app: &App) -> String {
                 Hint::One(Action::CopyCode),
                 Hint::Pair(Action::PrevChoice, Action::NextChoice),
             ];
-            // The selected reply reasoned: say how to see it.
+            // The selected reply reasoned: say how to see it (before the hints that are
+            // always there, so it is not the one a narrow bar leaves out).
             let reasoned = app
                 .selected
                 .and_then(|id| app.conv.get(id))
                 .and_then(|m| m.choices.get(m.selected))
                 .is_some_and(|c| c.reasoning_text().is_some());
             if reasoned {
-                items.push(Hint::One(Action::ToggleReasoning));
+                items.insert(1, Hint::One(Action::ToggleReasoning));
             }
             keymap_hints(km, ctx, &items)
         }
