@@ -55,6 +55,7 @@ fn assistant(id: u64, text: String) -> Message {
     m.choices = vec![Choice {
         text,
         finish_reason: None,
+        ..Choice::default()
     }];
     m
 }

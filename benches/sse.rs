@@ -71,5 +71,50 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A 20,000-token reply with 20 alternatives per token, as streamed chat chunks' `logprobs`
+/// objects: parsed (`logprobs::parse_choice`) and kept (`Logprobs::extend`) as the app does.
+fn logprobs(c: &mut Criterion) {
+    use chat_tui::api::logprobs::{Logprobs, parse_choice};
+    let words: Vec<String> = (0..4000).map(|i| format!(" w{i}")).collect();
+    let chunks: Vec<String> = (0..20_000)
+        .map(|k| {
+            let top: Vec<String> = (0..20)
+                .map(|j| {
+                    let w = &words[(k * 7 + j * 13) % words.len()];
+                    format!(
+                        "{{\"token\":\"{w}\",\"logprob\":{},\"bytes\":{:?}}}",
+                        -(j as f64) * 0.37,
+                        w.as_bytes()
+                    )
+                })
+                .collect();
+            let w = &words[k % words.len()];
+            format!(
+                "{{\"content\":[{{\"token\":\"{w}\",\"logprob\":-0.5,\"bytes\":{:?},\"top_logprobs\":[{}]}}]}}",
+                w.as_bytes(),
+                top.join(",")
+            )
+        })
+        .collect();
+    let bytes: usize = chunks.iter().map(String::len).sum();
+    let mut g = c.benchmark_group("logprobs");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("parse_and_keep_20k_tokens_x20", |b| {
+        b.iter(|| {
+            let mut kept = Logprobs::new();
+            for ch in &chunks {
+                let v: serde_json::Value = serde_json::from_str(ch).unwrap();
+                if let Some(p) = parse_choice(&v) {
+                    kept.extend(&p.tokens);
+                }
+            }
+            kept.shrink_to_fit();
+            black_box(kept.heap_bytes())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, logprobs);
 criterion_main!(benches);

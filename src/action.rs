@@ -10,7 +10,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::api::error::ApiError;
-use crate::api::types::{Outcome, Request, StreamEvent};
+use crate::api::server::{ExactCount, ServerInfo, ServerKind};
+use crate::api::types::{Outcome, Prompt, Request, StreamEvent};
 use crate::chat::conversation::Conversation;
 use crate::chat::counts::{CountJob, Counted};
 use crate::chat::tokens::TokenCounter;
@@ -122,6 +123,8 @@ pub enum Action {
     ExpandPaste,
     /// Suspend to the shell (like vim and less; `fg` comes back).
     Suspend,
+    /// Show or hide the selected reply's reasoning ("thinking").
+    ToggleReasoning,
 }
 
 impl Action {
@@ -174,6 +177,7 @@ impl Action {
         Action::Editor,
         Action::ExpandPaste,
         Action::Suspend,
+        Action::ToggleReasoning,
     ];
 
     pub fn name(self) -> String {
@@ -237,6 +241,7 @@ impl Action {
             Action::Editor => "edit the message in $VISUAL / $EDITOR (saving replaces it)",
             Action::ExpandPaste => "expand a large paste (shown as one element) into editable text",
             Action::Suspend => "suspend to the shell (fg comes back)",
+            Action::ToggleReasoning => "show / hide the reply's reasoning (thinking)",
         }
     }
 
@@ -283,6 +288,7 @@ impl Action {
             Action::Editor => "editor",
             Action::ExpandPaste => "expand paste",
             Action::Suspend => "suspend",
+            Action::ToggleReasoning => "thinking",
         }
     }
 }
@@ -361,6 +367,17 @@ pub enum Msg {
     SessionDeleted {
         title: String,
         result: Result<(), String>,
+    },
+    /// What the server said about itself and `model` (`Effect::ProbeServer`).
+    ServerProbed {
+        model: String,
+        result: Result<ServerInfo, String>,
+    },
+    /// Exact token counts from the server's tokenizer (`Effect::CountExact`); a newer
+    /// generation supersedes an older one.
+    ExactCounted {
+        generation: u64,
+        result: Result<ExactCount, String>,
     },
     /// News from the local model's job `job` (`Effect::LocalStart`); an older job's news is
     /// dropped.
@@ -487,6 +504,18 @@ pub enum Effect {
     /// Give the terminal back to the shell and stop (SIGTSTP); redraw on `fg`
     /// (`Msg::Resumed`).
     Suspend,
+    /// Ask the server what it is and `model`'s context window (`Msg::ServerProbed`);
+    /// `more`: also try Ollama's and LM Studio's endpoints.
+    ProbeServer { model: String, more: bool },
+    /// Count `prompt` (the next request) and `draft` with the server's tokenizer
+    /// (`Msg::ExactCounted`).
+    CountExact {
+        generation: u64,
+        kind: ServerKind,
+        model: String,
+        prompt: Prompt,
+        draft: String,
+    },
     /// Leave the event loop (after the pending saves).
     Quit,
 }

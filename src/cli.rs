@@ -61,6 +61,10 @@ pub enum Command {
         /// Only those whose title or text contains this.
         #[arg(long, short = 's')]
         search: Option<String>,
+        /// Show what each conversation cost (from the usage the server reported and the
+        /// model's price; `-` when no reply has a price).
+        #[arg(long)]
+        cost: bool,
     },
     /// The built-in local model: status, stop, path, install, serve, remove.
     Local {
@@ -148,6 +152,9 @@ pub struct SettingsArgs {
     /// Seed for reproducible sampling (where the server supports it).
     #[arg(long, allow_hyphen_values = true)]
     pub seed: Option<i64>,
+    /// Ask for log probabilities with N alternatives per token (0 to 20).
+    #[arg(long, value_name = "N")]
+    pub logprobs: Option<u32>,
     /// Any other body field, passed through: NAME=JSON (e.g. top_k=40). Repeatable.
     #[arg(long, value_name = "NAME=JSON")]
     pub extra: Vec<String>,
@@ -204,6 +211,7 @@ impl SettingsArgs {
             suffix: self.suffix.clone(),
             best_of: self.best_of,
             seed: self.seed,
+            logprobs: self.logprobs,
             ..Params::default()
         };
         for e in &self.extra {
@@ -298,8 +306,39 @@ pub fn man() -> Result<(), String> {
         .map_err(|e| format!("cannot write the manual page: {e}"))
 }
 
-/// `chat-tui list [--search TEXT]`: one line per saved conversation, newest first.
-pub fn list(search: Option<&str>) -> Result<(), String> {
+/// What a saved conversation cost: the sum over its replies with a price (every version and
+/// branch: each was a request), and whether some reply with usage had none. `None` when no
+/// reply had a price.
+pub fn conversation_cost(
+    conv: &crate::chat::conversation::Conversation,
+    prices: &crate::chat::prices::Prices,
+) -> Option<(f64, bool)> {
+    let mut total = 0.0;
+    let mut priced = false;
+    let mut unpriced = false;
+    for m in conv.messages.iter().chain(&conv.others) {
+        let Some(u) = &m.usage else { continue };
+        let model = m.model.as_deref().unwrap_or(&conv.model);
+        match prices
+            .cost(model, u)
+            .or_else(|| prices.cost(&conv.model, u))
+        {
+            Some(c) => {
+                total += c;
+                priced = true;
+            }
+            None => unpriced = true,
+        }
+    }
+    priced.then_some((total, unpriced))
+}
+
+/// `chat-tui list [--search TEXT] [--cost]`: one line per saved conversation, newest
+/// first. With `cost`, each line says what the conversation cost after its date.
+pub fn list(
+    search: Option<&str>,
+    cost: Option<&crate::chat::prices::Prices>,
+) -> Result<(), String> {
     let lib = library()?;
     // Through the index (brought in step with the folder first); by reading the files
     // when the index cannot be opened.
@@ -314,6 +353,24 @@ pub fn list(search: Option<&str>) -> Result<(), String> {
             .updated
             .with_timezone(&chrono::Local)
             .format("%Y-%m-%d %H:%M");
+        let spent = match (cost, &e.broken) {
+            (Some(prices), None) => {
+                let c = crate::store::save::load(&e.path)
+                    .ok()
+                    .and_then(|conv| conversation_cost(&conv, prices));
+                Some(match c {
+                    Some((usd, false)) => crate::chat::prices::format_usd(usd),
+                    Some((usd, true)) => format!("{}+", crate::chat::prices::format_usd(usd)),
+                    None => "-".to_string(),
+                })
+            }
+            (Some(_), Some(_)) => Some("-".to_string()),
+            (None, _) => None,
+        };
+        let when = match spent {
+            Some(s) => format!("{when}  {s:>10}"),
+            None => when.to_string(),
+        };
         let line = match &e.broken {
             Some(reason) => format!("{}  {when}  [unreadable: {reason}]", e.id),
             None => format!("{}  {when}  {}", e.id, crate::text::sanitize(&e.title)),
@@ -434,6 +491,8 @@ mod tests {
             "max_token=300",
             "--memory",
             "last 3",
+            "--logprobs",
+            "5",
         ])
         .unwrap();
         let o = cli.settings.overrides().unwrap();
@@ -442,13 +501,22 @@ mod tests {
         assert_eq!(o.params.extra["max_token"], serde_json::json!(300));
         assert_eq!(o.mode, Some(Mode::Completion));
         assert_eq!(o.memory, Some(Memory::Last(3)));
+        assert_eq!(o.params.logprobs, Some(5));
         assert_eq!(cli.prompt.as_deref(), Some("hi"));
     }
 
     #[test]
     fn subcommands_and_paths() {
         let cli = Cli::try_parse_from(["chat-tui", "list"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::List { .. })));
+        assert!(matches!(
+            cli.command,
+            Some(Command::List { cost: false, .. })
+        ));
+        let cli = Cli::try_parse_from(["chat-tui", "list", "--cost"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::List { cost: true, .. })
+        ));
         let cli = Cli::try_parse_from(["chat-tui", "chat.json"]).unwrap();
         assert_eq!(cli.path, Some(PathBuf::from("chat.json")));
         let cli = Cli::try_parse_from(["chat-tui", "export", "abc", "--format", "json"]).unwrap();

@@ -50,6 +50,8 @@ pub fn request(settings: &Settings, text: &str) -> Request {
         prompt,
         params: settings.params.clone(),
         stream: settings.stream,
+        // Reasoning models get max_completion_tokens and no sampling parameters.
+        shape: crate::chat::capabilities::known_shape(&settings.model, settings.mode),
     }
 }
 
@@ -127,7 +129,23 @@ impl<W: Write> Printer<W> {
                 }
             }
             StreamEvent::Usage(u) => self.usage = Some(u),
-            StreamEvent::Model(_) => {}
+            StreamEvent::Adapted {
+                model,
+                adaptation,
+                message,
+            } => {
+                // stderr, like the other notes: stdout is the reply alone.
+                eprintln!(
+                    "chat-tui: note: {} ({model} refused it: {}) — sent again",
+                    adaptation.describe(),
+                    sanitize(&message)
+                );
+            }
+            // The reply alone goes to stdout; reasoning and log probabilities are the
+            // full-screen app's.
+            StreamEvent::Model(_)
+            | StreamEvent::Reasoning { .. }
+            | StreamEvent::Logprobs { .. } => {}
         }
     }
 
@@ -183,10 +201,19 @@ impl<W: Write> Printer<W> {
 
     fn usage_line(&self) -> String {
         match self.usage {
-            Some(u) => format!(
-                "usage: prompt_tokens={} completion_tokens={} total_tokens={}",
-                u.prompt_tokens, u.completion_tokens, u.total_tokens
-            ),
+            Some(u) => {
+                let mut line = format!(
+                    "usage: prompt_tokens={} completion_tokens={} total_tokens={}",
+                    u.prompt_tokens, u.completion_tokens, u.total_tokens
+                );
+                if let Some(r) = u.reasoning_tokens {
+                    line.push_str(&format!(" reasoning_tokens={r}"));
+                }
+                if let Some(c) = u.cached_tokens {
+                    line.push_str(&format!(" cached_tokens={c}"));
+                }
+                line
+            }
             None => "usage: not reported".into(),
         }
     }
@@ -314,6 +341,7 @@ mod tests {
                     prompt_tokens: 1,
                     completion_tokens: 2,
                     total_tokens: 3,
+                    ..Usage::default()
                 }),
             ],
         );

@@ -43,7 +43,10 @@ fn main() -> ExitCode {
         eprintln!("chat-tui: warning: {w}");
     }
     match &cli.command {
-        Some(Command::List { search }) => return done(cli::list(search.as_deref())),
+        Some(Command::List { search, cost }) => {
+            let prices = cost.then_some(&settings.prices);
+            return done(cli::list(search.as_deref(), prices));
+        }
         Some(Command::Export {
             id,
             format,

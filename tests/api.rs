@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use chat_tui::api::client::{ApiKey, Client, ClientConfig, Timeouts};
 use chat_tui::api::error::{ApiError, TimeoutKind};
+use chat_tui::api::logprobs::{Logprobs, TokenLogprob};
 use chat_tui::api::types::{
-    FinishReason, Params, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
+    Adaptation, FinishReason, Params, Prompt, Request, Role, Shape, StreamEvent, Usage, WireMessage,
 };
 use serde_json::json;
-use support::fake_server::{FakeServer, Reply, SseStep, chat_chunk, usage_chunk};
+use support::fake_server::{
+    FakeServer, LogprobStyle, Reply, SseStep, Unsupported, chat_chunk, fake_logprob, sse_event,
+    usage_chunk,
+};
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 
@@ -41,6 +45,7 @@ fn chat(text: &str, params: Params) -> Request {
         prompt: Prompt::Chat(vec![WireMessage::new(Role::User, text)]),
         params,
         stream: true,
+        shape: Shape::default(),
     }
 }
 
@@ -50,6 +55,7 @@ fn completion(text: &str, params: Params) -> Request {
         prompt: Prompt::Completion(text.into()),
         params,
         stream: true,
+        shape: Shape::default(),
     }
 }
 
@@ -61,6 +67,16 @@ struct Got {
     usage: Option<Usage>,
     model: Option<String>,
     deltas: usize,
+    reasoning: Vec<String>,
+    logprobs: Vec<Vec<TokenLogprob>>,
+    adapted: Vec<(String, Adaptation, String)>,
+}
+
+fn slot<T: Default + Clone>(v: &mut Vec<T>, i: usize) -> &mut T {
+    if v.len() <= i {
+        v.resize(i + 1, T::default());
+    }
+    &mut v[i]
 }
 
 async fn send(
@@ -87,6 +103,17 @@ async fn send(
             }
             StreamEvent::Usage(u) => got.usage = Some(u),
             StreamEvent::Model(m) => got.model = Some(m),
+            StreamEvent::Reasoning { index, text } => {
+                slot(&mut got.reasoning, index as usize).push_str(&text)
+            }
+            StreamEvent::Logprobs { index, tokens } => {
+                slot(&mut got.logprobs, index as usize).extend(tokens)
+            }
+            StreamEvent::Adapted {
+                model,
+                adaptation,
+                message,
+            } => got.adapted.push((model, adaptation, message)),
         };
         client.send(req, &mut sink).await
     };
@@ -520,7 +547,8 @@ async fn usage_from_a_final_chunk_without_choices() {
         Some(Usage {
             prompt_tokens: 5,
             completion_tokens: 1,
-            total_tokens: 6
+            total_tokens: 6,
+            ..Usage::default()
         })
     );
 }
@@ -614,7 +642,8 @@ async fn per_choice_usage_chunks_are_added_up() {
         Some(Usage {
             prompt_tokens: 10,
             completion_tokens: 13,
-            total_tokens: 23
+            total_tokens: 23,
+            ..Usage::default()
         })
     );
 }
@@ -659,4 +688,428 @@ async fn a_server_that_hangs_up_without_answering_is_not_a_connect_error() {
             .contains("closed the connection before answering"),
         "{e}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Logprobs, reasoning, usage details, unsupported parameters, what the server knows
+
+fn with_logprobs(mut p: Params, n: u32) -> Params {
+    p.logprobs = Some(n);
+    p
+}
+
+/// The reply's tokens joined, and each token's (text, logprob, alternatives).
+fn check_logprobs(tokens: &[TokenLogprob], text: &str, alts: usize) {
+    let mut l = Logprobs::new();
+    l.extend(tokens);
+    assert!(l.lines_up_with(text), "tokens {tokens:?} vs {text:?}");
+    for (k, t) in tokens.iter().enumerate() {
+        assert_eq!(t.logprob, fake_logprob(k, 0), "token {k}");
+        assert_eq!(t.top.len(), alts, "token {k}");
+        if alts > 0 {
+            assert_eq!(
+                t.top[0].bytes, t.bytes,
+                "the token itself is the most likely"
+            );
+        }
+        for (j, a) in t.top.iter().enumerate().skip(1) {
+            assert_eq!(a.bytes, format!("alt{j}").into_bytes());
+            assert_eq!(a.logprob, fake_logprob(k, j));
+        }
+    }
+}
+
+#[tokio::test]
+async fn logprobs_in_chat_mode_streamed_and_not() {
+    let server = FakeServer::start();
+    let c = client(&server);
+    for stream in [true, false] {
+        let mut req = chat("the cat sat down", with_logprobs(params(&[("n", "2")]), 3));
+        req.stream = stream;
+        let (got, result) = send(&c, &req).await;
+        result.unwrap();
+        assert_eq!(got.logprobs.len(), 2, "stream={stream}: per choice");
+        check_logprobs(&got.logprobs[0], &got.texts[0], 3);
+        check_logprobs(&got.logprobs[1], &got.texts[1], 3);
+    }
+    let reqs = server.requests();
+    for r in &reqs {
+        assert_eq!(r.json()["logprobs"], json!(true));
+        assert_eq!(r.json()["top_logprobs"], json!(3));
+    }
+    assert_eq!(server.schema_errors(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn logprobs_in_the_legacy_completion_shape_streamed_and_not() {
+    let server = FakeServer::start();
+    let c = client(&server);
+    for stream in [true, false] {
+        let mut req = completion("once upon a time", with_logprobs(Params::default(), 2));
+        req.stream = stream;
+        let (got, result) = send(&c, &req).await;
+        result.unwrap();
+        check_logprobs(&got.logprobs[0], &got.texts[0], 2);
+    }
+    for r in server.requests() {
+        assert_eq!(r.json()["logprobs"], json!(2));
+        assert!(r.json().get("top_logprobs").is_none());
+    }
+    assert_eq!(server.schema_errors(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn logprobs_in_llama_cpps_completion_shape_streamed_and_not() {
+    let server = FakeServer::start();
+    server.set_logprobs_style(LogprobStyle::LlamaCpp);
+    let c = client(&server);
+    for stream in [true, false] {
+        let mut req = completion("the capital of France", with_logprobs(Params::default(), 2));
+        req.stream = stream;
+        let (got, result) = send(&c, &req).await;
+        result.unwrap();
+        check_logprobs(&got.logprobs[0], &got.texts[0], 2);
+    }
+    // llama.cpp's native answer: `completion_probabilities` at the top of a chunk.
+    server.push(Reply::Sse(vec![
+        SseStep::text(&sse_event(&json!({"content": " Paris", "stop": false,
+            "completion_probabilities": [{"id": 7042, "token": " Paris", "bytes": [32,80,97,114,105,115],
+                "logprob": -0.25, "top_logprobs": [{"id": 7042, "token": " Paris", "logprob": -0.25}]}]}))),
+        SseStep::text(&support::fake_server::completion_chunk(0, " Paris", Some("stop"))),
+        SseStep::text(support::fake_server::DONE),
+    ]));
+    let (got, result) = send(&c, &completion("x", with_logprobs(Params::default(), 1))).await;
+    result.unwrap();
+    assert_eq!(got.logprobs[0][0].bytes, b" Paris");
+}
+
+#[tokio::test]
+async fn logprobs_with_missing_or_extra_fields_are_skipped_with_a_warning() {
+    let server = FakeServer::start();
+    let chunk = |lp: serde_json::Value, text: &str| {
+        SseStep::text(&sse_event(&json!({"model": "fake-small", "choices": [
+            {"index": 0, "delta": {"content": text}, "logprobs": lp, "finish_reason": null}]})))
+    };
+    server.push(Reply::Sse(vec![
+        chunk(
+            json!({"content": [{"token": "Hi", "logprob": -0.5, "bytes": [72, 105], "extra": 1,
+            "top_logprobs": [{"token": "Hi", "logprob": -0.5}, {"token": "Yo"}]}]}),
+            "Hi",
+        ),
+        chunk(json!({"content": [{"token": " there"}]}), " there"),
+        chunk(json!({"content": "not a list"}), "!"),
+        chunk(json!({"refusal": null, "content": null}), ""),
+        SseStep::text(&chat_chunk(0, "", Some("stop"))),
+        SseStep::text(support::fake_server::DONE),
+    ]));
+    let (got, result) = send(
+        &client(&server),
+        &chat("x", with_logprobs(Params::default(), 2)),
+    )
+    .await;
+    let outcome = result.unwrap();
+    assert_eq!(got.texts, vec!["Hi there!"]);
+    assert_eq!(got.logprobs[0].len(), 1, "the one good token is kept");
+    assert_eq!(got.logprobs[0][0].top.len(), 1);
+    assert!(
+        outcome
+            .warnings
+            .iter()
+            .any(|w| w.contains("3 malformed logprobs entries")),
+        "{:?}",
+        outcome.warnings
+    );
+    // The text is whole even though the tokens do not add up to it.
+    let mut l = Logprobs::new();
+    l.extend(&got.logprobs[0]);
+    assert!(!l.lines_up_with(&got.texts[0]));
+    assert_eq!(l.spans(&got.texts[0]), vec![Some(0..2)]);
+}
+
+#[tokio::test]
+async fn reasoning_content_and_reasoning_arrive_apart_from_the_reply() {
+    for field in ["reasoning_content", "reasoning"] {
+        let server = FakeServer::start();
+        server.set_reasoning(field, "Two and two make four.");
+        let c = client(&server);
+        for stream in [true, false] {
+            let mut req = chat("what is 2+2", Params::default());
+            req.stream = stream;
+            let (got, result) = send(&c, &req).await;
+            result.unwrap();
+            assert_eq!(
+                got.reasoning,
+                vec!["Two and two make four."],
+                "{field} stream={stream}"
+            );
+            assert_eq!(
+                got.texts,
+                vec!["echo: what is 2+2"],
+                "{field} stream={stream}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn reasoning_with_no_content_after_it_still_finishes() {
+    let server = FakeServer::start();
+    let r = |t: &str| {
+        SseStep::text(&sse_event(&json!({"model": "m", "choices": [
+            {"index": 0, "delta": {"content": null, "reasoning_content": t}, "finish_reason": null}]})))
+    };
+    server.push(Reply::Sse(vec![
+        r("Let me think"),
+        r(" very hard"),
+        SseStep::text(&chat_chunk(0, "", Some("length"))),
+        SseStep::text(support::fake_server::DONE),
+    ]));
+    let (got, result) = send(&client(&server), &chat("x", Params::default())).await;
+    result.unwrap();
+    assert_eq!(got.reasoning, vec!["Let me think very hard"]);
+    assert!(got.texts.iter().all(String::is_empty));
+    assert_eq!(got.reasons, vec![Some(FinishReason::Length)]);
+}
+
+#[tokio::test]
+async fn usage_details_are_read_streamed_and_not() {
+    let server = FakeServer::start();
+    server.set_usage_details(312, 24);
+    let c = client(&server);
+    for stream in [true, false] {
+        let mut req = chat("hello there", Params::default());
+        req.stream = stream;
+        let (got, result) = send(&c, &req).await;
+        result.unwrap();
+        let u = got.usage.unwrap();
+        assert_eq!(
+            (u.reasoning_tokens, u.cached_tokens),
+            (Some(312), Some(24)),
+            "stream={stream}"
+        );
+    }
+    // A server that sends none: none.
+    let plain = FakeServer::start();
+    let (got, _) = send(&client(&plain), &chat("hello", Params::default())).await;
+    let u = got.usage.unwrap();
+    assert_eq!((u.reasoning_tokens, u.cached_tokens), (None, None));
+}
+
+#[tokio::test]
+async fn an_unsupported_parameter_is_renamed_once_and_the_request_sent_again() {
+    let server = FakeServer::start();
+    server.set_unsupported(vec![Unsupported::Rename(
+        "max_tokens".into(),
+        "max_completion_tokens".into(),
+    )]);
+    let (got, result) = send(
+        &client(&server),
+        &chat("a b c d e f", params(&[("max_tokens", "3")])),
+    )
+    .await;
+    result.unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].json()["max_tokens"], json!(3));
+    assert!(reqs[1].json().get("max_tokens").is_none());
+    assert_eq!(reqs[1].json()["max_completion_tokens"], json!(3));
+    assert_eq!(
+        got.reasons,
+        vec![Some(FinishReason::Length)],
+        "the renamed value took effect"
+    );
+    assert_eq!(got.adapted.len(), 1);
+    let (model, a, message) = &got.adapted[0];
+    assert_eq!(model, "fake-small");
+    assert_eq!(
+        a,
+        &Adaptation::Rename {
+            from: "max_tokens".into(),
+            to: "max_completion_tokens".into()
+        }
+    );
+    assert!(message.contains("Use 'max_completion_tokens' instead"));
+}
+
+#[tokio::test]
+async fn an_unsupported_value_is_dropped_once_and_the_request_sent_again() {
+    let server = FakeServer::start();
+    server.set_unsupported(vec![
+        Unsupported::Value("temperature".into()),
+        Unsupported::Parameter("top_p".into()),
+    ]);
+    let (got, result) = send(
+        &client(&server),
+        &chat(
+            "hi",
+            params(&[("temperature", "0.2"), ("top_p", "0.5"), ("seed", "1")]),
+        ),
+    )
+    .await;
+    result.unwrap();
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 3, "one retry per refused parameter");
+    let last = reqs[2].json();
+    assert!(last.get("temperature").is_none() && last.get("top_p").is_none());
+    assert_eq!(last["seed"], json!(1), "the others are still sent");
+    let changes: Vec<_> = got.adapted.iter().map(|(_, a, _)| a.clone()).collect();
+    assert_eq!(
+        changes,
+        vec![
+            Adaptation::Drop {
+                name: "temperature".into()
+            },
+            Adaptation::Drop {
+                name: "top_p".into()
+            }
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unsupported_error_naming_a_parameter_not_sent_is_shown_as_is() {
+    let server = FakeServer::start();
+    let msg = "Unsupported parameter: 'tools' is not supported with this model.";
+    server.push(Reply::error(400, msg));
+    let (got, result) = send(
+        &client(&server),
+        &chat("hi", params(&[("temperature", "0.2")])),
+    )
+    .await;
+    let err = result.unwrap_err();
+    assert_eq!(err.to_string(), format!("HTTP 400 Bad Request: {msg}"));
+    assert_eq!(server.requests().len(), 1, "no retry");
+    assert!(got.adapted.is_empty());
+}
+
+#[tokio::test]
+async fn adapting_never_loops() {
+    // A server that refuses the renamed field too (and asks for the first back).
+    let server = FakeServer::start();
+    server.set_unsupported(vec![
+        Unsupported::Rename("max_tokens".into(), "max_completion_tokens".into()),
+        Unsupported::Rename("max_completion_tokens".into(), "max_tokens".into()),
+    ]);
+    let (got, result) = send(
+        &client(&server),
+        &chat("hi", params(&[("max_tokens", "3")])),
+    )
+    .await;
+    let err = result.unwrap_err();
+    assert!(err.to_string().contains("'max_completion_tokens'"), "{err}");
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(got.adapted.len(), 1);
+}
+
+#[tokio::test]
+async fn reasoning_models_get_max_completion_tokens_and_no_sampling_parameters() {
+    let server = FakeServer::start();
+    let mut req = chat(
+        "hi",
+        params(&[
+            ("max_tokens", "5"),
+            ("temperature", "0.2"),
+            ("top_p", "0.3"),
+            ("logprobs", "2"),
+        ]),
+    );
+    req.model = "o3-mini".into();
+    req.shape = chat_tui::chat::capabilities::known_shape("o3-mini", chat_tui::api::Mode::Chat);
+    let (_, result) = send(&client(&server), &req).await;
+    result.unwrap();
+    let body = server.requests()[0].json();
+    assert_eq!(body["max_completion_tokens"], json!(5));
+    for gone in [
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "logprobs",
+        "top_logprobs",
+    ] {
+        assert!(body.get(gone).is_none(), "{gone} in {body}");
+    }
+    assert_eq!(server.schema_errors(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_server_states_the_context_window_or_not() {
+    // llama.cpp: in the model list.
+    let server = FakeServer::start();
+    server.set_llama_cpp(Some(2048), Some(4096));
+    let info = client(&server).probe("whatever", true).await.unwrap();
+    assert_eq!(info.kind, chat_tui::api::server::ServerKind::LlamaCpp);
+    assert_eq!(info.context_window, Some(2048));
+    assert!(info.source.unwrap().contains("meta.n_ctx"));
+    // llama.cpp without it in the list: /props.
+    let server = FakeServer::start();
+    server.set_llama_cpp(None, Some(4096));
+    let info = client(&server).probe("whatever", true).await.unwrap();
+    assert_eq!(info.context_window, Some(4096));
+    // A model list without context sizes (and no other endpoint): fine, nothing known.
+    let server = FakeServer::start();
+    let info = client(&server).probe("fake-small", true).await.unwrap();
+    assert_eq!(info.context_window, None);
+    assert_eq!(info.kind, chat_tui::api::server::ServerKind::Other);
+    // Ollama's and LM Studio's endpoints were tried (404 here), nothing else.
+    let paths: Vec<String> = server.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/v1/models", "/api/show", "/api/v0/models/fake-small"]
+    );
+}
+
+#[tokio::test]
+async fn exact_counts_from_the_tokenizer_match_the_prompt_tokens() {
+    let server = FakeServer::start();
+    server.set_llama_cpp(Some(2048), None);
+    let c = client(&server);
+    let messages = vec![
+        WireMessage::new(Role::System, "be brief"),
+        WireMessage::new(Role::User, "what is the capital of France"),
+    ];
+    let exact = c
+        .count_tokens(
+            chat_tui::api::server::ServerKind::LlamaCpp,
+            "fake-llama",
+            &Prompt::Chat(messages.clone()),
+            "what is the capital of France",
+        )
+        .await
+        .unwrap();
+    let req = Request {
+        model: "fake-llama".into(),
+        prompt: Prompt::Chat(messages),
+        params: Params::default(),
+        stream: true,
+        shape: Shape::default(),
+    };
+    let (got, result) = send(&c, &req).await;
+    result.unwrap();
+    assert_eq!(exact.request, got.usage.unwrap().prompt_tokens);
+    assert_eq!(exact.draft, 6);
+}
+
+#[tokio::test]
+async fn a_tokenize_that_fails_or_hangs_is_an_error_not_a_wait() {
+    use support::fake_server::Tokenize;
+    let server = FakeServer::start();
+    server.set_llama_cpp(Some(2048), None);
+    server.set_tokenize(Tokenize::Fails);
+    let kind = chat_tui::api::server::ServerKind::LlamaCpp;
+    let prompt = Prompt::Completion("hello".into());
+    let err = client(&server)
+        .count_tokens(kind, "m", &prompt, "hello")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("tokenizer exploded"), "{err}");
+    server.set_tokenize(Tokenize::Hangs);
+    let quick = client_with(&server, |c| {
+        c.timeouts.first_byte = Duration::from_millis(200);
+        c.timeouts.connect = Duration::from_millis(200);
+    });
+    let err = quick
+        .count_tokens(kind, "m", &prompt, "hello")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Timeout { .. }), "{err}");
 }

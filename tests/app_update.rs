@@ -147,6 +147,7 @@ fn usage_ev(turn: TurnId, p: u64, c: u64) -> Event {
             prompt_tokens: p,
             completion_tokens: c,
             total_tokens: p + c,
+            ..Usage::default()
         }),
     })
 }
@@ -278,7 +279,8 @@ fn stream_fills_choices_usage_and_done_completes_with_autosave() {
             Some(Usage {
                 prompt_tokens: 10,
                 completion_tokens: 6,
-                total_tokens: 16
+                total_tokens: 16,
+                ..Usage::default()
             })
         );
     }

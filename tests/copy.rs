@@ -31,6 +31,7 @@ fn conversation() -> Conversation {
         m.choices = vec![Choice {
             text: REPLY.into(),
             finish_reason: None,
+            ..Choice::default()
         }];
     }
     c.push(Speaker::User, "And in Python?");
@@ -40,10 +41,12 @@ fn conversation() -> Conversation {
             Choice {
                 text: "Use `print`:\n\n```python\nprint(\"hi\")\n```".into(),
                 finish_reason: None,
+                ..Choice::default()
             },
             Choice {
                 text: "The second choice.".into(),
                 finish_reason: None,
+                ..Choice::default()
             },
         ];
     }

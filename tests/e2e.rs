@@ -153,7 +153,7 @@ fn message_reply_finish_reason_and_usage() {
     t.wait_for("echo: hello there friend", T);
     wait_idle_stop(&mut t);
 
-    let reqs = srv.wait_requests(1, T);
+    let reqs = srv.wait_completions(1, T);
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].path, "/v1/chat/completions");
     let body = reqs[0].json();
@@ -216,7 +216,7 @@ fn n3_choices_switch_with_alt_arrows_and_brackets() {
     t.wait_for("choice 1/3", T);
     t.wait_for("echo: pick one", T);
     wait_idle_stop(&mut t);
-    let reqs = srv.wait_requests(1, T);
+    let reqs = srv.wait_completions(1, T);
     assert_eq!(reqs[0].json()["n"], 3);
 
     t.wait_until("three finish reasons, the first selected", T, |s| {
@@ -289,7 +289,7 @@ fn esc_cancels_streaming_reply_and_app_stays_usable() {
     say(&mut t, "are you there");
     t.wait_for("echo: are you there", T);
     wait_idle_stop(&mut t);
-    let reqs = srv.wait_requests(2, T);
+    let reqs = srv.wait_completions(2, T);
     assert_eq!(last_user_content(&reqs[1].json()), "are you there");
     // The cancelled reply's partial text went along as history.
     assert!(
@@ -408,13 +408,13 @@ fn large_multiline_paste_goes_to_input_and_is_sent_whole() {
     t.wait_for("[pasted 20,999 characters]", T);
     // Nothing observable can prove a request did NOT go out: give it a moment.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(srv.requests().is_empty(), "paste sent something");
+    assert!(srv.completions().is_empty(), "paste sent something");
     assert!(t.screen().contains("● idle"));
     t.key(Key::Enter);
-    let reqs = srv.wait_requests(1, T);
+    let reqs = srv.wait_completions(1, T);
     assert_eq!(last_user_content(&reqs[0].json()), text);
     wait_idle_stop(&mut t);
-    assert_eq!(srv.requests().len(), 1);
+    assert_eq!(srv.completions().len(), 1);
 }
 
 // 7. prompt history
@@ -447,7 +447,7 @@ fn up_in_empty_input_recalls_previous_prompts() {
         input_box(&full(s)) == "first prompt"
     });
     t.key(Key::Enter);
-    let reqs = srv.wait_requests(3, T);
+    let reqs = srv.wait_completions(3, T);
     assert_eq!(last_user_content(&reqs[2].json()), "first prompt");
 }
 
@@ -511,7 +511,7 @@ fn f2_parameters_panel_edits_temperature() {
         !full(s).contains("parameters (F2)")
     });
     say(&mut t, "warm please");
-    let reqs = srv.wait_requests(1, T);
+    let reqs = srv.wait_completions(1, T);
     assert!(
         reqs[0].body_str().contains("\"temperature\":0.7"),
         "{}",
@@ -540,7 +540,7 @@ fn bad_commands_give_errors_and_send_nothing() {
     t.wait_for("did you mean /retry", T);
     // Nothing to observe for "not sent": a moment, then look.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(srv.requests().is_empty(), "{:?}", srv.requests());
+    assert!(srv.completions().is_empty(), "{:?}", srv.completions());
     assert!(t.screen().contains("no reply yet"));
 }
 
@@ -551,7 +551,7 @@ fn completion_mode_uses_the_completions_endpoint() {
     say(&mut t, "/mode completion");
     t.wait_for("mode: completion", T);
     say(&mut t, "Say this is a test");
-    let reqs = srv.wait_requests(1, T);
+    let reqs = srv.wait_completions(1, T);
     assert_eq!(reqs[0].path, "/v1/completions");
     let body = reqs[0].json();
     let prompt = body["prompt"].as_str().unwrap_or_default().to_string();
@@ -586,7 +586,7 @@ fn model_picker_lists_server_models() {
         sc.contains("model: fake-large") && !sc.contains("models — Enter picks")
     });
     say(&mut t, "big model");
-    let reqs = srv.wait_requests(2, T);
+    let reqs = srv.wait_completions(1, T);
     let last = reqs.last().unwrap();
     assert_eq!(last.path, "/v1/chat/completions");
     assert_eq!(last.json()["model"], "fake-large");
@@ -596,6 +596,7 @@ fn model_picker_lists_server_models() {
 #[test]
 fn tab_completes_commands_and_f1_shows_help() {
     let srv = FakeServer::start();
+    // Tall enough for the keys of every pane and the first commands.
     let mut t = spawn(&srv, 120, 70);
     t.send("/ret");
     t.wait_until("the draft", T, |s| input_box(&full(s)) == "/ret");
@@ -628,7 +629,7 @@ fn tab_completes_commands_and_f1_shows_help() {
     // Any other key closes it.
     t.send("x");
     t.wait_until("help to close", T, |s| !full(s).contains("help — ↑↓"));
-    assert!(srv.requests().is_empty());
+    assert!(srv.completions().is_empty());
 }
 
 // 10. control characters in model output
@@ -745,7 +746,7 @@ fn continue_after_length_appends_to_the_same_reply() {
     });
     srv.push(Reply::chat_stream(&[" three", " four"]));
     say(&mut t, "/continue");
-    let reqs = srv.wait_requests(2, T);
+    let reqs = srv.wait_completions(2, T);
     let body = reqs[1].json();
     let msgs = body["messages"].as_array().unwrap();
     assert!(
@@ -838,7 +839,7 @@ fn retry_after_a_failed_request_clears_the_input() {
     say(&mut t, "/retry");
     t.wait_for("echo: try this", T);
     wait_idle_stop(&mut t);
-    let reqs = srv.wait_requests(2, T);
+    let reqs = srv.wait_completions(2, T);
     assert_eq!(last_user_content(&reqs[1].json()), "try this");
     t.wait_until("the input to be empty after /retry", T, |s| {
         input_box(&full(s)).is_empty()
@@ -876,7 +877,7 @@ fn pasted_control_characters_never_reach_the_terminal() {
     t.paste(pasted);
     t.wait_for("REDPASTE P3", T);
     t.key(Key::Enter);
-    let reqs = srv.wait_requests(1, T);
+    let reqs = srv.wait_completions(1, T);
     // The text is sent as typed...
     assert_eq!(last_user_content(&reqs[0].json()), pasted);
     // ...and shown with placeholders.
@@ -934,7 +935,7 @@ fn resume_and_prompt_history_survive_a_restart() {
         input_box(&full(s)) == "persist me"
     });
     t2.key(Key::Enter);
-    let reqs = srv.wait_requests(2, T);
+    let reqs = srv.wait_completions(2, T);
     let msgs = reqs[1].json()["messages"].clone();
     assert_eq!(
         msgs,
@@ -988,9 +989,9 @@ fn keys_rebound_in_a_pane_from_the_config_work_in_the_app() {
     t.wait_until("Enter to insert a line break", T, |s| {
         input_box(&full(s)) == "first line\nsecond line"
     });
-    assert!(srv.requests().is_empty(), "Enter no longer sends");
+    assert!(srv.completions().is_empty(), "Enter no longer sends");
     t.key(Key::Ctrl('s'));
-    let reqs = srv.wait_requests(1, T);
+    let reqs = srv.wait_completions(1, T);
     assert_eq!(
         reqs[0].json()["messages"][0]["content"],
         "first line\nsecond line"

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chat_tui::api::client::{ApiKey, Client, ClientConfig, Timeouts};
 use chat_tui::api::error::ApiError;
-use chat_tui::api::types::{Outcome, Params, Prompt, Request, Role, StreamEvent, WireMessage};
+use chat_tui::api::types::{
+    Outcome, Params, Prompt, Request, Role, Shape, StreamEvent, WireMessage,
+};
 use chat_tui::chat::conversation::{Choice, Message, Speaker};
 use chat_tui::ui::conversation::ConversationView;
 use chat_tui::ui::markdown;
@@ -59,6 +61,7 @@ fn chat_n(text: &str, n: u32) -> Request {
         prompt: Prompt::Chat(vec![WireMessage::new(Role::User, text)]),
         params,
         stream: true,
+        shape: Shape::default(),
     }
 }
 
@@ -715,6 +718,7 @@ fn assistant(id: u64, text: &str) -> Message {
     m.choices = vec![Choice {
         text: text.into(),
         finish_reason: None,
+        ..Choice::default()
     }];
     m
 }

@@ -76,6 +76,7 @@ fn exchange(app: &mut App, prompt: &str, reply: &str, usage: Option<(u64, u64)>)
             prompt_tokens: p,
             completion_tokens: c,
             total_tokens: p + c,
+            ..Usage::default()
         }));
     }
     for event in events {
@@ -177,7 +178,8 @@ fn the_tokens_panel_abbreviates_its_first_line_instead_of_cutting_it() {
         let screen = rows(&app, w, 24);
         let line = screen
             .iter()
-            .find(|r| r.contains("last "))
+            // The panel's first line (its title names the last reply's cost too).
+            .find(|r| r.contains("││last "))
             .expect("the tokens panel");
         let inner = line.rsplit("││").next().unwrap().trim_end_matches('│');
         // Whatever the width, the numbers are whole and the line is not cut mid-word.

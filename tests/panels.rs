@@ -84,6 +84,7 @@ fn usage(app: &mut App, turn: TurnId, p: u64, c: u64) {
                 prompt_tokens: p,
                 completion_tokens: c,
                 total_tokens: p + c,
+                ..Usage::default()
             }),
         }),
     );

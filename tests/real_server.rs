@@ -738,3 +738,133 @@ fn local_llm_url_prints_base_url() {
         "http://127.0.0.1:9999/v1"
     );
 }
+
+// ---------------------------------------------------------------------------
+// What the server knows: its context window, exact counts, logprobs (chat-tui's client)
+// ---------------------------------------------------------------------------
+
+fn tui_client(base: &str) -> chat_tui::api::Client {
+    chat_tui::api::Client::new(chat_tui::api::ClientConfig {
+        base_url: base.to_string(),
+        ..chat_tui::api::ClientConfig::default()
+    })
+    .unwrap()
+}
+
+/// Send `req`; the reply's text, its log probabilities and its usage.
+async fn tui_send(
+    client: &chat_tui::api::Client,
+    req: &chat_tui::api::Request,
+) -> (
+    String,
+    Vec<chat_tui::api::logprobs::TokenLogprob>,
+    chat_tui::api::Usage,
+) {
+    use chat_tui::api::StreamEvent;
+    let mut text = String::new();
+    let mut logprobs = Vec::new();
+    let mut usage = None;
+    let mut sink = |ev: StreamEvent| match ev {
+        StreamEvent::Delta { index: 0, text: t } => text.push_str(&t),
+        StreamEvent::Logprobs { index: 0, tokens } => logprobs.extend(tokens),
+        StreamEvent::Usage(u) => usage = Some(u),
+        _ => {}
+    };
+    client.send(req, &mut sink).await.expect("the reply");
+    (text, logprobs, usage.expect("usage"))
+}
+
+#[tokio::test]
+async fn real_server_states_its_context_window_and_counts_exactly() {
+    use chat_tui::api::server::ServerKind;
+    use chat_tui::api::{Mode, Params, Request, Shape};
+    use chat_tui::chat::conversation::{Conversation, Memory, Speaker};
+    let Some(base) = server() else { return };
+    let client = tui_client(base);
+    let info = client.probe("smollm2", true).await.unwrap();
+    assert_eq!(info.kind, ServerKind::LlamaCpp);
+    assert_eq!(info.context_window, Some(N_CTX), "{info:?}");
+
+    for mode in [Mode::Chat, Mode::Completion] {
+        // A conversation with history, and a draft with CJK text: what Enter would send.
+        let mut conv = Conversation::new("smollm2", mode, Memory::Full);
+        conv.system = Some("You are terse.".into());
+        conv.push(Speaker::User, "What is the capital of France?");
+        let r = conv.push_reply(&Params::default(), "smollm2");
+        conv.get_mut(r).unwrap().choice_mut(0).text = "Paris.".into();
+        let draft = "你好, and the capital of Italy?";
+        let prompt = chat_tui::chat::memory::next_prompt(&conv, draft);
+        let exact = client
+            .count_tokens(ServerKind::LlamaCpp, "smollm2", &prompt, draft)
+            .await
+            .unwrap();
+        let mut params = Params::default();
+        params.set("max_tokens", "1").unwrap();
+        params.set("temperature", "0").unwrap();
+        let req = Request {
+            model: "smollm2".into(),
+            prompt,
+            params,
+            stream: true,
+            shape: Shape::default(),
+        };
+        let (_, _, usage) = tui_send(&client, &req).await;
+        assert_eq!(
+            exact.request, usage.prompt_tokens,
+            "{mode}: the exact count is the server's prompt_tokens"
+        );
+        assert!(exact.draft > 0 && exact.draft < exact.request);
+    }
+    // "你好" alone: the example (9 counted locally by cl100k, 34 by llama.cpp).
+    let conv = Conversation::new("smollm2", Mode::Chat, Memory::Full);
+    let prompt = chat_tui::chat::memory::next_prompt(&conv, "你好");
+    let exact = client
+        .count_tokens(ServerKind::LlamaCpp, "smollm2", &prompt, "你好")
+        .await
+        .unwrap();
+    assert_eq!(exact.request, 34);
+}
+
+#[tokio::test]
+async fn real_server_logprobs_line_up_with_the_text() {
+    use chat_tui::api::logprobs::Logprobs;
+    use chat_tui::api::{Params, Prompt, Request, Role, Shape, WireMessage};
+    let Some(base) = server() else { return };
+    let client = tui_client(base);
+    let mut params = Params::default();
+    params.set("max_tokens", "6").unwrap();
+    params.set("temperature", "0").unwrap();
+    params.set("logprobs", "3").unwrap();
+    for (prompt, stream) in [
+        (
+            Prompt::Chat(vec![WireMessage::new(Role::User, "Say hi")]),
+            true,
+        ),
+        (
+            Prompt::Chat(vec![WireMessage::new(Role::User, "Say hi")]),
+            false,
+        ),
+        (Prompt::Completion("The capital of France is".into()), true),
+        (Prompt::Completion("The capital of France is".into()), false),
+    ] {
+        let req = Request {
+            model: "smollm2".into(),
+            prompt,
+            params: params.clone(),
+            stream,
+            shape: Shape::default(),
+        };
+        let (text, tokens, usage) = tui_send(&client, &req).await;
+        assert_eq!(tokens.len() as u64, usage.completion_tokens, "{req:?}");
+        let mut l = Logprobs::new();
+        l.extend(&tokens);
+        assert!(l.lines_up_with(&text), "{text:?} vs {tokens:?}");
+        for t in l.iter() {
+            assert!(t.logprob() <= 0.0);
+            assert!((1..=3).contains(&t.alternative_count()), "{t:?}");
+            // Most likely first.
+            let lps: Vec<f32> = t.alternatives().map(|(_, lp)| lp).collect();
+            assert!(lps.windows(2).all(|w| w[0] >= w[1]), "{lps:?}");
+        }
+    }
+}

@@ -223,12 +223,12 @@ fn a_second_window_on_a_held_file_gets_read_only_or_a_copy_and_nothing_is_lost()
     wait_text(&mut b, "read-only — chat-tui");
     wait_text(&mut b, "first from A");
     // Sending is refused, pointing back at the choice; nothing reaches the server.
-    let before = srv.requests().len();
+    let before = srv.completions().len();
     send(&mut b, "sneaky from B");
     wait_text(&mut b, "not sent: this conversation is read-only");
     wait_text(&mut b, "continue in a copy");
     esc(&mut b);
-    assert_eq!(srv.requests().len(), before, "nothing was sent");
+    assert_eq!(srv.completions().len(), before, "nothing was sent");
     quit(&mut b);
 
     // A keeps writing its file, unaware.

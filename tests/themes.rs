@@ -67,6 +67,7 @@ fn with_reply() -> App {
             prompt_tokens: 12,
             completion_tokens: 80,
             total_tokens: 92,
+            ..Usage::default()
         }),
     ] {
         update(&mut app, Event::Msg(Msg::Stream { turn, event }));

@@ -369,7 +369,7 @@ fn reopening_a_file_restores_it_and_continues() {
     send(&mut t, "epsilon five");
     // In completion mode the fake model echoes the prompt's last line, `Assistant:`.
     t.wait_for("echo: Assistant:", T);
-    let reqs = srv.requests();
+    let reqs = srv.completions();
     let last = reqs.last().unwrap();
     assert_eq!(last.path, "/v1/completions");
     let prompt = last.json()["prompt"].as_str().unwrap().to_string();

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::api::decode::{Decoder, stream_error_message};
 use crate::api::error::{self, ApiError, TimeoutKind};
 use crate::api::sse::{SseEvent, SseParser};
-use crate::api::types::{Outcome, Request, StreamEvent};
+use crate::api::types::{Adaptation, Outcome, Request, Shape, StreamEvent};
 use crate::diag::redact_url;
 
 /// An API key. Its `Debug` and `Display` never show it.
@@ -116,7 +116,12 @@ impl Client {
         format!("{}{}", self.cfg.base_url.trim_end_matches('/'), path)
     }
 
-    fn authorize(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// The HTTP client (shared connections).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn authorize(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.cfg.api_key {
             Some(k) => rb.bearer_auth(k.expose()),
             None => rb,
@@ -167,6 +172,11 @@ impl Client {
     /// 429 and 5xx are retried (honouring `Retry-After`) only before any text arrived, which
     /// is always the case for an error status. A server that rejects `stream_options` gets
     /// the request again without it, and never again afterwards.
+    ///
+    /// A 400 "Unsupported parameter: 'X' … Use 'Y' instead" or "Unsupported value: 'X'" about
+    /// a field this request sent is adapted once (X renamed to Y, or dropped), reported as
+    /// [`StreamEvent::Adapted`], and the request is sent again. A field is adapted at most
+    /// once per request, and one it did not send is never adapted: the error is returned.
     pub async fn send(
         &self,
         req: &Request,
@@ -211,13 +221,15 @@ impl Client {
         let started = std::time::Instant::now();
         let mut attempt = 0u32;
         let mut dropped_usage_option = false;
+        let mut shape = req.shape.clone();
+        let mut adapted: Vec<String> = Vec::new();
         loop {
             let include_usage = req.streams() && self.send_usage_option.load(Ordering::Relaxed);
-            let body = req.body(include_usage);
+            let sent = req.body_shaped(include_usage, &shape);
             let mut rb = self
                 .authorize(self.http.post(&url))
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body.to_string());
+                .body(sent.to_string());
             if req.streams() {
                 rb = rb.header(reqwest::header::ACCEPT, "text/event-stream");
             }
@@ -247,6 +259,24 @@ impl Client {
             if include_usage && !dropped_usage_option && rejects_usage_option(&err) {
                 self.send_usage_option.store(false, Ordering::Relaxed);
                 dropped_usage_option = true;
+                continue;
+            }
+            if let Some(a) = adaptation_for(&err, &sent, &shape, &adapted) {
+                adapted.push(a.param().to_string());
+                if let Adaptation::Rename { to, .. } = &a {
+                    // What chat-tui renamed a field to is never adapted again.
+                    adapted.push(to.clone());
+                }
+                let message = match &err {
+                    ApiError::Http { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                shape.push(a.clone());
+                on_event(StreamEvent::Adapted {
+                    model: req.model.clone(),
+                    adaptation: a,
+                    message,
+                });
                 continue;
             }
             if err.is_retryable() && attempt < self.cfg.retries {
@@ -416,6 +446,35 @@ impl Client {
             }
         }
     }
+}
+
+/// The adaptation an "Unsupported parameter/value" error asks for, when the field it names
+/// is one `body` sent (at its top level) and was not adapted already in this request.
+fn adaptation_for(
+    err: &ApiError,
+    body: &Value,
+    shape: &Shape,
+    adapted: &[String],
+) -> Option<Adaptation> {
+    let ApiError::Http {
+        status, message, ..
+    } = err
+    else {
+        return None;
+    };
+    if *status != 400 && *status != 422 {
+        return None;
+    }
+    let a = error::unsupported(message)?;
+    let name = a.param();
+    let sent = body.as_object().is_some_and(|o| o.contains_key(name));
+    if !sent || adapted.iter().any(|p| p == name) || shape.get(name).is_some() {
+        return None;
+    }
+    if matches!(name, "model" | "messages" | "prompt" | "stream") {
+        return None;
+    }
+    Some(a)
 }
 
 fn rejects_usage_option(err: &ApiError) -> bool {

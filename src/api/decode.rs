@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::api::error::{self, ApiError};
+use crate::api::logprobs::{self, Parsed};
 use crate::api::sse::SseEvent;
 use crate::api::types::{FinishReason, Mode, Outcome, Request, StreamEvent, Usage};
 
@@ -29,6 +30,14 @@ pub(crate) struct Decoder {
     max_choices: usize,
     /// Choices with an index beyond `max_choices`, skipped.
     stray_choices: usize,
+    /// Log probability entries passed on (all choices), up to [`logprobs::MAX_TOKENS`].
+    logprob_tokens: usize,
+    /// Log probability entries that did not parse, skipped.
+    bad_logprobs: usize,
+    /// Alternatives beyond the most a token keeps, dropped.
+    dropped_alternatives: usize,
+    /// Log probabilities beyond the cap, not passed on.
+    logprobs_cut: usize,
 }
 
 impl Decoder {
@@ -48,6 +57,10 @@ impl Decoder {
             malformed: 0,
             max_choices: req.params.choices() as usize,
             stray_choices: 0,
+            logprob_tokens: 0,
+            bad_logprobs: 0,
+            dropped_alternatives: 0,
+            logprobs_cut: 0,
         }
     }
 
@@ -116,9 +129,15 @@ impl Decoder {
             for (pos, c) in choices.iter().enumerate() {
                 self.choice(pos, c, on_event)?;
             }
+        } else if let Some(probs) = v.get("completion_probabilities") {
+            // llama.cpp's native answer shape: one choice, its probabilities at the top.
+            let parsed = logprobs::parse_completion_probabilities(probs);
+            self.logprobs(0, parsed, on_event);
         }
-        if let Some(u) = v.get("usage").filter(|u| !u.is_null())
-            && let Ok(usage) = serde_json::from_value::<Usage>(u.clone())
+        if let Some(usage) = v
+            .get("usage")
+            .filter(|u| !u.is_null())
+            .and_then(Usage::from_api)
         {
             self.usage(v, usage, on_event);
         }
@@ -141,14 +160,22 @@ impl Decoder {
             self.stray_choices += 1;
             return Ok(());
         }
+        if let Some(text) = self.choice_reasoning(c).filter(|t| !t.is_empty()) {
+            self.count_bytes(text.len())?;
+            on_event(StreamEvent::Reasoning { index, text });
+        }
         if let Some(text) = self.choice_text(c).filter(|t| !t.is_empty()) {
-            self.bytes += text.len();
-            if self.bytes > self.max_bytes {
-                return Err(ApiError::TooLarge {
-                    limit: self.max_bytes,
-                });
-            }
+            self.count_bytes(text.len())?;
             on_event(StreamEvent::Delta { index, text });
+        }
+        let parsed = match c.get("logprobs").and_then(logprobs::parse_choice) {
+            Some(p) => Some(p),
+            None => c
+                .get("completion_probabilities")
+                .map(logprobs::parse_completion_probabilities),
+        };
+        if let Some(parsed) = parsed {
+            self.logprobs(index, parsed, on_event);
         }
         let i = index as usize;
         if self.finished.len() <= i {
@@ -162,6 +189,55 @@ impl Decoder {
             });
         }
         Ok(())
+    }
+
+    /// Count `n` more bytes of the reply against `max_reply_bytes`.
+    fn count_bytes(&mut self, n: usize) -> Result<(), ApiError> {
+        self.bytes += n;
+        if self.bytes > self.max_bytes {
+            return Err(ApiError::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Pass on the log probabilities of choice `index` (up to the cap).
+    fn logprobs(
+        &mut self,
+        index: u32,
+        mut parsed: Parsed,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+    ) {
+        self.bad_logprobs += parsed.malformed;
+        self.dropped_alternatives += parsed.dropped_alternatives;
+        let room = logprobs::MAX_TOKENS.saturating_sub(self.logprob_tokens);
+        if parsed.tokens.len() > room {
+            self.logprobs_cut += parsed.tokens.len() - room;
+            parsed.tokens.truncate(room);
+        }
+        if parsed.tokens.is_empty() {
+            return;
+        }
+        self.logprob_tokens += parsed.tokens.len();
+        on_event(StreamEvent::Logprobs {
+            index,
+            tokens: parsed.tokens,
+        });
+    }
+
+    /// A choice's reasoning text: `reasoning_content` (DeepSeek, llama.cpp, vLLM) or
+    /// `reasoning` (OpenRouter, Ollama), in the delta (streamed) or the message (whole).
+    fn choice_reasoning(&self, c: &Value) -> Option<String> {
+        let holder = if self.whole {
+            c.get("message").or_else(|| c.get("delta"))
+        } else {
+            c.get("delta").or_else(|| c.get("message"))
+        }?;
+        ["reasoning_content", "reasoning"]
+            .iter()
+            .find_map(|k| holder.get(*k).and_then(Value::as_str))
+            .map(str::to_string)
     }
 
     /// A choice's text: where the mode puts it, else where the other mode does.
@@ -212,6 +288,10 @@ impl Decoder {
                 usage.prompt_tokens = usage.prompt_tokens.max(prev.prompt_tokens);
                 usage.completion_tokens += prev.completion_tokens;
                 usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+                if let Some(r) = prev.reasoning_tokens {
+                    usage.reasoning_tokens = Some(usage.reasoning_tokens.unwrap_or(0) + r);
+                }
+                usage.cached_tokens = usage.cached_tokens.max(prev.cached_tokens);
             }
             self.final_usage = Some(usage);
         }
@@ -239,6 +319,27 @@ impl Decoder {
             warnings.push(format!(
                 "{} choice(s) with an index beyond the {} asked for were skipped",
                 self.stray_choices, self.max_choices
+            ));
+        }
+        if self.bad_logprobs > 0 {
+            warnings.push(format!(
+                "{} malformed logprobs entr{} (no token or no log probability) skipped",
+                self.bad_logprobs,
+                if self.bad_logprobs == 1 { "y" } else { "ies" }
+            ));
+        }
+        if self.dropped_alternatives > 0 {
+            warnings.push(format!(
+                "the server sent more than {} alternatives per token: {} less likely ones dropped",
+                logprobs::MAX_ALTERNATIVES,
+                self.dropped_alternatives
+            ));
+        }
+        if self.logprobs_cut > 0 {
+            warnings.push(format!(
+                "logprobs kept for the first {} tokens only ({} more not kept)",
+                logprobs::MAX_TOKENS,
+                self.logprobs_cut
             ));
         }
         Ok(Outcome {

@@ -162,6 +162,51 @@ fn timeout_message(kind: TimeoutKind, after: Duration) -> String {
     }
 }
 
+/// What an OpenAI-style "unsupported" message asks for, if it is one:
+/// - `Unsupported parameter: 'max_tokens' is not supported with this model. Use
+///   'max_completion_tokens' instead.` → rename `max_tokens` to `max_completion_tokens`;
+/// - `Unsupported parameter: 'temperature' is not supported with this model.` → drop it;
+/// - `Unsupported value: 'temperature' does not support 0.2 with this model. Only the
+///   default (1) value is supported.` → drop it (the server's default applies).
+///
+/// The field is the first quoted name; a nested one (`messages[0].role`) is returned as
+/// written, and matches no top-level field of a body.
+pub fn unsupported(message: &str) -> Option<crate::api::types::Adaptation> {
+    use crate::api::types::Adaptation;
+    let lower = message.to_ascii_lowercase();
+    let at = ["unsupported parameter", "unsupported value"]
+        .iter()
+        .filter_map(|m| lower.find(m))
+        .min()?;
+    let rest = &message[at..];
+    let name = quoted(rest)?;
+    if name.is_empty() {
+        return None;
+    }
+    let is_parameter = lower[at..].starts_with("unsupported parameter");
+    if is_parameter
+        && let Some(i) = rest.find("Use '").or_else(|| rest.find("use '"))
+        && let Some(to) = quoted(&rest[i..])
+        && !to.is_empty()
+        && to != name
+    {
+        return Some(Adaptation::Rename {
+            from: name.to_string(),
+            to: to.to_string(),
+        });
+    }
+    Some(Adaptation::Drop {
+        name: name.to_string(),
+    })
+}
+
+/// The text between the first pair of single quotes.
+fn quoted(s: &str) -> Option<&str> {
+    let start = s.find('\'')? + 1;
+    let len = s[start..].find('\'')?;
+    Some(&s[start..start + len])
+}
+
 /// Build the error for a non-success response from its status, headers and body.
 pub fn from_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> ApiError {
     let (message, code) = error_body_message(body);
@@ -327,6 +372,48 @@ mod tests {
         assert_eq!(e.stated_context_window(), Some(2048));
         let e = from_response(400, None, br#"{"error":{"message":"too long"}}"#);
         assert_eq!(e.stated_context_window(), None);
+    }
+
+    #[test]
+    fn unsupported_messages_say_what_to_change() {
+        use crate::api::types::Adaptation;
+        assert_eq!(
+            unsupported(
+                "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead."
+            ),
+            Some(Adaptation::Rename {
+                from: "max_tokens".into(),
+                to: "max_completion_tokens".into()
+            })
+        );
+        assert_eq!(
+            unsupported(
+                "Unsupported value: 'temperature' does not support 0.2 with this model. Only the default (1) value is supported."
+            ),
+            Some(Adaptation::Drop {
+                name: "temperature".into()
+            })
+        );
+        assert_eq!(
+            unsupported("Unsupported parameter: 'top_p' is not supported with this model."),
+            Some(Adaptation::Drop {
+                name: "top_p".into()
+            })
+        );
+        assert_eq!(
+            unsupported(
+                "Unsupported value: 'messages[0].role' does not support 'system' with this model."
+            ),
+            Some(Adaptation::Drop {
+                name: "messages[0].role".into()
+            })
+        );
+        assert_eq!(
+            unsupported("Unrecognized request argument supplied: max_token"),
+            None
+        );
+        assert_eq!(unsupported("Unsupported parameter: none quoted"), None);
+        assert_eq!(unsupported("Unsupported parameter: ''"), None);
     }
 
     #[test]

@@ -3,11 +3,15 @@
 pub mod client;
 mod decode;
 pub mod error;
+pub mod logprobs;
+pub mod server;
 pub mod sse;
 pub mod types;
 
 pub use client::{ApiKey, Client, ClientConfig, Timeouts};
 pub use error::{ApiError, TimeoutKind};
+pub use logprobs::{Logprobs, TokenLogprob};
 pub use types::{
-    FinishReason, Mode, Outcome, Params, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
+    Adaptation, FinishReason, Mode, Outcome, Params, Prompt, Request, Role, Shape, StreamEvent,
+    Usage, WireMessage,
 };

@@ -100,6 +100,11 @@ pub struct Params {
     pub best_of: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
+    /// Log probabilities: how many alternatives per token (0–20). Sent as `logprobs: true,
+    /// top_logprobs: N` in chat mode and `logprobs: N` in completion mode (see
+    /// [`Request::body`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<u32>,
     /// Any other body field, passed through unvalidated (server-specific parameters).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, Value>,
@@ -117,7 +122,12 @@ pub const PARAM_NAMES: &[&str] = &[
     "suffix",
     "best_of",
     "seed",
+    "logprobs",
 ];
+
+/// The most alternatives per token `/set logprobs` accepts (the chat API's `top_logprobs`
+/// maximum).
+pub const MAX_TOP_LOGPROBS: u32 = 20;
 
 /// A parameter value that breaks the API's rules, found before any request is sent.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -173,6 +183,13 @@ impl Params {
                 ));
             }
         }
+        if let Some(n) = self.logprobs
+            && n > MAX_TOP_LOGPROBS
+        {
+            return Err(ParamError(format!(
+                "logprobs must be between 0 and {MAX_TOP_LOGPROBS} (got {n})"
+            )));
+        }
         if self.suffix.is_some() && mode != Mode::Completion {
             return Err(ParamError(
                 "suffix is only accepted by the completion endpoint (/mode completion)".into(),
@@ -199,6 +216,7 @@ impl Params {
             "frequency_penalty" => self.frequency_penalty = Some(num(name, value)?),
             "best_of" => self.best_of = Some(num(name, value)?),
             "seed" => self.seed = Some(num(name, value)?),
+            "logprobs" => self.logprobs = Some(num(name, value)?),
             "suffix" => self.suffix = Some(unquote(value)),
             "stop" => {
                 self.stop = parse_stop_list(value)?;
@@ -226,6 +244,7 @@ impl Params {
             "suffix" => self.suffix = None,
             "best_of" => self.best_of = None,
             "seed" => self.seed = None,
+            "logprobs" => self.logprobs = None,
             other => {
                 if self.extra.remove(other).is_none() {
                     return Err(ParamError(format!("`{other}` is not set")));
@@ -255,6 +274,7 @@ impl Params {
                 .map(|s| serde_json::to_string(s).unwrap_or_default()),
             "best_of" => self.best_of.map(|v| v.to_string()),
             "seed" => self.seed.map(|v| v.to_string()),
+            "logprobs" => self.logprobs.map(|v| v.to_string()),
             other => self.extra.get(other).map(|v| v.to_string()),
         }
     }
@@ -273,7 +293,8 @@ impl Params {
             frequency_penalty,
             suffix,
             best_of,
-            seed
+            seed,
+            logprobs
         );
         if !over.stop.is_empty() {
             self.stop = over.stop.clone();
@@ -283,11 +304,12 @@ impl Params {
         }
     }
 
-    /// Write every set parameter into a JSON request body.
+    /// Write every set parameter into a JSON request body. `logprobs` is not written here:
+    /// its shape depends on the endpoint ([`Request::body`] writes it).
     pub fn write_into(&self, body: &mut Map<String, Value>) {
         if let Ok(Value::Object(m)) = serde_json::to_value(self) {
             for (k, v) in m {
-                if k == "extra" {
+                if k == "extra" || k == "logprobs" {
                     continue;
                 }
                 body.insert(k, v);
@@ -334,6 +356,92 @@ pub struct Request {
     pub params: Params,
     /// Stream over SSE (the default). `best_of` forces a non-streamed request.
     pub stream: bool,
+    /// What the model does not accept, adjusted in the body (see [`Shape`]). Default: none.
+    pub shape: Shape,
+}
+
+/// A change to a request body for a model that refuses a parameter.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Adaptation {
+    /// Send the value of `from` under the name `to` (`max_tokens` → `max_completion_tokens`).
+    Rename { from: String, to: String },
+    /// Do not send `name` (the server's default applies).
+    Drop { name: String },
+}
+
+impl Adaptation {
+    /// The body field this changes.
+    pub fn param(&self) -> &str {
+        match self {
+            Adaptation::Rename { from, .. } => from,
+            Adaptation::Drop { name } => name,
+        }
+    }
+
+    /// A few words for the status line: "max_tokens sent as max_completion_tokens",
+    /// "temperature not sent".
+    pub fn describe(&self) -> String {
+        match self {
+            Adaptation::Rename { from, to } => format!("{from} sent as {to}"),
+            Adaptation::Drop { name } => format!("{name} not sent"),
+        }
+    }
+}
+
+/// The adaptations applied to a request body, in order (from what is known about the
+/// model, and what the server said). The fields that carry the conversation (`model`,
+/// `messages`, `prompt`) are never changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Shape {
+    pub adaptations: Vec<Adaptation>,
+}
+
+/// Body fields a [`Shape`] never touches.
+const PROTECTED_FIELDS: &[&str] = &["model", "messages", "prompt"];
+
+impl Shape {
+    pub fn is_empty(&self) -> bool {
+        self.adaptations.is_empty()
+    }
+
+    /// Add `a` unless the same field is already adapted.
+    pub fn push(&mut self, a: Adaptation) {
+        if !self.adaptations.iter().any(|x| x.param() == a.param()) {
+            self.adaptations.push(a);
+        }
+    }
+
+    /// The adaptation of field `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&Adaptation> {
+        self.adaptations.iter().find(|a| a.param() == name)
+    }
+
+    /// Apply to a body. Dropping (or renaming) `logprobs` takes `top_logprobs` with it: one
+    /// is meaningless without the other.
+    pub fn apply(&self, body: &mut Map<String, Value>) {
+        for a in &self.adaptations {
+            if PROTECTED_FIELDS.contains(&a.param()) {
+                continue;
+            }
+            match a {
+                Adaptation::Rename { from, to } => {
+                    if PROTECTED_FIELDS.contains(&to.as_str()) {
+                        continue;
+                    }
+                    if let Some(v) = body.remove(from) {
+                        body.insert(to.clone(), v);
+                    }
+                }
+                Adaptation::Drop { name } => {
+                    body.remove(name);
+                    if name == "logprobs" || name == "top_logprobs" {
+                        body.remove("logprobs");
+                        body.remove("top_logprobs");
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Request {
@@ -357,8 +465,14 @@ impl Request {
         }
     }
 
-    /// The JSON body. `include_usage` adds `stream_options.include_usage` to streamed requests.
+    /// The JSON body, exactly as sent. `include_usage` adds `stream_options.include_usage`
+    /// to streamed requests; the request's [`Shape`] is applied last.
     pub fn body(&self, include_usage: bool) -> Value {
+        self.body_shaped(include_usage, &self.shape)
+    }
+
+    /// The body with another shape (the client's retry after an "Unsupported parameter").
+    pub fn body_shaped(&self, include_usage: bool, shape: &Shape) -> Value {
         let mut body = Map::new();
         body.insert("model".into(), Value::String(self.model.clone()));
         match &self.prompt {
@@ -370,6 +484,17 @@ impl Request {
             }
         }
         self.params.write_into(&mut body);
+        if let Some(n) = self.params.logprobs {
+            match self.prompt {
+                Prompt::Chat(_) => {
+                    body.insert("logprobs".into(), Value::Bool(true));
+                    body.insert("top_logprobs".into(), json!(n));
+                }
+                Prompt::Completion(_) => {
+                    body.insert("logprobs".into(), json!(n));
+                }
+            }
+        }
         let stream = self.streams();
         if stream {
             body.insert("stream".into(), Value::Bool(true));
@@ -377,6 +502,7 @@ impl Request {
                 body.insert("stream_options".into(), json!({"include_usage": true}));
             }
         }
+        shape.apply(&mut body);
         Value::Object(body)
     }
 }
@@ -436,6 +562,10 @@ impl<'de> Deserialize<'de> for FinishReason {
 }
 
 /// Token usage as the API reported it.
+///
+/// On the wire the details are nested (`completion_tokens_details.reasoning_tokens`,
+/// `prompt_tokens_details.cached_tokens`; the decoder reads them); in transcripts they are
+/// flat, optional fields.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     #[serde(default)]
@@ -444,6 +574,12 @@ pub struct Usage {
     pub completion_tokens: u64,
     #[serde(default)]
     pub total_tokens: u64,
+    /// Of `completion_tokens`, those the model spent reasoning (when the server says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    /// Of `prompt_tokens`, those read from the server's prompt cache (when it says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
 }
 
 impl Usage {
@@ -451,6 +587,35 @@ impl Usage {
         self.prompt_tokens += other.prompt_tokens;
         self.completion_tokens += other.completion_tokens;
         self.total_tokens += other.total_tokens;
+        self.reasoning_tokens = add_opt(self.reasoning_tokens, other.reasoning_tokens);
+        self.cached_tokens = add_opt(self.cached_tokens, other.cached_tokens);
+    }
+
+    /// The usage the API sent (`usage` of a response or chunk), with its details. `None`
+    /// when it is not an object.
+    pub fn from_api(v: &Value) -> Option<Usage> {
+        let o = v.as_object()?;
+        let n = |v: Option<&Value>| v.and_then(Value::as_u64);
+        let detail = |outer: &str, inner: &str| n(o.get(outer).and_then(|d| d.get(inner)));
+        Some(Usage {
+            prompt_tokens: n(o.get("prompt_tokens")).unwrap_or(0),
+            completion_tokens: n(o.get("completion_tokens")).unwrap_or(0),
+            total_tokens: n(o.get("total_tokens")).unwrap_or(0),
+            reasoning_tokens: detail("completion_tokens_details", "reasoning_tokens")
+                // Flat, as some servers (and chat-tui's own transcripts) write it.
+                .or_else(|| n(o.get("reasoning_tokens"))),
+            cached_tokens: detail("prompt_tokens_details", "cached_tokens")
+                // DeepSeek's name for it.
+                .or_else(|| n(o.get("prompt_cache_hit_tokens")))
+                .or_else(|| n(o.get("cached_tokens"))),
+        })
+    }
+}
+
+fn add_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
     }
 }
 
@@ -465,6 +630,21 @@ pub enum StreamEvent {
     Usage(Usage),
     /// The model that actually answered.
     Model(String),
+    /// Reasoning text for choice `index` (`reasoning_content` or `reasoning` deltas): kept
+    /// apart from the reply and never sent back.
+    Reasoning { index: u32, text: String },
+    /// Log probabilities of the next tokens of choice `index`, in order.
+    Logprobs {
+        index: u32,
+        tokens: Vec<crate::api::logprobs::TokenLogprob>,
+    },
+    /// The server refused a parameter (`Unsupported parameter` / `Unsupported value`): the
+    /// request for `model` was sent again with `adaptation`. `message` is the server's words.
+    Adapted {
+        model: String,
+        adaptation: Adaptation,
+        message: String,
+    },
 }
 
 /// The end of a successful request.
@@ -489,6 +669,7 @@ mod tests {
             },
             params,
             stream: true,
+            shape: Shape::default(),
         }
     }
 
@@ -561,6 +742,93 @@ mod tests {
         let r = req(p, Mode::Completion);
         assert!(!r.streams());
         assert!(r.body(true).get("stream").is_none());
+    }
+
+    #[test]
+    fn logprobs_take_the_shape_of_the_endpoint() {
+        let p = Params {
+            logprobs: Some(5),
+            ..Params::default()
+        };
+        let chat = req(p.clone(), Mode::Chat).body(false);
+        assert_eq!(chat["logprobs"], json!(true));
+        assert_eq!(chat["top_logprobs"], json!(5));
+        let completion = req(p, Mode::Completion).body(false);
+        assert_eq!(completion["logprobs"], json!(5));
+        assert!(completion.get("top_logprobs").is_none());
+        let mut p = Params::default();
+        p.set("logprobs", "0").unwrap();
+        assert_eq!(
+            req(p.clone(), Mode::Chat).body(false)["top_logprobs"],
+            json!(0)
+        );
+        p.set("logprobs", "21").unwrap();
+        assert!(p.validate(Mode::Chat).is_err());
+        p.set("logprobs", "20").unwrap();
+        assert!(p.validate(Mode::Chat).is_ok());
+        p.unset("logprobs").unwrap();
+        assert_eq!(p, Params::default());
+    }
+
+    #[test]
+    fn a_shape_renames_and_drops_but_never_the_conversation() {
+        let mut p = Params::default();
+        p.set("max_tokens", "30").unwrap();
+        p.set("temperature", "0.2").unwrap();
+        p.set("logprobs", "3").unwrap();
+        let mut r = req(p, Mode::Chat);
+        r.shape.push(Adaptation::Rename {
+            from: "max_tokens".into(),
+            to: "max_completion_tokens".into(),
+        });
+        r.shape.push(Adaptation::Drop {
+            name: "temperature".into(),
+        });
+        r.shape.push(Adaptation::Drop {
+            name: "top_logprobs".into(),
+        });
+        r.shape.push(Adaptation::Drop {
+            name: "messages".into(),
+        });
+        // A second adaptation of the same field is ignored.
+        r.shape.push(Adaptation::Drop {
+            name: "max_tokens".into(),
+        });
+        let body = r.body(false);
+        assert_eq!(
+            body,
+            json!({"model":"m","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":30,
+                   "stream":true})
+        );
+    }
+
+    #[test]
+    fn usage_details_are_read_from_the_api_and_added() {
+        let u = Usage::from_api(&json!({"prompt_tokens": 30, "completion_tokens": 400,
+            "total_tokens": 430, "completion_tokens_details": {"reasoning_tokens": 312},
+            "prompt_tokens_details": {"cached_tokens": 24}}))
+        .unwrap();
+        assert_eq!(u.reasoning_tokens, Some(312));
+        assert_eq!(u.cached_tokens, Some(24));
+        let deepseek = Usage::from_api(&json!({"prompt_tokens": 10, "completion_tokens": 5,
+            "total_tokens": 15, "prompt_cache_hit_tokens": 8}))
+        .unwrap();
+        assert_eq!(deepseek.cached_tokens, Some(8));
+        assert_eq!(deepseek.reasoning_tokens, None);
+        let mut sum = u;
+        sum.add(&deepseek);
+        assert_eq!(
+            (sum.reasoning_tokens, sum.cached_tokens),
+            (Some(312), Some(32))
+        );
+        let plain = Usage::from_api(&json!({"prompt_tokens": 1})).unwrap();
+        assert_eq!((plain.reasoning_tokens, plain.cached_tokens), (None, None));
+        assert!(Usage::from_api(&json!(null)).is_none());
+        // Transcripts: the details are flat and omitted when unknown.
+        assert_eq!(
+            serde_json::to_value(plain).unwrap(),
+            json!({"prompt_tokens": 1, "completion_tokens": 0, "total_tokens": 0})
+        );
     }
 
     #[test]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::action::Effect;
 use crate::api::types::{Mode, PARAM_NAMES};
-use crate::app::{App, NoticeKind, Overlay, Target, branches, custody, local, sessions, turn};
+use crate::app::{
+    App, NoticeKind, Overlay, Target, branches, custody, local, server, sessions, turn,
+};
 use crate::chat::prompt;
 use crate::commands::{Command, LocalArg};
 
@@ -80,6 +82,7 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
                     app.tokens.counter().label()
                 ),
             );
+            fx.extend(server::model_changed(app));
             fx.extend(app.save_effect());
             fx
         }

@@ -43,6 +43,37 @@ pub(super) fn select(app: &mut App, delta: isize) {
     }
 }
 
+/// Show or hide the reasoning of the selected reply (the message cursor's, else the last
+/// reply), for the choice shown.
+pub(super) fn toggle_reasoning(app: &mut App) {
+    let id = app
+        .selected
+        .filter(|_| app.focus == Focus::Conversation)
+        .and_then(|id| app.conv.get(id))
+        .filter(|m| m.speaker == crate::chat::conversation::Speaker::Assistant)
+        .or_else(|| app.conv.last_reply())
+        .map(|m| m.id);
+    let Some(m) = id.and_then(|id| app.conv.get_mut(id)) else {
+        app.notify(NoticeKind::Info, "no reply yet");
+        return;
+    };
+    let sel = m.selected;
+    let has = m
+        .choices
+        .get(sel)
+        .and_then(|c| c.reasoning.as_ref())
+        .is_some_and(|r| !r.text.is_empty());
+    if !has {
+        app.notify(NoticeKind::Info, "this reply has no reasoning");
+        return;
+    }
+    if let Some(r) = m.choice_mut(sel).reasoning.as_mut() {
+        r.open = !r.open;
+    }
+    m.touch();
+    app.dirty = true;
+}
+
 /// Tab: complete a /command, otherwise move to the conversation.
 pub(super) fn complete(app: &mut App) {
     let draft = app.draft.text();

@@ -5,8 +5,9 @@
 use std::time::Instant;
 
 use crate::action::{Effect, LocalEvent};
+use crate::app::turn::{InFlight, Target};
 use crate::app::{App, NoticeKind, Overlay};
-use crate::chat::conversation::{Speaker, Status};
+use crate::chat::conversation::{MessageId, Speaker, Status};
 use crate::config::LOCAL_ENDPOINT;
 use crate::local::{Bytes, Options, Progress, ServerInfo, Step};
 
@@ -166,7 +167,7 @@ pub fn stop(app: &mut App) -> Vec<Effect> {
         Phase::Working(_) => cancel(app).unwrap_or_default(),
         Phase::Running(_) => {
             let mut fx = Vec::new();
-            for cur in app.turns.take_all() {
+            for cur in take_local_turns(app) {
                 fx.push(Effect::Cancel { turn: cur.id });
                 if let Some(reply) = cur.reply()
                     && let Some(m) = app.conv.get_mut(reply)
@@ -343,6 +344,9 @@ fn ready(app: &mut App, info: ServerInfo) -> Vec<Effect> {
     fx.push(Effect::UseLocalServer {
         base_url: info.base_url.clone(),
     });
+    // Ask it about itself (its window, its tokenizer for exact counts), through the
+    // client that now talks to it.
+    fx.extend(crate::app::server::model_changed(app));
     app.local.phase = Phase::Running(Running {
         info,
         since: Instant::now(),
@@ -350,33 +354,51 @@ fn ready(app: &mut App, info: ServerInfo) -> Vec<Effect> {
     fx
 }
 
-/// The server died: the reply it was writing is marked failed with why (also one that
-/// already ended as cut off or failed — its error said less than this).
+/// The requests in flight to the local server, taken out of flight: all but the versions
+/// a `/compare` asked of another profile's server.
+fn take_local_turns(app: &mut App) -> Vec<InFlight> {
+    let elsewhere: Vec<MessageId> = app
+        .turns
+        .replies()
+        .into_iter()
+        .filter(|id| {
+            app.conv
+                .get(*id)
+                .and_then(|m| m.target.as_deref())
+                .is_some_and(|t| Target::parse(t, &app.conn.profiles).profile.is_some())
+        })
+        .collect();
+    app.turns
+        .take_if(|t| !t.reply().is_some_and(|r| elsewhere.contains(&r)))
+}
+
+/// The server died: the replies it was writing are marked failed with why (or the last
+/// one, when it already ended as cut off or failed — its error said less than this).
 fn fail_reply(app: &mut App, error: &str, since: Instant) -> Vec<Effect> {
     let mut fx = Vec::new();
-    let mut in_flight = Vec::new();
-    for cur in app.turns.take_all() {
+    let mut replies = Vec::new();
+    let mut any = false;
+    for cur in take_local_turns(app) {
+        any = true;
         fx.push(Effect::Cancel { turn: cur.id });
-        in_flight.extend(cur.reply());
+        replies.extend(cur.reply());
     }
-    let replies = if !in_flight.is_empty() {
-        in_flight
-    } else {
+    if !any {
         let started =
             chrono::Utc::now() - chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
-        app.conv
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.speaker == Speaker::Assistant)
-            .filter(|m| {
-                matches!(m.status, Status::Incomplete | Status::Failed { .. })
-                    && m.finished.is_some_and(|f| f >= started)
-            })
-            .map(|m| m.id)
-            .into_iter()
-            .collect()
-    };
+        replies.extend(
+            app.conv
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.speaker == Speaker::Assistant)
+                .filter(|m| {
+                    matches!(m.status, Status::Incomplete | Status::Failed { .. })
+                        && m.finished.is_some_and(|f| f >= started)
+                })
+                .map(|m| m.id),
+        );
+    }
     if replies.is_empty() {
         return fx;
     }

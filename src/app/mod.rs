@@ -16,6 +16,7 @@ pub mod overlay;
 pub mod params;
 mod results;
 pub mod selection;
+pub mod server;
 pub mod sessions;
 pub mod tokens;
 pub mod turn;
@@ -151,6 +152,8 @@ pub struct App {
     pub overlay: Option<Overlay>,
     pub status: StatusLine,
     pub tokens: Tokens,
+    /// What the server knows, what the model accepts, what replies cost.
+    pub server: server::ServerState,
     pub conn: Connection,
     pub save: SaveTarget,
     /// Read-only, moved saves, and what the conversation was when last saved.
@@ -214,6 +217,7 @@ impl App {
             overlay: None,
             status: StatusLine::default(),
             tokens: Tokens::new(counter, start.context_window, start.reply_reserve),
+            server: server::ServerState::default(),
             conn: Connection {
                 endpoint: start.endpoint,
                 stream: start.stream,
@@ -237,12 +241,15 @@ impl App {
         }
     }
 
-    /// The effects to run once at start (loading the token counter's tables; with
-    /// `--local`, starting the local model).
+    /// The effects to run once at start (loading the token counter's tables; asking the
+    /// server about itself; with `--local`, starting the local model).
     pub fn start_effects(&mut self) -> Vec<Effect> {
         let mut fx = vec![Effect::LoadTokenizer(*self.tokens.counter())];
         if std::mem::take(&mut self.local.autostart) {
+            // The local server is asked about itself once it answers (`local::ready`).
             fx.extend(local::start(self));
+        } else {
+            fx.extend(server::start_effects(self));
         }
         fx
     }
@@ -280,12 +287,15 @@ impl App {
         self.draft.set(text);
     }
 
-    /// The context budget for the current model.
+    /// The context budget for the current model: the configured window, else the one a
+    /// server stated when it refused a request, else the one it states when asked, else the
+    /// known window of the model.
     pub fn budget(&self) -> Option<Budget> {
         let t = &self.tokens;
         let window = t
             .window_override
             .or(t.learned_window)
+            .or_else(|| server::context_window(self).map(|(n, _)| n))
             .or_else(|| crate::chat::tokens::context_window(&self.conv.model))?;
         let reserve = t
             .reply_reserve
@@ -382,6 +392,7 @@ impl App {
         } else {
             self.save_paths()
         };
+        let other_model = conv.model != self.conv.model;
         fx.extend(self.use_counter_for(&conv.model));
         self.tokens.cache.clear();
         self.conv = conv;
@@ -406,6 +417,9 @@ impl App {
         self.editing = None;
         self.selected = None;
         self.dirty = true;
+        if other_model {
+            fx.extend(server::model_changed(self));
+        }
         fx
     }
 
@@ -505,8 +519,11 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
         app.dirty = true;
     }
     local::on_tick(app);
-    // The messages the next request needs, counted in the background.
-    tokens::request(app, true)
+    // The messages the next request needs, counted in the background; the server's exact
+    // count when it has a tokenizer.
+    let mut fx = tokens::request(app, true);
+    fx.extend(server::on_tick(app));
+    fx
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
@@ -666,6 +683,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
                 app.notify(NoticeKind::Info, "no pasted block to expand");
             }
         }
+        Action::ToggleReasoning => conversation::toggle_reasoning(app),
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit

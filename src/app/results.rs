@@ -2,7 +2,7 @@
 
 use crate::action::{Effect, Msg};
 use crate::app::{
-    App, Focus, NoticeKind, Overlay, Probe, custody, overlay, sessions, tokens, turn,
+    App, Focus, NoticeKind, Overlay, Probe, custody, overlay, server, sessions, tokens, turn,
 };
 
 pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
@@ -30,7 +30,9 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
                 app.conv.endpoint = Some(name.clone());
                 app.notify(NoticeKind::Info, format!("using {name}"));
                 app.overlay = Some(Overlay::loading_models());
-                vec![Effect::FetchModels]
+                let mut fx = vec![Effect::FetchModels];
+                fx.extend(server::model_changed(app));
+                fx
             }
             Err(e) => {
                 app.notify(NoticeKind::Error, e);
@@ -152,6 +154,14 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
             if let Err(e) = result {
                 app.notify(NoticeKind::Error, e);
             }
+            Vec::new()
+        }
+        Msg::ServerProbed { model, result } => {
+            server::probed(app, model, result);
+            Vec::new()
+        }
+        Msg::ExactCounted { generation, result } => {
+            server::counted(app, generation, result);
             Vec::new()
         }
     }

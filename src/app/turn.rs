@@ -9,7 +9,7 @@ use crate::api::error::ApiError;
 use crate::api::types::{
     FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, WireMessage,
 };
-use crate::app::{App, Focus, NoticeKind, STREAM_SAVE_EVERY, command, custody};
+use crate::app::{App, Focus, NoticeKind, STREAM_SAVE_EVERY, command, custody, server};
 use crate::chat::conversation::Memory;
 use crate::chat::conversation::{MessageId, Speaker, Status};
 use crate::chat::memory::{self, Plan};
@@ -24,6 +24,8 @@ pub struct InFlight {
     pub first_token: Option<Instant>,
     /// Deltas received (a token each, for most servers).
     pub deltas: u64,
+    /// Per choice: when its reasoning began (until its reply text begins).
+    pub reasoning_since: Vec<Option<Instant>>,
 }
 
 impl InFlight {
@@ -137,6 +139,13 @@ impl Turns {
         std::mem::take(&mut self.0)
     }
 
+    /// The requests `which` picks, leaving the others in flight.
+    pub(crate) fn take_if(&mut self, which: impl Fn(&InFlight) -> bool) -> Vec<InFlight> {
+        let (taken, kept) = std::mem::take(&mut self.0).into_iter().partition(which);
+        self.0 = kept;
+        taken
+    }
+
     /// The replies being written.
     pub fn replies(&self) -> Vec<MessageId> {
         self.0.iter().filter_map(InFlight::reply).collect()
@@ -177,7 +186,9 @@ fn start_turn(
         started: Instant::now(),
         first_token: None,
         deltas: 0,
+        reasoning_since: Vec::new(),
     });
+    server::note_send(app, &request);
     app.view.get_mut().to_bottom();
     match profile {
         None => vec![Effect::Send { turn: id, request }],
@@ -195,6 +206,8 @@ fn request(app: &App, prompt: Prompt, params: crate::api::types::Params) -> Requ
         prompt,
         params,
         stream: app.conn.stream,
+        // What the model refuses is adjusted (known in advance, or learnt this session).
+        shape: server::shape(app),
     }
 }
 
@@ -365,6 +378,8 @@ fn ask(
                 first.get_or_insert(reply);
                 let mut req = request(app, prompt.clone(), params.clone());
                 req.model = t.model;
+                // What that model refuses, not the conversation's.
+                req.shape = server::shape_of(app, &req.model);
                 fx.extend(start_turn(
                     app,
                     Purpose::Reply {
@@ -562,6 +577,7 @@ pub fn continue_reply(app: &mut App) -> Vec<Effect> {
     let mut profile = None;
     if let Some(t) = target {
         req.model = t.model;
+        req.shape = server::shape_of(app, &req.model);
         profile = t.profile;
     }
     start_turn(
@@ -662,7 +678,16 @@ pub fn on_stream(app: &mut App, turn: TurnId, event: StreamEvent) -> Vec<Effect>
         return Vec::new(); // a cancelled or superseded turn
     };
     app.dirty = true;
-    if let StreamEvent::Delta { .. } = &event {
+    if let StreamEvent::Adapted {
+        model,
+        adaptation,
+        message,
+    } = event
+    {
+        server::adapted(app, &model, adaptation, &message);
+        return Vec::new();
+    }
+    if let StreamEvent::Delta { .. } | StreamEvent::Reasoning { .. } = &event {
         cur.deltas += 1;
         if cur.first_token.is_none() {
             cur.first_token = Some(Instant::now());
@@ -680,11 +705,40 @@ pub fn on_stream(app: &mut App, turn: TurnId, event: StreamEvent) -> Vec<Effect>
     let Some(m) = app.conv.get_mut(reply) else {
         return Vec::new();
     };
+    let since = &mut cur.reasoning_since;
     match event {
         StreamEvent::Delta { index, text } => {
             let i = append.unwrap_or(index as usize);
-            m.choice_mut(i).text.push_str(&text);
+            let c = m.choice_mut(i);
+            c.text.push_str(&text);
+            // The reply began: the reasoning before it is over.
+            if let Some(r) = c.reasoning.as_mut()
+                && r.millis.is_none()
+                && let Some(t0) = since.get_mut(i).and_then(Option::take)
+            {
+                r.millis = Some(t0.elapsed().as_millis() as u64);
+            }
         }
+        StreamEvent::Reasoning { index, text } => {
+            let i = append.unwrap_or(index as usize);
+            m.choice_mut(i)
+                .reasoning
+                .get_or_insert_with(Default::default)
+                .text
+                .push_str(&text);
+            if since.len() <= i {
+                since.resize(i + 1, None);
+            }
+            since[i].get_or_insert_with(Instant::now);
+        }
+        StreamEvent::Logprobs { index, tokens } => {
+            let i = append.unwrap_or(index as usize);
+            m.choice_mut(i)
+                .logprobs
+                .get_or_insert_with(Default::default)
+                .extend(&tokens);
+        }
+        StreamEvent::Adapted { .. } => {}
         StreamEvent::Finish { index, reason } => {
             let i = append.unwrap_or(index as usize);
             m.choice_mut(i).finish_reason = Some(reason);
@@ -716,6 +770,19 @@ pub fn on_done(app: &mut App, turn: TurnId, result: Result<Outcome, ApiError>) -
         return Vec::new(); // a cancelled or superseded turn
     };
     app.dirty = true;
+    // Reasoning that no reply text followed: it lasted until the end.
+    if let Some(reply) = cur.reply()
+        && let Some(m) = app.conv.get_mut(reply)
+    {
+        for (i, t0) in cur.reasoning_since.iter().enumerate() {
+            if let (Some(t0), Some(c)) = (t0, m.choices.get_mut(i))
+                && let Some(r) = c.reasoning.as_mut()
+                && r.millis.is_none()
+            {
+                r.millis = Some(t0.elapsed().as_millis() as u64);
+            }
+        }
+    }
     match cur.purpose {
         Purpose::Summary {
             ids,
@@ -752,6 +819,11 @@ fn reply_done(
         return Vec::new();
     };
     m.finished = Some(chrono::Utc::now());
+    for c in &mut m.choices {
+        if let Some(l) = c.logprobs.as_mut() {
+            l.shrink_to_fit();
+        }
+    }
     let notice = match result {
         Ok(outcome) => {
             m.status = Status::Complete;
@@ -759,8 +831,26 @@ fn reply_done(
                 m.model = Some(model);
             }
             m.local_tokens = Some(counter.count(m.text()) as u64);
+            let only_reasoned = m.text().is_empty()
+                && m.choices
+                    .get(m.selected)
+                    .and_then(|c| c.reasoning_text())
+                    .is_some();
             if !outcome.warnings.is_empty() {
                 Some((NoticeKind::Warning, outcome.warnings.join("; ")))
+            } else if only_reasoned {
+                let cut = m
+                    .choices
+                    .get(m.selected)
+                    .is_some_and(|c| c.finish_reason == Some(FinishReason::Length));
+                Some((
+                    NoticeKind::Warning,
+                    if cut {
+                        "the model spent every token reasoning and wrote no reply (finish_reason length): raise max_tokens and /retry".to_string()
+                    } else {
+                        "the model reasoned but wrote no reply: /retry, or ask again".to_string()
+                    },
+                ))
             } else if m
                 .choices
                 .iter()
@@ -795,6 +885,7 @@ fn reply_done(
     if let Some(m) = app.conv.get_mut(reply) {
         m.touch();
     }
+    server::count_cost(app, reply);
     if let Some((kind, text)) = notice {
         app.notify(kind, text);
     }

@@ -71,6 +71,7 @@ mod tests {
         m.choices = vec![Choice {
             text: text.into(),
             finish_reason: None,
+            ..Choice::default()
         }];
         m
     }
@@ -99,6 +100,7 @@ mod tests {
         m.choices.push(Choice {
             text: "```\nx\n```".into(),
             finish_reason: None,
+            ..Choice::default()
         });
         assert_eq!(count_in(&m), 0);
         m.selected = 1;

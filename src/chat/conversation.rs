@@ -13,6 +13,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::api::logprobs::Logprobs;
 use crate::api::types::{FinishReason, Mode, Params, Role, Usage};
 pub use crate::chat::tree::Fork;
 use crate::chat::tree::{self, Forest, TreeError};
@@ -76,6 +77,37 @@ pub struct Choice {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,
+    /// What the model reasoned before answering (`reasoning_content` / `reasoning`), kept
+    /// apart from `text`: shown and saved, never sent back to the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Reasoning>,
+    /// The log probabilities of the tokens of `text` (when asked for with `/set logprobs N`):
+    /// shown and saved, never sent back to the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Logprobs>,
+}
+
+/// A choice's reasoning ("thinking") text.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reasoning {
+    pub text: String,
+    /// How long the model reasoned: from its first reasoning text to the first text of the
+    /// reply (or the end of the reply, if it wrote none), in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub millis: Option<u64>,
+    /// Shown expanded in the conversation pane. Not saved.
+    #[serde(skip)]
+    pub open: bool,
+}
+
+impl Choice {
+    /// The reasoning text, if there is any.
+    pub fn reasoning_text(&self) -> Option<&str> {
+        self.reasoning
+            .as_ref()
+            .map(|r| r.text.as_str())
+            .filter(|t| !t.is_empty())
+    }
 }
 
 /// A message in the conversation.

@@ -281,6 +281,26 @@ pub fn next_request_tokens(
     )
 }
 
+/// The prompt Enter would send now with `draft` as the question: what
+/// [`next_request_tokens`] counts (the same selection; with `summarize` over the budget, the
+/// prompt before summarising). For exact counts by the server's tokenizer.
+pub fn next_prompt(conv: &Conversation, draft: &str) -> Prompt {
+    let draft = Message::new(MessageId::MAX, Speaker::User, draft);
+    let msgs: Vec<&Message> = conv
+        .messages
+        .iter()
+        .chain(std::iter::once(&draft))
+        .collect();
+    let sel = Selection::of(conv, &msgs);
+    build(
+        conv.mode,
+        conv.memory,
+        sel.system.as_deref(),
+        sel.summary_text(),
+        &sel.messages(),
+    )
+}
+
 /// The messages [`next_request_tokens`] needs counted that have no count yet, newest first.
 pub fn uncounted<'a>(conv: &'a Conversation, counts: &dyn MessageCounts) -> Vec<&'a Message> {
     let msgs: Vec<&Message> = conv.messages.iter().collect();
@@ -639,6 +659,65 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_next_prompt_is_what_plan_sends() {
+        for mode in [Mode::Chat, Mode::Completion] {
+            for memory in [Memory::None, Memory::Last(1), Memory::Full] {
+                let mut c = conv(memory, mode, 3);
+                c.system = Some("Be brief.".into());
+                let next = next_prompt(&c, "and 你好?");
+                c.push(Speaker::User, "and 你好?");
+                let counter = TokenCounter::for_model("gpt-4o");
+                match plan(&c, c.messages.len() - 1, &counter, None) {
+                    Plan::Send { prompt, .. } => assert_eq!(prompt, next, "{mode} {memory}"),
+                    p => panic!("{p:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reasoning_and_logprobs_are_never_sent_back() {
+        use crate::api::logprobs::{Logprobs, TokenLogprob};
+        use crate::chat::conversation::Reasoning;
+        let mut c = conv(Memory::Full, Mode::Chat, 1);
+        let reply = c.messages[1].id;
+        let m = c.get_mut(reply).unwrap();
+        m.choice_mut(0).reasoning = Some(Reasoning {
+            text: "SECRET THOUGHTS".into(),
+            ..Reasoning::default()
+        });
+        let mut l = Logprobs::new();
+        l.push(&TokenLogprob {
+            bytes: b"PROBABLE".to_vec(),
+            logprob: -0.1,
+            top: vec![],
+        });
+        m.choice_mut(0).logprobs = Some(l);
+        let counter = TokenCounter::for_model("gpt-4o");
+        let p = plan(&c, c.messages.len() - 1, &counter, None);
+        let all = format!("{p:?}");
+        assert!(all.contains("answer 0"));
+        assert!(
+            !all.contains("SECRET") && !all.contains("PROBABLE"),
+            "{all}"
+        );
+        // A reply that only reasoned (no text) is not sent at all.
+        let mut c = conv(Memory::Full, Mode::Chat, 1);
+        let reply = c.messages[1].id;
+        let m = c.get_mut(reply).unwrap();
+        m.choice_mut(0).text.clear();
+        m.choice_mut(0).reasoning = Some(Reasoning {
+            text: "only thinking".into(),
+            ..Reasoning::default()
+        });
+        let p = plan(&c, c.messages.len() - 1, &counter, None);
+        assert_eq!(
+            chat_contents(&p),
+            vec!["user:question 0", "user:current question"]
+        );
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub struct FileConfig {
     pub local: Option<FileLocal>,
     /// `theme = "light"`, or a `[theme]` table: `base` and colours by role.
     pub theme: Option<crate::config::ThemeConfig>,
+    /// Prices per model: `[prices."gpt-4o"] input = 2.5, cached_input = 1.25, output = 10`.
+    #[serde(default)]
+    pub prices: BTreeMap<String, crate::chat::prices::Price>,
 }
 
 impl FileConfig {

@@ -47,6 +47,10 @@ pub fn merge(
         return Err(ConfigError(format!("{where_}: {e}")));
     }
     warnings.extend(key_warnings(&file.keys, &where_));
+    for (name, price) in &file.prices {
+        crate::chat::prices::check(name, price)
+            .map_err(|e| ConfigError(format!("{where_}: {e}")))?;
+    }
     let local = local(file.local.as_ref(), env, flags, &where_)?;
     let use_local = flags.local || flags.local_model.is_some();
     let model = if use_local && flags.model.is_none() {
@@ -76,6 +80,7 @@ pub fn merge(
         keys: file.keys,
         theme: flags.theme.or(theme_file.base).unwrap_or_default(),
         theme_colors: theme_file.colors,
+        prices: crate::chat::prices::Prices::new(file.prices),
         config_path: path,
         local,
         use_local,

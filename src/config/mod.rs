@@ -131,6 +131,8 @@ pub struct Settings {
     pub theme: ThemeChoice,
     /// The config's `[theme]` colours by role, over the palette.
     pub theme_colors: BTreeMap<Role, ratatui::style::Color>,
+    /// OpenAI's prices with the config's `[prices]` over them.
+    pub prices: crate::chat::prices::Prices,
     /// The file that was read, if any.
     pub config_path: Option<PathBuf>,
     /// The local model's options (`[local]`, `--local-model`).

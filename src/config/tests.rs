@@ -305,3 +305,38 @@ fn every_profile_is_merged_for_compare_with_the_same_key_rules() {
     assert!(broken.contains("NOT_SET_ANYWHERE"), "{broken}");
     assert!(!format!("{all:?}").contains("sk-test"), "no key in Debug");
 }
+
+#[test]
+fn prices_override_and_extend_and_bad_ones_are_errors() {
+    let s = settings(
+        "[prices.\"gpt-4o\"]\ninput = 1.0\noutput = 2.0\n\n[prices.smollm2]\ninput = 0\ncached_input = 0\noutput = 0\n[params]\nlogprobs = 5\n",
+        Env::default(),
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.prices.get("gpt-4o").unwrap().input, 1.0);
+    assert_eq!(s.prices.get("smollm2").unwrap().output, 0.0);
+    assert_eq!(s.prices.get("gpt-4o-mini").unwrap().input, 0.15);
+    assert_eq!(s.params.logprobs, Some(5));
+    let e = settings(
+        "[prices.x]\ninput = -1\noutput = 1\n",
+        Env::default(),
+        Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("[prices.\"x\"]"), "{e}");
+    let e = settings(
+        "[prices.x]\ninput = 1\noutput = 1\ncache = 1\n",
+        Env::default(),
+        Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("cache"), "{e}");
+    let e = settings(
+        "[params]\nlogprobs = 21\n",
+        Env::default(),
+        Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("logprobs"), "{e}");
+}

@@ -236,6 +236,7 @@ impl Default for Keymap {
         b(Conversation, k(C::Char('e'), 0), A::EditMessage);
         b(Conversation, k(C::Char('b'), 0), A::Branches);
         b(Conversation, k(C::Char('v'), 0), A::CompareVersions);
+        b(Conversation, k(C::Char('t'), 0), A::ToggleReasoning);
 
         b(Params, k(C::Up, 0), A::SelectPrev);
         b(Params, k(C::Char('k'), 0), A::SelectPrev);

@@ -305,6 +305,38 @@ impl Effects {
             Effect::Copy { text, what } => self.copy(text, what),
             // Carried out by the loop, which owns the terminal (runtime/handover.rs).
             Effect::Edit { .. } | Effect::Suspend => {}
+            Effect::ProbeServer { model, more } => {
+                let client = self.worker.client().clone();
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let result = client.probe(&model, more).await.map_err(|e| e.to_string());
+                    let _ = tx.send(Msg::ServerProbed { model, result });
+                });
+            }
+            Effect::CountExact {
+                generation,
+                kind,
+                model,
+                prompt,
+                draft,
+            } => {
+                let client = self.worker.client().clone();
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    // Each request has its own timeout; this bounds the pair.
+                    let limit = crate::api::server::SERVER_TIMEOUT * 2;
+                    let result = match tokio::time::timeout(
+                        limit,
+                        client.count_tokens(kind, &model, &prompt, &draft),
+                    )
+                    .await
+                    {
+                        Ok(r) => r.map_err(|e| e.to_string()),
+                        Err(_) => Err(format!("no answer within {} s", limit.as_secs())),
+                    };
+                    let _ = tx.send(Msg::ExactCounted { generation, result });
+                });
+            }
             Effect::Quit => return false,
         }
         true

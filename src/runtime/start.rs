@@ -128,6 +128,7 @@ pub fn launch(
         keymap,
         conv,
     });
+    app.server.prices = settings.prices.clone();
     app.conn.test_panic = std::env::var_os("CHAT_TUI_TEST_PANIC").is_some();
     app.conn.home = std::env::var_os("HOME").map(PathBuf::from);
     app.local.options = settings.local.clone();

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use crate::api::types::{PARAM_NAMES, Params};
-use crate::chat::conversation::{Conversation, Message, MessageId, Speaker, Status};
+use crate::chat::conversation::{Choice, Conversation, Message, MessageId, Speaker, Status};
 use crate::text::{Tabs, sanitize_with};
 
 /// The conversation as Markdown: the branch shown (the current path), with the version
@@ -184,26 +184,63 @@ fn message(out: &mut String, conv: &Conversation, m: &Message, depth: usize) {
                 for (k, c) in m.choices.iter().enumerate() {
                     let sel = if k == m.selected { " (selected)" } else { "" };
                     let _ = writeln!(out, "{h}# Choice {}{sel}\n", k + 1);
+                    thinking(out, c, None);
                     body(out, &c.text);
                     if let Some(r) = &c.finish_reason {
                         let _ = writeln!(out, "*Finish reason: {}*\n", one_line(r.as_str()));
                     }
                 }
             } else {
+                if let Some(c) = m.choices.first() {
+                    thinking(out, c, m.usage.and_then(|u| u.reasoning_tokens));
+                }
                 body(out, m.text());
                 if let Some(r) = m.choices.first().and_then(|c| c.finish_reason.as_ref()) {
                     let _ = writeln!(out, "*Finish reason: {}*\n", one_line(r.as_str()));
                 }
             }
             if let Some(u) = &m.usage {
+                let mut details = Vec::new();
+                if let Some(c) = u.cached_tokens.filter(|c| *c > 0) {
+                    details.push(format!("{c} prompt tokens cached"));
+                }
+                if let Some(r) = u.reasoning_tokens.filter(|r| *r > 0) {
+                    details.push(format!("{r} reasoning"));
+                }
+                let details = if details.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", details.join(", "))
+                };
                 let _ = writeln!(
                     out,
-                    "*Usage: {} prompt + {} completion = {} tokens*\n",
+                    "*Usage: {} prompt + {} completion = {} tokens{details}*\n",
                     u.prompt_tokens, u.completion_tokens, u.total_tokens
                 );
             }
         }
     }
+}
+
+/// A choice's reasoning, as a quoted block before its text.
+fn thinking(out: &mut String, c: &Choice, tokens: Option<u64>) {
+    let Some(r) = c.reasoning.as_ref().filter(|r| !r.text.is_empty()) else {
+        return;
+    };
+    let mut about = Vec::new();
+    if let Some(n) = tokens.filter(|n| *n > 0) {
+        about.push(format!("{n} tokens"));
+    }
+    if let Some(ms) = r.millis {
+        about.push(format!("{:.1} s", ms as f64 / 1000.0));
+    }
+    let about = if about.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", about.join(", "))
+    };
+    let _ = writeln!(out, "> **Thinking**{about}\n>");
+    out.push_str(&quote(&r.text));
 }
 
 fn status_note(out: &mut String, status: &Status) {
@@ -289,10 +326,12 @@ mod tests {
                 Choice {
                     text: "A language.".into(),
                     finish_reason: Some(FinishReason::Stop),
+                    ..Choice::default()
                 },
                 Choice {
                     text: "A fungus.".into(),
                     finish_reason: Some(FinishReason::Length),
+                    ..Choice::default()
                 },
             ];
             m.selected = 1;
@@ -301,6 +340,7 @@ mod tests {
                 prompt_tokens: 10,
                 completion_tokens: 5,
                 total_tokens: 15,
+                ..Usage::default()
             });
         }
         c.insert_summary("They asked about Rust.".into(), vec![a, r]);
@@ -390,6 +430,42 @@ mod tests {
         );
         assert!(all[b1..b2].contains("#### Choice 2 (selected)"), "{all}");
         assert!(all.contains("Total usage (every version and branch)"));
+    }
+
+    #[test]
+    fn reasoning_is_a_quoted_block_before_the_reply() {
+        use crate::chat::conversation::Reasoning;
+        let mut c = Conversation::new("deepseek-reasoner", Mode::Chat, Memory::Full);
+        c.push(Speaker::User, "2+2?");
+        let r = c.push_reply(&Params::default(), "deepseek-reasoner");
+        {
+            let m = c.get_mut(r).unwrap();
+            m.choice_mut(0).text = "4".into();
+            m.choice_mut(0).reasoning = Some(Reasoning {
+                text: "Two and two.\n\nThat makes four.".into(),
+                millis: Some(4100),
+                open: false,
+            });
+            m.status = Status::Complete;
+            m.usage = Some(Usage {
+                prompt_tokens: 10,
+                completion_tokens: 320,
+                total_tokens: 330,
+                reasoning_tokens: Some(312),
+                cached_tokens: Some(8),
+            });
+        }
+        let md = to_markdown(&c);
+        assert!(
+            md.contains(
+                "> **Thinking** (312 tokens, 4.1 s)\n>\n> Two and two.\n>\n> That makes four.\n\n4\n"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("*Usage: 10 prompt + 320 completion = 330 tokens (8 prompt tokens cached, 312 reasoning)*"),
+            "{md}"
+        );
     }
 
     #[test]

@@ -495,6 +495,7 @@ fn import_openai(text: &str) -> Result<Conversation, FormatError> {
                     m.choices = vec![Choice {
                         text: content,
                         finish_reason: None,
+                        ..Choice::default()
                     }];
                     m.status = Status::Complete;
                     m.finished = Some(m.created);

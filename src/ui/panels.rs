@@ -8,6 +8,7 @@ use ratatui::widgets::{Gauge, Paragraph};
 
 use crate::action::Action;
 use crate::api::types::FinishReason;
+use crate::app::server::{self, Exactness};
 use crate::app::{App, Focus, NoticeKind, Purpose};
 use crate::chat::conversation::{Speaker, Status};
 use crate::keymap::{Context, Hint, hints as keymap_hints};
@@ -139,30 +140,73 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// Token usage: the API's numbers for the last reply, local counts, the budget, the session.
 pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let b = block("tokens", theme, false);
+    // What the replies cost, in the title (where there is room on the border): the last
+    // reply's and the session's, for models with a price.
+    let last_cost = app
+        .conv
+        .last_reply()
+        .and_then(|m| server::reply_cost(app, m.id));
+    let mut title = "tokens".to_string();
+    let mut costs = Vec::new();
+    if let Some(c) = last_cost {
+        costs.push(format!("last {}", crate::chat::prices::format_usd(c)));
+    }
+    if let Some(s) = server::session_cost_label(app) {
+        costs.push(format!("session {s}"));
+    }
+    if !costs.is_empty() {
+        title.push_str(" · ");
+        title.push_str(&costs.join(" · "));
+    }
+    let b = block(&title, theme, false);
     let inner = b.inner(area);
     f.render_widget(b, area);
     if inner.height == 0 || inner.width == 0 {
         return;
     }
     let first = fit_line(usage_lines(app, theme), inner.width, theme);
-    let next = app.next_request_tokens();
-    let mut second = vec![
-        Span::styled("draft ", theme.dim),
-        Span::raw(thousands(app.tokens.draft)),
-        Span::styled(" · next request ", theme.dim),
-        match next {
-            Some(n) => Span::raw(format!("~{}", thousands(n))),
-            None => Span::styled("counting…", theme.dim),
-        },
-        Span::styled(" · session ", theme.dim),
-        Span::raw(thousands(app.tokens.session.total_tokens)),
-    ];
-    // Which encoding counted (it says "(estimate)" itself for a guess), where it fits.
-    let label = format!(" ({})", app.tokens.counter().label());
-    let used: usize = second.iter().map(|s| s.width()).sum();
-    if used + label.chars().count() <= usize::from(inner.width) {
-        second.insert(4, Span::styled(label, theme.dim));
+    let exactness = server::exact(app);
+    let (draft, next) = match &exactness {
+        Exactness::Exact(c) => (
+            vec![
+                Span::raw(thousands(c.draft)),
+                Span::styled(" exact", theme.dim),
+            ],
+            Some(c.request),
+        ),
+        _ => (
+            vec![Span::raw(thousands(app.tokens.draft))],
+            app.next_request_tokens(),
+        ),
+    };
+    let mut second = vec![Span::styled("draft ", theme.dim)];
+    second.extend(draft);
+    second.push(Span::styled(" · next request ", theme.dim));
+    match (&exactness, next) {
+        (Exactness::Exact(_), Some(n)) => {
+            second.push(Span::raw(thousands(n)));
+            second.push(Span::styled(" exact", theme.dim));
+        }
+        (_, Some(n)) => second.push(Span::raw(format!("~{}", thousands(n)))),
+        (_, None) => second.push(Span::styled("counting…", theme.dim)),
+    }
+    let label_at = second.len();
+    second.push(Span::styled(" · session ", theme.dim));
+    second.push(Span::raw(thousands(app.tokens.session.total_tokens)));
+    // How the next request was counted, where it fits: the encoding (it says "(estimate)"
+    // itself for a guess), or why the server's count is not there.
+    let label = match &exactness {
+        Exactness::Exact(_) => None,
+        Exactness::Failed(_) => Some(" (estimate: the server could not count)".to_string()),
+        Exactness::Counting | Exactness::Local => {
+            Some(format!(" ({})", app.tokens.counter().label()))
+        }
+    };
+    if let Some(label) = label {
+        let used: usize = second.iter().map(|s| s.width()).sum();
+        if used + label.chars().count() <= usize::from(inner.width) {
+            second.insert(label_at, Span::styled(label, theme.dim));
+        }
     }
     let second = Line::from(second);
     let rows = Layout::vertical([
@@ -187,13 +231,18 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 theme.ok
             };
+            // Say when the window is the one the server stated.
+            let from_server = app.tokens.window_override.is_none()
+                && app.tokens.learned_window.is_none()
+                && server::context_window(app).is_some_and(|(n, _)| n == b.context_window);
             let g = Gauge::default()
                 .gauge_style(style)
                 .ratio(ratio)
                 .label(format!(
-                    "{} / {} context ({} kept for the reply)",
+                    "{} / {} context{} ({} kept for the reply)",
                     short(next),
                     short(b.context_window),
+                    if from_server { " (server)" } else { "" },
                     short(b.reply_reserve)
                 ));
             f.render_widget(g, rows[2]);
@@ -227,11 +276,33 @@ fn usage_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             );
             // The local count, where it differs from the server's.
             let local = local.filter(|_| m.request_tokens != Some(u.prompt_tokens));
+            // Details beside what they are part of: cached prompt tokens, reasoning
+            // completion tokens.
+            let cached = u
+                .cached_tokens
+                .filter(|c| *c > 0)
+                .map(|c| format!(" ({} cached)", thousands(c)));
+            let reasoning = u
+                .reasoning_tokens
+                .filter(|r| *r > 0)
+                .map(|r| format!(" ({} reasoning)", thousands(r)));
             let forms = [
-                format!("prompt {p} · completion {c} · total {t}"),
-                format!("prompt {p} · compl. {c} · total {t}"),
-                format!("in {p} · out {c} · total {t}"),
-                format!("{p} + {c} = {t}"),
+                (
+                    format!("prompt {p}"),
+                    format!(" · completion {c}"),
+                    format!(" · total {t}"),
+                ),
+                (
+                    format!("prompt {p}"),
+                    format!(" · compl. {c}"),
+                    format!(" · total {t}"),
+                ),
+                (
+                    format!("in {p}"),
+                    format!(" · out {c}"),
+                    format!(" · total {t}"),
+                ),
+                (p.clone(), format!(" + {c}"), format!(" = {t}")),
             ];
             // Fuller words first, then keep the local count over the words.
             let order: &[(usize, usize)] = if local.is_some() {
@@ -257,14 +328,28 @@ fn usage_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                     _ => None,
                 }
             };
-            order
-                .iter()
-                .map(|&(f, n)| {
-                    let mut spans = vec![last(), Span::raw(forms[f].clone())];
-                    spans.extend(note(n).map(dim));
-                    Line::from(spans)
-                })
-                .collect()
+            let line = |f: usize, n: usize, details: bool| {
+                let (prompt, completion, total) = &forms[f];
+                let mut spans = vec![last(), Span::raw(prompt.clone())];
+                if details {
+                    spans.extend(cached.clone().map(dim));
+                }
+                spans.push(Span::raw(completion.clone()));
+                if details {
+                    spans.extend(reasoning.clone().map(dim));
+                }
+                spans.push(Span::raw(total.clone()));
+                spans.extend(note(n).map(dim));
+                Line::from(spans)
+            };
+            // The details are kept over fuller words and the local count.
+            let has_details = cached.is_some() || reasoning.is_some();
+            let mut out: Vec<Line<'static>> = Vec::new();
+            if has_details {
+                out.extend(order.iter().map(|&(f, n)| line(f, n, true)));
+            }
+            out.extend(order.iter().map(|&(f, n)| line(f, n, false)));
+            out
         }
         None if m.status == Status::Partial => {
             vec![Line::from(vec![last(), dim("streaming…".into())])]
@@ -487,16 +572,25 @@ pub fn hints(app: &App) -> String {
             ctx,
             &[Hint::One(Action::Submit), Hint::One(Action::Newline)],
         ),
-        Focus::Conversation => keymap_hints(
-            km,
-            ctx,
-            &[
+        Focus::Conversation => {
+            let mut items = vec![
                 Hint::Pair(Action::SelectPrev, Action::SelectNext),
                 Hint::One(Action::CopyMessage),
                 Hint::One(Action::CopyCode),
                 Hint::Pair(Action::PrevChoice, Action::NextChoice),
-            ],
-        ),
+            ];
+            // The selected reply reasoned: say how to see it (before the hints that are
+            // always there, so it is not the one a narrow bar leaves out).
+            let reasoned = app
+                .selected
+                .and_then(|id| app.conv.get(id))
+                .and_then(|m| m.choices.get(m.selected))
+                .is_some_and(|c| c.reasoning_text().is_some());
+            if reasoned {
+                items.insert(1, Hint::One(Action::ToggleReasoning));
+            }
+            keymap_hints(km, ctx, &items)
+        }
         Focus::Params if app.params.edit.is_some() => keymap_hints(
             km,
             ctx,

@@ -8,7 +8,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::action::Action;
 use crate::app::params::{SETTINGS, rows};
-use crate::app::{App, Focus};
+use crate::app::{App, Focus, server};
+use crate::chat::capabilities::Support;
 use crate::keymap::{Context, Hint, hints};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
@@ -28,6 +29,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .min(18);
     let selected_row = app.params.selected;
     let mut lines = Vec::new();
+    let mut unsupported = false;
+    let mut renamed: Vec<String> = Vec::new();
     for (i, (name, value)) in rows.iter().enumerate() {
         let selected = focused && i == selected_row;
         let mut name_style = if SETTINGS.contains(&name.as_str()) {
@@ -48,11 +51,49 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 None => Span::styled("default", theme.dim),
             },
         };
-        lines.push(Line::from(vec![
+        let mut line = vec![
             Span::styled(format!("{name:<name_w$}"), name_style),
             Span::raw(" "),
-            value_span,
-        ]));
+        ];
+        // What the model refuses is shown as such (and not sent), with a legend below.
+        let support = if SETTINGS.contains(&name.as_str()) {
+            Support::Sent
+        } else {
+            server::support(app, name)
+        };
+        let editing = app.params.edit.is_some() && selected;
+        match support {
+            Support::Sent => line.push(value_span),
+            Support::NotSent => {
+                unsupported = true;
+                if value.is_some() || editing {
+                    line.push(value_span.patch_style(theme.dim));
+                    line.push(Span::styled(" (not sent)", theme.warning));
+                } else {
+                    line.push(Span::styled("not supported", theme.warning));
+                }
+            }
+            Support::SentAs(to) => {
+                line.push(value_span);
+                if value.is_some() || editing {
+                    line.push(Span::styled(" (renamed)", theme.dim));
+                    renamed.push(format!("{name} → {to}"));
+                }
+            }
+        }
+        lines.push(Line::from(line));
+    }
+    if unsupported || !renamed.is_empty() {
+        lines.push(Line::from(""));
+        if unsupported {
+            lines.push(Line::from(Span::styled(
+                "not supported by this model",
+                theme.warning,
+            )));
+        }
+        for r in renamed {
+            lines.push(Line::from(Span::styled(r, theme.dim)));
+        }
     }
     if focused {
         let items = if app.params.edit.is_some() {

@@ -21,13 +21,22 @@
 //! 1. if [`FakeServer::set_require_key`] is active, any request without
 //!    `Authorization: Bearer KEY` gets a 401 OpenAI-style error (the key is
 //!    masked in the message, never echoed whole);
-//! 2. `GET /v1/models` → a list with `fake-small` and `fake-large`;
+//! 2. `GET /v1/models` → a list with `fake-small` and `fake-large` (with
+//!    [`FakeServer::set_llama_cpp`]: one model, `owned_by: "llamacpp"`, and
+//!    `meta.n_ctx` when given; then `GET /props`, `POST /apply-template` and `POST
+//!    /tokenize` answer like llama.cpp's, counting words as tokens, the way this server
+//!    counts `prompt_tokens`);
 //! 3. `POST /v1/chat/completions` and `POST /v1/completions`: a body that is
 //!    not JSON gets 400; a body with a top-level field listed in
 //!    [`FakeServer::set_reject_fields`] gets 400 "Unrecognized request argument
-//!    supplied: FIELD"; otherwise the next scripted [`Reply`] is popped (or
-//!    [`Reply::Smart`] when the queue is empty).  Rejections (1 and 3) do not
-//!    consume a scripted reply;
+//!    supplied: FIELD", one listed in [`FakeServer::set_unsupported`] gets OpenAI's
+//!    400 "Unsupported parameter: 'X' … Use 'Y' instead." / "Unsupported value: 'X' …";
+//!    otherwise the next scripted [`Reply`] is popped (or [`Reply::Smart`] when the
+//!    queue is empty).  Rejections (1 and 3) do not consume a scripted reply.
+//!    Smart and Text replies also send log probabilities when asked
+//!    (`logprobs`/`top_logprobs`, in the shape of [`FakeServer::set_logprobs_style`]),
+//!    reasoning before the text ([`FakeServer::set_reasoning`]) and usage details
+//!    ([`FakeServer::set_usage_details`]);
 //! 4. anything else → 404 JSON error.
 //!
 //! Every request (including rejected ones) is recorded, see
@@ -209,6 +218,114 @@ fn usage_value(p: u64, c: u64) -> Value {
     json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c})
 }
 
+/// Usage with OpenAI's details: reasoning tokens (counted in the completion) and cached
+/// prompt tokens.
+fn usage_with(p: u64, c: u64, details: Option<(u64, u64)>) -> Value {
+    let mut u = usage_value(p, c);
+    if let Some((reasoning, cached)) = details {
+        u["completion_tokens_details"] = json!({"reasoning_tokens": reasoning});
+        u["prompt_tokens_details"] = json!({"cached_tokens": cached});
+    }
+    u
+}
+
+/// How log probabilities are written in `/v1/completions` answers (chat answers always use
+/// `logprobs.content`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogprobStyle {
+    /// OpenAI's legacy arrays: `tokens`, `token_logprobs`, `top_logprobs`, `text_offset`.
+    #[default]
+    OpenAi,
+    /// llama.cpp's: `logprobs.content[]` like chat.
+    LlamaCpp,
+}
+
+/// A parameter the server refuses, the way OpenAI says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsupported {
+    /// "Unsupported parameter: 'X' is not supported with this model. Use 'Y' instead."
+    Rename(String, String),
+    /// "Unsupported parameter: 'X' is not supported with this model."
+    Parameter(String),
+    /// "Unsupported value: 'X' does not support … Only the default (1) value is supported."
+    Value(String),
+}
+
+/// What `/tokenize` does (llama.cpp mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tokenize {
+    #[default]
+    Works,
+    /// 500 with an error.
+    Fails,
+    /// Never answers.
+    Hangs,
+}
+
+/// The log probability the fake model gives token `k` of a reply, and alternative `j`.
+pub fn fake_logprob(k: usize, j: usize) -> f32 {
+    -0.25 * (k % 4) as f32 - 1.5 * j as f32
+}
+
+/// One token's entry in the chat shape (`{token, logprob, bytes, top_logprobs}`), with
+/// `alts` alternatives: the token itself, then `alt1`, `alt2`…
+pub fn logprob_entry(tok: &str, k: usize, alts: usize) -> Value {
+    let top: Vec<Value> = (0..alts)
+        .map(|j| {
+            let t = if j == 0 {
+                tok.to_string()
+            } else {
+                format!("alt{j}")
+            };
+            json!({"token": t, "logprob": fake_logprob(k, j), "bytes": t.as_bytes()})
+        })
+        .collect();
+    json!({"token": tok, "logprob": fake_logprob(k, 0), "bytes": tok.as_bytes(), "top_logprobs": top})
+}
+
+/// The `logprobs` value for tokens `toks` (the reply's tokens from number `first` on).
+fn logprobs_value(
+    chat: bool,
+    style: LogprobStyle,
+    toks: &[String],
+    first: usize,
+    offset: usize,
+    alts: usize,
+) -> Value {
+    if chat || style == LogprobStyle::LlamaCpp {
+        let content: Vec<Value> = toks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| logprob_entry(t, first + i, alts))
+            .collect();
+        return json!({ "content": content });
+    }
+    let mut offsets = Vec::new();
+    let mut at = offset;
+    for t in toks {
+        offsets.push(at);
+        at += t.len();
+    }
+    let top: Vec<Value> = toks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mut m = serde_json::Map::new();
+            for j in 0..alts {
+                let name = if j == 0 { t.clone() } else { format!("alt{j}") };
+                m.insert(name, json!(fake_logprob(first + i, j)));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json!({
+        "tokens": toks,
+        "token_logprobs": toks.iter().enumerate().map(|(i, _)| fake_logprob(first + i, 0)).collect::<Vec<_>>(),
+        "top_logprobs": top,
+        "text_offset": offsets,
+    })
+}
+
 fn chat_chunk_value(model: &str, index: u32, delta: Value, finish: Option<&str>) -> Value {
     json!({
         "id": "chatcmpl-fake",
@@ -240,6 +357,14 @@ struct State {
     require_key: Option<String>,
     reject_fields: Vec<String>,
     schema_errors: Vec<String>,
+    unsupported: Vec<Unsupported>,
+    logprob_style: LogprobStyle,
+    /// (field, text): reasoning sent before the reply's text.
+    reasoning: Option<(String, String)>,
+    usage_details: Option<(u64, u64)>,
+    /// llama.cpp mode: `meta.n_ctx` for `/v1/models` and `n_ctx` for `/props`.
+    llama: Option<(Option<u64>, Option<u64>)>,
+    tokenize: Tokenize,
 }
 
 struct Shared {
@@ -283,6 +408,12 @@ impl FakeServer {
                 require_key: None,
                 reject_fields: Vec::new(),
                 schema_errors: Vec::new(),
+                unsupported: Vec::new(),
+                logprob_style: LogprobStyle::default(),
+                reasoning: None,
+                usage_details: None,
+                llama: None,
+                tokenize: Tokenize::default(),
             }),
             cond: Condvar::new(),
         });
@@ -345,6 +476,57 @@ impl FakeServer {
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared.lock().requests.clone()
+    }
+
+    /// The completion requests so far (`POST …/chat/completions` and `POST
+    /// …/completions`), in order: what a conversation sends, without the client's own
+    /// queries about the server (its model list, `/props`, `/tokenize`…), which chat-tui
+    /// makes in the background at start and while typing.
+    pub fn completions(&self) -> Vec<Recorded> {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| is_completion(r))
+            .cloned()
+            .collect()
+    }
+
+    /// Wait until at least `n` completion requests arrived; returns all of them (see
+    /// [`Self::completions`]). Panics with a clear message on timeout.
+    pub fn wait_completions(&self, n: usize, timeout: Duration) -> Vec<Recorded> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            let got: Vec<Recorded> = st
+                .requests
+                .iter()
+                .filter(|r| is_completion(r))
+                .cloned()
+                .collect();
+            if got.len() >= n {
+                return got;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let all: Vec<String> = st
+                    .requests
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
+                panic!(
+                    "fake server: expected at least {n} completion request(s) within {timeout:?}, got {}: {all:?}{}",
+                    got.len(),
+                    current_thread_hint()
+                );
+            }
+            st = self
+                .shared
+                .cond
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// Wait until at least `n` requests arrived; returns all of them.
@@ -455,6 +637,40 @@ impl FakeServer {
     pub fn set_reject_fields(&self, fields: &[&str]) {
         self.shared.lock().reject_fields = fields.iter().map(|s| s.to_string()).collect();
     }
+
+    /// Completion requests with any of these fields get OpenAI's "Unsupported …" 400.
+    pub fn set_unsupported(&self, rules: Vec<Unsupported>) {
+        self.shared.lock().unsupported = rules;
+    }
+
+    /// The shape of log probabilities in `/v1/completions` answers.
+    pub fn set_logprobs_style(&self, style: LogprobStyle) {
+        self.shared.lock().logprob_style = style;
+    }
+
+    /// Chat replies reason first: `text` (split in words) under `field`
+    /// (`reasoning_content` or `reasoning`) of the delta or message.
+    pub fn set_reasoning(&self, field: &str, text: &str) {
+        self.shared.lock().reasoning = Some((field.to_string(), text.to_string()));
+    }
+
+    /// Usage carries `completion_tokens_details.reasoning_tokens` and
+    /// `prompt_tokens_details.cached_tokens`.
+    pub fn set_usage_details(&self, reasoning_tokens: u64, cached_tokens: u64) {
+        self.shared.lock().usage_details = Some((reasoning_tokens, cached_tokens));
+    }
+
+    /// Behave like llama.cpp's server: one model, `owned_by: "llamacpp"`, `meta.n_ctx`
+    /// (when given) in `/v1/models`, `/props` with `n_ctx` (when given), and
+    /// `/apply-template` + `/tokenize` (words are tokens).
+    pub fn set_llama_cpp(&self, models_n_ctx: Option<u64>, props_n_ctx: Option<u64>) {
+        self.shared.lock().llama = Some((models_n_ctx, props_n_ctx));
+    }
+
+    /// What `/tokenize` does in llama.cpp mode.
+    pub fn set_tokenize(&self, t: Tokenize) {
+        self.shared.lock().tokenize = t;
+    }
 }
 
 impl Drop for FakeServer {
@@ -466,6 +682,11 @@ impl Drop for FakeServer {
             let _ = t.join();
         }
     }
+}
+
+fn is_completion(r: &Recorded) -> bool {
+    let path = r.path.split('?').next().unwrap_or("");
+    r.method == "POST" && (path.ends_with("/chat/completions") || path.ends_with("/v1/completions"))
 }
 
 fn current_thread_hint() -> &'static str {
@@ -750,6 +971,68 @@ fn route(req: &Recorded, st: &mut State) -> Plan {
         }
     }
     let path = req.path.split('?').next().unwrap_or("");
+    if let Some((models_ctx, props_ctx)) = st.llama {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        match (req.method.as_str(), path) {
+            ("GET", "/v1/models") => {
+                let mut m = json!({"id": "fake-llama", "aliases": ["fake-llama"], "object": "model",
+                    "owned_by": "llamacpp", "meta": {"n_vocab": 49152, "n_ctx_train": 8192}});
+                match models_ctx {
+                    Some(n) => m["meta"]["n_ctx"] = json!(n),
+                    None => {
+                        if let Some(meta) = m["meta"].as_object_mut() {
+                            meta.remove("n_ctx");
+                        }
+                    }
+                }
+                let v = json!({"object": "list", "data": [m]});
+                return Plan::Bytes(plain_response(200, &[], &v.to_string()));
+            }
+            ("GET", "/props") => {
+                let v = match props_ctx {
+                    Some(n) => {
+                        json!({"default_generation_settings": {"n_ctx": n}, "total_slots": 1})
+                    }
+                    None => json!({"total_slots": 1}),
+                };
+                return Plan::Bytes(plain_response(200, &[], &v.to_string()));
+            }
+            ("POST", "/apply-template") => {
+                // The contents, a line each: its words are the tokens this server counts as
+                // `prompt_tokens` for the same messages.
+                let prompt: Vec<String> = body["messages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| content_text(&m["content"]))
+                    .collect();
+                let v = json!({ "prompt": prompt.join("\n") });
+                return Plan::Bytes(plain_response(200, &[], &v.to_string()));
+            }
+            ("POST", "/tokenize") => match st.tokenize {
+                Tokenize::Works => {
+                    let n = words(body["content"].as_str().unwrap_or(""));
+                    let tokens: Vec<u64> = (0..n as u64).collect();
+                    return Plan::Bytes(plain_response(
+                        200,
+                        &[],
+                        &json!({ "tokens": tokens }).to_string(),
+                    ));
+                }
+                Tokenize::Fails => {
+                    return Plan::Bytes(json_error(
+                        500,
+                        "tokenizer exploded",
+                        "server_error",
+                        Value::Null,
+                        Value::Null,
+                    ));
+                }
+                Tokenize::Hangs => return Plan::Hang,
+            },
+            _ => {}
+        }
+    }
     let mode = match (req.method.as_str(), path) {
         ("GET", "/v1/models") => {
             let body = json!({"object": "list", "data": [
@@ -791,6 +1074,41 @@ fn route(req: &Recorded, st: &mut State) -> Plan {
         st.schema_errors
             .push(format!("{} {} #{idx}: {e}", req.method, req.path));
     }
+    for rule in &st.unsupported {
+        let (field, message, code) = match rule {
+            Unsupported::Rename(from, to) => (
+                from,
+                format!(
+                    "Unsupported parameter: '{from}' is not supported with this model. Use '{to}' instead."
+                ),
+                "unsupported_parameter",
+            ),
+            Unsupported::Parameter(name) => (
+                name,
+                format!("Unsupported parameter: '{name}' is not supported with this model."),
+                "unsupported_parameter",
+            ),
+            Unsupported::Value(name) => (
+                name,
+                format!(
+                    "Unsupported value: '{name}' does not support {} with this model. Only the default (1) value is supported.",
+                    body.get(name.as_str())
+                        .map(|v| v.to_string())
+                        .unwrap_or_default()
+                ),
+                "unsupported_value",
+            ),
+        };
+        if body.get(field.as_str()).is_some() {
+            return Plan::Bytes(json_error(
+                400,
+                &message,
+                "invalid_request_error",
+                json!(field),
+                json!(code),
+            ));
+        }
+    }
     if let Some(f) = st
         .reject_fields
         .iter()
@@ -805,9 +1123,14 @@ fn route(req: &Recorded, st: &mut State) -> Plan {
         ));
     }
     let reply = st.replies.pop_front().unwrap_or(Reply::Smart);
+    let extras = Extras {
+        style: st.logprob_style,
+        reasoning: st.reasoning.clone(),
+        usage_details: st.usage_details,
+    };
     match reply {
-        Reply::Smart => model_reply(mode, &body, None, st.token_delay),
-        Reply::Text(t) => model_reply(mode, &body, Some(t), st.token_delay),
+        Reply::Smart => model_reply(mode, &body, None, st.token_delay, &extras),
+        Reply::Text(t) => model_reply(mode, &body, Some(t), st.token_delay, &extras),
         Reply::Status {
             status,
             headers,
@@ -911,8 +1234,34 @@ pub fn smart_texts(chat: bool, body: &Value, n: usize) -> Vec<String> {
         .collect()
 }
 
-fn model_reply(mode: Mode, body: &Value, texts: Option<Vec<String>>, delay: Duration) -> Plan {
+/// What a Smart or Text reply adds to its text.
+struct Extras {
+    style: LogprobStyle,
+    reasoning: Option<(String, String)>,
+    usage_details: Option<(u64, u64)>,
+}
+
+fn model_reply(
+    mode: Mode,
+    body: &Value,
+    texts: Option<Vec<String>>,
+    delay: Duration,
+    extras: &Extras,
+) -> Plan {
     let chat = mode == Mode::Chat;
+    // Alternatives asked for: chat `logprobs: true, top_logprobs: N`, completion `logprobs: N`.
+    let alts: Option<usize> = if chat {
+        (body.get("logprobs") == Some(&Value::Bool(true))).then(|| {
+            body.get("top_logprobs")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as usize
+        })
+    } else {
+        body.get("logprobs")
+            .and_then(Value::as_u64)
+            .map(|n| n as usize)
+    };
+    let reasoning = extras.reasoning.as_ref().filter(|_| chat);
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if body.get("best_of").is_some_and(|v| !v.is_null()) && stream {
         return Plan::Bytes(json_error(
@@ -998,10 +1347,19 @@ fn model_reply(mode: Mode, body: &Value, texts: Option<Vec<String>>, delay: Dura
             .enumerate()
             .map(|(i, (toks, fin))| {
                 let text = toks.concat();
+                let lp = match alts {
+                    Some(a) => logprobs_value(chat, extras.style, toks, 0, 0, a),
+                    None => Value::Null,
+                };
                 if chat {
-                    json!({"index": i, "message": {"role": "assistant", "content": text, "refusal": null}, "logprobs": null, "finish_reason": fin})
+                    let mut message =
+                        json!({"role": "assistant", "content": text, "refusal": null});
+                    if let Some((field, r)) = reasoning {
+                        message[field.as_str()] = json!(r);
+                    }
+                    json!({"index": i, "message": message, "logprobs": lp, "finish_reason": fin})
                 } else {
-                    json!({"index": i, "text": text, "logprobs": null, "finish_reason": fin})
+                    json!({"index": i, "text": text, "logprobs": lp, "finish_reason": fin})
                 }
             })
             .collect();
@@ -1011,7 +1369,7 @@ fn model_reply(mode: Mode, body: &Value, texts: Option<Vec<String>>, delay: Dura
             "created": created,
             "model": model,
             "choices": ch,
-            "usage": usage_value(prompt_tokens, completion_tokens),
+            "usage": usage_with(prompt_tokens, completion_tokens, extras.usage_details),
         });
         return Plan::Bytes(plain_response(200, &[], &v.to_string()));
     }
@@ -1038,11 +1396,37 @@ fn model_reply(mode: Mode, body: &Value, texts: Option<Vec<String>>, delay: Dura
             events.push(chunk(i, None, true, None));
         }
     }
+    if let Some((field, r)) = reasoning {
+        for word in tokenize(r) {
+            for i in 0..n {
+                let mut delta = serde_json::Map::new();
+                delta.insert(field.clone(), json!(word));
+                let mut v = chat_chunk_value(&model, i as u32, Value::Object(delta), None);
+                if include_usage {
+                    v["usage"] = Value::Null;
+                }
+                events.push(v);
+            }
+        }
+    }
     let rounds = choices.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
+    let mut offsets = vec![0usize; n];
     for r in 0..rounds {
         for (i, (toks, _)) in choices.iter().enumerate() {
             if let Some(t) = toks.get(r) {
-                events.push(chunk(i, Some(t), false, None));
+                let mut v = chunk(i, Some(t), false, None);
+                if let Some(a) = alts {
+                    v["choices"][0]["logprobs"] = logprobs_value(
+                        chat,
+                        extras.style,
+                        std::slice::from_ref(t),
+                        r,
+                        offsets[i],
+                        a,
+                    );
+                }
+                offsets[i] += t.len();
+                events.push(v);
             }
         }
     }
@@ -1056,7 +1440,7 @@ fn model_reply(mode: Mode, body: &Value, texts: Option<Vec<String>>, delay: Dura
             "created": created,
             "model": model,
             "choices": [],
-            "usage": usage_value(prompt_tokens, completion_tokens),
+            "usage": usage_with(prompt_tokens, completion_tokens, extras.usage_details),
         }));
     }
     let mut steps = Vec::new();

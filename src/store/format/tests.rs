@@ -60,6 +60,7 @@ fn params() -> impl Strategy<Value = Params> {
             suffix,
             best_of: n.map(|n| n + 1),
             seed,
+            logprobs: seed.map(|s| (s.unsigned_abs() % 21) as u32),
             extra,
         })
 }
@@ -92,11 +93,52 @@ fn message() -> impl Strategy<Value = Message> {
         Just(Speaker::Assistant),
         Just(Speaker::Summary),
     ];
-    let choices = prop::collection::vec(
-        (text(), finish()).prop_map(|(text, finish_reason)| Choice {
+    let reasoning = prop::option::of((text(), prop::option::of(any::<u64>()))).prop_map(|r| {
+        r.map(|(text, millis)| crate::chat::conversation::Reasoning {
             text,
-            finish_reason,
-        }),
+            millis,
+            open: false,
+        })
+    });
+    let logprobs = prop::option::of(prop::collection::vec(
+        (
+            prop::collection::vec(any::<u8>(), 0..6),
+            -50.0f32..=0.0,
+            prop::collection::vec(
+                (prop::collection::vec(any::<u8>(), 0..4), -50.0f32..=0.0),
+                0..4,
+            ),
+        ),
+        0..6,
+    ))
+    .prop_map(|l| {
+        l.map(|tokens| {
+            let mut out = crate::api::logprobs::Logprobs::new();
+            for (bytes, logprob, top) in tokens {
+                out.push(&crate::api::logprobs::TokenLogprob {
+                    bytes,
+                    logprob,
+                    top: top
+                        .into_iter()
+                        .map(|(bytes, logprob)| crate::api::logprobs::Alternative {
+                            bytes,
+                            logprob,
+                        })
+                        .collect(),
+                });
+            }
+            out
+        })
+    });
+    let choices = prop::collection::vec(
+        (text(), finish(), reasoning, logprobs).prop_map(
+            |(text, finish_reason, reasoning, logprobs)| Choice {
+                text,
+                finish_reason,
+                reasoning,
+                logprobs,
+            },
+        ),
         0..6,
     );
     (
@@ -136,6 +178,8 @@ fn message() -> impl Strategy<Value = Message> {
                     prompt_tokens: p,
                     completion_tokens: c,
                     total_tokens: t,
+                    reasoning_tokens: (c % 3 == 0).then_some(c / 2),
+                    cached_tokens: (p % 2 == 0).then_some(p / 3),
                 }),
                 local_tokens: lt,
                 request_tokens: rt,
@@ -374,7 +418,7 @@ fn unknown_fields_are_ignored_everywhere() {
     msgs[0]["attachments"] = json!([]);
     msgs[1]["params"]["reasoning_effort_v2"] = json!("high");
     msgs[1]["choices"][0]["logprobs"] = json!(null);
-    msgs[1]["usage"] = json!({"prompt_tokens": 1, "cached_tokens": 9});
+    msgs[1]["usage"] = json!({"prompt_tokens": 1, "audio_tokens": 9});
     let back = parse(&serde_json::to_vec(&v).unwrap()).unwrap();
     let mut want = unversioned(c);
     want.params.temperature = Some(0.25);
@@ -468,10 +512,12 @@ fn doc_example() -> Conversation {
             Choice {
                 text: "Southeast Asia's coasts.".into(),
                 finish_reason: Some(FinishReason::Stop),
+                ..Choice::default()
             },
             Choice {
                 text: "The North Pacific gyre.".into(),
                 finish_reason: Some(FinishReason::Length),
+                ..Choice::default()
             },
         ];
         m.selected = 1;
@@ -482,6 +528,7 @@ fn doc_example() -> Conversation {
             prompt_tokens: 31,
             completion_tokens: 12,
             total_tokens: 43,
+            ..Usage::default()
         });
         m.local_tokens = Some(6);
         m.request_tokens = Some(30);

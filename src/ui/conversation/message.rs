@@ -20,9 +20,11 @@ pub(super) struct MessageLines {
 }
 
 impl MessageLines {
-    /// The header of `m`.
+    /// The header of `m` and, for a reply that reasoned, its thinking block.
     pub(super) fn header(m: &Message, theme: &Theme, offset: FixedOffset, width: u16) -> Self {
-        let (lines, meta) = markdown::wrap_spans_meta(&header_spans(m, theme, offset), width);
+        let (mut lines, mut meta) =
+            markdown::wrap_spans_meta(&header_spans(m, theme, offset), width);
+        thinking_lines(m, width, theme, &mut lines, &mut meta);
         Self {
             head: lines.len(),
             lines,
@@ -102,6 +104,78 @@ pub(super) fn header_spans(m: &Message, theme: &Theme, offset: FixedOffset) -> V
         ));
     }
     header
+}
+
+/// For a reply that reasoned, its thinking block (part of the header): one collapsed line
+/// ("▸ thinking · 312 tokens · 4.1 s"), or the reasoning text when opened
+/// (`Action::ToggleReasoning`).
+fn thinking_lines(
+    m: &Message,
+    width: u16,
+    theme: &Theme,
+    lines: &mut Vec<Line<'static>>,
+    meta: &mut Vec<LineMeta>,
+) {
+    if m.speaker != Speaker::Assistant {
+        return;
+    }
+    let Some(c) = m.choices.get(m.selected).or_else(|| m.choices.first()) else {
+        return;
+    };
+    let Some(r) = c.reasoning.as_ref().filter(|r| !r.text.is_empty()) else {
+        return;
+    };
+    let mut head = vec![Span::styled(
+        if r.open {
+            "▾ thinking"
+        } else {
+            "▸ thinking"
+        },
+        theme.accent,
+    )];
+    let streaming = m.status == Status::Partial && r.millis.is_none();
+    if streaming {
+        head.push(Span::styled("…", theme.dim));
+    }
+    // Tokens as the server counted them (one choice: the usage is this choice's).
+    if let Some(n) = m
+        .usage
+        .and_then(|u| u.reasoning_tokens)
+        .filter(|n| *n > 0 && m.choices.len() == 1)
+    {
+        head.push(Span::styled(format!(" · {n} tokens"), theme.dim));
+    }
+    if let Some(ms) = r.millis {
+        head.push(Span::styled(
+            format!(" · {:.1} s", ms as f64 / 1000.0),
+            theme.dim,
+        ));
+    }
+    let (l, mut d) = markdown::wrap_spans_meta(&head, width);
+    // The toggle line is drawing, not text: never copied.
+    for x in &mut d {
+        x.deco = true;
+    }
+    lines.extend(l);
+    meta.extend(d);
+    if r.open {
+        // A bar down the left, where there is room for it (drawing: never copied).
+        if width >= 4 {
+            let bar = Span::styled("│ ", theme.dim);
+            let (l, d) = markdown::render_plain_meta(&r.text, width - 2, theme.dim);
+            for (line, mut x) in l.into_iter().zip(d) {
+                let mut spans = vec![bar.clone()];
+                spans.extend(line.spans);
+                lines.push(Line::from(spans));
+                x.lead += 2;
+                meta.push(x);
+            }
+        } else {
+            let (l, d) = markdown::render_plain_meta(&r.text, width, theme.dim);
+            lines.extend(l);
+            meta.extend(d);
+        }
+    }
 }
 
 /// The header line(s), body and separator of one message; its code blocks are numbered

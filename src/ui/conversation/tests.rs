@@ -37,6 +37,7 @@ fn at(id: MessageId, speaker: Speaker, text: &str) -> Message {
         m.choices = vec![Choice {
             text: text.into(),
             finish_reason: None,
+            ..Choice::default()
         }];
     } else {
         m.content = text.into();
@@ -135,6 +136,7 @@ fn snapshot_three_choices() {
         .map(|t| Choice {
             text: t.into(),
             finish_reason: None,
+            ..Choice::default()
         })
         .to_vec();
     m.selected = 1;

@@ -1,0 +1,704 @@
+//! The API workbench through `update()`: logprobs and reasoning stored per choice, what
+//! reasoning models refuse, what servers refuse (remembered), the server's context window
+//! and exact counts, and cost — and how the panels show them. No terminal, no network.
+
+use chat_tui::action::{Action, Effect, Msg, TurnId};
+use chat_tui::api::logprobs::{Alternative, TokenLogprob};
+use chat_tui::api::server::{ExactCount, ServerInfo, ServerKind};
+use chat_tui::api::{Adaptation, FinishReason, Mode, Outcome, Request, StreamEvent, Usage};
+use chat_tui::app::server::{self, Exactness};
+use chat_tui::app::{App, Event, Focus, NoticeKind, SaveTarget, Start, update};
+use chat_tui::chat::capabilities::Support;
+use chat_tui::chat::conversation::{Conversation, Memory, Speaker};
+use chat_tui::keymap::Keymap;
+use chat_tui::ui::theme::Theme;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn new_app(model: &str) -> App {
+    let app = App::new(Start {
+        conv: Conversation::new(model, Mode::Chat, Memory::Full),
+        keymap: Keymap::default(),
+        endpoint: "test".into(),
+        context_window: None,
+        reply_reserve: None,
+        stream: true,
+        save: SaveTarget::default(),
+        first_run: false,
+        prompt_history: Vec::new(),
+    });
+    app.tokens.counter().warm_up();
+    app
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// Put `text` in the input and press Enter.
+fn enter(app: &mut App, text: &str) -> Vec<Effect> {
+    app.set_draft(text);
+    update(app, key(KeyCode::Enter))
+}
+
+fn the_send(fx: &[Effect]) -> (TurnId, Request) {
+    let sends: Vec<_> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { turn, request } => Some((*turn, request.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 1, "one Send in {fx:?}");
+    sends.into_iter().next().unwrap()
+}
+
+fn ev(app: &mut App, turn: TurnId, event: StreamEvent) -> Vec<Effect> {
+    update(app, Event::Msg(Msg::Stream { turn, event }))
+}
+
+fn done(app: &mut App, turn: TurnId) -> Vec<Effect> {
+    update(
+        app,
+        Event::Msg(Msg::Done {
+            turn,
+            result: Ok(Outcome::default()),
+        }),
+    )
+}
+
+fn tok(t: &str, lp: f32) -> TokenLogprob {
+    TokenLogprob {
+        bytes: t.as_bytes().to_vec(),
+        logprob: lp,
+        top: vec![
+            Alternative {
+                bytes: t.as_bytes().to_vec(),
+                logprob: lp,
+            },
+            Alternative {
+                bytes: b" else".to_vec(),
+                logprob: lp - 2.0,
+            },
+        ],
+    }
+}
+
+fn usage(p: u64, c: u64, reasoning: Option<u64>, cached: Option<u64>) -> StreamEvent {
+    StreamEvent::Usage(Usage {
+        prompt_tokens: p,
+        completion_tokens: c,
+        total_tokens: p + c,
+        reasoning_tokens: reasoning,
+        cached_tokens: cached,
+    })
+}
+
+fn notice(app: &App) -> String {
+    app.status
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default()
+}
+
+/// The screen as text.
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| chat_tui::ui::layout::draw(f, app, &Theme::default()))
+        .unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn logprobs_are_asked_for_stored_per_choice_and_never_sent_back() {
+    let mut app = new_app("test-model");
+    assert!(enter(&mut app, "/set logprobs 2").is_empty() || app.conv.params.logprobs == Some(2));
+    assert_eq!(app.conv.params.logprobs, Some(2));
+    enter(&mut app, "/set n 2");
+    let (turn, req) = the_send(&enter(&mut app, "hello"));
+    let body = req.body(true);
+    assert_eq!(body["logprobs"], serde_json::json!(true));
+    assert_eq!(body["top_logprobs"], serde_json::json!(2));
+    for (i, t) in [(0, "Hi"), (1, "Yo")] {
+        ev(
+            &mut app,
+            turn,
+            StreamEvent::Delta {
+                index: i,
+                text: t.into(),
+            },
+        );
+        ev(
+            &mut app,
+            turn,
+            StreamEvent::Logprobs {
+                index: i,
+                tokens: vec![tok(t, -0.5 * (i + 1) as f32)],
+            },
+        );
+    }
+    done(&mut app, turn);
+    let m = app.conv.last_reply().unwrap();
+    for (i, t) in [(0usize, "Hi"), (1, "Yo")] {
+        let l = m.choices[i].logprobs.as_ref().expect("stored");
+        assert!(l.lines_up_with(t));
+        assert_eq!(l.get(0).unwrap().alternative_count(), 2);
+    }
+    // Out of range: refused, the command stays in the input.
+    enter(&mut app, "/set logprobs 21");
+    assert_eq!(app.draft_text(), "/set logprobs 21");
+    assert!(
+        notice(&app).contains("logprobs must be between 0 and 20"),
+        "{}",
+        notice(&app)
+    );
+    // The next request carries the text only.
+    app.set_draft("");
+    let (_, req) = the_send(&enter(&mut app, "and?"));
+    let sent = serde_json::to_string(&req.body(false)).unwrap();
+    assert!(sent.contains("\"Hi\"") && !sent.contains(" else"), "{sent}");
+}
+
+#[test]
+fn reasoning_streams_into_its_own_block_timed_and_is_never_sent_back() {
+    let mut app = new_app("deepseek-reasoner");
+    let (turn, _) = the_send(&enter(&mut app, "what is 2+2"));
+    for t in ["Two", " and two", " is four."] {
+        ev(
+            &mut app,
+            turn,
+            StreamEvent::Reasoning {
+                index: 0,
+                text: t.into(),
+            },
+        );
+    }
+    let shown = screen(&mut app, 100, 30);
+    assert!(shown.contains("▸ thinking…"), "{shown}");
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Delta {
+            index: 0,
+            text: "4".into(),
+        },
+    );
+    ev(&mut app, turn, usage(12, 40, Some(36), None));
+    done(&mut app, turn);
+    let m = app.conv.last_reply().unwrap();
+    assert_eq!(m.text(), "4");
+    let r = m.choices[0].reasoning.as_ref().unwrap();
+    assert_eq!(r.text, "Two and two is four.");
+    assert!(
+        r.millis.is_some(),
+        "timed from its first text to the reply's"
+    );
+    // Collapsed: one line, with the tokens.
+    let shown = screen(&mut app, 100, 30);
+    assert!(shown.contains("▸ thinking · 36 tokens ·"), "{shown}");
+    assert!(!shown.contains("Two and two"), "{shown}");
+    // `t` in the conversation pane opens it, and closes it again.
+    update(&mut app, Event::Action(Action::FocusNext));
+    assert_eq!(app.focus, Focus::Conversation);
+    update(&mut app, key(KeyCode::Char('t')));
+    let shown = screen(&mut app, 100, 30);
+    assert!(
+        shown.contains("▾ thinking") && shown.contains("│ Two and two is four."),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("t thinking"),
+        "the hint bar names the key: {shown}"
+    );
+    update(&mut app, key(KeyCode::Char('t')));
+    assert!(!screen(&mut app, 100, 30).contains("Two and two"));
+    // The tokens panel shows the reasoning tokens.
+    let shown = screen(&mut app, 160, 40);
+    assert!(shown.contains("completion 40 (36 reasoning)"), "{shown}");
+    // The next request carries the reply, not the reasoning.
+    app.focus = Focus::Input;
+    let (_, req) = the_send(&enter(&mut app, "and 3+3?"));
+    let sent = serde_json::to_string(&req.body(false)).unwrap();
+    assert!(
+        sent.contains("\"4\"") && !sent.contains("Two and two"),
+        "{sent}"
+    );
+}
+
+#[test]
+fn a_reply_that_only_reasoned_says_so_and_is_not_sent_back() {
+    let mut app = new_app("o3-mini");
+    let (turn, _) = the_send(&enter(&mut app, "think"));
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Reasoning {
+            index: 0,
+            text: "hmm".into(),
+        },
+    );
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Finish {
+            index: 0,
+            reason: FinishReason::Length,
+        },
+    );
+    done(&mut app, turn);
+    let n = app.status.notice.clone().unwrap();
+    assert_eq!(n.kind, NoticeKind::Warning);
+    assert!(n.text.contains("spent every token reasoning"), "{}", n.text);
+    let m = app.conv.last_reply().unwrap();
+    assert!(m.choices[0].reasoning.as_ref().unwrap().millis.is_some());
+    let (_, req) = the_send(&enter(&mut app, "again"));
+    let sent = serde_json::to_string(&req.body(false)).unwrap();
+    assert!(!sent.contains("hmm"), "{sent}");
+    // No reasoning: `t` says so.
+    let mut app = new_app("m");
+    update(&mut app, Event::Action(Action::ToggleReasoning));
+    assert_eq!(notice(&app), "no reply yet");
+}
+
+#[test]
+fn reasoning_models_leave_out_what_they_refuse_and_say_so_once() {
+    let mut app = new_app("o3-mini");
+    enter(&mut app, "/set temperature 0.2");
+    enter(&mut app, "/set max_tokens 100");
+    let (turn, req) = the_send(&enter(&mut app, "hi"));
+    let body = req.body(false);
+    assert_eq!(body["max_completion_tokens"], serde_json::json!(100));
+    assert!(body.get("temperature").is_none() && body.get("max_tokens").is_none());
+    assert_eq!(
+        notice(&app),
+        "temperature not sent; max_tokens sent as max_completion_tokens (o3-mini does not support them)"
+    );
+    // The parameters panel says so.
+    assert_eq!(server::support(&app, "temperature"), Support::NotSent);
+    assert_eq!(
+        server::support(&app, "max_tokens"),
+        Support::SentAs("max_completion_tokens".into())
+    );
+    app.params.shown = true;
+    let shown = screen(&mut app, 120, 40);
+    assert!(
+        shown.contains("temperature       0.2 (not sent)"),
+        "{shown}"
+    );
+    assert!(shown.contains("top_p             not supported"), "{shown}");
+    assert!(shown.contains("max_tokens        100 (renamed)"), "{shown}");
+    assert!(shown.contains("│not supported by this model"), "{shown}");
+    assert!(
+        shown.contains("│max_tokens → max_completion_tokens"),
+        "{shown}"
+    );
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Delta {
+            index: 0,
+            text: "ok".into(),
+        },
+    );
+    done(&mut app, turn);
+    app.status.notice = None;
+    let (turn, _) = the_send(&enter(&mut app, "again"));
+    assert_eq!(notice(&app), "", "said once, not on every request");
+    done(&mut app, turn);
+    // Another model takes them again.
+    enter(&mut app, "/model gpt-4o");
+    let (_, req) = the_send(&enter(&mut app, "and now"));
+    assert_eq!(req.body(false)["temperature"], serde_json::json!(0.2));
+}
+
+#[test]
+fn what_a_server_refused_is_remembered_for_that_model() {
+    let mut app = new_app("local-model");
+    enter(&mut app, "/set top_p 0.5");
+    let (turn, req) = the_send(&enter(&mut app, "hi"));
+    assert!(req.shape.is_empty());
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Adapted {
+            model: "local-model".into(),
+            adaptation: Adaptation::Drop {
+                name: "top_p".into(),
+            },
+            message: "Unsupported parameter: 'top_p' is not supported with this model.".into(),
+        },
+    );
+    let n = notice(&app);
+    assert!(
+        n.starts_with("top_p not sent — the server refused it"),
+        "{n}"
+    );
+    assert!(n.contains("remembered for local-model"), "{n}");
+    done(&mut app, turn);
+    let (_, req) = the_send(&enter(&mut app, "again"));
+    assert!(req.body(false).get("top_p").is_none());
+    assert_eq!(server::support(&app, "top_p"), Support::NotSent);
+    enter(&mut app, "/model other-model");
+    assert_eq!(server::support(&app, "top_p"), Support::Sent);
+}
+
+#[test]
+fn the_server_is_asked_at_start_and_on_a_new_model_and_its_window_used() {
+    let mut app = new_app("smollm2");
+    let fx = app.start_effects();
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::ProbeServer { model, more: true } if model == "smollm2")),
+        "{fx:?}"
+    );
+    assert!(
+        app.budget().is_none(),
+        "an unknown local model has no known window"
+    );
+    update(
+        &mut app,
+        Event::Msg(Msg::ServerProbed {
+            model: "smollm2".into(),
+            result: Ok(ServerInfo {
+                kind: ServerKind::LlamaCpp,
+                context_window: Some(2048),
+                source: Some("llama.cpp /v1/models meta.n_ctx".into()),
+            }),
+        }),
+    );
+    assert_eq!(app.budget().unwrap().context_window, 2048);
+    assert!(screen(&mut app, 120, 30).contains("/ 2,048 context (server)"));
+    // The first-overflow fallback still wins over it (it is what the server refused at).
+    app.tokens.learned_window = Some(1024);
+    assert_eq!(app.budget().unwrap().context_window, 1024);
+    // And the config over both.
+    app.tokens.window_override = Some(512);
+    assert_eq!(app.budget().unwrap().context_window, 512);
+    app.tokens.window_override = None;
+    app.tokens.learned_window = None;
+    // A models endpoint without context sizes: nothing known, nothing breaks.
+    let fx = enter(&mut app, "/model other");
+    assert!(fx.iter().any(|e| matches!(e, Effect::ProbeServer { .. })));
+    update(
+        &mut app,
+        Event::Msg(Msg::ServerProbed {
+            model: "other".into(),
+            result: Ok(ServerInfo {
+                kind: ServerKind::Other,
+                context_window: None,
+                source: None,
+            }),
+        }),
+    );
+    assert!(app.budget().is_none());
+    assert!(screen(&mut app, 120, 30).contains("context window unknown"));
+    // A probe that failed: the same.
+    update(
+        &mut app,
+        Event::Msg(Msg::ServerProbed {
+            model: "other".into(),
+            result: Err("HTTP 404".into()),
+        }),
+    );
+    assert!(app.budget().is_none());
+}
+
+#[test]
+fn exact_counts_replace_the_estimate_and_a_failed_count_is_labelled() {
+    let mut app = new_app("smollm2");
+    update(
+        &mut app,
+        Event::Msg(Msg::ServerProbed {
+            model: "smollm2".into(),
+            result: Ok(ServerInfo {
+                kind: ServerKind::LlamaCpp,
+                context_window: Some(2048),
+                source: None,
+            }),
+        }),
+    );
+    app.set_draft("你好");
+    update(&mut app, Event::Tick);
+    // The draft must be still for a moment before the server is asked (no timing is
+    // asserted: the test only waits past the debounce).
+    std::thread::sleep(server::COUNT_DEBOUNCE);
+    let fx = update(&mut app, Event::Tick);
+    let Some(Effect::CountExact {
+        generation,
+        kind,
+        draft,
+        ..
+    }) = fx.iter().find(|e| matches!(e, Effect::CountExact { .. }))
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!((*kind, draft.as_str()), (ServerKind::LlamaCpp, "你好"));
+    assert_eq!(server::exact(&app), Exactness::Counting);
+    update(
+        &mut app,
+        Event::Msg(Msg::ExactCounted {
+            generation: *generation,
+            result: Ok(ExactCount {
+                request: 34,
+                draft: 4,
+            }),
+        }),
+    );
+    let shown = screen(&mut app, 160, 40);
+    assert!(
+        shown.contains("draft 4 exact · next request 34 exact"),
+        "{shown}"
+    );
+    // Typing again: the estimate until the server counts again.
+    app.set_draft("你好吗");
+    assert!(!screen(&mut app, 160, 40).contains("exact"));
+    update(&mut app, Event::Tick);
+    std::thread::sleep(server::COUNT_DEBOUNCE);
+    let fx = update(&mut app, Event::Tick);
+    let Some(Effect::CountExact { generation, .. }) =
+        fx.iter().find(|e| matches!(e, Effect::CountExact { .. }))
+    else {
+        panic!("{fx:?}")
+    };
+    update(
+        &mut app,
+        Event::Msg(Msg::ExactCounted {
+            generation: *generation,
+            result: Err("no answer within 10 s".into()),
+        }),
+    );
+    let shown = screen(&mut app, 160, 40);
+    assert!(
+        shown.contains("(estimate: the server could not count)"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn cost_of_the_last_reply_and_the_session_and_none_without_a_price() {
+    let mut app = new_app("gpt-4o-mini");
+    for (prompt, p, c, cached) in [("one", 1_000_000, 0, None), ("two", 0, 1_000_000, None)] {
+        let (turn, _) = the_send(&enter(&mut app, prompt));
+        ev(
+            &mut app,
+            turn,
+            StreamEvent::Model("gpt-4o-mini-2024-07-18".into()),
+        );
+        ev(
+            &mut app,
+            turn,
+            StreamEvent::Delta {
+                index: 0,
+                text: "ok".into(),
+            },
+        );
+        ev(&mut app, turn, usage(p, c, None, cached));
+        done(&mut app, turn);
+    }
+    // 1M prompt tokens at $0.15, then 1M completion tokens at $0.60.
+    let last = app.conv.last_reply().unwrap().id;
+    assert_eq!(server::reply_cost(&app, last), Some(0.60));
+    assert_eq!(server::session_cost_label(&app).unwrap(), "$0.7500");
+    let shown = screen(&mut app, 160, 40);
+    assert!(
+        shown.contains("tokens · last $0.6000 · session $0.7500"),
+        "{shown}"
+    );
+    // A model without a price: no cost for it (never a guess), the session says so.
+    enter(&mut app, "/model smollm2");
+    let (turn, _) = the_send(&enter(&mut app, "three"));
+    ev(&mut app, turn, StreamEvent::Model("smollm2".into()));
+    ev(&mut app, turn, usage(10, 10, None, None));
+    done(&mut app, turn);
+    let last = app.conv.last_reply().unwrap().id;
+    assert_eq!(server::reply_cost(&app, last), None);
+    assert_eq!(
+        server::session_cost_label(&app).unwrap(),
+        "$0.7500 + unpriced"
+    );
+    let shown = screen(&mut app, 160, 40);
+    assert!(
+        shown.contains("tokens · session $0.7500 + unpriced"),
+        "{shown}"
+    );
+    // Prices from the config.
+    let mut app = new_app("smollm2");
+    let mut o = std::collections::BTreeMap::new();
+    o.insert(
+        "smollm2".to_string(),
+        chat_tui::chat::prices::Price {
+            input: 1.0,
+            cached_input: Some(0.5),
+            output: 2.0,
+        },
+    );
+    app.server.prices = chat_tui::chat::prices::Prices::new(o);
+    let (turn, _) = the_send(&enter(&mut app, "hi"));
+    ev(&mut app, turn, usage(1_000_000, 0, None, Some(500_000)));
+    done(&mut app, turn);
+    let last = app.conv.last_reply().unwrap().id;
+    assert_eq!(server::reply_cost(&app, last), Some(0.75));
+}
+
+#[test]
+fn a_continued_reply_is_costed_once() {
+    let mut app = new_app("gpt-4o-mini");
+    let (turn, _) = the_send(&enter(&mut app, "write"));
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Delta {
+            index: 0,
+            text: "once".into(),
+        },
+    );
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Finish {
+            index: 0,
+            reason: FinishReason::Length,
+        },
+    );
+    ev(&mut app, turn, usage(1_000_000, 0, None, None));
+    done(&mut app, turn);
+    let (turn, _) = the_send(&enter(&mut app, "/continue"));
+    ev(&mut app, turn, usage(1_000_000, 0, None, None));
+    done(&mut app, turn);
+    assert_eq!(
+        app.conv
+            .messages
+            .iter()
+            .filter(|m| m.speaker == Speaker::Assistant)
+            .count(),
+        1
+    );
+    // Two requests of 1M prompt tokens at $0.15: $0.30, not $0.45.
+    assert_eq!(server::session_cost_label(&app).unwrap(), "$0.3000");
+}
+
+/// `/compare` (several requests in flight): each version keeps its own request's
+/// reasoning, logprobs and usage, however the streams interleave; each request goes out as
+/// its own model accepts it; each version is costed at its model's price, and a saved
+/// conversation's cost counts every version.
+#[test]
+fn compare_keeps_each_versions_own_workbench_data_shape_and_cost() {
+    let mut app = new_app("gpt-4o-mini");
+    enter(&mut app, "/set temperature 0.2");
+    let (turn, _) = the_send(&enter(&mut app, "q"));
+    ev(
+        &mut app,
+        turn,
+        StreamEvent::Delta {
+            index: 0,
+            text: "mine".into(),
+        },
+    );
+    ev(&mut app, turn, usage(10, 2, None, None));
+    done(&mut app, turn);
+    let mine = app.conv.last_reply().unwrap().id;
+
+    let fx = enter(&mut app, "/compare gpt-4o o3-mini");
+    let sends: Vec<(TurnId, Request)> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { turn, request } => Some((*turn, request.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sends.len(), 2, "{fx:?}");
+    let (big, small) = (&sends[0], &sends[1]);
+    assert_eq!(
+        (big.1.model.as_str(), small.1.model.as_str()),
+        ("gpt-4o", "o3-mini")
+    );
+    // Shaped for the model asked, not for the conversation's.
+    assert_eq!(big.1.body(false)["temperature"], serde_json::json!(0.2));
+    assert!(
+        small.1.body(false).get("temperature").is_none(),
+        "o3-mini refuses temperature: {}",
+        small.1.body(false)
+    );
+    let reply_of = |app: &App, t: TurnId| app.turns.get(t).and_then(|f| f.reply()).unwrap();
+    let (v_big, v_small) = (reply_of(&app, big.0), reply_of(&app, small.0));
+    assert_ne!(v_big, v_small);
+
+    // Interleaved streams.
+    ev(
+        &mut app,
+        small.0,
+        StreamEvent::Reasoning {
+            index: 0,
+            text: "think".into(),
+        },
+    );
+    ev(
+        &mut app,
+        big.0,
+        StreamEvent::Delta {
+            index: 0,
+            text: "big".into(),
+        },
+    );
+    ev(
+        &mut app,
+        big.0,
+        StreamEvent::Logprobs {
+            index: 0,
+            tokens: vec![tok("big", -0.1)],
+        },
+    );
+    ev(
+        &mut app,
+        small.0,
+        StreamEvent::Delta {
+            index: 0,
+            text: "small".into(),
+        },
+    );
+    ev(&mut app, small.0, usage(10, 50, Some(40), None));
+    ev(&mut app, big.0, usage(10, 5, None, Some(8)));
+    done(&mut app, small.0);
+    done(&mut app, big.0);
+    assert!(app.turns.is_empty());
+
+    let m = app.conv.get(v_big).unwrap();
+    assert_eq!(m.text(), "big");
+    assert_eq!(m.choices[0].logprobs.as_ref().map(|l| l.len()), Some(1));
+    assert!(m.choices[0].reasoning.is_none());
+    assert_eq!(m.usage.unwrap().cached_tokens, Some(8));
+    assert_eq!(m.usage.unwrap().reasoning_tokens, None);
+    let m = app.conv.get(v_small).unwrap();
+    assert_eq!(m.text(), "small");
+    assert!(m.choices[0].logprobs.is_none());
+    let r = m.choices[0].reasoning.as_ref().unwrap();
+    assert_eq!(r.text, "think");
+    assert!(r.millis.is_some(), "timed until its reply began");
+    assert_eq!(m.usage.unwrap().reasoning_tokens, Some(40));
+    assert_eq!(m.usage.unwrap().cached_tokens, None);
+    assert!(app.conv.get(mine).unwrap().choices[0].reasoning.is_none());
+
+    // Each version at its own model's price; the session and a saved conversation's cost
+    // count all three requests.
+    let costs: Vec<f64> = [mine, v_big, v_small]
+        .iter()
+        .map(|id| server::reply_cost(&app, *id).unwrap())
+        .collect();
+    assert!(costs[2] > costs[1] && costs[1] > costs[0], "{costs:?}");
+    let total: f64 = costs.iter().sum();
+    assert!((app.server.session_cost - total).abs() < 1e-12);
+    let (saved, unpriced) =
+        chat_tui::cli::conversation_cost(&app.conv, &app.server.prices).unwrap();
+    assert!(!unpriced);
+    assert!((saved - total).abs() < 1e-12, "{saved} vs {total}");
+}
