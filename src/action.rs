@@ -316,6 +316,9 @@ pub enum Msg {
     TokenizerReady,
     /// Token counts made in the background (`Effect::CountTokens`).
     TokensCounted(Counted),
+    /// An autosave that had failed (a full disk, a folder gone) was written when the saver
+    /// tried it again (`saver::RETRY_EVERY`).
+    SaveRecovered { path: PathBuf },
     /// An autosave, `/save` or export finished.
     Saved {
         path: PathBuf,

@@ -67,6 +67,16 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
             }
             fx
         }
+        Msg::SaveRecovered { path } => {
+            app.notify(
+                NoticeKind::Info,
+                format!(
+                    "saved after all (an earlier save had failed) — {}",
+                    path.display()
+                ),
+            );
+            Vec::new()
+        }
         Msg::SaveMoved {
             from,
             to,

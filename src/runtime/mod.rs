@@ -110,6 +110,12 @@ pub async fn run(launch: Launch) -> anyhow::Result<event_loop::Ended> {
         for note in crate::app::custody::exit_notes(&app) {
             say(&format!("chat-tui: {note}"));
         }
+        for (path, why) in saver::unsaved() {
+            say(&format!(
+                "chat-tui: could not save {} ({why}); it is not on disk",
+                path.display()
+            ));
+        }
     }
     result
 }

@@ -4,7 +4,7 @@
 //! this process last read or wrote there.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -35,39 +35,129 @@ pub struct Saver {
     handle: tokio::task::JoinHandle<()>,
 }
 
+/// How often autosaves that failed (a full disk, a folder gone) are tried again.
+pub const RETRY_EVERY: Duration = Duration::from_secs(2);
+
+/// Autosaves still unwritten when the saver stopped (path, why): said on the terminal after
+/// quitting, so nobody leaves believing a conversation is on disk when it is not.
+static UNSAVED: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+/// The autosaves the saver could not write before it stopped (see [`UNSAVED`]).
+pub fn unsaved() -> Vec<(PathBuf, String)> {
+    UNSAVED.lock().map(|u| u.clone()).unwrap_or_default()
+}
+
+/// The newest autosave per path since the last release, with every explicit save and
+/// release, in order.
+fn coalesce(jobs: impl Iterator<Item = Job>) -> Vec<Job> {
+    let mut keep: Vec<Job> = Vec::new();
+    for job in jobs {
+        if let Job::Save(j) = &job
+            && !j.explicit
+        {
+            let since = keep
+                .iter()
+                .rposition(|k| matches!(k, Job::Release(_)))
+                .map_or(0, |i| i + 1);
+            let mut i = since;
+            while i < keep.len() {
+                if matches!(&keep[i], Job::Save(k) if !k.explicit && k.path == j.path) {
+                    keep.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        keep.push(job);
+    }
+    keep
+}
+
+/// An autosave that failed, kept to be tried again (with why it failed).
+struct Failed {
+    job: SaveJob,
+    error: String,
+}
+
 impl Saver {
     pub fn start(msgs: mpsc::UnboundedSender<Msg>, claims: Shared) -> Saver {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
         let handle = tokio::spawn(async move {
             let mut jobs = Vec::new();
-            while rx.recv_many(&mut jobs, 64).await > 0 {
-                // Keep explicit saves and releases, and only the newest autosave per path
-                // since the last release.
-                let mut keep: Vec<Job> = Vec::new();
-                for job in jobs.drain(..) {
-                    if let Job::Save(j) = &job
-                        && !j.explicit
-                    {
-                        let since = keep
-                            .iter()
-                            .rposition(|k| matches!(k, Job::Release(_)))
-                            .map_or(0, |i| i + 1);
-                        let mut i = since;
-                        while i < keep.len() {
-                            if matches!(&keep[i], Job::Save(k) if !k.explicit && k.path == j.path) {
-                                keep.remove(i);
-                            } else {
-                                i += 1;
+            // Autosaves that failed: each holds its snapshot (the conversation may no longer
+            // be open) until it is written or a newer snapshot of the same file replaces it.
+            let mut failed: Vec<Failed> = Vec::new();
+            loop {
+                let open = if failed.is_empty() {
+                    rx.recv_many(&mut jobs, 64).await > 0
+                } else {
+                    match tokio::time::timeout(RETRY_EVERY, rx.recv_many(&mut jobs, 64)).await {
+                        Ok(n) => n > 0,
+                        // Time to try the failed ones again.
+                        Err(_) => true,
+                    }
+                };
+                // A newer snapshot of a file replaces its failed one.
+                failed.retain(|f| {
+                    !jobs
+                        .iter()
+                        .any(|j| matches!(j, Job::Save(s) if !s.explicit && s.path == f.job.path))
+                });
+                let retries = std::mem::take(&mut failed);
+                for f in retries {
+                    let claims = claims.clone();
+                    let Ok((job, out)) = tokio::task::spawn_blocking(move || {
+                        let out = save(&f.job, &claims);
+                        (f, out)
+                    })
+                    .await
+                    else {
+                        continue;
+                    };
+                    match failure(&out) {
+                        // Still failing: said once already; keep it.
+                        Some(error) => failed.push(Failed {
+                            job: job.job,
+                            error,
+                        }),
+                        None => {
+                            let _ = msgs.send(Msg::SaveRecovered {
+                                path: job.job.path.clone(),
+                            });
+                            for m in out {
+                                let _ = msgs.send(m);
                             }
                         }
                     }
-                    keep.push(job);
                 }
-                for job in keep {
+                for job in coalesce(jobs.drain(..)) {
                     let msgs = msgs.clone();
                     let claims = claims.clone();
-                    let _ = tokio::task::spawn_blocking(move || run(job, &claims, &msgs)).await;
+                    let kept = tokio::task::spawn_blocking(move || match job {
+                        Job::Release(paths) => {
+                            claims::lock(&claims).release(&paths);
+                            None
+                        }
+                        Job::Save(job) => {
+                            let out = save(&job, &claims);
+                            let error = if job.explicit { None } else { failure(&out) };
+                            for m in out {
+                                let _ = msgs.send(m);
+                            }
+                            error.map(|error| Failed { job, error })
+                        }
+                    })
+                    .await;
+                    if let Ok(Some(f)) = kept {
+                        failed.push(f);
+                    }
                 }
+                if !open {
+                    break;
+                }
+            }
+            if let Ok(mut u) = UNSAVED.lock() {
+                u.extend(failed.into_iter().map(|f| (f.job.path, f.error)));
             }
         });
         Saver { tx, handle }
@@ -89,15 +179,16 @@ impl Saver {
     }
 }
 
-fn run(job: Job, claims: &Shared, msgs: &mpsc::UnboundedSender<Msg>) {
-    match job {
-        Job::Release(paths) => claims::lock(claims).release(&paths),
-        Job::Save(job) => {
-            for msg in save(&job, claims) {
-                let _ = msgs.send(msg);
-            }
-        }
-    }
+/// Why an autosave failed, when it did (a write error; not a moved save or a question).
+fn failure(out: &[Msg]) -> Option<String> {
+    out.iter().find_map(|m| match m {
+        Msg::Saved {
+            result: Err(e),
+            explicit: false,
+            ..
+        } => Some(e.clone()),
+        _ => None,
+    })
 }
 
 /// Carry out one save; the messages that tell the app what became of it.
@@ -158,4 +249,94 @@ pub fn write_conversation(
         crate::store::save::ensure_private_dir(dir).map_err(|e| e.to_string())?;
     }
     crate::store::save::write_atomic(path, &bytes).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::types::Mode;
+    use crate::chat::conversation::{Memory, Speaker};
+    use crate::runtime::claims::Claims;
+
+    fn conversation(text: &str) -> Arc<Conversation> {
+        let mut c = Conversation::new("m", Mode::Chat, Memory::Full);
+        c.push(Speaker::User, text);
+        Arc::new(c)
+    }
+
+    fn autosave(conversation: Arc<Conversation>, path: &std::path::Path) -> SaveJob {
+        SaveJob {
+            conversation,
+            path: path.to_path_buf(),
+            explicit: false,
+            markdown: false,
+            replace: false,
+        }
+    }
+
+    /// A full disk (here: a folder that cannot be made) fails an autosave; the saver keeps
+    /// the snapshot and writes it once it can — even with the conversation long closed.
+    #[test]
+    fn a_failed_autosave_is_written_when_it_can_be() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let blocker = dir.path().join("library");
+            std::fs::write(&blocker, "a file where the folder goes").unwrap();
+            let path = blocker.join("c.json");
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let saver = Saver::start(tx, Claims::new(None).shared());
+            saver.save(autosave(conversation("kept through a failure"), &path));
+            match rx.recv().await {
+                Some(Msg::Saved { result: Err(_), .. }) => {}
+                other => panic!("the first save fails: {other:?}"),
+            }
+            // Room again: the next try writes it, and says so.
+            std::fs::remove_file(&blocker).unwrap();
+            let deadline = RETRY_EVERY * 10;
+            let recovered = tokio::time::timeout(deadline, async {
+                loop {
+                    match rx.recv().await {
+                        Some(Msg::SaveRecovered { path: p }) => break p,
+                        Some(_) => {}
+                        None => panic!("the saver stopped"),
+                    }
+                }
+            })
+            .await
+            .expect("tried again");
+            assert_eq!(recovered, path);
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains("kept through a failure"), "{text}");
+            saver.finish().await;
+            assert!(unsaved().iter().all(|(p, _)| p != &path));
+        });
+    }
+
+    /// What still cannot be written when the saver stops is listed for the exit message.
+    #[test]
+    fn what_cannot_be_written_by_the_end_is_listed() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let blocker = dir.path().join("never-a-folder");
+            std::fs::write(&blocker, "x").unwrap();
+            let path = blocker.join("c.json");
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let saver = Saver::start(tx, Claims::new(None).shared());
+            saver.save(autosave(conversation("lost?"), &path));
+            assert!(matches!(
+                rx.recv().await,
+                Some(Msg::Saved { result: Err(_), .. })
+            ));
+            saver.finish().await;
+            assert!(unsaved().iter().any(|(p, _)| p == &path), "{:?}", unsaved());
+        });
+    }
 }
