@@ -276,8 +276,9 @@ fn branches(c: &mut Criterion) {
     g.bench_function("parse", |b| {
         b.iter(|| black_box(parse(&bytes).expect("parse").messages.len()))
     });
-    // Alt+↑/↓ at a fork halfway down: the new path, then back.
-    let fork = conv.messages[5_001].id;
+    // Alt+↑/↓ at a fork halfway down (turn 2,505's question, which has an edited sibling):
+    // the new path, then back.
+    let fork = conv.messages[5_010].id;
     let other = conv.sibling(fork, 1).expect("a sibling");
     g.bench_function("switch_branch_and_back", |b| {
         let mut c = conv.clone();
