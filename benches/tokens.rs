@@ -4,8 +4,9 @@
 //!
 //! After criterion, each implementation is loaded in a fresh process (this binary, run
 //! again with `--probe`) to measure its load time and the resident memory it adds once it
-//! has counted the English text. Run with `cargo bench --bench tokens`
-//! (`cargo bench --bench tokens -- --probes-only` skips criterion).
+//! has counted the English text. Run with `cargo bench --features compare-tokenizers
+//! --bench tokens` (without the feature, bpe-openai is left out: it is not built for the
+//! tests; `-- --probes-only` skips criterion).
 
 use criterion::{Criterion, Throughput};
 use std::hint::black_box;
@@ -65,15 +66,14 @@ fn bench(c: &mut Criterion) {
         let counter = TokenCounter::for_model(model);
         counter.warm_up();
         let name = counter.encoding().name();
-        let (tiktoken, bpe_openai) = match model {
-            "gpt-4o" => (
-                tiktoken_rs::o200k_base_singleton(),
-                bpe_openai::o200k_base(),
-            ),
-            _ => (
-                tiktoken_rs::cl100k_base_singleton(),
-                bpe_openai::cl100k_base(),
-            ),
+        let tiktoken = match model {
+            "gpt-4o" => tiktoken_rs::o200k_base_singleton(),
+            _ => tiktoken_rs::cl100k_base_singleton(),
+        };
+        #[cfg(feature = "compare-tokenizers")]
+        let bpe_openai = match model {
+            "gpt-4o" => bpe_openai::o200k_base(),
+            _ => bpe_openai::cl100k_base(),
         };
         let mut g = c.benchmark_group(format!("tokens/{name}"));
         for (label, t) in [("english_10KB", &english), ("chinese_10KB", &chinese)] {
@@ -84,6 +84,7 @@ fn bench(c: &mut Criterion) {
             g.bench_function(format!("{label}/tiktoken-rs"), |b| {
                 b.iter(|| tiktoken.encode_ordinary(black_box(t)).len())
             });
+            #[cfg(feature = "compare-tokenizers")]
             g.bench_function(format!("{label}/bpe-openai"), |b| {
                 b.iter(|| bpe_openai.count(black_box(t)))
             });
@@ -140,13 +141,19 @@ fn probe(implementation: &str, encoding: &str) {
             let b = tiktoken_rs::cl100k_base_singleton();
             Box::new(move |t| b.encode_ordinary(t).len())
         }
-        (_, "o200k") => {
+        #[cfg(feature = "compare-tokenizers")]
+        ("bpe-openai", "o200k") => {
             let b = bpe_openai::o200k_base();
             Box::new(move |t| b.count(t))
         }
-        _ => {
+        #[cfg(feature = "compare-tokenizers")]
+        ("bpe-openai", _) => {
             let b = bpe_openai::cl100k_base();
             Box::new(move |t| b.count(t))
+        }
+        _ => {
+            eprintln!("{implementation}: not built in (cargo bench --features compare-tokenizers)");
+            return;
         }
     };
     let loaded = t0.elapsed();
@@ -184,7 +191,12 @@ fn main() {
         return;
     };
     for encoding in ["o200k", "cl100k"] {
-        for implementation in ["chat-tui", "tiktoken-rs", "bpe-openai"] {
+        let implementations: &[&str] = if cfg!(feature = "compare-tokenizers") {
+            &["chat-tui", "tiktoken-rs", "bpe-openai"]
+        } else {
+            &["chat-tui", "tiktoken-rs"]
+        };
+        for implementation in implementations {
             let _ = std::process::Command::new(&me)
                 .args(["--probe", implementation, encoding])
                 .status();

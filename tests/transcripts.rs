@@ -323,6 +323,8 @@ fn reopening_a_file_restores_it_and_continues() {
     t.paste(&format!("{long}end of long"));
     t.key(Key::Enter);
     t.wait_for("echo: line01", T);
+    // The whole reply: a message sent while it streams would be refused.
+    t.wait_for("● idle", T);
     send(&mut t, "/set temperature 0.3");
     // (A command's notice crowds the status line for a while: do not wait for it there.)
     send(&mut t, "/memory last 1");
