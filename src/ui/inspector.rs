@@ -26,16 +26,26 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &InspectorPane, theme: &
         &app.keymap,
         Context::Inspector,
         &[
-            Hint::One(Action::InspectorTab),
             Hint::Pair(Action::ScrollUp, Action::ScrollDown),
             Hint::Named(Action::NextChoice, "reply"),
-            Hint::One(Action::CopyCurl),
-            Hint::One(Action::CopyRequest),
-            Hint::One(Action::CopyResponse),
+            Hint::Named(Action::CopyCurl, "curl"),
+            Hint::Named(Action::CopyRequest, "body"),
+            Hint::Named(Action::CopyResponse, "response"),
             Hint::One(Action::Close),
         ],
     );
-    let b = panel(&format!("inspector — {}", keys.join(" · ")), theme);
+    let prev = app.keymap.hint_key(Context::Inspector, Action::PrevChoice);
+    let keys = keys
+        .into_iter()
+        .map(|k| match k.strip_suffix(" reply") {
+            Some(next) if !prev.is_empty() => format!("{prev}{next} reply"),
+            _ => k,
+        })
+        .collect::<Vec<_>>();
+    let b = panel("inspector", theme).title_bottom(Line::from(Span::styled(
+        format!(" {} ", keys.join(" · ")),
+        theme.dim,
+    )));
     let inner = b.inner(r);
     f.render_widget(b, r);
     if inner.height < 3 || inner.width < 8 {
@@ -51,9 +61,18 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &InspectorPane, theme: &
         Tab::Sent => title.clone(),
         Tab::Next => "the reply's request".into(),
     };
-    let next_label = match pane.tab {
-        Tab::Next => title,
-        Tab::Sent => "next request".into(),
+    let next_label_of = |t: String| t;
+    let tab = app
+        .keymap
+        .hint_key(Context::Inspector, Action::InspectorTab);
+    let tab = if tab.is_empty() {
+        String::new()
+    } else {
+        format!(" ({tab})")
+    };
+    let (sent_label, next_label) = match pane.tab {
+        Tab::Sent => (sent_label, format!("next request{tab}")),
+        Tab::Next => (format!("{sent_label}{tab}"), next_label_of(title)),
     };
     f.render_widget(
         Paragraph::new(vec![
