@@ -37,8 +37,10 @@ fn client(srv: &FakeServer) -> Client {
 }
 
 fn chat_request(text: &str, stream: bool) -> Request {
-    let mut params = Params::default();
-    params.max_tokens = Some(7);
+    let params = Params {
+        max_tokens: Some(7),
+        ..Params::default()
+    };
     Request {
         model: "fake".into(),
         prompt: Prompt::Chat(vec![WireMessage::new(Role::User, text)]),
