@@ -506,8 +506,29 @@ mod tests {
         assert_eq!(complete("/set temp"), vec!["/set temperature "]);
         assert_eq!(complete("/mode c"), vec!["/mode chat", "/mode completion"]);
         assert_eq!(complete("/cop"), vec!["/copy "]);
-        assert_eq!(complete("/copy "), vec!["/copy all", "/copy last-question"]);
+        assert_eq!(
+            complete("/copy "),
+            vec![
+                "/copy all",
+                "/copy last-question",
+                "/copy curl",
+                "/copy request",
+                "/copy response"
+            ]
+        );
         assert_eq!(complete("/copy l"), vec!["/copy last-question"]);
+        assert_eq!(complete("/copy c"), vec!["/copy curl"]);
+        assert_eq!(complete("/req"), vec!["/request"]);
+        assert_eq!(parse("/copy curl", None), Ok(Command::Copy(CopyWhat::Curl)));
+        assert_eq!(
+            parse("/copy request", None),
+            Ok(Command::Copy(CopyWhat::Request))
+        );
+        assert_eq!(
+            parse("/copy response", None),
+            Ok(Command::Copy(CopyWhat::Response))
+        );
+        assert_eq!(parse("/request", None), Ok(Command::Request));
     }
 
     #[test]

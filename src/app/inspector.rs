@@ -319,6 +319,8 @@ fn sent_lines(app: &App, reply: Option<MessageId>) -> Vec<Line> {
     let Some(ex) = m.exchange.as_deref() else {
         let why = if app.turns.writes(m.id) {
             "its request is still running: the record comes when it ends"
+        } else if m.status == crate::chat::conversation::Status::Cancelled {
+            "no request record: the request was cancelled before it ended"
         } else {
             "no request record: this reply was saved by a chat-tui that did not keep one"
         };
