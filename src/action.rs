@@ -125,6 +125,16 @@ pub enum Action {
     Suspend,
     /// Show or hide the selected reply's reasoning ("thinking").
     ToggleReasoning,
+    /// Open the inspector: the selected reply's request and response (`/request`).
+    Inspector,
+    /// In the inspector: switch between the reply's request and the next one.
+    InspectorTab,
+    /// Copy the request as a runnable curl command (`/copy curl`).
+    CopyCurl,
+    /// Copy the request's JSON body (`/copy request`).
+    CopyRequest,
+    /// Copy the raw response (`/copy response`).
+    CopyResponse,
 }
 
 impl Action {
@@ -178,6 +188,11 @@ impl Action {
         Action::ExpandPaste,
         Action::Suspend,
         Action::ToggleReasoning,
+        Action::Inspector,
+        Action::InspectorTab,
+        Action::CopyCurl,
+        Action::CopyRequest,
+        Action::CopyResponse,
     ];
 
     pub fn name(self) -> String {
@@ -242,6 +257,11 @@ impl Action {
             Action::ExpandPaste => "expand a large paste (shown as one element) into editable text",
             Action::Suspend => "suspend to the shell (fg comes back)",
             Action::ToggleReasoning => "show / hide the reply's reasoning (thinking)",
+            Action::Inspector => "inspect the selected reply's request and response (/request)",
+            Action::InspectorTab => "switch between the reply's request and the next request",
+            Action::CopyCurl => "copy the request as a curl command (/copy curl)",
+            Action::CopyRequest => "copy the request's JSON body (/copy request)",
+            Action::CopyResponse => "copy the raw response (/copy response)",
         }
     }
 
@@ -289,6 +309,11 @@ impl Action {
             Action::ExpandPaste => "expand paste",
             Action::Suspend => "suspend",
             Action::ToggleReasoning => "thinking",
+            Action::Inspector => "inspector",
+            Action::InspectorTab => "next request",
+            Action::CopyCurl => "copy curl",
+            Action::CopyRequest => "copy body",
+            Action::CopyResponse => "copy response",
         }
     }
 }
@@ -302,6 +327,12 @@ pub enum Msg {
     Done {
         turn: TurnId,
         result: Result<Outcome, ApiError>,
+    },
+    /// What a request sent and received (its final attempt), for the inspector; sent just
+    /// before its `Done`.
+    Exchange {
+        turn: TurnId,
+        exchange: Box<crate::api::exchange::Exchange>,
     },
     /// The server's model list (`GET /models`).
     Models(Result<Vec<String>, ApiError>),

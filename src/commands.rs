@@ -46,6 +46,8 @@ pub enum Command {
     Copy(CopyWhat),
     /// Edit the draft in `$VISUAL` / `$EDITOR`.
     Editor,
+    /// `/request`: the inspector.
+    Request,
 }
 
 /// What `/local` does.
@@ -68,10 +70,16 @@ pub enum CopyWhat {
     All,
     /// The last question asked.
     LastQuestion,
+    /// The selected reply's request as a runnable curl command (the key as `$OPENAI_API_KEY`).
+    Curl,
+    /// The selected reply's request body, as sent.
+    Request,
+    /// The selected reply's raw response (events as received, or the body).
+    Response,
 }
 
 /// The words `/copy` takes (besides a block number), for completion and errors.
-pub const COPY_WORDS: &[&str] = &["all", "last-question"];
+pub const COPY_WORDS: &[&str] = &["all", "last-question", "curl", "request", "response"];
 
 impl CopyWhat {
     /// Parse `/copy`'s argument: nothing, a block number, or one of [`COPY_WORDS`].
@@ -90,6 +98,9 @@ impl CopyWhat {
         match arg.to_ascii_lowercase().as_str() {
             "all" => Ok(CopyWhat::All),
             "last-question" | "last_question" | "question" => Ok(CopyWhat::LastQuestion),
+            "curl" => Ok(CopyWhat::Curl),
+            "request" | "body" => Ok(CopyWhat::Request),
+            "response" => Ok(CopyWhat::Response),
             other => Err(format!(
                 "/copy {other}: expected a code block number or one of: {} (nothing: the last reply)",
                 COPY_WORDS.join(", ")
@@ -181,8 +192,13 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     (
         "/copy",
-        "[N|all|last-question]",
-        "copy the last reply (Markdown), code block N, the conversation, or the last question",
+        "[N|all|last-question|curl|request|response]",
+        "copy the last reply (Markdown), code block N, the conversation, the last question, or the selected reply's request (as curl, its body) or raw response",
+    ),
+    (
+        "/request",
+        "",
+        "inspect the selected reply's request and response, and the next request (F3)",
     ),
     ("/editor", "", "write the message in $VISUAL or $EDITOR"),
     ("/help", "", "every key and command"),
@@ -281,6 +297,7 @@ pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
         })),
         "/copy" => Ok(Command::Copy(CopyWhat::parse(rest)?)),
         "/editor" => Ok(Command::Editor),
+        "/request" | "/inspect" => Ok(Command::Request),
         other => Err(match nearest(other) {
             Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
             None => format!(
@@ -489,8 +506,29 @@ mod tests {
         assert_eq!(complete("/set temp"), vec!["/set temperature "]);
         assert_eq!(complete("/mode c"), vec!["/mode chat", "/mode completion"]);
         assert_eq!(complete("/cop"), vec!["/copy "]);
-        assert_eq!(complete("/copy "), vec!["/copy all", "/copy last-question"]);
+        assert_eq!(
+            complete("/copy "),
+            vec![
+                "/copy all",
+                "/copy last-question",
+                "/copy curl",
+                "/copy request",
+                "/copy response"
+            ]
+        );
         assert_eq!(complete("/copy l"), vec!["/copy last-question"]);
+        assert_eq!(complete("/copy c"), vec!["/copy curl"]);
+        assert_eq!(complete("/req"), vec!["/request"]);
+        assert_eq!(parse("/copy curl", None), Ok(Command::Copy(CopyWhat::Curl)));
+        assert_eq!(
+            parse("/copy request", None),
+            Ok(Command::Copy(CopyWhat::Request))
+        );
+        assert_eq!(
+            parse("/copy response", None),
+            Ok(Command::Copy(CopyWhat::Response))
+        );
+        assert_eq!(parse("/request", None), Ok(Command::Request));
     }
 
     #[test]

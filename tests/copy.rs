@@ -264,7 +264,7 @@ fn tab_completes_copy_words_and_block_numbers() {
     let (_, text) = notice(&app);
     assert_eq!(
         text,
-        "/copy all  /copy last-question  /copy 1  /copy 2  /copy 3"
+        "/copy all  /copy last-question  /copy curl  /copy request  /copy response  /copy 1  /copy 2  /copy 3"
     );
     app.set_draft("/copy la");
     update(&mut app, key(KeyCode::Tab));

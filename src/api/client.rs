@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::api::decode::{Decoder, stream_error_message};
 use crate::api::error::{self, ApiError, TimeoutKind};
+use crate::api::exchange::{Exchange, Recorder};
 use crate::api::sse::{SseEvent, SseParser};
 use crate::api::types::{Adaptation, Outcome, Request, Shape, StreamEvent};
 use crate::diag::redact_url;
@@ -182,6 +183,27 @@ impl Client {
         req: &Request,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<Outcome, ApiError> {
+        self.send_recorded(req, on_event).await.0
+    }
+
+    /// [`Client::send`], and the record of what was sent and received (its final attempt)
+    /// for the inspector. The record never holds the key: only its masked form.
+    pub async fn send_recorded(
+        &self,
+        req: &Request,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+    ) -> (Result<Outcome, ApiError>, Exchange) {
+        let mut rec = Recorder::default();
+        let result = self.send_logged(req, &mut rec, on_event).await;
+        (result, rec.finish())
+    }
+
+    async fn send_logged(
+        &self,
+        req: &Request,
+        rec: &mut Recorder,
+        on_event: &mut (dyn FnMut(StreamEvent) + Send),
+    ) -> Result<Outcome, ApiError> {
         req.params.validate(req.mode())?;
         let url = self.url(req.path());
         let started = std::time::Instant::now();
@@ -192,7 +214,7 @@ impl Client {
             stream = req.streams(),
             "request"
         );
-        let result = self.send_inner(req, &url, on_event).await;
+        let result = self.send_inner(req, &url, rec, on_event).await;
         let ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(o) => {
@@ -215,6 +237,7 @@ impl Client {
         &self,
         req: &Request,
         url: &str,
+        rec: &mut Recorder,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<Outcome, ApiError> {
         let url = url.to_string();
@@ -226,15 +249,23 @@ impl Client {
         loop {
             let include_usage = req.streams() && self.send_usage_option.load(Ordering::Relaxed);
             let sent = req.body_shaped(include_usage, &shape);
+            let text = sent.to_string();
+            rec.begin(
+                &url,
+                self.cfg.api_key.as_ref().map(ApiKey::expose),
+                &text,
+                req.streams(),
+            );
             let mut rb = self
                 .authorize(self.http.post(&url))
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(sent.to_string());
+                .body(text);
             if req.streams() {
                 rb = rb.header(reqwest::header::ACCEPT, "text/event-stream");
             }
             let resp = self.send_with_timeout(rb, &url).await?;
             let status = resp.status().as_u16();
+            rec.response(status, resp.headers());
             tracing::info!(
                 method = "POST",
                 url = %redact_url(&url),
@@ -245,9 +276,9 @@ impl Client {
             );
             if (200..300).contains(&status) {
                 return if req.streams() {
-                    self.read_stream(resp, req, on_event).await
+                    self.read_stream(resp, req, rec, on_event).await
                 } else {
-                    self.read_whole(resp, req, on_event).await
+                    self.read_whole(resp, req, rec, on_event).await
                 };
             }
             let retry_after = retry_after(&resp);
@@ -255,6 +286,7 @@ impl Client {
                 .read_body(resp, MAX_ERROR_BODY)
                 .await
                 .unwrap_or_default();
+            rec.body(&body);
             let err = error::from_response(status, retry_after, &body);
             if include_usage && !dropped_usage_option && rejects_usage_option(&err) {
                 self.send_usage_option.store(false, Ordering::Relaxed);
@@ -387,10 +419,12 @@ impl Client {
         &self,
         resp: reqwest::Response,
         req: &Request,
+        rec: &mut Recorder,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<Outcome, ApiError> {
         let cap = self.cfg.max_reply_bytes.saturating_mul(2).max(1 << 20);
         let body = self.read_body(resp, cap).await?;
+        rec.body(&body);
         let v: Value = serde_json::from_slice(&body).map_err(|e| {
             ApiError::Protocol(format!(
                 "the reply is not JSON ({e}): {}",
@@ -409,6 +443,7 @@ impl Client {
         &self,
         mut resp: reqwest::Response,
         req: &Request,
+        rec: &mut Recorder,
         on_event: &mut (dyn FnMut(StreamEvent) + Send),
     ) -> Result<Outcome, ApiError> {
         let is_sse = resp
@@ -418,7 +453,7 @@ impl Client {
             .is_none_or(|v| v.contains("event-stream") || v.contains("text/plain"));
         if !is_sse {
             // Some servers ignore `stream: true` and answer with one JSON document.
-            return self.read_whole(resp, req, on_event).await;
+            return self.read_whole(resp, req, rec, on_event).await;
         }
         let mut parser = SseParser::with_max_line(self.cfg.max_reply_bytes.saturating_add(1 << 16));
         let mut decoder = Decoder::new(req, self.cfg.max_reply_bytes);
@@ -429,6 +464,7 @@ impl Client {
             first = false;
             match &chunk {
                 Some(bytes) => {
+                    rec.data(bytes.len());
                     parser
                         .feed(bytes, &mut events)
                         .map_err(|e| ApiError::Protocol(e.to_string()))?;
@@ -436,6 +472,7 @@ impl Client {
                 None => parser.finish(&mut events),
             }
             for ev in events.drain(..) {
+                rec.event(ev.event.as_deref(), &ev.data);
                 decoder.event(&ev, on_event)?;
             }
             if decoder.done() {

@@ -211,6 +211,10 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
         Command::Open(path) => vec![Effect::Open { path }],
         Command::Sessions => sessions::open(app),
         Command::Copy(what) => crate::app::selection::copy_command(app, what)?,
+        Command::Request => {
+            crate::app::inspector::open(app);
+            Vec::new()
+        }
         // The draft is this command: the editor starts empty.
         Command::Editor => vec![Effect::Edit {
             draft: String::new(),

@@ -11,6 +11,7 @@ pub mod compare;
 mod conversation;
 pub mod custody;
 pub mod draft;
+pub mod inspector;
 pub mod local;
 pub mod overlay;
 pub mod params;
@@ -40,6 +41,7 @@ pub use command::CommandError;
 pub use compare::ComparePane;
 pub use custody::{Custody, HeldPanel, ReadOnly};
 pub use draft::Draft;
+pub use inspector::InspectorPane;
 pub use overlay::Overlay;
 pub use params::ParamsPane;
 pub use selection::Selection;
@@ -98,6 +100,11 @@ pub struct Connection {
     pub probe: Probe,
     /// The config's profiles, for `/compare PROFILE:MODEL` (read at start).
     pub profiles: Vec<String>,
+    /// The server's base URL (read at start), for the inspector's next request.
+    pub base_url: String,
+    /// The API key as the inspector may show it (`sk-…abcd`), when there is one. Never the
+    /// key itself.
+    pub key_mask: Option<String>,
 }
 
 /// The first-run look for a model server on this machine, as the welcome text tells it.
@@ -230,6 +237,8 @@ impl App {
                     Probe::Off
                 },
                 profiles: Vec::new(),
+                base_url: String::new(),
+                key_mask: None,
             },
             save: start.save,
             custody,
@@ -684,6 +693,21 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
             }
         }
         Action::ToggleReasoning => conversation::toggle_reasoning(app),
+        Action::Inspector => inspector::open(app),
+        Action::CopyCurl | Action::CopyRequest | Action::CopyResponse => {
+            let what = match a {
+                Action::CopyCurl => crate::commands::CopyWhat::Curl,
+                Action::CopyRequest => crate::commands::CopyWhat::Request,
+                _ => crate::commands::CopyWhat::Response,
+            };
+            return match inspector::copy_command(app, what) {
+                Ok(fx) => fx,
+                Err(e) => {
+                    app.notify(NoticeKind::Warning, e);
+                    Vec::new()
+                }
+            };
+        }
         // Panel actions pressed where no panel is: nothing to do.
         Action::Accept
         | Action::Edit
@@ -696,6 +720,7 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         | Action::No
         | Action::Close
         | Action::ReadOnly
+        | Action::InspectorTab
         | Action::ContinueInCopy => {}
     }
     Vec::new()

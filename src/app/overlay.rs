@@ -45,6 +45,8 @@ pub enum Overlay {
     Branches(branches::BranchesPane),
     /// A reply's versions side by side (`/compare`, `v`).
     Compare(compare::ComparePane),
+    /// The inspector (`/request`, F3): a request and its response, or the next request.
+    Inspector(crate::app::inspector::InspectorPane),
 }
 
 impl Overlay {
@@ -74,6 +76,7 @@ impl Overlay {
             Overlay::Replace { .. } => Context::Confirm,
             Overlay::Branches(_) => Context::Branches,
             Overlay::Compare(_) => Context::Compare,
+            Overlay::Inspector(_) => Context::Inspector,
         }
     }
 }
@@ -139,6 +142,7 @@ pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
         Overlay::Replace { .. } => return custody::on_replace(app, a),
         Overlay::Branches(_) => return branches::on_action(app, a),
         Overlay::Compare(_) => return compare::on_action(app, a),
+        Overlay::Inspector(_) => return crate::app::inspector::on_action(app, a),
     }
     Vec::new()
 }
@@ -159,7 +163,11 @@ pub fn on_text(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         // Any other key answers no (nothing is replaced).
         Some(Overlay::Replace { .. }) => on_action(app, Action::No),
         Some(
-            Overlay::Models { .. } | Overlay::Held(_) | Overlay::Branches(_) | Overlay::Compare(_),
+            Overlay::Models { .. }
+            | Overlay::Held(_)
+            | Overlay::Branches(_)
+            | Overlay::Compare(_)
+            | Overlay::Inspector(_),
         )
         | None => Vec::new(),
     }

@@ -9,6 +9,10 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Stream { turn, event } => turn::on_stream(app, turn, event),
         Msg::Done { turn, result } => turn::on_done(app, turn, result),
+        Msg::Exchange { turn, exchange } => {
+            turn::on_exchange(app, turn, exchange);
+            Vec::new()
+        }
         Msg::Models(result) => {
             overlay::models_listed(app, result);
             Vec::new()

@@ -307,6 +307,9 @@ pub(super) fn copy_command(app: &mut App, what: CopyWhat) -> Result<Vec<Effect>,
             let text = crate::store::export::to_markdown(&app.conv);
             Ok(copy(app, text, format!("the conversation, {n} message{s}")))
         }
+        CopyWhat::Curl | CopyWhat::Request | CopyWhat::Response => {
+            crate::app::inspector::copy_command(app, what).map_err(CommandError)
+        }
         CopyWhat::LastQuestion => {
             let Some(m) = msgs.iter().rev().find(|m| m.speaker == Speaker::User) else {
                 return err("/copy last-question: no question yet".into());

@@ -26,6 +26,8 @@ pub struct InFlight {
     pub deltas: u64,
     /// Per choice: when its reasoning began (until its reply text begins).
     pub reasoning_since: Vec<Option<Instant>>,
+    /// A summary's request record, kept until the summary message exists.
+    pub exchange: Option<Box<crate::api::exchange::Exchange>>,
 }
 
 impl InFlight {
@@ -187,6 +189,7 @@ fn start_turn(
         first_token: None,
         deltas: 0,
         reasoning_since: Vec::new(),
+        exchange: None,
     });
     server::note_send(app, &request);
     app.view.get_mut().to_bottom();
@@ -209,6 +212,20 @@ fn request(app: &App, prompt: Prompt, params: crate::api::types::Params) -> Requ
         // What the model refuses is adjusted (known in advance, or learnt this session).
         shape: server::shape(app),
     }
+}
+
+/// The request Enter would send now with the draft as the question: the memory planner's
+/// prompt ([`memory::next_prompt`]) through the same request builder and parameters as
+/// [`ask`] (for the inspector's "next request").
+pub(crate) fn next_request(app: &App) -> Request {
+    let prompt = memory::next_prompt(&app.conv, &app.draft.text());
+    let mut params = app.conv.params.clone();
+    if app.conv.mode == Mode::Completion
+        && matches!(&prompt, Prompt::Completion(p) if p.ends_with(prompt::ASSISTANT_LABEL))
+    {
+        params = prompt::with_turn_stop(&params);
+    }
+    request(app, prompt, params)
 }
 
 /// A reply is streaming: say so (a new request, and anything that changes the path, must
@@ -765,6 +782,23 @@ pub fn on_stream(app: &mut App, turn: TurnId, event: StreamEvent) -> Vec<Effect>
 }
 
 /// A request in flight finished (or failed).
+/// The record of what a request sent and received: kept on its reply (a summary's, on the
+/// summary once it exists), for the inspector and the transcript.
+pub fn on_exchange(app: &mut App, turn: TurnId, exchange: Box<crate::api::exchange::Exchange>) {
+    let Some(cur) = app.turns.get_mut(turn) else {
+        return; // a cancelled or superseded turn
+    };
+    match cur.reply() {
+        Some(reply) => {
+            if let Some(m) = app.conv.get_mut(reply) {
+                m.exchange = Some(exchange);
+            }
+        }
+        None => cur.exchange = Some(exchange),
+    }
+    app.dirty = true;
+}
+
 pub fn on_done(app: &mut App, turn: TurnId, result: Result<Outcome, ApiError>) -> Vec<Effect> {
     let Some(cur) = app.turns.take(turn) else {
         return Vec::new(); // a cancelled or superseded turn
@@ -791,7 +825,10 @@ pub fn on_done(app: &mut App, turn: TurnId, result: Result<Outcome, ApiError>) -
             then,
         } => match result {
             Ok(_) if !text.trim().is_empty() => {
-                app.conv.insert_summary(text.trim().to_string(), ids);
+                let id = app.conv.insert_summary(text.trim().to_string(), ids);
+                if let Some(m) = app.conv.get_mut(id) {
+                    m.exchange = cur.exchange;
+                }
                 let mut fx = app.save_effect();
                 fx.extend(ask(app, user, None, then));
                 fx

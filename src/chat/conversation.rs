@@ -160,6 +160,14 @@ pub struct Message {
     /// Completion-mode insertions: the suffix the reply was inserted before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suffix: Option<String>,
+    /// What the request that produced this reply sent and received (the inspector's
+    /// record; never its request headers, never the key).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::api::exchange::lenient"
+    )]
+    pub exchange: Option<Box<crate::api::exchange::Exchange>>,
     /// Bumped on every change, for render caches. Not saved.
     #[serde(skip)]
     pub version: u64,
@@ -189,6 +197,7 @@ impl Message {
             target: None,
             summary_of: Vec::new(),
             suffix: None,
+            exchange: None,
             version: 0,
             fork: Fork::default(),
         }

@@ -52,6 +52,8 @@ pub enum Context {
     Branches,
     /// A reply's versions side by side (`/compare`).
     Compare,
+    /// The inspector: a request and its response (`/request`, F3).
+    Inspector,
 }
 
 impl Context {
@@ -72,6 +74,7 @@ impl Context {
         Context::Held,
         Context::Branches,
         Context::Compare,
+        Context::Inspector,
     ];
 
     /// The name in `[keys.NAME]`.
@@ -92,6 +95,7 @@ impl Context {
             Context::Held => "held",
             Context::Branches => "branches",
             Context::Compare => "compare",
+            Context::Inspector => "inspector",
         }
     }
 
@@ -113,6 +117,7 @@ impl Context {
             Context::Held => "opening a conversation another chat-tui writes",
             Context::Branches => "in the branches list",
             Context::Compare => "comparing versions",
+            Context::Inspector => "in the inspector",
         }
     }
 
@@ -141,6 +146,7 @@ impl Context {
                 | Context::Held
                 | Context::Branches
                 | Context::Compare
+                | Context::Inspector
         )
     }
 
@@ -193,6 +199,7 @@ impl Default for Keymap {
         b(Global, k(C::Esc, 0), A::Cancel);
         b(Global, k(C::F(1), 0), A::Help);
         b(Global, k(C::F(2), 0), A::ToggleParams);
+        b(Global, k(C::F(3), 0), A::Inspector);
         b(Global, k(C::Left, ALT), A::PrevChoice);
         b(Global, k(C::Right, ALT), A::NextChoice);
         b(Global, k(C::PageUp, 0), A::PageUp);
@@ -317,6 +324,27 @@ impl Default for Keymap {
         b(Compare, k(C::Esc, 0), A::Close);
         b(Compare, k(C::Char('v'), 0), A::Close);
 
+        b(Inspector, k(C::Up, 0), A::ScrollUp);
+        b(Inspector, k(C::Char('k'), 0), A::ScrollUp);
+        b(Inspector, k(C::Down, 0), A::ScrollDown);
+        b(Inspector, k(C::Char('j'), 0), A::ScrollDown);
+        b(Inspector, k(C::PageUp, 0), A::PageUp);
+        b(Inspector, k(C::PageDown, 0), A::PageDown);
+        b(Inspector, k(C::Char(' '), 0), A::PageDown);
+        b(Inspector, k(C::Home, 0), A::ScrollTop);
+        b(Inspector, k(C::Char('g'), 0), A::ScrollTop);
+        b(Inspector, k(C::End, 0), A::ScrollBottom);
+        b(Inspector, k(C::Char('G'), 0), A::ScrollBottom);
+        b(Inspector, k(C::Tab, 0), A::InspectorTab);
+        b(Inspector, k(C::Left, 0), A::PrevChoice);
+        b(Inspector, k(C::Right, 0), A::NextChoice);
+        b(Inspector, k(C::Char('c'), 0), A::CopyCurl);
+        b(Inspector, k(C::Char('b'), 0), A::CopyRequest);
+        b(Inspector, k(C::Char('r'), 0), A::CopyResponse);
+        b(Inspector, k(C::Esc, 0), A::Close);
+        b(Inspector, k(C::Char('q'), 0), A::Close);
+        b(Inspector, k(C::F(3), 0), A::Close);
+
         b(Confirm, k(C::Char('y'), 0), A::Yes);
         b(Confirm, k(C::Char('Y'), 0), A::Yes);
         b(Confirm, k(C::Char('n'), 0), A::No);
@@ -415,6 +443,7 @@ impl Keymap {
             Context::Held => &[Context::Held],
             Context::Branches => &[Context::Branches],
             Context::Compare => &[Context::Compare],
+            Context::Inspector => &[Context::Inspector],
         }
     }
 

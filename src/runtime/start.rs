@@ -134,6 +134,12 @@ pub fn launch(
     app.local.options = settings.local.clone();
     app.local.autostart = settings.use_local;
     app.conn.profiles = settings.profiles.keys().cloned().collect();
+    app.conn.base_url = client.config().base_url.clone();
+    app.conn.key_mask = client
+        .config()
+        .api_key
+        .as_ref()
+        .map(|k| crate::api::exchange::mask_key(k.expose()));
     if !notices.is_empty() {
         app.notify(NoticeKind::Error, notices.join(" · "));
     } else if let Some(n) = resumed_note {

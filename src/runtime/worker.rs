@@ -65,7 +65,12 @@ impl Worker {
             let mut sink = move |event: StreamEvent| {
                 let _ = stream_tx.send(Msg::Stream { turn, event });
             };
-            let result = client.send(&request, &mut sink).await;
+            let (result, exchange) = client.send_recorded(&request, &mut sink).await;
+            // The record first: `Done` may save the reply, with it.
+            let _ = tx.send(Msg::Exchange {
+                turn,
+                exchange: Box::new(exchange),
+            });
             let _ = tx.send(Msg::Done { turn, result });
         });
         self.tasks.insert(turn, handle);

@@ -267,6 +267,8 @@ struct MessageIn {
     summary_of: Vec<MessageId>,
     #[serde(default)]
     suffix: Option<String>,
+    #[serde(default, deserialize_with = "crate::api::exchange::lenient")]
+    exchange: Option<Box<crate::api::exchange::Exchange>>,
 }
 
 impl ConversationIn {
@@ -327,6 +329,7 @@ impl MessageIn {
             target: self.target,
             summary_of: self.summary_of,
             suffix: self.suffix,
+            exchange: self.exchange,
             version: 0,
             fork: Fork::default(),
         }

@@ -6,6 +6,7 @@ pub mod color;
 pub mod compare;
 pub mod conversation;
 pub mod custody;
+pub mod inspector;
 pub mod layout;
 pub mod local;
 pub mod markdown;

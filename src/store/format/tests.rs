@@ -188,6 +188,7 @@ fn message() -> impl Strategy<Value = Message> {
                 model,
                 summary_of,
                 suffix,
+                exchange: None,
                 version,
                 fork: Default::default(),
             },
