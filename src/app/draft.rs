@@ -65,22 +65,9 @@ fn new_input() -> TextArea<'static> {
     t
 }
 
-/// Thousands separators: 12,345.
-pub fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `[pasted 12,345 characters]` (the first paste) or `[pasted 12,345 characters #2]`.
 fn token_for(chars: usize, ordinal: usize) -> String {
-    let grouped = thousands(chars);
+    let grouped = crate::text::thousands(chars as u64);
     if ordinal <= 1 {
         format!("{TOKEN_START}{grouped} characters]")
     } else {

@@ -13,6 +13,7 @@ use crate::app::{App, Focus, NoticeKind, Overlay, selection, server, turn};
 use crate::chat::conversation::{Memory, Message, MessageId, Speaker};
 use crate::commands::CopyWhat;
 use crate::keymap::Context;
+use crate::text::thousands;
 
 /// Which request the panel shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,10 +245,6 @@ fn copy_next(app: &mut App, what: CopyWhat) -> Result<Vec<Effect>, String> {
     }
     .ok_or_else(|| format!("/copy {w}: the next request is too large to copy"))?;
     Ok(selection::copy(app, text, format!("next request ({w})")))
-}
-
-fn thousands(n: u64) -> String {
-    selection::thousands(n as usize)
 }
 
 /// The panel's title: which request it shows.

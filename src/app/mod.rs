@@ -487,7 +487,7 @@ pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
                     NoticeKind::Info,
                     format!(
                         "pasted {} characters as one element: it is sent in full{how}",
-                        draft::thousands(chars)
+                        crate::text::thousands(chars as u64)
                     ),
                 );
             }

@@ -132,7 +132,7 @@ pub(super) fn on_msg(app: &mut App, msg: Msg) -> Vec<Effect> {
         Msg::Local { job, event } => crate::app::local::on_event(app, job, event),
         Msg::Copied { what, chars, note } => {
             let s = if chars == 1 { "" } else { "s" };
-            let n = crate::app::selection::thousands(chars);
+            let n = crate::text::thousands(chars as u64);
             match note {
                 None => app.notify(
                     NoticeKind::Info,

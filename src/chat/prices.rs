@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::api::types::Usage;
+use crate::text::thousands;
 
 /// Prices in US dollars per 1 million tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
@@ -154,18 +155,6 @@ pub fn format_usd(usd: f64) -> String {
     let cents = (usd * 100.0).round() as u64;
     let whole = thousands(cents / 100);
     format!("${whole}.{:02}", cents % 100)
-}
-
-fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -575,6 +575,7 @@ pub fn hints(km: &Keymap, ctx: Context, items: &[Hint]) -> Vec<String> {
                 Hint::One(a) => (km.hint_key(ctx, a), a.hint()),
                 Hint::Pair(a, b) => (km.hint_pair(ctx, a, b), a.hint()),
                 Hint::Named(a, word) => (km.hint_key(ctx, a), word),
+                Hint::NamedPair(a, b, word) => (km.hint_pair(ctx, a, b), word),
             };
             (!keys.is_empty()).then(|| format!("{keys} {word}"))
         })
@@ -588,6 +589,8 @@ pub enum Hint {
     Pair(Action, Action),
     /// An action with a word of its own in this place.
     Named(Action, &'static str),
+    /// A pair (`(prev, next)`) under a word of its own in this place.
+    NamedPair(Action, Action, &'static str),
 }
 
 #[cfg(test)]

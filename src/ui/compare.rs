@@ -29,20 +29,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &ComparePane, theme: &Th
         &app.keymap,
         Context::Compare,
         &[
-            Hint::Named(Action::NextChoice, "version"),
+            Hint::NamedPair(Action::PrevChoice, Action::NextChoice, "version"),
             Hint::Pair(Action::ScrollUp, Action::ScrollDown),
             Hint::Named(Action::Accept, "shows it"),
             Hint::One(Action::Close),
         ],
     );
-    let prev = app.keymap.hint_key(Context::Compare, Action::PrevChoice);
-    let keys = keys
-        .into_iter()
-        .map(|k| match k.strip_suffix(" version") {
-            Some(next) if !prev.is_empty() => format!("{prev}{next} version"),
-            _ => k,
-        })
-        .collect::<Vec<_>>();
     let b = panel(
         &format!("versions side by side — {}", keys.join(" · ")),
         theme,

@@ -27,21 +27,13 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &InspectorPane, theme: &
         Context::Inspector,
         &[
             Hint::Pair(Action::ScrollUp, Action::ScrollDown),
-            Hint::Named(Action::NextChoice, "reply"),
+            Hint::NamedPair(Action::PrevChoice, Action::NextChoice, "reply"),
             Hint::Named(Action::CopyCurl, "curl"),
             Hint::Named(Action::CopyRequest, "body"),
             Hint::Named(Action::CopyResponse, "response"),
             Hint::One(Action::Close),
         ],
     );
-    let prev = app.keymap.hint_key(Context::Inspector, Action::PrevChoice);
-    let keys = keys
-        .into_iter()
-        .map(|k| match k.strip_suffix(" reply") {
-            Some(next) if !prev.is_empty() => format!("{prev}{next} reply"),
-            _ => k,
-        })
-        .collect::<Vec<_>>();
     let b = panel("inspector", theme).title_bottom(Line::from(Span::styled(
         format!(" {} ", keys.join(" · ")),
         theme.dim,

@@ -13,24 +13,12 @@ use crate::app::{App, Focus, NoticeKind, Purpose};
 use crate::chat::conversation::{Speaker, Status};
 use crate::keymap::{Context, Hint, hints as keymap_hints};
 use crate::text::sanitize;
+pub use crate::text::thousands;
 use crate::ui::theme::Theme;
 use crate::ui::widgets::pane as block;
 use unicode_width::UnicodeWidthStr;
 
 const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-/// Thousands separators: 12,345.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// Short form: 128k, 1.0M.
 pub fn short(n: u64) -> String {
@@ -630,8 +618,8 @@ mod tests {
 
     #[test]
     fn numbers() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(thousands(0u64), "0");
+        assert_eq!(thousands(1234567u64), "1,234,567");
         assert_eq!(short(128_000), "128k");
         assert_eq!(short(1_047_576), "1.0M");
     }
