@@ -103,34 +103,14 @@ impl Saver {
                         .iter()
                         .any(|j| matches!(j, Job::Save(s) if !s.explicit && s.path == f.job.path))
                 });
-                let retries = std::mem::take(&mut failed);
-                for f in retries {
-                    let claims = claims.clone();
-                    let Ok((job, out)) = tokio::task::spawn_blocking(move || {
-                        let out = save(&f.job, &claims);
-                        (f, out)
-                    })
-                    .await
-                    else {
-                        continue;
-                    };
-                    match failure(&out) {
-                        // Still failing: said once already; keep it.
-                        Some(error) => failed.push(Failed {
-                            job: job.job,
-                            error,
-                        }),
-                        None => {
-                            let _ = msgs.send(Msg::SaveRecovered {
-                                path: job.job.path.clone(),
-                            });
-                            for m in out {
-                                let _ = msgs.send(m);
-                            }
-                        }
-                    }
-                }
-                for job in coalesce(jobs.drain(..)) {
+                // The failed ones first (older), then what came in.
+                let retries = std::mem::take(&mut failed)
+                    .into_iter()
+                    .map(|f| (Job::Save(f.job), true));
+                let todo: Vec<(Job, bool)> = retries
+                    .chain(coalesce(jobs.drain(..)).into_iter().map(|j| (j, false)))
+                    .collect();
+                for (job, retry) in todo {
                     let msgs = msgs.clone();
                     let claims = claims.clone();
                     let kept = tokio::task::spawn_blocking(move || match job {
@@ -138,14 +118,7 @@ impl Saver {
                             claims::lock(&claims).release(&paths);
                             None
                         }
-                        Job::Save(job) => {
-                            let out = save(&job, &claims);
-                            let error = if job.explicit { None } else { failure(&out) };
-                            for m in out {
-                                let _ = msgs.send(m);
-                            }
-                            error.map(|error| Failed { job, error })
-                        }
+                        Job::Save(job) => attempt(job, retry, &claims, &msgs),
                     })
                     .await;
                     if let Ok(Some(f)) = kept {
@@ -177,6 +150,30 @@ impl Saver {
         drop(self.tx);
         let _ = tokio::time::timeout(Duration::from_secs(10), self.handle).await;
     }
+}
+
+/// Write `job` and tell the app what became of it; the autosave to keep, when it failed. A
+/// `retry` that fails again says nothing (its failure was said once); one that succeeds says
+/// the file was saved after all.
+fn attempt(
+    job: SaveJob,
+    retry: bool,
+    claims: &Shared,
+    msgs: &mpsc::UnboundedSender<Msg>,
+) -> Option<Failed> {
+    let out = save(&job, claims);
+    let error = if job.explicit { None } else { failure(&out) };
+    if retry && error.is_none() {
+        let _ = msgs.send(Msg::SaveRecovered {
+            path: job.path.clone(),
+        });
+    }
+    if !retry || error.is_none() {
+        for m in out {
+            let _ = msgs.send(m);
+        }
+    }
+    error.map(|error| Failed { job, error })
 }
 
 /// Why an autosave failed, when it did (a write error; not a moved save or a question).

@@ -133,6 +133,39 @@ impl Scan<'_> {
         i
     }
 
+    /// The end of `\p{N}{1,3}` whose first digit ends at `j`.
+    fn digits_after(self, j: usize) -> usize {
+        let mut e = j;
+        for _ in 0..2 {
+            match self.next(e) {
+                Some((_, k, j)) if k & N != 0 => e = j,
+                _ => break,
+            }
+        }
+        e
+    }
+
+    /// ` ?[^\s\p{L}\p{N}]+` then a run of `trail` characters, for the character `c` (classes
+    /// `k`) at `i` ending at `j`; `None` when it does not start one.
+    fn punctuation(
+        self,
+        c: char,
+        k: u8,
+        i: usize,
+        j: usize,
+        trail: impl Fn(char) -> bool,
+    ) -> Option<usize> {
+        let start = if c == ' ' && self.next(j).is_some_and(|(_, k2, _)| is_o(k2)) {
+            j
+        } else if is_o(k) {
+            i
+        } else {
+            return None;
+        };
+        let e = self.run(start, |_, k| is_o(k));
+        Some(self.run(e, |c, _| trail(c)))
+    }
+
     /// The end of `'` + one of `words` (letters compared as `fold` does when
     /// `ignore_case`), the first that matches.
     fn contraction(self, i: usize, words: &[&str], ignore_case: bool) -> Option<usize> {
@@ -226,26 +259,11 @@ impl Scan<'_> {
         }
         // `\p{N}{1,3}+`
         if k & N != 0 {
-            let mut e = j;
-            for _ in 0..2 {
-                match self.next(e) {
-                    Some((_, k, j)) if k & N != 0 => e = j,
-                    _ => break,
-                }
-            }
-            return e;
+            return self.digits_after(j);
         }
         // ` ?[^\s\p{L}\p{N}]++[\r\n]*+`
-        let start = if c == ' ' && self.next(j).is_some_and(|(_, k2, _)| is_o(k2)) {
-            Some(j)
-        } else if is_o(k) {
-            Some(i)
-        } else {
-            None
-        };
-        if let Some(s) = start {
-            let e = self.run(s, |_, k| is_o(k));
-            return self.run(e, |c, _| is_r(c));
+        if let Some(e) = self.punctuation(c, k, i, j, is_r) {
+            return e;
         }
         // `\s++$|\s*[\r\n]|\s+(?!\S)|\s`
         let (end, last, n, last_r) = self.spaces(i);
@@ -321,26 +339,11 @@ impl Scan<'_> {
         }
         // `\p{N}{1,3}`
         if k & N != 0 {
-            let mut e = j;
-            for _ in 0..2 {
-                match self.next(e) {
-                    Some((_, k, j)) if k & N != 0 => e = j,
-                    _ => break,
-                }
-            }
-            return e;
+            return self.digits_after(j);
         }
         // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
-        let start = if c == ' ' && self.next(j).is_some_and(|(_, k2, _)| is_o(k2)) {
-            Some(j)
-        } else if is_o(k) {
-            Some(i)
-        } else {
-            None
-        };
-        if let Some(s) = start {
-            let e = self.run(s, |_, k| is_o(k));
-            return self.run(e, |c, _| is_r(c) || c == '/');
+        if let Some(e) = self.punctuation(c, k, i, j, |c| is_r(c) || c == '/') {
+            return e;
         }
         // `\s*[\r\n]+|\s+(?!\S)|\s+`
         let (end, last, n, last_r) = self.spaces(i);
