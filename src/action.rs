@@ -135,6 +135,11 @@ pub enum Action {
     CopyRequest,
     /// Copy the raw response (`/copy response`).
     CopyResponse,
+    /// Open the token view: the selected reply's tokens and their probabilities
+    /// (`/logprobs`).
+    Logprobs,
+    /// Tint the tokens of replies by their probability (`/logprobs color`).
+    ToggleTint,
 }
 
 impl Action {
@@ -193,6 +198,8 @@ impl Action {
         Action::CopyCurl,
         Action::CopyRequest,
         Action::CopyResponse,
+        Action::Logprobs,
+        Action::ToggleTint,
     ];
 
     pub fn name(self) -> String {
@@ -262,6 +269,8 @@ impl Action {
             Action::CopyCurl => "copy the request as a curl command (/copy curl)",
             Action::CopyRequest => "copy the request's JSON body (/copy request)",
             Action::CopyResponse => "copy the raw response (/copy response)",
+            Action::Logprobs => "the selected reply's tokens and their probabilities (/logprobs)",
+            Action::ToggleTint => "tint replies' tokens by probability (/logprobs color)",
         }
     }
 
@@ -314,6 +323,8 @@ impl Action {
             Action::CopyCurl => "copy curl",
             Action::CopyRequest => "copy body",
             Action::CopyResponse => "copy response",
+            Action::Logprobs => "tokens",
+            Action::ToggleTint => "tint",
         }
     }
 }

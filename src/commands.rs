@@ -48,6 +48,10 @@ pub enum Command {
     Editor,
     /// `/request`: the inspector.
     Request,
+    /// `/logprobs`: the token view; `/logprobs color`: the tint on or off.
+    Logprobs {
+        tint: bool,
+    },
 }
 
 /// What `/local` does.
@@ -200,6 +204,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "",
         "inspect the selected reply's request and response, and the next request (F3)",
     ),
+    (
+        "/logprobs",
+        "[color]",
+        "the selected reply's tokens with their probabilities and alternatives (Enter continues from one); color: tint replies' tokens by probability",
+    ),
     ("/editor", "", "write the message in $VISUAL or $EDITOR"),
     ("/help", "", "every key and command"),
     ("/quit", "", "quit"),
@@ -298,6 +307,13 @@ pub fn parse(line: &str, home: Option<&Path>) -> Result<Command, String> {
         "/copy" => Ok(Command::Copy(CopyWhat::parse(rest)?)),
         "/editor" => Ok(Command::Editor),
         "/request" | "/inspect" => Ok(Command::Request),
+        "/logprobs" => match rest {
+            "" => Ok(Command::Logprobs { tint: false }),
+            "color" | "colour" | "tint" => Ok(Command::Logprobs { tint: true }),
+            other => Err(format!(
+                "/logprobs {other}: expected nothing (the token view) or color (the tint)"
+            )),
+        },
         other => Err(match nearest(other) {
             Some(n) => format!("unknown command {other} — did you mean {n}? (/help lists them)"),
             None => format!(
@@ -324,6 +340,7 @@ pub fn complete(partial: &str) -> Vec<String> {
             "/memory" => &["none", "last ", "full", "summarize"],
             "/local" => &["start", "stop", "restart", "status"],
             "/copy" => COPY_WORDS,
+            "/logprobs" => &["color"],
             _ => &[],
         };
         return options
@@ -331,7 +348,7 @@ pub fn complete(partial: &str) -> Vec<String> {
             .filter(|o| o.starts_with(arg.trim_start()))
             .map(|o| format!("{cmd} {o}{}", if o.ends_with(' ') { "" } else { " " }))
             .map(|s| {
-                if ["/mode", "/memory", "/unset", "/local", "/copy"].contains(&cmd) {
+                if ["/mode", "/memory", "/unset", "/local", "/copy", "/logprobs"].contains(&cmd) {
                     s.trim_end().to_string()
                 } else {
                     s

@@ -215,6 +215,14 @@ pub fn run(app: &mut App, cmd: Command) -> Result<Vec<Effect>, CommandError> {
             crate::app::inspector::open(app);
             Vec::new()
         }
+        Command::Logprobs { tint: false } => {
+            crate::app::logprobs::open(app);
+            Vec::new()
+        }
+        Command::Logprobs { tint: true } => {
+            crate::app::logprobs::toggle_tint(app);
+            Vec::new()
+        }
         // The draft is this command: the editor starts empty.
         Command::Editor => vec![Effect::Edit {
             draft: String::new(),

@@ -13,6 +13,7 @@ pub mod custody;
 pub mod draft;
 pub mod inspector;
 pub mod local;
+pub mod logprobs;
 pub mod overlay;
 pub mod params;
 mod results;
@@ -170,6 +171,9 @@ pub struct App {
     last_stream_save: Instant,
     next_turn: TurnId,
     /// Redraw needed.
+    /// Replies' tokens tinted by probability in the conversation pane (`/logprobs color`):
+    /// for the session.
+    pub tint: bool,
     pub dirty: bool,
     pub quit: bool,
 }
@@ -245,6 +249,7 @@ impl App {
             local: local::LocalModel::default(),
             last_stream_save: Instant::now(),
             next_turn: 1,
+            tint: false,
             dirty: true,
             quit: false,
         }
@@ -694,6 +699,8 @@ fn main_action(app: &mut App, a: Action) -> Vec<Effect> {
         }
         Action::ToggleReasoning => conversation::toggle_reasoning(app),
         Action::Inspector => inspector::open(app),
+        Action::Logprobs => logprobs::open(app),
+        Action::ToggleTint => logprobs::toggle_tint(app),
         Action::CopyCurl | Action::CopyRequest | Action::CopyResponse => {
             let what = match a {
                 Action::CopyCurl => crate::commands::CopyWhat::Curl,

@@ -47,6 +47,8 @@ pub enum Overlay {
     Compare(compare::ComparePane),
     /// The inspector (`/request`, F3): a request and its response, or the next request.
     Inspector(crate::app::inspector::InspectorPane),
+    /// The token view (`/logprobs`, `p`): a reply's tokens and their probabilities.
+    Logprobs(crate::app::logprobs::LogprobsPane),
 }
 
 impl Overlay {
@@ -77,6 +79,7 @@ impl Overlay {
             Overlay::Branches(_) => Context::Branches,
             Overlay::Compare(_) => Context::Compare,
             Overlay::Inspector(_) => Context::Inspector,
+            Overlay::Logprobs(_) => Context::Logprobs,
         }
     }
 }
@@ -143,6 +146,7 @@ pub fn on_action(app: &mut App, a: Action) -> Vec<Effect> {
         Overlay::Branches(_) => return branches::on_action(app, a),
         Overlay::Compare(_) => return compare::on_action(app, a),
         Overlay::Inspector(_) => return crate::app::inspector::on_action(app, a),
+        Overlay::Logprobs(_) => return crate::app::logprobs::on_action(app, a),
     }
     Vec::new()
 }
@@ -167,7 +171,8 @@ pub fn on_text(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             | Overlay::Held(_)
             | Overlay::Branches(_)
             | Overlay::Compare(_)
-            | Overlay::Inspector(_),
+            | Overlay::Inspector(_)
+            | Overlay::Logprobs(_),
         )
         | None => Vec::new(),
     }

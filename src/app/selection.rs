@@ -62,6 +62,16 @@ impl Selection {
 /// Shift held the terminal's own selection is left alone (most terminals keep Shift+drag
 /// for themselves; those that pass it on get nothing done here).
 pub(super) fn on_mouse(app: &mut App, m: MouseEvent) -> Vec<Effect> {
+    if matches!(app.overlay, Some(crate::app::Overlay::Logprobs(_)))
+        && matches!(
+            m.kind,
+            MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+        )
+    {
+        crate::app::logprobs::wheel(app, m.kind == MouseEventKind::ScrollDown);
+        app.dirty = true;
+        return Vec::new();
+    }
     match m.kind {
         MouseEventKind::ScrollUp => {
             app.view.get_mut().scroll_up(3);

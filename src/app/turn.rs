@@ -608,6 +608,121 @@ pub fn continue_reply(app: &mut App) -> Vec<Effect> {
     )
 }
 
+/// The token view's Enter: continue reply `reply` from one of its tokens — a new version of
+/// it (the old one kept) whose text starts as `text` (the reply up to that token, then the
+/// token or an alternative; its log probabilities `kept`), and the model writes on from
+/// there. Completion mode only: the prompt is the reply's own prompt (as its request
+/// record holds it, else as the conversation makes it now) followed by `text`. Chat
+/// servers do not all continue an assistant message they are given, so chat mode refuses.
+pub(crate) fn continue_from_token(
+    app: &mut App,
+    reply: MessageId,
+    text: String,
+    kept: crate::api::logprobs::Logprobs,
+) -> Result<Vec<Effect>, String> {
+    if app.conv.mode != Mode::Completion {
+        return Err(
+            "continuing from a token needs completion mode (/mode completion): a chat server need not continue an assistant message it is sent, so nothing was sent".into(),
+        );
+    }
+    if still_streaming(app)
+        || custody::refuse_if_read_only(app, "continued")
+        || crate::app::local::blocks_send(app)
+    {
+        return Ok(Vec::new());
+    }
+    let Some(m) = app.conv.get(reply) else {
+        return Err("that reply is gone".into());
+    };
+    if !app.conv.on_path(reply) {
+        return Err("that reply is no longer shown: open it again".into());
+    }
+    let Some(question) = m.parent.filter(|q| app.conv.get(*q).is_some()) else {
+        return Err("that reply has no prompt before it: nothing to continue from".into());
+    };
+    let suffix = m.suffix.clone();
+    let target = m.target.clone();
+    // The prompt the reply was asked with: as sent, when its record holds it.
+    let sent = m
+        .exchange
+        .as_ref()
+        .and_then(|ex| ex.body.as_deref())
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .and_then(|v| v.get("prompt").and_then(|p| p.as_str()).map(str::to_string));
+    let prompt = match sent {
+        Some(p) => p,
+        None => match &suffix {
+            Some(_) => app
+                .conv
+                .get(question)
+                .map(|q| q.content.clone())
+                .unwrap_or_default(),
+            None => {
+                let Some(upto) = app.conv.messages.iter().position(|x| x.id == question) else {
+                    return Err(
+                        "that reply has no prompt before it: nothing to continue from".into(),
+                    );
+                };
+                match memory::plan(&app.conv, upto, &app.tokens.cache, None) {
+                    Plan::Send {
+                        prompt: Prompt::Completion(p),
+                        ..
+                    } => p,
+                    _ => return Err("could not rebuild that reply's prompt".into()),
+                }
+            }
+        },
+    };
+    let mut params = app.conv.params.clone();
+    params.n = None;
+    params.best_of = None;
+    params.suffix = suffix.clone();
+    if suffix.is_none() && prompt.ends_with(prompt::ASSISTANT_LABEL) {
+        params = prompt::with_turn_stop(&params);
+    }
+    let model = target
+        .as_deref()
+        .map(|t| Target::parse(t, &app.conn.profiles))
+        .unwrap_or(Target {
+            model: app.conv.model.clone(),
+            profile: None,
+        });
+    let full = format!("{prompt}{text}");
+    app.conv.open_at(Some(question));
+    let id = app.conv.push_reply(&params, &model.model);
+    let tokens = app.tokens.counter().count(&full) as u64;
+    if let Some(m) = app.conv.get_mut(id) {
+        m.request_tokens = Some(tokens);
+        m.suffix = suffix;
+        m.target = target;
+        let c = m.choice_mut(0);
+        c.text = text;
+        c.logprobs = Some(kept);
+    }
+    app.conv.open(id);
+    if app.focus == Focus::Conversation {
+        app.selected = Some(id);
+    }
+    let mut req = request(app, Prompt::Completion(full), params);
+    req.model = model.model;
+    req.shape = server::shape_of(app, &req.model);
+    app.notify(
+        NoticeKind::Info,
+        "continuing from that token: a new version of the reply (the old one is kept)",
+    );
+    let mut fx = app.save_effect();
+    fx.extend(start_turn(
+        app,
+        Purpose::Reply {
+            reply: id,
+            append: Some(0),
+        },
+        req,
+        model.profile,
+    ));
+    Ok(fx)
+}
+
 /// Alt+←/→, `[` `]`: step through the reply's versions and, within a version, its
 /// choices (version 1 choice 1, version 1 choice 2, …, version 2 choice 1, …), wrapping.
 /// The reply is the one under the message cursor (conversation pane), else the last one.

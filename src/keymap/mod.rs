@@ -54,6 +54,8 @@ pub enum Context {
     Compare,
     /// The inspector: a request and its response (`/request`, F3).
     Inspector,
+    /// The token view: a reply's tokens and their probabilities (`/logprobs`).
+    Logprobs,
 }
 
 impl Context {
@@ -75,6 +77,7 @@ impl Context {
         Context::Branches,
         Context::Compare,
         Context::Inspector,
+        Context::Logprobs,
     ];
 
     /// The name in `[keys.NAME]`.
@@ -96,6 +99,7 @@ impl Context {
             Context::Branches => "branches",
             Context::Compare => "compare",
             Context::Inspector => "inspector",
+            Context::Logprobs => "logprobs",
         }
     }
 
@@ -118,6 +122,7 @@ impl Context {
             Context::Branches => "in the branches list",
             Context::Compare => "comparing versions",
             Context::Inspector => "in the inspector",
+            Context::Logprobs => "in the token view",
         }
     }
 
@@ -147,6 +152,7 @@ impl Context {
                 | Context::Branches
                 | Context::Compare
                 | Context::Inspector
+                | Context::Logprobs
         )
     }
 
@@ -244,6 +250,8 @@ impl Default for Keymap {
         b(Conversation, k(C::Char('b'), 0), A::Branches);
         b(Conversation, k(C::Char('v'), 0), A::CompareVersions);
         b(Conversation, k(C::Char('t'), 0), A::ToggleReasoning);
+        b(Conversation, k(C::Char('p'), 0), A::Logprobs);
+        b(Conversation, k(C::Char('P'), 0), A::ToggleTint);
 
         b(Params, k(C::Up, 0), A::SelectPrev);
         b(Params, k(C::Char('k'), 0), A::SelectPrev);
@@ -345,6 +353,29 @@ impl Default for Keymap {
         b(Inspector, k(C::Char('q'), 0), A::Close);
         b(Inspector, k(C::F(3), 0), A::Close);
 
+        b(Logprobs, k(C::Up, 0), A::SelectPrev);
+        b(Logprobs, k(C::Char('k'), 0), A::SelectPrev);
+        b(Logprobs, k(C::Down, 0), A::SelectNext);
+        b(Logprobs, k(C::Char('j'), 0), A::SelectNext);
+        b(Logprobs, k(C::PageUp, 0), A::PageUp);
+        b(Logprobs, k(C::PageDown, 0), A::PageDown);
+        b(Logprobs, k(C::Char(' '), 0), A::PageDown);
+        b(Logprobs, k(C::Home, 0), A::ScrollTop);
+        b(Logprobs, k(C::Char('g'), 0), A::ScrollTop);
+        b(Logprobs, k(C::End, 0), A::ScrollBottom);
+        b(Logprobs, k(C::Char('G'), 0), A::ScrollBottom);
+        b(Logprobs, k(C::Left, 0), A::PrevChoice);
+        b(Logprobs, k(C::Char('h'), 0), A::PrevChoice);
+        b(Logprobs, k(C::Right, 0), A::NextChoice);
+        b(Logprobs, k(C::Char('l'), 0), A::NextChoice);
+        b(Logprobs, k(C::Tab, 0), A::NextChoice);
+        b(Logprobs, k(C::BackTab, 0), A::PrevChoice);
+        b(Logprobs, k(C::Enter, 0), A::Accept);
+        b(Logprobs, k(C::Char('P'), 0), A::ToggleTint);
+        b(Logprobs, k(C::Esc, 0), A::Close);
+        b(Logprobs, k(C::Char('q'), 0), A::Close);
+        b(Logprobs, k(C::Char('p'), 0), A::Close);
+
         b(Confirm, k(C::Char('y'), 0), A::Yes);
         b(Confirm, k(C::Char('Y'), 0), A::Yes);
         b(Confirm, k(C::Char('n'), 0), A::No);
@@ -444,6 +475,7 @@ impl Keymap {
             Context::Branches => &[Context::Branches],
             Context::Compare => &[Context::Compare],
             Context::Inspector => &[Context::Inspector],
+            Context::Logprobs => &[Context::Logprobs],
         }
     }
 

@@ -93,7 +93,15 @@ fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             crate::ui::custody::read_only_mark(&ro.holder)
         );
     }
-    let block = widgets::block(&title, theme.heading, focused, theme);
+    let mut block = widgets::block(&title, theme.heading, focused, theme);
+    if app.tint {
+        // The tint's legend (`/logprobs color`).
+        let mut legend = vec![Span::styled(" tokens: ", theme.dim)];
+        for (i, label) in crate::app::logprobs::BANDS.iter().enumerate() {
+            legend.push(Span::styled(format!("■ {label} "), theme.prob[i]));
+        }
+        block = block.title(Line::from(legend).right_aligned());
+    }
     let inner = block.inner(area);
     f.render_widget(block, area);
     // A column between the border and the text, so a quote's bar or a table's edge is not
@@ -117,6 +125,7 @@ fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let buf = f.buffer_mut();
     let mut view = app.view.borrow_mut();
     view.set_text_selection(app.selection.range());
+    view.set_tint(app.tint);
     view.render(
         &app.conv.messages,
         inner,

@@ -9,6 +9,7 @@ pub mod custody;
 pub mod inspector;
 pub mod layout;
 pub mod local;
+pub mod logprobs;
 pub mod markdown;
 pub mod overlays;
 pub mod panels;

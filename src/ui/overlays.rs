@@ -234,5 +234,6 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Overlay::Branches(pane) => crate::ui::branches::draw(f, area, app, pane, theme),
         Overlay::Compare(pane) => crate::ui::compare::draw(f, area, app, pane, theme),
         Overlay::Inspector(pane) => crate::ui::inspector::draw(f, area, app, pane, theme),
+        Overlay::Logprobs(pane) => crate::ui::logprobs::draw(f, area, app, pane, theme),
     }
 }

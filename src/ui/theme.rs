@@ -55,6 +55,9 @@ pub struct Theme {
     pub selection: Style,
     /// Text selected with the mouse.
     pub selected_text: Style,
+    /// The token tint (`/logprobs color`) and the token view's probabilities, by band:
+    /// ≥ 90 %, ≥ 50 %, ≥ 10 %, below.
+    pub prob: [Style; 4],
 }
 
 impl Default for Theme {
@@ -90,6 +93,12 @@ impl Theme {
             border_focused: Style::new().fg(Color::Cyan),
             selection: Style::new().add_modifier(Modifier::REVERSED),
             selected_text: Style::new().fg(Color::Black).bg(Color::LightBlue),
+            prob: [
+                Style::new().fg(Color::Green),
+                Style::new().fg(Color::Yellow),
+                Style::new().fg(Color::Magenta),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ],
         }
     }
 
@@ -125,6 +134,12 @@ impl Theme {
             border_focused: Style::new().fg(rgb(0x0969da)),
             selection: Style::new().add_modifier(Modifier::REVERSED),
             selected_text: Style::new().fg(Color::Black).bg(rgb(0xb6e3ff)),
+            prob: [
+                Style::new().fg(rgb(0x1a7f37)),
+                Style::new().fg(rgb(0x9a6700)),
+                Style::new().fg(rgb(0x8250df)),
+                Style::new().fg(rgb(0xcf222e)).add_modifier(Modifier::BOLD),
+            ],
         }
     }
 
@@ -189,6 +204,9 @@ impl Theme {
             &mut self.selection,
             &mut self.selected_text,
         ] {
+            *s = adapt_style(*s, depth, light);
+        }
+        for s in &mut self.prob {
             *s = adapt_style(*s, depth, light);
         }
         self.depth = depth;

@@ -243,12 +243,20 @@ impl ConversationView {
         }
         let Some(m) = messages.get(i) else { return };
         self.cached -= e.lines.len();
-        let out = if m.status == Status::Partial && m.speaker == Speaker::Assistant {
+        let mut out = if m.status == Status::Partial && m.speaker == Speaker::Assistant {
             streaming_lines(m, width, theme, self.offset, &mut e.stream, e.code_base)
         } else {
             e.stream = None;
             message_lines(m, width, theme, self.offset, e.code_base)
         };
+        // The token tint, on a finished reply with log probabilities: a pass over its body.
+        if self.tint
+            && m.status != Status::Partial
+            && let Some(l) = crate::app::logprobs::choice_logprobs(m)
+        {
+            let head = out.head.min(out.lines.len());
+            super::tint::tint(&mut out.lines[head..], m.text(), l, theme);
+        }
         e.lines = out.lines;
         e.meta = out.meta;
         e.head = out.head;

@@ -14,6 +14,7 @@ mod message;
 mod rows;
 mod select;
 mod stream;
+mod tint;
 
 #[cfg(test)]
 mod stream_tests;
@@ -73,6 +74,8 @@ pub struct ConversationView {
     text_selection: Option<(LinePos, LinePos)>,
     /// The theme of the last frame, to lay out lines between frames (copying text).
     theme: Theme,
+    /// Finished replies' tokens tinted by probability (`/logprobs color`).
+    tint: bool,
 }
 
 impl Default for ConversationView {
@@ -108,6 +111,18 @@ impl ConversationView {
             text_area: Rect::default(),
             text_selection: None,
             theme: Theme::default(),
+            tint: false,
+        }
+    }
+
+    /// Tint finished replies' tokens by probability (`/logprobs color`): the messages are
+    /// drawn again when it changes.
+    pub fn set_tint(&mut self, on: bool) {
+        if on != self.tint {
+            self.tint = on;
+            for e in &mut self.entries {
+                e.width = 0;
+            }
         }
     }
 
