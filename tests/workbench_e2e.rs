@@ -177,3 +177,86 @@ fn headless_adapts_to_reasoning_models_and_to_what_a_server_refuses() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_token_view_shows_the_rows_and_their_probabilities() {
+    let srv = FakeServer::start();
+    let url = srv.url();
+    let mut t = Tui::spawn(
+        &["--base-url", &url, "--model", "fake", "--logprobs", "3"],
+        &[],
+        100,
+        30,
+    );
+    t.wait_for("Welcome to chat-tui", T);
+    t.send("hello there");
+    t.key(Key::Enter);
+    t.wait_for("echo: hello there", T);
+    t.send("/logprobs");
+    t.key(Key::Enter);
+    t.wait_for("tokens of", T);
+    // The fake model's tokens: `echo:`, ` hello`, ` there` (probabilities e^0, e^-0.25,
+    // e^-0.5), each with its alternatives `alt1`, `alt2`.
+    t.wait_for("3 tokens", T);
+    t.wait_for("60.7 %", T);
+    t.wait_for("#1 echo:", T);
+    let s = t.screen();
+    assert!(s.contains("echo:") && s.contains("100 %"), "{s}");
+    assert!(s.contains("·hello") && s.contains("77.9 %"), "{s}");
+    assert!(s.contains("·there") && s.contains("60.7 %"), "{s}");
+    assert!(s.contains("alt1"), "{s}");
+    // The cursor token's alternatives, the chosen one marked.
+    assert!(s.contains("✓ echo:"), "{s}");
+    // Enter in chat mode: said, nothing sent.
+    t.key(Key::Down);
+    t.key(Key::Enter);
+    t.wait_for("needs completion mode", T);
+    assert_eq!(srv.completions().len(), 1);
+    t.key(Key::Esc);
+}
+
+#[test]
+fn continuing_from_a_token_sends_the_exact_prefix_and_keeps_the_old_version() {
+    let srv = FakeServer::start();
+    let url = srv.url();
+    let mut t = Tui::spawn(
+        &[
+            "--base-url",
+            &url,
+            "--model",
+            "fake",
+            "--mode",
+            "completion",
+            "--logprobs",
+            "3",
+        ],
+        &[],
+        100,
+        30,
+    );
+    t.wait_for("Welcome to chat-tui", T);
+    t.send("hello");
+    t.key(Key::Enter);
+    let first = srv.wait_completions(1, T);
+    let prompt = first[0].json()["prompt"].as_str().unwrap().to_string();
+    // The fake model echoes the prompt's last line: `echo: Assistant:`, two tokens.
+    t.wait_for("echo: Assistant:", T);
+    t.send("/logprobs");
+    t.key(Key::Enter);
+    t.wait_for("2 tokens", T);
+    // The second token, its second alternative (`alt1`), Enter.
+    t.key(Key::Down);
+    t.key(Key::Right);
+    t.key(Key::Right);
+    t.key(Key::Enter);
+    let reqs = srv.wait_completions(2, T);
+    let body = reqs[1].json();
+    assert_eq!(
+        body["prompt"].as_str().unwrap(),
+        format!("{prompt}echo:alt1"),
+        "{body}"
+    );
+    // The reply lands as a new version; the old one is kept.
+    t.wait_for("version 2/2", T);
+    t.wait_for("echo:alt1echo:", T);
+}
