@@ -1007,6 +1007,24 @@ fn continuing_from_a_token_is_refused_where_it_cannot_be_made_right() {
         "{:?}",
         req.body(true)
     );
+    // A reply with no prompt before it (a transcript that starts with one).
+    let mut app = new_app("test-model");
+    app.conv.mode = Mode::Completion;
+    let r = app.conv.push_reply(&Default::default(), "test-model");
+    let m = app.conv.get_mut(r).unwrap();
+    m.status = chat_tui::chat::conversation::Status::Complete;
+    m.choice_mut(0).text = "Hi".into();
+    let mut l = chat_tui::api::logprobs::Logprobs::new();
+    l.push(&tok("Hi", -0.1));
+    m.choice_mut(0).logprobs = Some(l);
+    enter(&mut app, "/logprobs");
+    let fx = update(&mut app, key(KeyCode::Enter));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Send { .. })));
+    assert!(
+        notice(&app).contains("no prompt before it"),
+        "{}",
+        notice(&app)
+    );
 }
 
 /// The screen, then each cell's tint band (`0`–`3`; `.` for text not tinted).
