@@ -259,4 +259,20 @@ fn continuing_from_a_token_sends_the_exact_prefix_and_keeps_the_old_version() {
     // The reply lands as a new version; the old one is kept.
     t.wait_for("version 2/2", T);
     t.wait_for("echo:alt1echo:", T);
+    // Again, from a token of the new version (it was itself sent with its beginning: the
+    // prompt is still the question's, not doubled).
+    t.send("/logprobs");
+    t.key(Key::Enter);
+    t.wait_for("4 tokens", T);
+    t.key(Key::Down);
+    t.key(Key::Down);
+    t.key(Key::Enter);
+    let reqs = srv.wait_completions(3, T);
+    let body = reqs[2].json();
+    assert_eq!(
+        body["prompt"].as_str().unwrap(),
+        format!("{prompt}echo:alt1echo:"),
+        "{body}"
+    );
+    t.wait_for("version 3/3", T);
 }

@@ -642,36 +642,48 @@ pub(crate) fn continue_from_token(
     };
     let suffix = m.suffix.clone();
     let target = m.target.clone();
-    // The prompt the reply was asked with: as sent, when its record holds it.
+    // The prompt the reply was asked with: as sent, when its record holds it…
     let sent = m
         .exchange
         .as_ref()
         .and_then(|ex| ex.body.as_deref())
         .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
         .and_then(|v| v.get("prompt").and_then(|p| p.as_str()).map(str::to_string));
-    let prompt = match sent {
-        Some(p) => p,
-        None => match &suffix {
-            Some(_) => app
-                .conv
-                .get(question)
-                .map(|q| q.content.clone())
-                .unwrap_or_default(),
-            None => {
-                let Some(upto) = app.conv.messages.iter().position(|x| x.id == question) else {
-                    return Err(
-                        "that reply has no prompt before it: nothing to continue from".into(),
-                    );
-                };
-                match memory::plan(&app.conv, upto, &app.tokens.cache, None) {
+    // …and as the conversation makes it now.
+    let planned = match &suffix {
+        Some(_) => app.conv.get(question).map(|q| q.content.clone()),
+        None => app
+            .conv
+            .messages
+            .iter()
+            .position(|x| x.id == question)
+            .and_then(
+                |upto| match memory::plan(&app.conv, upto, &app.tokens.cache, None) {
                     Plan::Send {
                         prompt: Prompt::Completion(p),
                         ..
-                    } => p,
-                    _ => return Err("could not rebuild that reply's prompt".into()),
-                }
-            }
-        },
+                    } => Some(p),
+                    _ => None,
+                },
+            ),
+    };
+    let reply_text = m.text();
+    let prompt = match (sent, planned) {
+        // A reply that was itself continued (`/continue`, or from a token) was sent with
+        // its own beginning after the prompt: the prompt is what comes before that.
+        (Some(s), Some(p))
+            if s != p
+                && s.starts_with(&p)
+                && (reply_text.starts_with(&s[p.len()..])
+                    || s[p.len()..]
+                        .strip_prefix(' ')
+                        .is_some_and(|r| reply_text.starts_with(r))) =>
+        {
+            p
+        }
+        (Some(s), _) => s,
+        (None, Some(p)) => p,
+        (None, None) => return Err("could not rebuild that reply's prompt".into()),
     };
     let mut params = app.conv.params.clone();
     params.n = None;

@@ -577,6 +577,15 @@ pub fn hints(app: &App) -> String {
             if reasoned {
                 items.insert(1, Hint::One(Action::ToggleReasoning));
             }
+            // The selected reply has log probabilities: the token view and the tint.
+            let probabilities = app
+                .selected
+                .and_then(|id| app.conv.get(id))
+                .is_some_and(|m| crate::app::logprobs::choice_logprobs(m).is_some());
+            if probabilities {
+                items.insert(1, Hint::One(Action::Logprobs));
+                items.insert(2, Hint::One(Action::ToggleTint));
+            }
             keymap_hints(km, ctx, &items)
         }
         Focus::Params if app.params.edit.is_some() => keymap_hints(
