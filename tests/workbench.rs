@@ -782,6 +782,22 @@ fn the_token_view_opens_on_the_reply_scrolls_and_chooses_an_alternative() {
     assert_eq!(cursor(&app), 5, "stops at the last token");
     update(&mut app, key(KeyCode::Home));
     assert_eq!(cursor(&app), 0);
+    // The mouse wheel moves the cursor three rows (not the conversation behind).
+    let wheel = |kind| {
+        Event::Mouse(crossterm::event::MouseEvent {
+            kind,
+            column: 10,
+            row: 10,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    update(
+        &mut app,
+        wheel(crossterm::event::MouseEventKind::ScrollDown),
+    );
+    assert_eq!(cursor(&app), 3);
+    update(&mut app, wheel(crossterm::event::MouseEventKind::ScrollUp));
+    assert_eq!(cursor(&app), 0);
     update(&mut app, key(KeyCode::PageDown));
     assert_eq!(cursor(&app), 5);
     update(&mut app, key(KeyCode::Up));
@@ -1182,8 +1198,13 @@ fn twenty_thousand_tokens_with_twenty_alternatives_draw_only_the_rows_shown() {
         update(&mut app, key(KeyCode::PageUp));
     }
     assert!(cursor(&app) < 19_999);
-    // Not asserted (machines are noisy): printed for the notes.
+    // The panel alone, 20 frames. Not asserted (machines are noisy): printed for the notes.
+    let t0 = std::time::Instant::now();
+    for _ in 0..20 {
+        panel_only(&app, 160, 48);
+    }
+    let panel = t0.elapsed() / 20;
     eprintln!(
-        "token view, 20,000 tokens × 20 alternatives, 160x48 frame: first {first:?}, at the end {end:?}"
+        "token view, 20,000 tokens × 20 alternatives, 160x48: whole screen first {first:?}, at the end {end:?}; the panel alone {panel:?} a frame"
     );
 }
