@@ -1,6 +1,6 @@
 //! The API client against a real HTTP server on 127.0.0.1 (tests/support/fake_server.rs).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

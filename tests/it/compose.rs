@@ -4,7 +4,7 @@
 //! against a terminal that reports a white background. Every wait is on screen content or
 //! process state, never a sleep.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

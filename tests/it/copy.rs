@@ -4,7 +4,7 @@
 //! TestBackend so the conversation pane knows what each row shows); the second runs the real
 //! binary in a pseudo-terminal and decodes the OSC 52 sequences it writes.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

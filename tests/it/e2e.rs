@@ -2,7 +2,7 @@
 //! pseudo-terminal (tests/support/pty.rs) against the fake server
 //! (tests/support/fake_server.rs).  Every test waits on screen content, not on sleeps.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

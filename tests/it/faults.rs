@@ -2,7 +2,7 @@
 //! already prove. Client level against the fake server, headless runs of the binary,
 //! rendering into a ratatui buffer, and full-screen sessions in a pseudo-terminal.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -941,8 +941,14 @@ fn a_write_that_fails_part_way_leaves_the_previous_transcript_intact() {
     let old = br#"{"version":1,"old":"content"}"#;
     std::fs::write(&target, old).unwrap();
     let exe = std::env::current_exe().unwrap();
+    // This test's name in the test binary: its module path without the crate's name.
+    let name = concat!(
+        module_path!(),
+        "::a_write_that_fails_part_way_leaves_the_previous_transcript_intact"
+    );
+    let name = name.split_once("::").map_or(name, |(_, rest)| rest);
     let script = format!(
-        "trap '' XFSZ; ulimit -f 64 && exec '{}' --exact a_write_that_fails_part_way_leaves_the_previous_transcript_intact --test-threads 1",
+        "trap '' XFSZ; ulimit -f 64 && exec '{}' --exact {name} --test-threads 1",
         exe.display()
     );
     let out = Command::new("sh")

@@ -2,7 +2,7 @@
 //! against the fake server, the curl command run with bash against it, `update()` with the
 //! record, the panel's snapshots, the transcript, and the real binary in a PTY.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

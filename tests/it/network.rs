@@ -7,7 +7,7 @@
 //! certificate it signed (P-256, valid for 100 years), made with `openssl` for these tests
 //! only.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! edited behind the app's back, `/save` onto another file, the terminal closed under the
 //! app, and reading that never writes. The real binary in PTYs against the fake server.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! library index, prompt history, crash reports), not on stdout/stderr, not on the screen —
 //! through a good exchange, a 401 and a panic, headless and full-screen.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

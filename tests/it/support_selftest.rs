@@ -1,6 +1,6 @@
 //! Self-tests of the shared test infrastructure in `tests/support/`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

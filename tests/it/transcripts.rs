@@ -1,7 +1,7 @@
 //! The transcript feature end to end: the real `chat-tui` binary (in a PTY, or as a plain
 //! process for the CLI subcommands) against the fake OpenAI server.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! Versions and branches end to end: the real `chat-tui` binary in a PTY against the fake
 //! OpenAI server (two of them for `/compare` across profiles), with real transcript files.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! llama.cpp (its context window, exact counts, reasoning, usage details), and `chat-tui
 //! list --cost` on a real library.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

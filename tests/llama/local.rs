@@ -7,7 +7,7 @@
 //! directory. `CHAT_TUI_SKIP_REAL_SERVER=1` skips the tests that need the real server (as
 //! in tests/real_server.rs). The fault tests use fake `python3` programs on PATH.
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
-//! Shared test infrastructure: `mod support;` from an integration test, then
-//! `use support::fake_server::{FakeServer, Reply, SseStep};` and
+//! Shared test infrastructure: from a module of a test binary (`tests/it/`, `tests/llama/`),
+//! `use crate::support;` then `use support::fake_server::{FakeServer, Reply, SseStep};` and
 //! `use support::pty::{Key, Tui};`.
 #![allow(dead_code)]
 
