@@ -4,46 +4,18 @@ use std::path::PathBuf;
 
 use chat_tui::action::{Action, Effect, Msg, TurnId};
 use chat_tui::api::{
-    ApiError, FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
+    ApiError, FinishReason, Mode, Prompt, Request, Role, StreamEvent, Usage, WireMessage,
 };
 use chat_tui::app::{App, Event, NoticeKind, Purpose, SaveTarget, Start, update};
 use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
 use chat_tui::chat::counts::{CountJob, CountOf};
 use chat_tui::chat::tokens::TokenCounter;
 use chat_tui::keymap::Keymap;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 
-const MODEL: &str = "test-model";
-
-fn start(conv: Conversation) -> Start {
-    Start {
-        conv,
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
-        first_run: false,
-        prompt_history: Vec::new(),
-    }
-}
-
-fn new_app() -> App {
-    App::new(start(Conversation::new(MODEL, Mode::Chat, Memory::Full)))
-}
-
-fn key(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
-fn alt(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::ALT))
-}
-
-fn ctrl(c: char) -> Event {
-    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
-}
+use crate::support::update::{
+    MODEL, alt, chat, ctrl, delta, done_ok, key, long_turn, new_app, notice, start,
+};
 
 /// The effects less the background token counts (`Effect::CountTokens`).
 fn no_counts(fx: Vec<Effect>) -> Vec<Effect> {
@@ -109,28 +81,11 @@ fn the_send(fx: &[Effect]) -> (TurnId, Request) {
     s.into_iter().next().unwrap()
 }
 
-fn chat(req: &Request) -> Vec<(Role, String)> {
-    match &req.prompt {
-        Prompt::Chat(m) => m.iter().map(|w| (w.role, w.content.clone())).collect(),
-        Prompt::Completion(p) => panic!("expected a chat prompt, got completion {p:?}"),
-    }
-}
-
 fn completion(req: &Request) -> String {
     match &req.prompt {
         Prompt::Completion(p) => p.clone(),
         Prompt::Chat(m) => panic!("expected a completion prompt, got chat {m:?}"),
     }
-}
-
-fn delta(turn: TurnId, index: u32, text: &str) -> Event {
-    Event::Msg(Msg::Stream {
-        turn,
-        event: StreamEvent::Delta {
-            index,
-            text: text.into(),
-        },
-    })
 }
 
 fn finish(turn: TurnId, index: u32, reason: FinishReason) -> Event {
@@ -152,13 +107,6 @@ fn usage_ev(turn: TurnId, p: u64, c: u64) -> Event {
     })
 }
 
-fn done_ok(turn: TurnId) -> Event {
-    Event::Msg(Msg::Done {
-        turn,
-        result: Ok(Outcome::default()),
-    })
-}
-
 fn done_err(turn: TurnId, e: ApiError) -> Event {
     Event::Msg(Msg::Done {
         turn,
@@ -174,11 +122,6 @@ fn exchange(app: &mut App, prompt: &str, reply: &str) -> Request {
     update(app, done_ok(turn));
     assert!(app.turns.is_empty());
     req
-}
-
-fn notice(app: &App) -> (NoticeKind, String) {
-    let n = app.status.notice.as_ref().expect("a notice");
-    (n.kind, n.text.clone())
 }
 
 fn last_reply(app: &App) -> &chat_tui::chat::conversation::Message {
@@ -622,13 +565,6 @@ fn unknown_commands_suggest_and_tab_completes() {
         chat(&req),
         vec![(Role::User, "/etc/hosts is a file".into())]
     );
-}
-
-fn long_turn(i: usize) -> String {
-    format!(
-        "Turn {i}: {}",
-        "the quick brown fox jumps over the lazy dog ".repeat(8)
-    )
 }
 
 fn summarize_app() -> App {

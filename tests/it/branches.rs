@@ -7,45 +7,16 @@
 use std::path::PathBuf;
 
 use chat_tui::action::{Action, Effect, Msg, TurnId};
-use chat_tui::api::{ApiError, FinishReason, Mode, Outcome, Prompt, Request, Role, StreamEvent};
+use chat_tui::api::{ApiError, FinishReason, Mode, Request, Role, StreamEvent};
 use chat_tui::app::{App, Event, Focus, NoticeKind, Overlay, Purpose, SaveTarget, Start, update};
 use chat_tui::chat::conversation::{Conversation, Memory, Message, MessageId, Speaker, Status};
-use chat_tui::keymap::Keymap;
 use chat_tui::store;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use proptest::prelude::*;
 
-const MODEL: &str = "test-model";
-
-fn start(conv: Conversation) -> Start {
-    Start {
-        conv,
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
-        first_run: false,
-        prompt_history: Vec::new(),
-    }
-}
-
-fn new_app() -> App {
-    App::new(start(Conversation::new(MODEL, Mode::Chat, Memory::Full)))
-}
-
-fn key(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
-fn alt(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::ALT))
-}
-
-fn ctrl(c: char) -> Event {
-    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
-}
+use crate::support::update::{
+    MODEL, alt, chat, ctrl, delta, done_ok, key, long_turn, new_app, notice, start,
+};
 
 fn type_str(app: &mut App, text: &str) {
     for c in text.chars() {
@@ -80,33 +51,9 @@ fn the_send(fx: &[Effect]) -> (TurnId, Request) {
     (t, r)
 }
 
-fn chat(req: &Request) -> Vec<(Role, String)> {
-    match &req.prompt {
-        Prompt::Chat(m) => m.iter().map(|w| (w.role, w.content.clone())).collect(),
-        Prompt::Completion(p) => panic!("expected a chat prompt, got completion {p:?}"),
-    }
-}
-
 /// The texts of a chat request, without the roles.
 fn texts(req: &Request) -> Vec<String> {
     chat(req).into_iter().map(|(_, t)| t).collect()
-}
-
-fn delta(turn: TurnId, index: u32, text: &str) -> Event {
-    Event::Msg(Msg::Stream {
-        turn,
-        event: StreamEvent::Delta {
-            index,
-            text: text.into(),
-        },
-    })
-}
-
-fn done_ok(turn: TurnId) -> Event {
-    Event::Msg(Msg::Done {
-        turn,
-        result: Ok(Outcome::default()),
-    })
 }
 
 /// Stream `text` into `turn` (choice 0) and finish it.
@@ -131,11 +78,6 @@ fn exchange(app: &mut App, prompt: &str, reply: &str) -> Request {
     answer(app, turn, reply);
     assert!(app.turns.is_empty());
     req
-}
-
-fn notice(app: &App) -> (NoticeKind, String) {
-    let n = app.status.notice.as_ref().expect("a notice");
-    (n.kind, n.text.clone())
 }
 
 /// The path as (speaker initial, text).
@@ -733,13 +675,6 @@ fn an_edit_sent_while_a_reply_streams_waits_in_the_input() {
 }
 
 // ---- memory and summaries follow the path ------------------------------------------------
-
-fn long_turn(i: usize) -> String {
-    format!(
-        "Turn {i}: {}",
-        "the quick brown fox jumps over the lazy dog ".repeat(8)
-    )
-}
 
 /// Answer summary requests until the reply's request goes out; returns it.
 fn through_summaries(app: &mut App, mut fx: Vec<Effect>, summary: &str) -> (TurnId, Request) {

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use support::fake_server::FakeServer;
 use support::pty::{Key, Tui};
+use support::pty::{input_box, screen_text as full, status_line};
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 /// Generous: the machine is shared and loaded.
@@ -20,42 +21,6 @@ const T: Duration = Duration::from_secs(20);
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_chat-tui")
-}
-
-fn full(s: &vt100::Screen) -> String {
-    let (_, cols) = s.size();
-    s.rows(0, cols.get())
-        .map(|r| r.trim_end().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The rows of the input box, borders stripped, joined by '\n' (empty for the placeholder).
-fn input_box(screen: &str) -> String {
-    let lines: Vec<&str> = screen.lines().collect();
-    let Some(start) = lines.iter().rposition(|l| l.starts_with("┌ message")) else {
-        return String::new();
-    };
-    let text = lines[start + 1..]
-        .iter()
-        .take_while(|l| !l.starts_with('└'))
-        .map(|l| {
-            l.trim_start_matches('│')
-                .trim_end()
-                .trim_end_matches('│')
-                .trim()
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    if text.starts_with("Type a message — Enter sends") {
-        String::new()
-    } else {
-        text
-    }
-}
-
-fn status_line(screen: &str) -> String {
-    screen.lines().last().unwrap_or("").to_string()
 }
 
 /// Write an executable script.

@@ -4,35 +4,21 @@
 
 use chat_tui::action::{Action, Effect, Msg};
 use chat_tui::api::{Mode, Prompt, Role};
-use chat_tui::app::{App, Event, Focus, NoticeKind, Probe, SaveTarget, Start, update};
+use chat_tui::app::{App, Event, Focus, NoticeKind, Probe, Start, update};
 use chat_tui::chat::conversation::{Conversation, Memory};
-use chat_tui::keymap::Keymap;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
+
+use crate::support::update::{ctrl, key, start};
 
 fn app_with(first_run: bool) -> App {
     App::new(Start {
-        conv: Conversation::new("test-model", Mode::Chat, Memory::Full),
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
         first_run,
-        prompt_history: Vec::new(),
+        ..start(Conversation::new("test-model", Mode::Chat, Memory::Full))
     })
 }
 
 fn new_app() -> App {
     app_with(false)
-}
-
-fn key(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
-fn ctrl(c: char) -> Event {
-    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
 /// `update()`, less the background token counts (`Effect::CountTokens`) a changed draft asks for.

@@ -12,14 +12,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chat_tui::action::{Effect, Msg};
 use chat_tui::api::Mode;
-use chat_tui::app::{App, Event, Focus, NoticeKind, SaveTarget, Start, update};
+use chat_tui::app::{App, Event, Focus, NoticeKind, update};
 use chat_tui::chat::conversation::{Choice, Conversation, Memory, Speaker};
-use chat_tui::keymap::Keymap;
 use chat_tui::ui::layout;
 use chat_tui::ui::theme::Theme;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use support::update::{key, notice, start};
 
 const REPLY: &str = "Here is the plan, in words long enough to wrap around the pane at eighty columns wide.\n\n```rust\nfn main() {\n    println!(\"hi\");\n}\n```\n\nAnd a second block:\n\n```sh\necho second\n```";
 
@@ -54,21 +54,7 @@ fn conversation() -> Conversation {
 }
 
 fn app_with(conv: Conversation) -> App {
-    App::new(Start {
-        conv,
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
-        first_run: false,
-        prompt_history: Vec::new(),
-    })
-}
-
-fn key(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    App::new(start(conv))
 }
 
 /// Enter on `line`: the effects, less the background token counts (`Effect::CountTokens`).
@@ -91,11 +77,6 @@ fn copied(fx: &[Effect]) -> (String, String) {
         .collect();
     assert_eq!(c.len(), 1, "expected one Copy in {fx:?}");
     c.into_iter().next().unwrap_or_default()
-}
-
-fn notice(app: &App) -> (NoticeKind, String) {
-    let n = app.status.notice.as_ref().expect("a notice");
-    (n.kind, n.text.clone())
 }
 
 #[test]
@@ -474,26 +455,10 @@ fn a_selection_of_blank_lines_says_it_is_empty_and_clicks_outside_do_nothing() {
 // The real binary in a pseudo-terminal: the OSC 52 it writes decodes to the text.
 
 use support::fake_server::{FakeServer, Reply};
+use support::pty::osc52_texts;
 use support::pty::{Key, Tui};
 
 const T: Duration = Duration::from_secs(20);
-
-/// Every text the program put on the clipboard through OSC 52, in order.
-fn osc52_texts(raw: &[u8]) -> Vec<String> {
-    let s = String::from_utf8_lossy(raw);
-    let mut out = Vec::new();
-    let mut rest = &s[..];
-    while let Some(i) = rest.find("\x1b]52;c;") {
-        let after = &rest[i + 7..];
-        let Some(end) = after.find(['\x07', '\x1b']) else {
-            break;
-        };
-        let bytes = BASE64.decode(&after[..end]).expect("valid base64");
-        out.push(String::from_utf8(bytes).expect("UTF-8"));
-        rest = &after[end..];
-    }
-    out
-}
 
 fn wait_clip(t: &mut Tui, n: usize) -> String {
     let deadline = std::time::Instant::now() + T;

@@ -9,9 +9,11 @@ use chat_tui::action::{Action, Effect, Msg, TurnId};
 use chat_tui::api::{FinishReason, Mode, Outcome, StreamEvent};
 use chat_tui::app::{App, Event, NoticeKind, Overlay, SaveTarget, Start, update};
 use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
-use chat_tui::keymap::{Context, Keymap};
+use chat_tui::keymap::Context;
 use chat_tui::store::lock::Holder;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::support::update::{notice, start};
 
 const LIB: &str = "/dev/null/lib";
 
@@ -21,14 +23,7 @@ fn app_with(conv: Conversation) -> App {
             autosave: Some(PathBuf::from(LIB).join(format!("{}.json", conv.id))),
             file: None,
         },
-        conv,
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        first_run: false,
-        prompt_history: Vec::new(),
+        ..start(conv)
     })
 }
 
@@ -117,11 +112,6 @@ fn opened_held(app: &mut App, conv: Conversation, path: &str) -> Vec<Effect> {
             held: Some(Holder { pid: Some(4242) }),
         }),
     )
-}
-
-fn notice(app: &App) -> (NoticeKind, String) {
-    let n = app.status.notice.as_ref().expect("a notice");
-    (n.kind, n.text.clone())
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use support::fake_server::{FakeServer, Reply, SseStep, chat_chunk, smart_texts};
 use support::pty::{Key, Tui};
+use support::pty::{input_box, screen_text as full, status_line};
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 /// Generous: the machine is shared and loaded.
@@ -32,32 +33,6 @@ fn spawn(srv: &FakeServer, cols: u16, rows: u16) -> Tui {
 fn say(t: &mut Tui, text: &str) {
     t.send(text);
     t.key(Key::Enter);
-}
-
-/// The rows of the input box (between its top border, titled " message", and its bottom
-/// border), borders stripped and trimmed, joined by '\n'.
-fn input_box(screen: &str) -> String {
-    let lines: Vec<&str> = screen.lines().collect();
-    let Some(start) = lines.iter().rposition(|l| l.starts_with("┌ message")) else {
-        return String::new();
-    };
-    let text = lines[start + 1..]
-        .iter()
-        .take_while(|l| !l.starts_with('└'))
-        .map(|l| {
-            l.trim_start_matches('│')
-                .trim_end()
-                .trim_end_matches('│')
-                .trim()
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    // An empty input shows its placeholder.
-    if text.starts_with("Type a message — Enter sends") {
-        String::new()
-    } else {
-        text
-    }
 }
 
 /// (finish_reason panel, tokens panel): their inner rows, split at the tokens panel's
@@ -91,19 +66,6 @@ fn finish_panel(screen: &str) -> String {
 
 fn tokens_panel(screen: &str) -> String {
     info_panels(screen).1
-}
-
-/// The status line (the last row).
-fn status_line(screen: &str) -> String {
-    screen.lines().last().unwrap_or("").to_string()
-}
-
-fn full(s: &vt100::Screen) -> String {
-    let (_, cols) = s.size();
-    s.rows(0, cols.get())
-        .map(|r| r.trim_end().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Wait until the screen contains every one of `needles` (a frame may arrive in pieces).

@@ -6,22 +6,21 @@ use crate::support;
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use chat_tui::action::{Effect, Msg};
 use chat_tui::api::exchange::{Exchange, RawEvent};
 use chat_tui::api::types::{Params, Prompt, Role, Shape, WireMessage};
 use chat_tui::api::{ApiKey, Client, ClientConfig, Mode, Request, StreamEvent};
 use chat_tui::app::inspector::{self, Line, Tab};
-use chat_tui::app::{App, Event, Focus, Overlay, SaveTarget, Start, update};
+use chat_tui::app::{App, Event, Focus, Overlay, update};
 use chat_tui::chat::conversation::{Conversation, Memory};
-use chat_tui::keymap::Keymap;
 use chat_tui::ui::theme::Theme;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use support::fake_server::{DONE, FakeServer, Reply, SseStep, chat_chunk};
+use support::pty::osc52_texts;
 use support::pty::{Key, Tui};
+use support::update::{key, start};
 
 const T: Duration = Duration::from_secs(15);
 const KEY: &str = "sk-test-0123456789-SECRETabcd";
@@ -213,24 +212,10 @@ fn the_copied_curl_command_reproduces_the_reply() {
 // ---- update() -------------------------------------------------------------------------
 
 fn new_app() -> App {
-    let mut app = App::new(Start {
-        conv: Conversation::new("fake", Mode::Chat, Memory::Full),
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
-        first_run: false,
-        prompt_history: Vec::new(),
-    });
+    let mut app = App::new(start(Conversation::new("fake", Mode::Chat, Memory::Full)));
     app.conn.base_url = "http://127.0.0.1:8080/v1".into();
     app.conn.key_mask = Some("sk-…abcd".into());
     app
-}
-
-fn key(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 /// An app whose one reply has `ex` as its record, sent and finished through `update()`.
@@ -528,22 +513,6 @@ fn snapshots_of_the_inspector() {
 }
 
 // ---- the real binary ------------------------------------------------------------------
-
-/// Every text the program put on the clipboard through OSC 52, in order.
-fn osc52_texts(raw: &[u8]) -> Vec<String> {
-    let s = String::from_utf8_lossy(raw);
-    let mut out = Vec::new();
-    let mut rest = &s[..];
-    while let Some(i) = rest.find("\x1b]52;c;") {
-        let after = &rest[i + 7..];
-        let Some(end) = after.find(['\x07', '\x1b']) else {
-            break;
-        };
-        out.push(String::from_utf8(BASE64.decode(&after[..end]).unwrap()).unwrap());
-        rest = &after[end..];
-    }
-    out
-}
 
 fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {

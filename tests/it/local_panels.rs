@@ -4,9 +4,8 @@
 
 use chat_tui::action::{LocalEvent, Msg};
 use chat_tui::api::Mode;
-use chat_tui::app::{App, Event, SaveTarget, Start, update};
+use chat_tui::app::{App, Event, Start, update};
 use chat_tui::chat::conversation::{Conversation, Memory};
-use chat_tui::keymap::Keymap;
 use chat_tui::local::server::Exit;
 use chat_tui::local::{Bytes, Failure, LocalError, Package, Progress, ServerInfo, Step};
 use chat_tui::ui::layout;
@@ -14,19 +13,15 @@ use chat_tui::ui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use crate::support::update::start;
+
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 36)];
 
 fn app(first_run: bool) -> App {
     let app = App::new(Start {
-        conv: Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full),
-        keymap: Keymap::default(),
         endpoint: "api.openai.com".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
         first_run,
-        prompt_history: Vec::new(),
+        ..start(Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full))
     });
     app.tokens.counter().warm_up();
     app

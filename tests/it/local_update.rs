@@ -6,31 +6,23 @@ use chat_tui::api::{ApiError, Mode, StreamEvent};
 use chat_tui::app::local::Phase;
 use chat_tui::app::{App, Event, NoticeKind, Overlay, SaveTarget, Start, update};
 use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
-use chat_tui::keymap::Keymap;
 use chat_tui::local::server::Exit;
 use chat_tui::local::{Bytes, Failure, LocalError, Package, Progress, ServerInfo, Step};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
+
+use crate::support::update::{key, notice, start};
 
 fn app(first_run: bool) -> App {
     App::new(Start {
-        conv: Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full),
-        keymap: Keymap::default(),
         endpoint: "api.openai.com".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
         // Only a path: update() does no I/O, it asks for saves.
         save: SaveTarget {
             autosave: Some("/nonexistent/library/conversation.json".into()),
             file: None,
         },
         first_run,
-        prompt_history: Vec::new(),
+        ..start(Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full))
     })
-}
-
-fn key(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 fn local(job: u64, event: LocalEvent) -> Event {
@@ -46,11 +38,6 @@ fn info(port: u16) -> ServerInfo {
         pid: 4242,
         port_note: None,
     }
-}
-
-fn notice(app: &App) -> (NoticeKind, String) {
-    let n = app.status.notice.as_ref().expect("a notice");
-    (n.kind, n.text.clone())
 }
 
 /// `--local`: the start effects start job 1.

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 
 use chat_tui::action::Msg;
 use chat_tui::api::{FinishReason, Mode, Outcome, StreamEvent, Usage};
-use chat_tui::app::{App, Event, NoticeKind, Overlay, SaveTarget, SessionsPane, Start, update};
+use chat_tui::app::{App, Event, NoticeKind, Overlay, SessionsPane, Start, update};
 use chat_tui::chat::conversation::{Conversation, Memory};
-use chat_tui::keymap::Keymap;
 use chat_tui::store::library::Entry;
 use chat_tui::ui::layout;
 use chat_tui::ui::theme::Theme;
@@ -19,17 +18,12 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use unicode_width::UnicodeWidthStr;
 
+use crate::support::update::start;
+
 fn app_with(first_run: bool) -> App {
     let app = App::new(Start {
-        conv: Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full),
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
         first_run,
-        prompt_history: Vec::new(),
+        ..start(Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full))
     });
     app.tokens.counter().warm_up();
     app

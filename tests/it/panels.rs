@@ -4,47 +4,20 @@
 //! and token rate are redacted.
 
 use chat_tui::action::{Msg, TurnId};
-use chat_tui::api::{ApiError, FinishReason, Mode, Outcome, StreamEvent, Usage};
-use chat_tui::app::{App, Event, SaveTarget, Start, update};
-use chat_tui::chat::conversation::{Conversation, Memory};
-use chat_tui::keymap::Keymap;
+use chat_tui::api::{ApiError, FinishReason, Outcome, StreamEvent, Usage};
+use chat_tui::app::{App, Event, update};
 use chat_tui::ui::layout;
 use chat_tui::ui::panels;
 use chat_tui::ui::theme::Theme;
-use chrono::{FixedOffset, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 
+use crate::support::update::{key, snapshot_app as new_app};
+
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
-
-fn new_app() -> App {
-    let mut conv = Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full);
-    conv.created = Utc.with_ymd_and_hms(2025, 3, 4, 9, 30, 0).unwrap();
-    conv.updated = conv.created;
-    let mut app = App::new(Start {
-        conv,
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
-        first_run: false,
-        prompt_history: Vec::new(),
-    });
-    app.view
-        .get_mut()
-        .set_utc_offset(FixedOffset::east_opt(0).expect("offset"));
-    // As the runtime does at start (Effect::LoadTokenizer).
-    app.tokens.counter().warm_up();
-    app
-}
-
-fn key(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
-}
 
 fn send(app: &mut App, text: &str) -> TurnId {
     app.set_draft(text);

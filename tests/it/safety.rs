@@ -12,6 +12,8 @@ use chat_tui::chat::conversation::{Conversation, Memory, Speaker, Status};
 use chat_tui::store;
 use support::fake_server::{FakeServer, Reply};
 use support::pty::{Key, Tui};
+use support::pty::{chat, flat, quit, send, wait_text};
+use support::transcript::load;
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 const T: Duration = Duration::from_secs(15);
@@ -91,35 +93,6 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// The screen with borders and line breaks removed (a wrapped sentence reads as one).
-fn flat(screen: &vt100::Screen) -> String {
-    let (_, cols) = screen.size();
-    screen
-        .rows(0, cols.get())
-        .map(|l| l.trim().trim_matches('│').trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn wait_text(t: &mut Tui, text: &str) {
-    t.wait_until(&format!("{text:?} (unwrapped)"), T, |s| {
-        flat(s).contains(text)
-    });
-}
-
-fn send(t: &mut Tui, text: &str) {
-    t.send(text);
-    t.key(Key::Enter);
-}
-
-/// Send a message and wait for the fake model's whole reply.
-fn chat(t: &mut Tui, text: &str) {
-    send(t, text);
-    t.wait_for(&format!("echo: {text}"), T);
-    t.wait_for("● idle", T);
-}
-
 fn command(t: &mut Tui, line: &str) {
     t.send(line);
     t.key(Key::Enter);
@@ -129,16 +102,6 @@ fn command(t: &mut Tui, line: &str) {
 fn esc(t: &mut Tui) {
     t.key(Key::Esc);
     std::thread::sleep(Duration::from_millis(250));
-}
-
-fn quit(t: &mut Tui) {
-    t.key(Key::Ctrl('q'));
-    assert!(t.wait_exit(T).success(), "{}", t.screen());
-}
-
-fn load(p: &Path) -> Conversation {
-    let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    store::parse(&bytes).unwrap_or_else(|e| panic!("{} does not parse: {e}", p.display()))
 }
 
 fn user_texts(c: &Conversation) -> Vec<String> {

@@ -6,45 +6,23 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chat_tui::action::Msg;
-use chat_tui::api::{FinishReason, Mode, Outcome, StreamEvent, Usage};
-use chat_tui::app::{App, Event, SaveTarget, Start, update};
-use chat_tui::chat::conversation::{Conversation, Memory};
+use chat_tui::api::{FinishReason, Outcome, StreamEvent, Usage};
+use chat_tui::app::{App, Event, update};
 use chat_tui::config::{Role, ThemeChoice};
-use chat_tui::keymap::Keymap;
 use chat_tui::runtime::build_theme;
 use chat_tui::ui::color::{ColorDepth, contrast_on_white};
 use chat_tui::ui::layout;
 use chat_tui::ui::theme::{Theme, ThemeKind};
-use chrono::{FixedOffset, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier, Style};
 
-const REPLY: &str = "## Result\n\nA *short* answer with `inline code` and a [link](https://example.com).\n\n> A quoted line\n> that goes on.\n\n1. first\n2. second\n\n```rust\n// add them up\nfn main() {\n    let xs = vec![1, 2, 3];\n    println!(\"{}\", xs.iter().sum::<i32>());\n}\n```\n\nThat's **all**.";
+use crate::support::update::snapshot_app as new_app;
 
-fn new_app() -> App {
-    let mut conv = Conversation::new("gpt-4o-mini", Mode::Chat, Memory::Full);
-    conv.created = Utc.with_ymd_and_hms(2025, 3, 4, 9, 30, 0).unwrap();
-    conv.updated = conv.created;
-    let mut app = App::new(Start {
-        conv,
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
-        first_run: false,
-        prompt_history: Vec::new(),
-    });
-    app.view
-        .get_mut()
-        .set_utc_offset(FixedOffset::east_opt(0).expect("offset"));
-    app.tokens.counter().warm_up();
-    app
-}
+const REPLY: &str = "## Result\n\nA *short* answer with `inline code` and a [link](https://example.com).\n\n> A quoted line\n> that goes on.\n\n1. first\n2. second\n\n```rust\n// add them up\nfn main() {\n    let xs = vec![1, 2, 3];\n    println!(\"{}\", xs.iter().sum::<i32>());\n}\n```\n\nThat's **all**.";
 
 fn with_reply() -> App {
     let mut app = new_app();

@@ -12,6 +12,8 @@ use chat_tui::store::{self, Library};
 use serde_json::Value;
 use support::fake_server::{FakeServer, Reply};
 use support::pty::{Key, Tui};
+use support::pty::{chat, flat, quit, send, wait_text};
+use support::transcript::load;
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 const T: Duration = Duration::from_secs(10);
@@ -89,57 +91,9 @@ impl Home {
     }
 }
 
-/// The screen's text with box borders and line breaks removed, so that a wrapped
-/// sentence reads as one line.
-fn flat(screen: &vt100::Screen) -> String {
-    let (_, cols) = screen.size();
-    screen
-        .rows(0, cols.get())
-        .map(|l| l.trim().trim_matches('│').trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Wait until `text` shows up, possibly wrapped over several rows of a box.
-fn wait_text(t: &mut Tui, text: &str) {
-    t.wait_until(&format!("{text:?} (unwrapped)"), T, |s| {
-        flat(s).contains(text)
-    });
-}
-
-fn send(t: &mut Tui, text: &str) {
-    t.send(text);
-    t.key(Key::Enter);
-}
-
-/// Send a message and wait for the fake model's whole reply.
-fn chat(t: &mut Tui, text: &str) {
-    send(t, text);
-    t.wait_for(&format!("echo: {text}"), T);
-    t.wait_for("● idle", T);
-}
-
-fn quit(t: &mut Tui) {
-    t.key(Key::Ctrl('q'));
-    assert!(t.wait_exit(T).success(), "{}", t.screen());
-}
-
 fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
-}
-
-/// Read and parse a transcript with the library's own parser.
-fn load(p: &Path) -> Conversation {
-    let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    store::parse(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "{} does not parse: {e}\n{}",
-            p.display(),
-            String::from_utf8_lossy(&bytes)
-        )
-    })
 }
 
 /// The only transcript in the library.

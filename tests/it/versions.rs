@@ -6,10 +6,12 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chat_tui::chat::conversation::{Conversation, Speaker, Status};
+use chat_tui::chat::conversation::{Speaker, Status};
 use chat_tui::store;
 use support::fake_server::{FakeServer, Reply};
 use support::pty::{Key, Tui};
+use support::pty::{flat, quit, send, wait_text};
+use support::transcript::load;
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 const T: Duration = Duration::from_secs(10);
@@ -73,46 +75,8 @@ impl Home {
     }
 }
 
-/// The screen's text with box borders and line breaks removed.
-fn flat(screen: &vt100::Screen) -> String {
-    let (_, cols) = screen.size();
-    screen
-        .rows(0, cols.get())
-        .map(|l| l.trim().trim_matches('│').trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn wait_text(t: &mut Tui, text: &str) {
-    t.wait_until(&format!("{text:?} (unwrapped)"), T, |s| {
-        flat(s).contains(text)
-    });
-}
-
-fn send(t: &mut Tui, text: &str) {
-    t.send(text);
-    t.key(Key::Enter);
-}
-
 fn idle(t: &mut Tui) {
     t.wait_for("● idle", T);
-}
-
-fn quit(t: &mut Tui) {
-    t.key(Key::Ctrl('q'));
-    assert!(t.wait_exit(T).success(), "{}", t.screen());
-}
-
-fn load(p: &Path) -> Conversation {
-    let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    store::parse(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "{} does not parse: {e}\n{}",
-            p.display(),
-            String::from_utf8_lossy(&bytes)
-        )
-    })
 }
 
 fn wait_file(p: &Path, what: &str, pred: impl Fn(&[u8]) -> bool) -> Vec<u8> {

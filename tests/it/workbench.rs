@@ -7,33 +7,20 @@ use chat_tui::api::logprobs::{Alternative, TokenLogprob};
 use chat_tui::api::server::{ExactCount, ServerInfo, ServerKind};
 use chat_tui::api::{Adaptation, FinishReason, Mode, Outcome, Request, StreamEvent, Usage};
 use chat_tui::app::server::{self, Exactness};
-use chat_tui::app::{App, Event, Focus, NoticeKind, SaveTarget, Start, update};
+use chat_tui::app::{App, Event, Focus, NoticeKind, update};
 use chat_tui::chat::capabilities::Support;
 use chat_tui::chat::conversation::{Conversation, Memory, Speaker};
-use chat_tui::keymap::Keymap;
 use chat_tui::ui::theme::Theme;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
+use crate::support::update::{key, start};
+
 fn new_app(model: &str) -> App {
-    let app = App::new(Start {
-        conv: Conversation::new(model, Mode::Chat, Memory::Full),
-        keymap: Keymap::default(),
-        endpoint: "test".into(),
-        context_window: None,
-        reply_reserve: None,
-        stream: true,
-        save: SaveTarget::default(),
-        first_run: false,
-        prompt_history: Vec::new(),
-    });
+    let app = App::new(start(Conversation::new(model, Mode::Chat, Memory::Full)));
     app.tokens.counter().warm_up();
     app
-}
-
-fn key(code: KeyCode) -> Event {
-    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 /// Put `text` in the input and press Enter.

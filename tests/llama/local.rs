@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use support::pty::{Key, Tui};
+use support::pty::{screen_text as support_screen, status_line};
 
 /// Installing from PyPI the first time (no pip cache) on a slow, shared machine.
 const INSTALL: Duration = Duration::from_secs(900);
@@ -189,10 +190,6 @@ fn server_of(pid: u32) -> u32 {
         assert!(Instant::now() < deadline, "no server child of {pid}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn status_line(screen: &str) -> String {
-    screen.lines().last().unwrap_or("").to_string()
 }
 
 fn stamp(data: &Path) -> String {
@@ -763,12 +760,4 @@ fn a_message_waits_in_the_input_until_the_model_is_ready() {
     t.wait_for("the local model is not ready yet", T);
     assert!(t.screen().contains("hello there"));
     quit(&mut t);
-}
-
-fn support_screen(s: &vt100::Screen) -> String {
-    let (_, cols) = s.size();
-    s.rows(0, cols.get())
-        .map(|r| r.trim_end().to_string())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
