@@ -621,7 +621,8 @@ impl Drop for Tui {
     }
 }
 
-fn screen_text(s: &vt100::Screen) -> String {
+/// The screen's rows joined by `'\n'`, trailing spaces trimmed (what `Tui::screen` returns).
+pub fn screen_text(s: &vt100::Screen) -> String {
     let (_, cols) = s.size();
     s.rows(0, cols.get())
         .map(|r| r.trim_end().to_string())
@@ -631,4 +632,99 @@ fn screen_text(s: &vt100::Screen) -> String {
 
 fn nz(v: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(v).expect("terminal size must be non-zero")
+}
+
+// ----------------------------------------------------------------------------------------
+// Helpers shared by the tests that drive the binary in a PTY
+// ----------------------------------------------------------------------------------------
+
+/// How long the helpers below wait for the screen or the exit.
+const HELPER_WAIT: Duration = Duration::from_secs(15);
+
+/// The status line (the last row of the screen).
+pub fn status_line(screen: &str) -> String {
+    screen.lines().last().unwrap_or("").to_string()
+}
+
+/// The screen's text with box borders and line breaks removed, so that a wrapped
+/// sentence reads as one line.
+pub fn flat(screen: &vt100::Screen) -> String {
+    let (_, cols) = screen.size();
+    screen
+        .rows(0, cols.get())
+        .map(|l| l.trim().trim_matches('│').trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Wait until `text` shows up, possibly wrapped over several rows of a box.
+pub fn wait_text(t: &mut Tui, text: &str) {
+    t.wait_until(&format!("{text:?} (unwrapped)"), HELPER_WAIT, |s| {
+        flat(s).contains(text)
+    });
+}
+
+/// Type `text` and press Enter.
+pub fn send(t: &mut Tui, text: &str) {
+    t.send(text);
+    t.key(Key::Enter);
+}
+
+/// Send a message and wait for the fake model's whole reply (it echoes: `echo: {text}`).
+pub fn chat(t: &mut Tui, text: &str) {
+    send(t, text);
+    t.wait_for(&format!("echo: {text}"), HELPER_WAIT);
+    t.wait_for("● idle", HELPER_WAIT);
+}
+
+/// Ctrl+Q, and the program exits well.
+pub fn quit(t: &mut Tui) {
+    t.key(Key::Ctrl('q'));
+    assert!(t.wait_exit(HELPER_WAIT).success(), "{}", t.screen());
+}
+
+/// The rows of the input box, borders stripped, joined by '\n' (empty for the placeholder).
+pub fn input_box(screen: &str) -> String {
+    let lines: Vec<&str> = screen.lines().collect();
+    let Some(start) = lines.iter().rposition(|l| l.starts_with("┌ message")) else {
+        return String::new();
+    };
+    let text = lines[start + 1..]
+        .iter()
+        .take_while(|l| !l.starts_with('└'))
+        .map(|l| {
+            l.trim_start_matches('│')
+                .trim_end()
+                .trim_end_matches('│')
+                .trim()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if text.starts_with("Type a message — Enter sends") {
+        String::new()
+    } else {
+        text
+    }
+}
+
+/// Every text the program put on the clipboard through OSC 52 (in `raw`, the program's
+/// output), in order.
+pub fn osc52_texts(raw: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    let s = String::from_utf8_lossy(raw);
+    let mut out = Vec::new();
+    let mut rest = &s[..];
+    while let Some(i) = rest.find("\x1b]52;c;") {
+        let after = &rest[i + 7..];
+        let Some(end) = after.find(['\x07', '\x1b']) else {
+            break;
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&after[..end])
+            .expect("valid base64");
+        out.push(String::from_utf8(bytes).expect("UTF-8"));
+        rest = &after[end..];
+    }
+    out
 }
