@@ -8,8 +8,10 @@
 //! - `rss`: resident memory after start with each encoding (after the first count), and with
 //!   the shared 2,000-message conversation (`../shared/bench/long_chat.py`) open;
 //! - `typing`: a 1 MB paste, then keys typed one by one: key to drawn, key to its count;
-//! - `streaming`, `transcript`, `pager`: streaming CPU and lag, opening and scrolling a long
-//!   transcript, and `less +G` on the same text.
+//! - `streaming`: streaming CPU and lag;
+//! - `transcript` (or `pager`, the same part): a long transcript opened to its end and paged
+//!   up through, against `less +G` on the same text as Markdown, in turns in the same run:
+//!   the bench's own transcript and the shared long conversation.
 
 #[path = "../tests/support/pty.rs"]
 mod pty;
@@ -460,12 +462,49 @@ fn transcript(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
     (json, md, size)
 }
 
-fn open_transcript(path: &Path, runs: usize) -> (Vec<f64>, Vec<f64>, f64) {
-    let mut opens = Vec::new();
-    let mut scrolls = Vec::new();
-    let mut rss = 0.0;
+/// 40 PageUps in `tui` (already at the end of a long text): each timed from the key to the
+/// first screen that differs from the one before it.
+fn page_up_steps(tui: &mut Tui) -> Vec<f64> {
+    let mut steps = Vec::new();
+    for _ in 0..40 {
+        let before = tui.screen();
+        let t = Instant::now();
+        tui.key(Key::PageUp);
+        tui.wait_until("the scroll step", Duration::from_secs(5), |s| {
+            let now: String = s.rows(0, COLS).collect::<Vec<_>>().join("\n");
+            let old: Vec<&str> = before.lines().collect();
+            now.lines()
+                .zip(old.iter())
+                .any(|(a, b)| a.trim_end() != b.trim_end())
+        });
+        steps.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    steps
+}
+
+/// One long text, chat-tui against `less +G`, in turns in the same run.
+struct LongText {
+    /// Launch to the end (the marker) on screen: chat-tui, less.
+    open: (Vec<f64>, Vec<f64>),
+    /// PageUp, key to the changed screen (first launch of each): chat-tui, less.
+    step: (Vec<f64>, Vec<f64>),
+    /// chat-tui's resident memory after the steps (MB).
+    rss: f64,
+}
+
+/// Open `json` in chat-tui and its Markdown (`md`) in `less +G`, in turns, `runs` times
+/// each, timing each to `marker` on screen; in the first run of each, 40 PageUps.
+fn long_text(json: &Path, md: &Path, marker: &str, runs: usize) -> LongText {
+    let less = ["/usr/bin/less", "/bin/less"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let mut r = LongText {
+        open: (Vec::new(), Vec::new()),
+        step: (Vec::new(), Vec::new()),
+        rss: 0.0,
+    };
     for run in 0..runs {
-        let p = path.to_string_lossy().to_string();
+        let p = json.to_string_lossy().to_string();
         let t0 = Instant::now();
         let mut tui = Tui::spawn_cmd(
             &bin(),
@@ -474,53 +513,67 @@ fn open_transcript(path: &Path, runs: usize) -> (Vec<f64>, Vec<f64>, f64) {
             COLS,
             ROWS,
         );
-        tui.wait_for("END-OF-TRANSCRIPT-MARKER", Duration::from_secs(30));
-        opens.push(t0.elapsed().as_secs_f64() * 1e3);
+        tui.wait_for(marker, Duration::from_secs(30));
+        r.open.0.push(t0.elapsed().as_secs_f64() * 1e3);
         if run == 0 {
             std::thread::sleep(Duration::from_millis(500));
-            // Focus the history, then scroll page by page; a step is drawn when the screen changes.
+            // Focus the history, then scroll page by page.
             tui.key(Key::Tab);
-            for _ in 0..40 {
-                let before = tui.screen();
-                let t = Instant::now();
-                tui.key(Key::PageUp);
-                tui.wait_until("the scroll step", Duration::from_secs(5), |s| {
-                    let now: String = s.rows(0, COLS).collect::<Vec<_>>().join("\n");
-                    let old: Vec<&str> = before.lines().collect();
-                    now.lines()
-                        .zip(old.iter())
-                        .any(|(a, b)| a.trim_end() != b.trim_end())
-                });
-                scrolls.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-            rss = rss_mb(tui.pid().expect("pid"));
+            r.step.0 = page_up_steps(&mut tui);
+            r.rss = rss_mb(tui.pid().expect("pid"));
         }
         tui.key(Key::Ctrl('q'));
         tui.wait_exit(Duration::from_secs(10));
+        if let Some(less) = less {
+            let t0 = Instant::now();
+            let mut tui = Tui::spawn_cmd(
+                Path::new(less),
+                &["+G", &md.to_string_lossy()],
+                &[],
+                COLS,
+                ROWS,
+            );
+            tui.wait_for(marker, Duration::from_secs(30));
+            r.open.1.push(t0.elapsed().as_secs_f64() * 1e3);
+            if run == 0 {
+                std::thread::sleep(Duration::from_millis(500));
+                r.step.1 = page_up_steps(&mut tui);
+            }
+            tui.send("q");
+            tui.wait_exit(Duration::from_secs(5));
+        }
     }
-    (opens, scrolls, rss)
+    r
 }
 
-fn pager(md: &Path, runs: usize) -> Option<Vec<f64>> {
-    let less = ["/usr/bin/less", "/bin/less"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())?;
-    let mut times = Vec::new();
-    for _ in 0..runs {
-        let t0 = Instant::now();
-        let mut tui = Tui::spawn_cmd(
-            Path::new(less),
-            &["+G", &md.to_string_lossy()],
-            &[],
-            COLS,
-            ROWS,
-        );
-        tui.wait_for("END-OF-TRANSCRIPT-MARKER", Duration::from_secs(30));
-        times.push(t0.elapsed().as_secs_f64() * 1e3);
-        tui.send("q");
-        tui.wait_exit(Duration::from_secs(5));
-    }
-    Some(times)
+/// Print a [`LongText`]'s medians and its ratios to less's.
+fn report_long_text(what: &str, mut r: LongText) {
+    let ours = pct(&mut r.open.0, 0.5);
+    let less = pct(&mut r.open.1, 0.5);
+    println!(
+        "open {what} and show its end: median {ours:.1} ms, p90 {:.1} ms; less +G on the same text as Markdown: median {less:.1} ms; ratio {:.1} (target <= 3)",
+        pct(&mut r.open.0, 0.9),
+        ours / less
+    );
+    let ours = pct(&mut r.step.0, 0.5);
+    let less = pct(&mut r.step.1, 0.5);
+    println!(
+        "  PageUp (key to redrawn screen): median {ours:.2} ms, p95 {:.2} ms; less: median {less:.2} ms, p95 {:.2} ms; ratio {:.2} (target <= 2); RSS with it open {:.1} MB",
+        pct(&mut r.step.0, 0.95),
+        pct(&mut r.step.1, 0.95),
+        ours / less,
+        r.rss
+    );
+}
+
+/// The shared long conversation (`long_chat.py`) and its Markdown, for `less`.
+fn shared_long_chat_md(dir: &Path) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let json = shared_long_chat(dir)?;
+    let bytes = std::fs::read(&json).ok()?;
+    let conv = chat_tui::store::parse(&bytes).ok()?;
+    let md = dir.join("long_chat.md");
+    std::fs::write(&md, chat_tui::store::to_markdown(&conv)).ok()?;
+    Some((json, md))
 }
 
 fn main() {
@@ -608,27 +661,27 @@ fn main() {
         );
     }
 
-    let (json, md, size) = transcript(dir.path());
-    if run("transcript") {
-        let (mut opens, mut scrolls, rss) = open_transcript(&json, 5);
-        println!(
-            "open a {size} transcript and show its end: median {:.1} ms, p90 {:.1} ms (target < 40 ms)",
-            pct(&mut opens, 0.5),
-            pct(&mut opens, 0.9)
+    if run("transcript") || run("pager") {
+        // `pager` names the same part: less is measured in it, in turns with chat-tui.
+        let (json, md, size) = transcript(dir.path());
+        report_long_text(
+            &format!("the bench's {size} transcript"),
+            long_text(&json, &md, "END-OF-TRANSCRIPT-MARKER", 5),
         );
-        println!(
-            "scroll step (PageUp, key to redrawn screen): median {:.2} ms, p95 {:.2} ms (target < 3 ms); RSS with it open {rss:.1} MB (target < 40 MB)",
-            pct(&mut scrolls, 0.5),
-            pct(&mut scrolls, 0.95)
-        );
-    }
-    if run("pager") {
-        match pager(&md, 5) {
-            Some(mut t) => println!(
-                "floor: less +G on the same transcript as Markdown: median {:.1} ms",
-                pct(&mut t, 0.5)
+        match shared_long_chat_md(dir.path()) {
+            Some((json, md)) => {
+                let size = std::fs::metadata(&json).map(|m| m.len()).unwrap_or(0);
+                report_long_text(
+                    &format!(
+                        "the shared long conversation ({:.1} MB, long_chat.py)",
+                        size as f64 / 1e6
+                    ),
+                    long_text(&json, &md, "ZQXLASTMARK", 5),
+                );
+            }
+            None => println!(
+                "the shared long conversation: ../shared/bench/long_chat.py not found (set CHAT_TUI_BENCH_SHARED)"
             ),
-            None => println!("floor: less is not installed"),
         }
     }
 }

@@ -523,6 +523,9 @@ pub enum Effect {
     },
     /// Load a token counter's tables off the UI thread (`Msg::TokenizerReady`).
     LoadTokenizer(TokenCounter),
+    /// Set up the HTTP client off the UI thread (the system's TLS roots are read): asked
+    /// for once the first frame is drawn, so the first request does not wait for it.
+    PrepareClient,
     /// Count texts (the draft, messages) off the UI thread (`Msg::TokensCounted`; while a
     /// count runs, only the newest draft waits).
     CountTokens(CountJob),

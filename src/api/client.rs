@@ -1,8 +1,8 @@
 //! The HTTP client: one request in, a stream of [`StreamEvent`]s out.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -84,7 +84,10 @@ impl Default for ClientConfig {
 /// A cheap-to-clone handle: clones share connections and what was learnt about the server.
 #[derive(Clone, Debug)]
 pub struct Client {
-    http: reqwest::Client,
+    /// Set up at once by [`Client::new`], on first use (or [`Client::warm`]) by
+    /// [`Client::deferred`]: reading the system's TLS roots takes milliseconds that the
+    /// first frame does not need.
+    http: Arc<OnceLock<reqwest::Client>>,
     cfg: Arc<ClientConfig>,
     /// Cleared when the server rejected `stream_options`; then it is never sent again.
     send_usage_option: Arc<AtomicBool>,
@@ -97,16 +100,25 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(cfg.timeouts.connect)
-            .user_agent(concat!("chat-tui/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::Protocol(format!("could not set up the HTTP client: {e}")))?;
-        Ok(Self {
-            http,
+        let client = Self::deferred(cfg);
+        client.warm()?;
+        Ok(client)
+    }
+
+    /// A client whose HTTP connection pool (and the system's TLS root certificates it
+    /// reads) is set up on first use, or by [`Client::warm`]; a failure to set it up is
+    /// the error of that first request.
+    pub fn deferred(cfg: ClientConfig) -> Self {
+        Self {
+            http: Arc::new(OnceLock::new()),
             cfg: Arc::new(cfg),
             send_usage_option: Arc::new(AtomicBool::new(true)),
-        })
+        }
+    }
+
+    /// Set up the HTTP client now (clones share it), if it is not yet.
+    pub fn warm(&self) -> Result<(), ApiError> {
+        self.http().map(|_| ())
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -118,8 +130,17 @@ impl Client {
     }
 
     /// The HTTP client (shared connections).
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
+    pub(crate) fn http(&self) -> Result<&reqwest::Client, ApiError> {
+        if let Some(h) = self.http.get() {
+            return Ok(h);
+        }
+        let built = reqwest::Client::builder()
+            .connect_timeout(self.cfg.timeouts.connect)
+            .user_agent(concat!("chat-tui/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Protocol(format!("could not set up the HTTP client: {e}")))?;
+        // Two threads may both build one: the first stored is kept.
+        Ok(self.http.get_or_init(|| built))
     }
 
     pub(crate) fn authorize(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -133,7 +154,7 @@ impl Client {
     pub async fn models(&self) -> Result<Vec<String>, ApiError> {
         let url = self.url("/models");
         tracing::debug!(method = "GET", url = %redact_url(&url), "request");
-        let rb = self.authorize(self.http.get(&url));
+        let rb = self.authorize(self.http()?.get(&url));
         let resp = self.send_with_timeout(rb, &url).await?;
         let status = resp.status().as_u16();
         tracing::info!(method = "GET", url = %redact_url(&url), status, "response");
@@ -257,7 +278,7 @@ impl Client {
                 req.streams(),
             );
             let mut rb = self
-                .authorize(self.http.post(&url))
+                .authorize(self.http()?.post(&url))
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(text);
             if req.streams() {

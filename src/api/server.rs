@@ -183,10 +183,10 @@ impl Client {
     async fn json_at(&self, url: &str, body: Option<&Value>) -> Result<Value, ApiError> {
         let rb = match body {
             Some(b) => self
-                .authorize(self.http().post(url))
+                .authorize(self.http()?.post(url))
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(b.to_string()),
-            None => self.authorize(self.http().get(url)),
+            None => self.authorize(self.http()?.get(url)),
         };
         let work = async {
             let resp = rb

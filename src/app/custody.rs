@@ -27,6 +27,9 @@ enum Baseline {
     Unknown,
     /// A hash of the conversation as opened (no copy of a large conversation is kept).
     Hash(u64),
+    /// Opened at start, not hashed yet: it is before the first event is handled (the hash
+    /// of a long conversation costs milliseconds the first frame does not wait for).
+    Opening,
     /// The snapshot last given to the saver (shared with it).
     Snapshot(Arc<Conversation>),
 }
@@ -58,6 +61,19 @@ impl Custody {
         self.baseline = Baseline::Hash(hash(conv));
     }
 
+    /// Opened at start: the conversation is hashed by [`Custody::settle`], once the first
+    /// frame is drawn and before anything can change it.
+    pub fn opening(&mut self) {
+        self.baseline = Baseline::Opening;
+    }
+
+    /// Take the hash put off by [`Custody::opening`] (`conv` is still as opened).
+    pub fn settle(&mut self, conv: &Conversation) {
+        if matches!(self.baseline, Baseline::Opening) {
+            self.opened(conv);
+        }
+    }
+
     pub fn saved(&mut self, snapshot: &Arc<Conversation>) {
         self.baseline = Baseline::Snapshot(snapshot.clone());
     }
@@ -66,6 +82,8 @@ impl Custody {
     pub fn changed(&self, conv: &Conversation) -> bool {
         match &self.baseline {
             Baseline::Unknown => true,
+            // Nothing was handled since it was opened (`settle` runs before any event).
+            Baseline::Opening => false,
             Baseline::Hash(h) => hash(conv) != *h,
             Baseline::Snapshot(s) => **s != *conv,
         }

@@ -213,7 +213,7 @@ impl App {
         let mut view = ConversationView::new();
         view.to_bottom();
         let mut custody = Custody::new(start.save.library());
-        custody.opened(&start.conv);
+        custody.opening();
         Self {
             conv: start.conv,
             keymap: start.keymap,
@@ -258,7 +258,11 @@ impl App {
     /// The effects to run once at start (loading the token counter's tables; asking the
     /// server about itself; with `--local`, starting the local model).
     pub fn start_effects(&mut self) -> Vec<Effect> {
-        let mut fx = vec![Effect::LoadTokenizer(*self.tokens.counter())];
+        self.custody.settle(&self.conv);
+        let mut fx = vec![
+            Effect::PrepareClient,
+            Effect::LoadTokenizer(*self.tokens.counter()),
+        ];
         if std::mem::take(&mut self.local.autostart) {
             // The local server is asked about itself once it answers (`local::ready`).
             fx.extend(local::start(self));
@@ -465,6 +469,8 @@ pub fn adopt_model(conv: &mut Conversation, model: &str) {
 
 /// The heart of the app.
 pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
+    // The baseline of the conversation opened at start, before anything changes it.
+    app.custody.settle(&app.conv);
     let fx = match ev {
         Event::Key(key) => {
             if key.kind == KeyEventKind::Release {

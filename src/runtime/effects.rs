@@ -263,6 +263,11 @@ impl Effects {
                     Msg::SessionDeleted { title, result }
                 })
             }
+            Effect::PrepareClient => {
+                let client = self.worker.client().clone();
+                // A failure is reported by the first request that needs the client.
+                tokio::task::spawn_blocking(move || client.warm());
+            }
             Effect::LoadTokenizer(counter) => {
                 let tx = self.tx.clone();
                 std::thread::spawn(move || {

@@ -20,7 +20,8 @@ pub fn launch(
     resume: bool,
 ) -> Result<Launch, String> {
     let client_config = settings.client_config().map_err(|e| e.to_string())?;
-    let client = Client::new(client_config).map_err(|e| e.to_string())?;
+    // Set up after the first frame (`Effect::PrepareClient`), not before it.
+    let client = Client::deferred(client_config);
     let mut notices: Vec<String> = Vec::new();
     let lib = match crate::store::paths::conversations_dir().map(Library::open) {
         Some(Ok(l)) => Some(l),

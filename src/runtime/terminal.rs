@@ -67,20 +67,32 @@ fn save_snapshot(path: &Path, conv: &Conversation) {
 /// Raw mode, the alternate screen, bracketed paste, mouse, and (where the terminal reports
 /// it) keyboard enhancement so Shift+Enter can be told from Enter. `background` is asked for
 /// first, before anything reads the terminal's input (the theme's `auto`).
+///
+/// One round trip to the terminal before the first frame: the background colour (OSC 11,
+/// when asked for) and the keyboard enhancement flags (`CSI ? u`) are asked together,
+/// ended by a DA1 request every terminal answers. The screen is cleared without asking
+/// where the cursor is (ratatui's `Terminal::clear` does: another round trip).
 pub fn init(query_background: bool) -> io::Result<(Term, Option<Background>)> {
     terminal::enable_raw_mode()?;
-    let background = if query_background {
-        query_background_colour(BACKGROUND_TIMEOUT)
-    } else {
-        None
+    let answers = query_terminal(query_background, QUERY_TIMEOUT);
+    let background = answers
+        .as_deref()
+        .filter(|_| query_background)
+        .and_then(parse_osc11);
+    let enhanced = match &answers {
+        Some(a) => keyboard_flags_answered(a),
+        // No /dev/tty to ask through: crossterm's own query.
+        None => matches!(terminal::supports_keyboard_enhancement(), Ok(true)),
     };
-    SUPPORTS_ENHANCED_KEYS.store(
-        matches!(terminal::supports_keyboard_enhancement(), Ok(true)),
-        Ordering::Relaxed,
-    );
+    SUPPORTS_ENHANCED_KEYS.store(enhanced, Ordering::Relaxed);
     enter_screen()?;
-    let mut t = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    t.clear()?;
+    let t = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    // A fresh terminal's buffers are blank already: only the screen needs clearing.
+    execute!(
+        io::stdout(),
+        terminal::Clear(terminal::ClearType::All),
+        crossterm::cursor::MoveTo(0, 0)
+    )?;
     Ok((t, background))
 }
 
@@ -174,14 +186,17 @@ impl Background {
     }
 }
 
-/// How long to wait for the terminal to answer the background query.
-const BACKGROUND_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long to wait for the terminal to answer the start-up queries (it answers DA1 at
+/// once; this is for one that never does).
+const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
 
-/// Ask the terminal for its background colour: OSC 11, followed by a primary device
-/// attributes request (DA1) that every terminal answers, so one that does not know OSC 11
-/// is found out at once instead of after the timeout. Read straight from the terminal
-/// (raw mode is on; nothing else reads it yet). `None` when it does not say.
-fn query_background_colour(timeout: std::time::Duration) -> Option<Background> {
+/// Ask the terminal, in one write, for its background colour (OSC 11, when `background`)
+/// and its keyboard enhancement flags (`CSI ? u`), followed by a primary device attributes
+/// request (DA1) that every terminal answers, so one that knows neither query is found out
+/// at once instead of after the timeout. Read straight from the terminal (raw mode is on;
+/// nothing else reads it yet). The bytes it answered, or `None` when there is no terminal
+/// to ask.
+fn query_terminal(background: bool, timeout: std::time::Duration) -> Option<Vec<u8>> {
     use std::io::Read;
     use std::os::fd::AsFd;
     use std::time::Instant;
@@ -191,7 +206,12 @@ fn query_background_colour(timeout: std::time::Duration) -> Option<Background> {
         .write(true)
         .open("/dev/tty")
         .ok()?;
-    tty.write_all(b"\x1b]11;?\x1b\\\x1b[c").ok()?;
+    let mut ask: Vec<u8> = Vec::new();
+    if background {
+        ask.extend_from_slice(b"\x1b]11;?\x1b\\");
+    }
+    ask.extend_from_slice(b"\x1b[?u\x1b[c");
+    tty.write_all(&ask).ok()?;
     tty.flush().ok()?;
     let deadline = Instant::now() + timeout;
     let mut got: Vec<u8> = Vec::new();
@@ -223,7 +243,23 @@ fn query_background_colour(timeout: std::time::Duration) -> Option<Background> {
             break;
         }
     }
-    parse_osc11(&got)
+    Some(got)
+}
+
+/// True when `bytes` hold an answer to `CSI ? u` (`ESC [ ? flags u`): the terminal
+/// supports keyboard enhancement (crossterm's test, made here in the same round trip).
+fn keyboard_flags_answered(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(p) = bytes[i..].windows(3).position(|w| w == b"\x1b[?") {
+        let start = i + p + 3;
+        let tail = &bytes[start..];
+        match tail.iter().position(|b| !b.is_ascii_digit()) {
+            Some(k) if tail[k] == b'u' => return true,
+            Some(_) => i = start,
+            None => return false,
+        }
+    }
+    false
 }
 
 /// True once `bytes` hold a DA1 answer (`ESC [ ? … c`): the terminal answered in order, so
@@ -351,6 +387,21 @@ mod tests {
         assert_eq!(parse_osc11(b"\x1b[?1;2c"), None);
         assert_eq!(parse_osc11(b"\x1b]11;rgb:zz/00/00\x07"), None);
         assert_eq!(parse_osc11(b"\x1b]11;rgb:00/00\x07"), None);
+    }
+
+    #[test]
+    fn the_keyboard_flags_answer_is_told_from_da1() {
+        // kitty, foot, WezTerm: the flags (here 0) before the DA1 answer.
+        assert!(keyboard_flags_answered(
+            b"\x1b]11;rgb:0/0/0\x07\x1b[?0u\x1b[?62;22c"
+        ));
+        assert!(keyboard_flags_answered(b"\x1b[?31u\x1b[?1;2c"));
+        // xterm, tmux without it: only DA1 (and maybe the colour).
+        assert!(!keyboard_flags_answered(b"\x1b[?62;22c"));
+        assert!(!keyboard_flags_answered(
+            b"\x1b]11;rgb:ffff/ffff/ffff\x1b\\\x1b[?1;2c"
+        ));
+        assert!(!keyboard_flags_answered(b""));
     }
 
     #[test]

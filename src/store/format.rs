@@ -168,6 +168,9 @@ struct Body {
 }
 
 fn parse_document(text: &str) -> Result<Conversation, FormatError> {
+    if let Some((version, conv)) = parse_in_one_pass(text) {
+        return Ok(conv.into_conversation(version));
+    }
     // First pass: only the header, so that a newer version is reported as such even when
     // its conversation no longer fits this version's types.
     let header: Header = match serde_json::from_str(text) {
@@ -205,6 +208,69 @@ fn parse_document(text: &str) -> Result<Conversation, FormatError> {
     }
     let body: Body = serde_json::from_str(text).map_err(FormatError::from_json)?;
     Ok(body.conversation.into_conversation(version))
+}
+
+/// The document read in one pass, when its `format` and `version` come before its
+/// `conversation` (as chat-tui writes them) and are ones this version reads: the
+/// conversation goes straight into its types, without a first pass over the whole text
+/// for the header. `None` otherwise (another order, a repeated key, a newer version, any
+/// error): the two passes of [`parse_document`] then read it, or say exactly what is wrong.
+fn parse_in_one_pass(text: &str) -> Option<(u64, ConversationIn)> {
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+
+    struct Document(Option<(u64, ConversationIn)>);
+    struct DocumentVisitor;
+
+    impl<'de> Visitor<'de> for DocumentVisitor {
+        type Value = Document;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a transcript object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+            let (mut format, mut version, mut conv) = (None, None, None);
+            let mut usable = true;
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "format" if format.is_none() => {
+                        let f: Option<String> = map.next_value()?;
+                        usable &= f.as_deref().is_none_or(|f| f == FORMAT_NAME);
+                        format = Some(());
+                    }
+                    "version" if version.is_none() => {
+                        let v: Option<u64> = map.next_value()?;
+                        let v = v.filter(|v| (1..=FORMAT_VERSION).contains(v));
+                        usable &= v.is_some();
+                        version = Some(v.unwrap_or(0));
+                    }
+                    "conversation" if conv.is_none() && usable && version.is_some() => {
+                        conv = Some(map.next_value::<ConversationIn>()?);
+                    }
+                    "format" | "version" | "conversation" => {
+                        // Repeated, or the conversation before the version: two passes.
+                        usable = false;
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(Document(match (usable, version, conv) {
+                (true, Some(v), Some(c)) => Some((v, c)),
+                _ => None,
+            }))
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Document {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(DocumentVisitor)
+        }
+    }
+
+    serde_json::from_str::<Document>(text).ok()?.0
 }
 
 fn text_is_object(text: &str) -> bool {

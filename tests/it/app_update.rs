@@ -1361,3 +1361,39 @@ fn a_sent_draft_gives_its_count_to_its_message() {
         .collect();
     assert!(asked.is_empty(), "{asked:?}");
 }
+
+/// The baseline of a conversation opened at start ("has it changed?") is taken once the
+/// first frame is drawn (`start_effects`) or at the first event, whichever comes first: a
+/// conversation only read is not written at quit; one changed after that is.
+#[test]
+fn the_opened_conversation_is_saved_at_quit_only_when_changed() {
+    let opened = || {
+        let mut c = Conversation::new(MODEL, Mode::Chat, Memory::Full);
+        c.push(Speaker::User, "a question");
+        let mut s = start(c);
+        s.save = SaveTarget {
+            autosave: Some(PathBuf::from("/tmp/never-written/x.json")),
+            file: None,
+        };
+        App::new(s)
+    };
+    let saves = |fx: &[Effect]| {
+        fx.iter()
+            .filter(|e| matches!(e, Effect::Save { .. }))
+            .count()
+    };
+    // Only read: quit at once, or after the first frame.
+    let mut app = opened();
+    let fx = update(&mut app, ctrl('q'));
+    assert_eq!(saves(&fx), 0, "{fx:?}");
+    let mut app = opened();
+    app.start_effects();
+    let fx = update(&mut app, ctrl('q'));
+    assert_eq!(saves(&fx), 0, "{fx:?}");
+    // Changed after the first frame: saved.
+    let mut app = opened();
+    app.start_effects();
+    app.conv.title = "renamed".into();
+    let fx = update(&mut app, ctrl('q'));
+    assert_eq!(saves(&fx), 1, "{fx:?}");
+}

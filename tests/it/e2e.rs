@@ -960,3 +960,45 @@ fn keys_rebound_in_a_pane_from_the_config_work_in_the_app() {
     );
     t.wait_for("echo: first line", T);
 }
+
+/// The HTTP client is set up after the first frame: a trust store it cannot use (here a
+/// certificate file holding no valid certificate) no longer stops the app from starting;
+/// the first request says what failed, nothing is sent, and the app stays usable.
+#[test]
+fn a_trust_store_that_cannot_be_used_fails_the_first_request_not_the_start() {
+    let srv = FakeServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(
+        &bad,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let empty = dir.path().join("certs");
+    std::fs::create_dir(&empty).unwrap();
+    let (file, certs) = (bad.to_string_lossy(), empty.to_string_lossy());
+    let url = srv.url();
+    let mut t = Tui::spawn(
+        &["--base-url", &url, "--model", "fake-small"],
+        &[
+            ("OPENAI_API_KEY", KEY),
+            ("SSL_CERT_FILE", &file),
+            ("SSL_CERT_DIR", &certs),
+        ],
+        100,
+        30,
+    );
+    t.wait_for("Welcome to chat-tui", T);
+    say(&mut t, "hello there");
+    t.wait_for("could not set up the HTTP client", T);
+    assert!(
+        srv.requests().is_empty(),
+        "nothing reaches the server without a client"
+    );
+    // Still usable: the draft can be written and the app quits cleanly.
+    t.send("next");
+    t.wait_for("next", T);
+    t.key(Key::Ctrl('q'));
+    assert!(t.wait_exit(T).success());
+    assert_restored(&t);
+}

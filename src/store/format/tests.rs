@@ -275,6 +275,55 @@ proptest! {
         // Stable output: writing the parsed conversation gives the same bytes.
         prop_assert_eq!(to_json(&parse(&bytes).unwrap_or_else(|_| c.clone())), bytes);
     }
+
+    #[test]
+    fn one_pass_and_two_passes_read_the_same(c in conversation()) {
+        // As written (header first): read in one pass.
+        let bytes = to_json(&c);
+        let text = std::str::from_utf8(&bytes).unwrap();
+        prop_assert!(parse_in_one_pass(text).is_some());
+        // The conversation before the header (serde_json's Value sorts the keys): two passes.
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        let reordered = serde_json::to_string(&v).unwrap();
+        let first = reordered.starts_with("{\"conversation\"");
+        prop_assert!(first, "{}", &reordered[..reordered.len().min(40)]);
+        prop_assert!(parse_in_one_pass(&reordered).is_none());
+        prop_assert_eq!(parse(&bytes).unwrap(), parse(reordered.as_bytes()).unwrap());
+    }
+}
+
+#[test]
+fn the_one_pass_read_leaves_odd_documents_to_the_two_passes() {
+    let conv = String::from_utf8(to_json(&sample())).unwrap();
+    let body = &conv[conv.find("\"conversation\"").unwrap()..conv.rfind('}').unwrap()];
+    for (doc, why) in [
+        (
+            format!("{{\"format\": \"chat-tui-transcript\", \"version\": 3, {body}}}"),
+            "too new",
+        ),
+        (
+            format!("{{\"format\": \"other\", \"version\": 2, {body}}}"),
+            "another format",
+        ),
+        (
+            format!("{{\"version\": 2, \"version\": 2, {body}}}"),
+            "a repeated key",
+        ),
+        (format!("{{\"version\": 0, {body}}}"), "version 0"),
+        (format!("{{\"version\": 2, {body}}} x"), "trailing text"),
+        (format!("{{{body}, \"version\": 2}}"), "the version after"),
+    ] {
+        assert!(parse_in_one_pass(&doc).is_none(), "{why}");
+    }
+    // What the two passes say about them is unchanged (the other tests check the words).
+    let dup = format!("{{\"version\": 2, \"version\": 2, {body}}}");
+    assert!(parse(dup.as_bytes()).is_err());
+    let ok = format!("{{\"version\": 2, {body}}}");
+    assert!(parse_in_one_pass(&ok).is_some());
+    assert_eq!(
+        parse(ok.as_bytes()).unwrap(),
+        parse(conv.as_bytes()).unwrap()
+    );
 }
 
 fn sample() -> Conversation {

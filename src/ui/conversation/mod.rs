@@ -249,7 +249,7 @@ impl ConversationView {
             self.following = false;
         }
         if !self.following && pending != 0 {
-            self.move_top(pending);
+            self.move_top_laid_out(pending, messages, theme);
         }
         if let Some(old) = self.grown_last.take()
             && !self.following
@@ -403,6 +403,37 @@ impl ConversationView {
             need -= h;
         }
         (0, 0)
+    }
+
+    /// Move the top by `delta` lines. Within a few pages, the messages passed over are laid
+    /// out first, so that the move is exact: a page up shows the page just above, never
+    /// skipping lines of a message whose height was only estimated. A longer jump goes by
+    /// the estimates (the screen still shows exactly the messages it lands on).
+    fn move_top_laid_out(&mut self, delta: isize, messages: &[Message], theme: &Theme) {
+        let n = self.entries.len();
+        let d = delta.unsigned_abs();
+        if n > 0 && d <= 8 * self.last_height.max(1) {
+            let (i, off) = self.top;
+            let i = i.min(n - 1);
+            self.ensure(i, messages, theme);
+            let mut j = i;
+            if delta < 0 {
+                let mut have = off.min(self.entries[i].height);
+                while have < d && j > 0 {
+                    j -= 1;
+                    self.ensure(j, messages, theme);
+                    have += self.entries[j].height;
+                }
+            } else {
+                let mut have = self.entries[i].height.saturating_sub(off);
+                while have <= d && j + 1 < n {
+                    j += 1;
+                    self.ensure(j, messages, theme);
+                    have += self.entries[j].height;
+                }
+            }
+        }
+        self.move_top(delta);
     }
 
     /// Move the top by `delta` lines using known or estimated heights.

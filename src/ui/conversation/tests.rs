@@ -594,3 +594,159 @@ fn the_selection_is_drawn_over_text_cells_only() {
         "the header is not selected"
     );
 }
+
+// ---------------------------------------------------------------------------
+// A long conversation laid out lazily shows exactly what a full eager layout shows.
+
+/// A long conversation like the shared benchmark's: questions, and replies with headings,
+/// lists, quotes, tables, CJK, code blocks (numbered across the conversation) and lines
+/// long enough to wrap; the replies' lengths vary so estimated heights are wrong.
+fn long_chat(pairs: usize) -> Vec<Message> {
+    let mut msgs = Vec::new();
+    for i in 0..pairs {
+        let id = 2 * i as u64 + 1;
+        msgs.push(at(
+            id,
+            Speaker::User,
+            &format!("msg-{i:04} question: explain item {i}"),
+        ));
+        let mut reply = format!("msg-{i:04} answer\n\n## Section {i}\n\n");
+        for k in 0..(i % 5 + 1) {
+            reply.push_str(&format!(
+                "Paragraph {k} of reply {i}, with **bold**, `code_{i}()` and a long line that \
+                 wraps at the pane's width 海洋污染對哪個地區影響最大 and goes on.\n\n"
+            ));
+        }
+        if i % 3 == 0 {
+            reply.push_str(&format!(
+                "```rust\nfn f_{i}() -> u64 {{\n    {i}\n}}\n```\n\n"
+            ));
+        }
+        if i % 4 == 1 {
+            reply.push_str(
+                "- one\n- two\n  - nested\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n",
+            );
+        }
+        if i % 7 == 2 {
+            reply.push_str("```\nplain block\n```\n");
+        }
+        msgs.push(at(id + 1, Speaker::Assistant, &reply));
+    }
+    msgs
+}
+
+/// Draw, and return the rows of the text columns only (the last column, the scrollbar's,
+/// left out), trailing spaces trimmed.
+fn draw_text(v: &mut ConversationView, msgs: &[Message], w: u16, h: u16) -> Vec<String> {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| {
+        v.render(
+            msgs,
+            f.area(),
+            f.buffer_mut(),
+            &Theme::default(),
+            true,
+            None,
+        )
+    })
+    .unwrap();
+    let buf = term.backend().buffer();
+    (0..h)
+        .map(|y| {
+            let mut row = String::new();
+            let mut skip = 0;
+            for x in 0..w - 1 {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                let sym = buf[(x, y)].symbol();
+                skip = sym.width().saturating_sub(1);
+                row.push_str(sym);
+            }
+            row.trim_end().to_string()
+        })
+        .collect()
+}
+
+/// Where `shown` sits in the full layout `all`: the first line of the window of `all` it
+/// equals, if any.
+fn window_in(all: &[String], shown: &[String]) -> Option<usize> {
+    (0..=all.len().saturating_sub(shown.len())).find(|&s| all[s..s + shown.len()] == *shown)
+}
+
+#[test]
+fn a_long_conversation_laid_out_lazily_shows_what_the_full_layout_shows() {
+    let msgs = long_chat(150);
+    let (w, h) = (60u16, 20u16);
+    // Every message laid out, at once, in one frame as tall as all of them (the width is
+    // the same: one column is kept for the scrollbar either way).
+    let mut tall = 200u16;
+    let all = loop {
+        let mut v = view();
+        let out = draw_text(&mut v, &msgs, w, tall);
+        if v.total_lines() == tall as usize {
+            break out;
+        }
+        tall = v.total_lines() as u16;
+    };
+    let mut v = view();
+    // Opened at its end: the last page, exactly, while almost nothing above was laid out.
+    let end = draw_text(&mut v, &msgs, w, h);
+    assert_eq!(
+        window_in(&all, &end),
+        Some(all.len() - h as usize),
+        "{}",
+        end.join("\n")
+    );
+    assert!(v.renders_last_frame() < 10, "{}", v.renders_last_frame());
+    // Page up to the top: every screen a window of the full layout, each higher up.
+    let mut at_line = all.len() - h as usize;
+    let mut pages = 0;
+    while at_line > 0 {
+        v.page_up();
+        let screen = draw_text(&mut v, &msgs, w, h);
+        let now = window_in(&all, &screen).unwrap_or_else(|| {
+            panic!(
+                "page {pages}: not in the full layout:\n{}",
+                screen.join("\n")
+            )
+        });
+        assert!(now < at_line, "page {pages}: {now} after {at_line}");
+        // A page up moves by a page exactly (or to the top): no line is skipped.
+        assert_eq!(now, at_line.saturating_sub(h as usize), "page {pages}");
+        at_line = now;
+        pages += 1;
+        assert!(pages < all.len(), "never reached the top");
+    }
+    // And down again to the end: the same windows, then the end as first drawn.
+    while !v.is_following() {
+        v.page_down();
+        let screen = draw_text(&mut v, &msgs, w, h);
+        assert!(window_in(&all, &screen).is_some(), "{}", screen.join("\n"));
+    }
+    assert_eq!(draw_text(&mut v, &msgs, w, h), end);
+    // Heights are exact once laid out: the scrollbar's total is the full layout's.
+    assert_eq!(v.total_lines(), all.len());
+    // Jumps: to the top, to a message in the middle, to the end.
+    let mut v = view();
+    draw(&mut v, &msgs, w, h);
+    v.to_top();
+    assert_eq!(window_in(&all, &draw_text(&mut v, &msgs, w, h)), Some(0));
+    let mut v = view();
+    draw(&mut v, &msgs, w, h);
+    v.reveal(msgs[151].id);
+    let screen = draw_text(&mut v, &msgs, w, h);
+    let first = all
+        .iter()
+        .position(|l| l.contains("msg-0075 answer"))
+        .expect("in the layout");
+    // The message's start is at the top of the screen (its header just above the line).
+    let top = window_in(&all, &screen).expect("a window of the full layout");
+    assert!(top <= first && first < top + 3, "{top} {first}");
+    v.to_bottom();
+    assert_eq!(draw_text(&mut v, &msgs, w, h), end);
+    // Code blocks keep their conversation-wide numbers on every screen.
+    // (every third reply has a Rust block: 50; every seventh from the third a plain one: 22)
+    assert_eq!(labels(&all.join("\n")), (1..=72).collect::<Vec<_>>());
+}
