@@ -14,11 +14,13 @@ use crossterm::event::{
 use crossterm::execute;
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 
 use crate::chat::conversation::Conversation;
+use crate::runtime::backend::ScreenBackend;
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+/// The terminal: ratatui over crossterm, writing a frame at once and scrolling rows that
+/// moved (`runtime::backend`).
+pub type Term = Terminal<ScreenBackend<Stdout>>;
 
 /// The latest snapshot given to the saver, per file, so a panic can still write it.
 static LAST_SNAPSHOT: Mutex<Vec<(PathBuf, Arc<Conversation>)>> = Mutex::new(Vec::new());
@@ -79,7 +81,7 @@ pub fn init(query_background: bool) -> io::Result<(Term, Option<Background>)> {
         Ordering::Relaxed,
     );
     enter_screen()?;
-    let mut t = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    let mut t = Terminal::new(ScreenBackend::new(io::stdout()))?;
     t.clear()?;
     Ok((t, background))
 }
