@@ -21,7 +21,7 @@ mod pty;
 mod common;
 
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -50,15 +50,33 @@ type Sent = Arc<Mutex<Vec<Instant>>>;
 fn start_server(tokens: usize, rate: f64, sent: Sent) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    // Only the first chat request's tokens are timed (the app may send others, e.g. a
+    // title request, whose tokens would otherwise mix with the reply's).
+    let timed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
             let sent = sent.clone();
+            let timed = timed.clone();
             std::thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().expect("clone"));
-                if common::read_request(&mut r).is_none() {
+                let Some((first, _)) = common::read_request(&mut r) else {
+                    return;
+                };
+                if !first.starts_with("POST") {
+                    let b = r#"{"object":"list","data":[{"id":"gpt-4o"}]}"#;
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                        b.len()
+                    );
                     return;
                 }
+                let sent = if timed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    Arc::new(Mutex::new(Vec::new()))
+                } else {
+                    sent
+                };
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
                 let chunk = |s: &mut std::net::TcpStream, data: &str| {
                     let ev = format!("data: {data}\n\n");
@@ -295,7 +313,14 @@ impl FakeStream {
             .args(["--port", "0", "--port-file"])
             .arg(&port_file)
             .args(["--tokens", &tokens.to_string(), "--tps", &tps.to_string()])
-            .args(["--chunk", "1", "--max-requests", "1", "--max-seconds", "900"])
+            .args([
+                "--chunk",
+                "1",
+                "--max-requests",
+                "1",
+                "--max-seconds",
+                "900",
+            ])
             .arg("--log")
             .arg(&log)
             .stderr(std::process::Stdio::null())
@@ -368,11 +393,7 @@ fn shared_stream(dir: &Path, tokens: usize, tps: f64) -> Option<SharedRun> {
     let t0 = Instant::now();
     tui.send("go");
     tui.key(Key::Enter);
-    let budget = if tps > 0.0 {
-        tokens as f64 / tps
-    } else {
-        60.0
-    };
+    let budget = if tps > 0.0 { tokens as f64 / tps } else { 60.0 };
     tui.wait_for("ZQXENDMARK", Duration::from_secs_f64(budget + 60.0));
     let seen = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -554,6 +575,19 @@ fn streaming(tokens: usize, rate: f64) -> (f64, Vec<f64>, f64, f64) {
     let sent = sent.lock().expect("lock").clone();
     // For each token, when it first showed (the first observation with index >= it).
     let seen = seen.into_inner();
+    if std::env::var_os("E2E_DEBUG").is_some() {
+        let t0 = sent.first().copied().unwrap_or(wall0);
+        for (n, t) in seen.iter().step_by(seen.len() / 30 + 1) {
+            let s = sent.get(n.saturating_sub(1)).map_or(f64::NAN, |s| {
+                s.saturating_duration_since(t0).as_secs_f64() * 1e3
+            });
+            println!(
+                "token {n}: seen at {:.1} ms, sent at {s:.1} ms",
+                t.saturating_duration_since(t0).as_secs_f64() * 1e3
+            );
+        }
+        println!("sent {} tokens", sent.len());
+    }
     let mut lags = Vec::new();
     let mut j = 0;
     for (k, t_sent) in sent.iter().enumerate() {
@@ -566,7 +600,12 @@ fn streaming(tokens: usize, rate: f64) -> (f64, Vec<f64>, f64, f64) {
         }
     }
     let rss = rss_mb(pid);
-    let per_token = (tui.raw_output().len() - bytes0) as f64 / tokens as f64;
+    let raw = tui.raw_output();
+    let per_token = (raw.len() - bytes0) as f64 / tokens as f64;
+    // E2E_RAW=path: what the terminal received over the stream, to look at.
+    if let Some(path) = std::env::var_os("E2E_RAW") {
+        let _ = std::fs::write(path, &raw[bytes0..]);
+    }
     tui.key(Key::Ctrl('q'));
     tui.wait_exit(Duration::from_secs(5));
     (cpu / wall * 100.0, lags, rss, per_token)
@@ -766,10 +805,14 @@ fn main() {
             .unwrap_or(10_000);
         match shared_stream(dir.path(), tokens, 200.0) {
             Some(r) => print_shared(
-                &format!("the shared Markdown reply, {tokens} tokens at 200 tok/s (targets: CPU <= 2 %, bytes/token <= 2x aichat's 55)"),
+                &format!(
+                    "the shared Markdown reply, {tokens} tokens at 200 tok/s (targets: CPU <= 2 %, bytes/token <= 2x aichat's 55)"
+                ),
                 &r,
             ),
-            None => println!("the shared Markdown reply: ../shared/bench/fake_stream.py not found (set CHAT_TUI_BENCH_SHARED)"),
+            None => println!(
+                "the shared Markdown reply: ../shared/bench/fake_stream.py not found (set CHAT_TUI_BENCH_SHARED)"
+            ),
         }
     }
     if run("burst") {
@@ -778,7 +821,9 @@ fn main() {
                 "burst: the shared Markdown reply, 20000 tokens unthrottled (targets: <= 0.5 CPU-s, the end on screen <= 1000 ms after)",
                 &r,
             ),
-            None => println!("burst: ../shared/bench/fake_stream.py not found (set CHAT_TUI_BENCH_SHARED)"),
+            None => println!(
+                "burst: ../shared/bench/fake_stream.py not found (set CHAT_TUI_BENCH_SHARED)"
+            ),
         }
     }
 

@@ -998,3 +998,42 @@ fn keys_rebound_in_a_pane_from_the_config_work_in_the_app() {
     );
     t.wait_for("echo: first line", T);
 }
+
+/// A long Markdown reply streamed word by word, with pauses so that it is drawn in many
+/// frames while the view follows it (the terminal scrolls the rows that moved): the screen
+/// at the end, colours and all, is exactly what a full redraw of the same state shows.
+#[test]
+fn streamed_reply_screen_equals_a_fresh_redraw() {
+    let srv = FakeServer::start();
+    let section = "## Section {i}\n\nParagraph {i} with **bold**, *italic*, `code_{i}()` and a [link](http://example.invalid/{i}) that wraps around the edge of the screen more than once.\n\n- bullet {i}\n- another bullet with `x = {i}`\n\n> a quote {i}\n\n```rust\nfn f_{i}() -> u32 {\n    {i}\n}\n```\n\n| a | b |\n|---|---|\n| {i} | 你好 |\n\n";
+    let text: String = (0..8)
+        .map(|i| section.replace("{i}", &i.to_string()))
+        .collect::<String>()
+        + "The end ZQXEND.";
+    let mut steps = Vec::new();
+    for (k, word) in text.split_inclusive([' ', '\n']).enumerate() {
+        steps.push(SseStep::text(&chat_chunk(0, word, None)));
+        if k % 3 == 0 {
+            steps.push(SseStep::Sleep(Duration::from_millis(4)));
+        }
+    }
+    steps.push(SseStep::text(&chat_chunk(0, "", Some("stop"))));
+    steps.push(SseStep::text(support::fake_server::DONE));
+    srv.push(Reply::Sse(steps));
+    let mut t = spawn(&srv, 90, 30);
+    say(&mut t, "go");
+    wait_all(&mut t, &["ZQXEND"]);
+    wait_idle_stop(&mut t);
+    let streamed = t.with_screen(|s| (s.contents_formatted(), full(s)));
+    // A resize and back: the app clears the screen and draws it whole.
+    t.resize(91, 30);
+    t.wait_until("the wider frame", T, |s| {
+        full(s).lines().any(|l| l.chars().count() == 91)
+    });
+    t.resize(90, 30);
+    t.wait_until("the redraw", T, |s| full(s) == streamed.1);
+    let redrawn = t.with_screen(|s| s.contents_formatted());
+    assert_eq!(streamed.0, redrawn, "the streamed screen:\n{}", streamed.1);
+    t.key(Key::Ctrl('q'));
+    t.wait_exit(T);
+}

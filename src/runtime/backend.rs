@@ -117,8 +117,9 @@ fn find_shift(old: &Buffer, new: &Buffer, touched: &[bool]) -> Option<Shift> {
     }
     // The row of `old` that row `y` of `new` would show after shifting by `k`.
     let from = |y: usize, k: isize| y.checked_add_signed(k).filter(|&s| s < h);
-    let matches =
-        |y: usize, k: isize| touched[y] && from(y, k).is_some_and(|s| row(new, y, w) == row(old, s, w));
+    // Row `y` of `new` is row `y + k` of `old`: moved (when it changed), or the same.
+    let moved = |y: usize, k: isize| from(y, k).is_some_and(|s| row(new, y, w) == row(old, s, w));
+    let matches = |y: usize, k: isize| touched[y] && moved(y, k);
     let mut best: Option<(usize, isize)> = None;
     for d in 1..h / 2 {
         for k in [d as isize, -(d as isize)] {
@@ -134,7 +135,7 @@ fn find_shift(old: &Buffer, new: &Buffer, touched: &[bool]) -> Option<Shift> {
     // Rows in between that neither moved nor changed must now be written again, and so
     // must the `|k|` rows the scroll blanks.
     let rewritten = (first..=last)
-        .filter(|&y| !touched[y] && !matches(y, k))
+        .filter(|&y| !touched[y] && !moved(y, k))
         .count()
         + k.unsigned_abs();
     if votes <= rewritten + 1 {
@@ -326,7 +327,11 @@ mod tests {
                     .map(|x| match s.cell(y, x) {
                         Some(c) if !c.is_wide_continuation() => {
                             let t = c.contents();
-                            let t = if t.is_empty() { " ".to_string() } else { t.to_string() };
+                            let t = if t.is_empty() {
+                                " ".to_string()
+                            } else {
+                                t.to_string()
+                            };
                             (t, c.fgcolor(), c.bgcolor())
                         }
                         _ => (String::new(), vt100::Color::Default, vt100::Color::Default),
@@ -389,7 +394,9 @@ mod tests {
         }
         let style = match i % 3 {
             0 => Style::default().fg(Color::Rgb(200, (i * 7 % 256) as u8, 40)),
-            1 => Style::default().fg(Color::Indexed(33)).bg(Color::Rgb(10, 10, 10)),
+            1 => Style::default()
+                .fg(Color::Indexed(33))
+                .bg(Color::Rgb(10, 10, 10)),
             _ => Style::default(),
         };
         (s, style)
@@ -408,7 +415,12 @@ mod tests {
             }
         }
         buf.set_string(0, h - 3, "─".repeat(w as usize), Style::default());
-        buf.set_string(0, h - 2, format!("frame {frame} len {len}"), Style::default());
+        buf.set_string(
+            0,
+            h - 2,
+            format!("frame {frame} len {len}"),
+            Style::default(),
+        );
         let spin = ["⠋", "⠙", "⠹"][frame % 3];
         buf.set_string(0, h - 1, spin, Style::default().fg(Color::Rgb(1, 2, 3)));
     }
@@ -445,7 +457,8 @@ mod tests {
                 top = len.saturating_sub(pane);
             }
             let before = sink.bytes().len();
-            term.draw(|f| paint(f.buffer_mut(), top, len, frame)).unwrap();
+            term.draw(|f| paint(f.buffer_mut(), top, len, frame))
+                .unwrap();
             let bytes = sink.bytes();
             if bytes[before..].windows(3).any(|s| s == b"\x1b[r") {
                 scrolled += 1;
@@ -460,7 +473,10 @@ mod tests {
         }
         assert!(scrolled > 20, "the terminal scrolled only {scrolled} times");
         let (ours, theirs) = (sink.bytes().len(), plain_sink.bytes().len());
-        assert!(ours < theirs * 3 / 4, "{ours} bytes, crossterm alone {theirs}");
+        assert!(
+            ours < theirs * 3 / 4,
+            "{ours} bytes, crossterm alone {theirs}"
+        );
     }
 
     #[test]
@@ -487,8 +503,32 @@ mod tests {
             })
         );
         let mut s = old.clone();
-        scroll(&mut s, Shift { top: 0, bottom: 8, by: 2 });
+        scroll(
+            &mut s,
+            Shift {
+                top: 0,
+                bottom: 8,
+                by: 2,
+            },
+        );
         assert_eq!(s.content[..30], new.content[..30]);
+        // Every other row blank (paragraphs): the blank rows need no writing either way.
+        let tall = Rect::new(0, 0, 5, 12);
+        let (mut old12, mut new12) = (Buffer::empty(tall), Buffer::empty(tall));
+        for y in (0..12).step_by(2) {
+            old12.set_string(0, y, format!("p{y}"), Style::default());
+            new12.set_string(0, y, format!("p{}", y + 2), Style::default());
+        }
+        let touched: Vec<bool> = (0..12).map(|y| y % 2 == 0).collect();
+        assert_eq!(
+            find_shift(&old12, &new12, &touched),
+            Some(Shift {
+                top: 0,
+                bottom: 11,
+                by: 2
+            })
+        );
+        let touched = vec![true; 8];
         // Unrelated rows: no shift.
         let mut other = Buffer::empty(area);
         for y in 0..8 {

@@ -103,8 +103,7 @@ fn scan(text: &str, from: usize) -> (usize, bool) {
             None => {
                 let t = line.trim_start_matches(' ');
                 let indent = line.len() - t.len();
-                if indent <= 3 && (t.starts_with('<') || (t.starts_with('[') && t.contains("]:")))
-                {
+                if indent <= 3 && (t.starts_with('<') || (t.starts_with('[') && t.contains("]:"))) {
                     return (from, true);
                 }
                 if prev_blank && !blank && pos > from && safe_start(line) {

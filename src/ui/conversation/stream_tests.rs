@@ -158,7 +158,9 @@ fn the_benchmark_reply_streams_exactly() {
         + "\n\n"
         + BLOCKS[10]
         + "\n\n";
-    let text: String = (0..6).map(|i| section.replace("{i}", &i.to_string())).collect();
+    let text: String = (0..6)
+        .map(|i| section.replace("{i}", &i.to_string()))
+        .collect();
     let mut cuts: Vec<usize> = text
         .match_indices([' ', '\n'])
         .map(|(i, _)| i + 1)
@@ -166,7 +168,11 @@ fn the_benchmark_reply_streams_exactly() {
     cuts.push(text.len());
     // Only the last section's tail is laid out again per token.
     let kept = check_growth(&text, &cuts, &[100]);
-    assert!(kept > text.len() - section.len(), "{kept} of {}", text.len());
+    assert!(
+        kept > text.len() - section.len(),
+        "{kept} of {}",
+        text.len()
+    );
 }
 
 /// The whole view: after every token, the streamed view's buffer (the rows it kept, the
