@@ -8,7 +8,10 @@
 //! - `rss`: resident memory after start with each encoding (after the first count), and with
 //!   the shared 2,000-message conversation (`../shared/bench/long_chat.py`) open;
 //! - `typing`: a 1 MB paste, then keys typed one by one: key to drawn, key to its count;
-//! - `streaming`: streaming CPU and lag;
+//! - `streaming`: plain tokens at 200 tok/s: CPU, the screen's lag behind each token, bytes to
+//!   the terminal per token;
+//! - `markdown`, `burst`: the shared Markdown reply (`../shared/bench/fake_stream.py`) at 200
+//!   tok/s and unthrottled: CPU, bytes to the terminal per token, the end's lag;
 //! - `transcript` (or `pager`, the same part): a long transcript opened to its end and paged
 //!   up through, against `less +G` on the same text as Markdown, in turns in the same run:
 //!   the bench's own transcript and the shared long conversation.
@@ -16,8 +19,10 @@
 #[path = "../tests/support/pty.rs"]
 mod pty;
 
+mod common;
+
 use std::cell::RefCell;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -46,27 +51,33 @@ type Sent = Arc<Mutex<Vec<Instant>>>;
 fn start_server(tokens: usize, rate: f64, sent: Sent) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    // Only the first chat request's tokens are timed (the app may send others, e.g. a
+    // title request, whose tokens would otherwise mix with the reply's).
+    let timed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { continue };
             let sent = sent.clone();
+            let timed = timed.clone();
             std::thread::spawn(move || {
                 let mut r = BufReader::new(s.try_clone().expect("clone"));
-                let mut len = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
+                let Some((first, _)) = common::read_request(&mut r) else {
+                    return;
+                };
+                if !first.starts_with("POST") {
+                    let b = r#"{"object":"list","data":[{"id":"gpt-4o"}]}"#;
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                        b.len()
+                    );
+                    return;
                 }
-                let mut body = vec![0; len];
-                let _ = r.read_exact(&mut body);
+                let sent = if timed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    Arc::new(Mutex::new(Vec::new()))
+                } else {
+                    sent
+                };
                 let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
                 let chunk = |s: &mut std::net::TcpStream, data: &str| {
                     let ev = format!("data: {data}\n\n");
@@ -246,18 +257,23 @@ fn rss_after_start(model: &str) -> (f64, f64) {
     r
 }
 
-/// The shared 2,000-message conversation (`long_chat.py`), written to `dir`.
-fn shared_long_chat(dir: &Path) -> Option<std::path::PathBuf> {
+/// The shared workload's folder (`../shared/bench`, or `CHAT_TUI_BENCH_SHARED`) holding `file`.
+fn shared_script(file: &str) -> Option<std::path::PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let script = std::env::var_os("CHAT_TUI_BENCH_SHARED")
+    std::env::var_os("CHAT_TUI_BENCH_SHARED")
         .map(std::path::PathBuf::from)
         .into_iter()
         .chain([
             root.join("../shared/bench"),
             root.join("../../shared/bench"),
         ])
-        .map(|d| d.join("long_chat.py"))
-        .find(|p| p.exists())?;
+        .map(|d| d.join(file))
+        .find(|p| p.exists())
+}
+
+/// The shared 2,000-message conversation (`long_chat.py`), written to `dir`.
+fn shared_long_chat(dir: &Path) -> Option<std::path::PathBuf> {
+    let script = shared_script("long_chat.py")?;
     let out = dir.join("long_chat.json");
     let ok = std::process::Command::new("python3")
         .arg(&script)
@@ -265,6 +281,157 @@ fn shared_long_chat(dir: &Path) -> Option<std::path::PathBuf> {
         .status()
         .is_ok_and(|s| s.success());
     ok.then_some(out)
+}
+
+/// Bytes a process has written (`wchar` of /proc/PID/io): to the terminal, and also the
+/// request and the autosaves of the transcript while the reply streams.
+fn wchar(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The shared streaming server (`fake_stream.py`: the rich Markdown reply, one token per
+/// SSE event), serving one request; killed on drop.
+struct FakeStream {
+    child: std::process::Child,
+    url: String,
+    log: std::path::PathBuf,
+}
+
+impl FakeStream {
+    fn start(dir: &Path, tokens: usize, tps: f64) -> Option<FakeStream> {
+        let script = shared_script("fake_stream.py")?;
+        let port_file = dir.join(format!("port-{tokens}-{tps}"));
+        let log = dir.join(format!("log-{tokens}-{tps}.jsonl"));
+        let _ = std::fs::remove_file(&port_file);
+        let _ = std::fs::remove_file(&log);
+        let child = std::process::Command::new("python3")
+            .arg(&script)
+            .args(["--port", "0", "--port-file"])
+            .arg(&port_file)
+            .args(["--tokens", &tokens.to_string(), "--tps", &tps.to_string()])
+            .args([
+                "--chunk",
+                "1",
+                "--max-requests",
+                "1",
+                "--max-seconds",
+                "900",
+            ])
+            .arg("--log")
+            .arg(&log)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut server = FakeStream {
+            child,
+            url: String::new(),
+            log,
+        };
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if let Ok(port) = std::fs::read_to_string(&port_file) {
+                server.url = format!("http://127.0.0.1:{}/v1", port.trim());
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// When the server wrote the reply's last byte (seconds since the epoch), from its log.
+    fn ended(&self) -> Option<f64> {
+        let log = std::fs::read_to_string(&self.log).ok()?;
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["phase"] == "end")
+            .and_then(|v| v["t_end"].as_f64())
+    }
+}
+
+impl Drop for FakeStream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One reply of the shared workload streamed to chat-tui.
+struct SharedRun {
+    tokens: usize,
+    /// CPU-seconds from Enter to the reply's end on screen.
+    cpu: f64,
+    wall: f64,
+    /// Bytes the terminal received over the reply (read off the pseudo-terminal).
+    pty_bytes: usize,
+    /// `wchar` over the same span (adds the request and the autosaves).
+    wchar: u64,
+    /// The server's last byte to the end marker on screen, in ms.
+    lag: f64,
+}
+
+/// Stream the shared Markdown reply (`tokens` at `tps` tokens a second, 0: unthrottled,
+/// one token per event) and measure CPU, bytes to the terminal and the end's lag.
+fn shared_stream(dir: &Path, tokens: usize, tps: f64) -> Option<SharedRun> {
+    let server = FakeStream::start(dir, tokens, tps)?;
+    let mut tui = Tui::spawn_cmd(
+        &bin(),
+        &["--base-url", &server.url, "--model", "gpt-4o"],
+        &[],
+        COLS,
+        ROWS,
+    );
+    tui.wait_for(" message ", Duration::from_secs(10));
+    let pid = tui.pid().expect("pid");
+    // Let start-up work (tokenizer warm-up) finish before measuring.
+    std::thread::sleep(Duration::from_millis(1500));
+    let bytes0 = tui.raw_output().len();
+    let (cpu0, w0) = (cpu_seconds(pid), wchar(pid));
+    let t0 = Instant::now();
+    tui.send("go");
+    tui.key(Key::Enter);
+    let budget = if tps > 0.0 { tokens as f64 / tps } else { 60.0 };
+    tui.wait_for("ZQXENDMARK", Duration::from_secs_f64(budget + 60.0));
+    let seen = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid) - cpu0;
+    // The status line's end of the reply, then what it all wrote.
+    tui.wait_for("stop", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(200));
+    let pty_bytes = tui.raw_output().len() - bytes0;
+    let wchar = wchar(pid) - w0;
+    let lag = server.ended().map_or(f64::NAN, |end| (seen - end) * 1e3);
+    tui.key(Key::Ctrl('q'));
+    tui.wait_exit(Duration::from_secs(10));
+    Some(SharedRun {
+        tokens,
+        cpu,
+        wall,
+        pty_bytes,
+        wchar,
+        lag,
+    })
+}
+
+fn print_shared(what: &str, r: &SharedRun) {
+    println!(
+        "{what}: CPU {:.3} s over {:.2} s = {:.2} % of one core; to the terminal {:.0} KB = {:.1} bytes/token (wchar {:.0} KB = {:.1} bytes/token); the end on screen {:.1} ms after the server's last byte",
+        r.cpu,
+        r.wall,
+        r.cpu / r.wall * 100.0,
+        r.pty_bytes as f64 / 1e3,
+        r.pty_bytes as f64 / r.tokens as f64,
+        r.wchar as f64 / 1e3,
+        r.wchar as f64 / r.tokens as f64,
+        r.lag
+    );
 }
 
 /// Open `path` (ending in `marker`): time to its end on screen, then resident memory
@@ -371,7 +538,7 @@ fn typing(keys: usize) -> (f64, Vec<f64>, Vec<f64>) {
     (paste, drawn, counted)
 }
 
-fn streaming(tokens: usize, rate: f64) -> (f64, Vec<f64>, f64) {
+fn streaming(tokens: usize, rate: f64) -> (f64, Vec<f64>, f64, f64) {
     let sent: Sent = Arc::new(Mutex::new(Vec::new()));
     let url = start_server(tokens, rate, sent.clone());
     let mut tui = Tui::spawn_cmd(
@@ -389,6 +556,7 @@ fn streaming(tokens: usize, rate: f64) -> (f64, Vec<f64>, f64) {
     tui.key(Key::Enter);
     let seen: RefCell<Vec<(usize, Instant)>> = RefCell::new(Vec::new());
     let cpu0 = cpu_seconds(pid);
+    let bytes0 = tui.raw_output().len();
     let wall0 = Instant::now();
     tui.wait_until(
         "the whole stream",
@@ -408,6 +576,19 @@ fn streaming(tokens: usize, rate: f64) -> (f64, Vec<f64>, f64) {
     let sent = sent.lock().expect("lock").clone();
     // For each token, when it first showed (the first observation with index >= it).
     let seen = seen.into_inner();
+    if std::env::var_os("E2E_DEBUG").is_some() {
+        let t0 = sent.first().copied().unwrap_or(wall0);
+        for (n, t) in seen.iter().step_by(seen.len() / 30 + 1) {
+            let s = sent.get(n.saturating_sub(1)).map_or(f64::NAN, |s| {
+                s.saturating_duration_since(t0).as_secs_f64() * 1e3
+            });
+            println!(
+                "token {n}: seen at {:.1} ms, sent at {s:.1} ms",
+                t.saturating_duration_since(t0).as_secs_f64() * 1e3
+            );
+        }
+        println!("sent {} tokens", sent.len());
+    }
     let mut lags = Vec::new();
     let mut j = 0;
     for (k, t_sent) in sent.iter().enumerate() {
@@ -420,9 +601,15 @@ fn streaming(tokens: usize, rate: f64) -> (f64, Vec<f64>, f64) {
         }
     }
     let rss = rss_mb(pid);
+    let raw = tui.raw_output();
+    let per_token = (raw.len() - bytes0) as f64 / tokens as f64;
+    // E2E_RAW=path: what the terminal received over the stream, to look at.
+    if let Some(path) = std::env::var_os("E2E_RAW") {
+        let _ = std::fs::write(path, &raw[bytes0..]);
+    }
     tui.key(Key::Ctrl('q'));
     tui.wait_exit(Duration::from_secs(5));
-    (cpu / wall * 100.0, lags, rss)
+    (cpu / wall * 100.0, lags, rss, per_token)
 }
 
 fn transcript(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
@@ -582,7 +769,8 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    // E2E_ONLY=startup|idle|rss|typing|streaming|transcript|pager runs one part (e.g. under `perf record`).
+    // E2E_ONLY=startup|idle|rss|typing|streaming|markdown|burst|transcript|pager runs one
+    // part (e.g. under `perf record`); E2E_TOKENS sets the Markdown reply's length.
     let only = std::env::var("E2E_ONLY").ok();
     let run = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -652,13 +840,43 @@ fn main() {
     }
 
     if run("streaming") {
-        let (cpu, mut lags, rss) = streaming(2000, 200.0);
+        let (cpu, mut lags, rss, per_token) = streaming(2000, 200.0);
         println!(
-            "streaming 2000 tokens at 200 tok/s: CPU {cpu:.2} % of one core (target < 3 %); screen trails the server by median {:.1} ms, p95 {:.1} ms, max {:.1} ms (target < 20 ms); RSS {rss:.1} MB",
+            "streaming 2000 plain tokens at 200 tok/s: CPU {cpu:.2} % of one core (target <= 2 %); screen trails the server by median {:.1} ms, p95 {:.1} ms, max {:.1} ms (target <= 10 / <= 20 ms); to the terminal {per_token:.1} bytes/token; RSS {rss:.1} MB",
             pct(&mut lags, 0.5),
             pct(&mut lags, 0.95),
             pct(&mut lags, 1.0)
         );
+    }
+
+    // The shared workload (`../shared/bench/fake_stream.py`): the rich Markdown reply.
+    if run("markdown") {
+        let tokens = std::env::var("E2E_TOKENS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(10_000);
+        match shared_stream(dir.path(), tokens, 200.0) {
+            Some(r) => print_shared(
+                &format!(
+                    "the shared Markdown reply, {tokens} tokens at 200 tok/s (targets: CPU <= 2 %, bytes/token <= 2x aichat's 55)"
+                ),
+                &r,
+            ),
+            None => println!(
+                "the shared Markdown reply: ../shared/bench/fake_stream.py not found (set CHAT_TUI_BENCH_SHARED)"
+            ),
+        }
+    }
+    if run("burst") {
+        match shared_stream(dir.path(), 20_000, 0.0) {
+            Some(r) => print_shared(
+                "burst: the shared Markdown reply, 20000 tokens unthrottled (targets: <= 0.5 CPU-s, the end on screen <= 1000 ms after)",
+                &r,
+            ),
+            None => println!(
+                "burst: ../shared/bench/fake_stream.py not found (set CHAT_TUI_BENCH_SHARED)"
+            ),
+        }
     }
 
     if run("transcript") || run("pager") {

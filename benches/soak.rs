@@ -16,8 +16,10 @@
 #[path = "../tests/support/pty.rs"]
 mod pty;
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -135,27 +137,9 @@ fn start_server(seed: u64) -> (String, Arc<Mutex<ServerLog>>) {
 
 fn serve(mut s: TcpStream, log: &Mutex<ServerLog>, rng: &Mutex<Rng>) {
     let mut r = BufReader::new(s.try_clone().expect("clone"));
-    let mut first = String::new();
-    if r.read_line(&mut first).unwrap_or(0) == 0 {
+    let Some((first, body)) = common::read_request(&mut r) else {
         return;
-    }
-    let mut len = 0usize;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-        if line == "\r\n" {
-            break;
-        }
-    }
-    let mut body = vec![0; len];
-    if r.read_exact(&mut body).is_err() {
-        return;
-    }
+    };
     if first.starts_with("GET") {
         let b = r#"{"object":"list","data":[{"id":"soak-model"}]}"#;
         let _ = write!(

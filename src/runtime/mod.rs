@@ -1,6 +1,7 @@
 //! Running the full-screen app: start-up (the conversation to open, the library), the
 //! terminal, the event loop and the effect runner. All of the app's I/O happens under here.
 
+pub mod backend;
 pub mod claims;
 pub mod clipboard;
 pub mod counting;

@@ -14,11 +14,15 @@ use crossterm::event::{
 use crossterm::execute;
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::Backend;
+use ratatui::layout::Position;
 
 use crate::chat::conversation::Conversation;
+use crate::runtime::backend::ScreenBackend;
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+/// The terminal: ratatui over crossterm, writing a frame at once and scrolling rows that
+/// moved (`runtime::backend`).
+pub type Term = Terminal<ScreenBackend<Stdout>>;
 
 /// The latest snapshot given to the saver, per file, so a panic can still write it.
 static LAST_SNAPSHOT: Mutex<Vec<(PathBuf, Arc<Conversation>)>> = Mutex::new(Vec::new());
@@ -86,13 +90,14 @@ pub fn init(query_background: bool) -> io::Result<(Term, Option<Background>)> {
     };
     SUPPORTS_ENHANCED_KEYS.store(enhanced, Ordering::Relaxed);
     enter_screen()?;
-    let t = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    // A fresh terminal's buffers are blank already: only the screen needs clearing.
-    execute!(
-        io::stdout(),
-        terminal::Clear(terminal::ClearType::All),
-        crossterm::cursor::MoveTo(0, 0)
-    )?;
+    let mut t = Terminal::new(ScreenBackend::new(io::stdout()))?;
+    // A fresh terminal's buffers are blank already: only the screen needs clearing — through
+    // the backend (which then knows the screen is blank), without `Terminal::clear`'s question
+    // to the terminal about where the cursor is.
+    let b = t.backend_mut();
+    b.clear()?;
+    b.set_cursor_position(Position::ORIGIN)?;
+    Backend::flush(b)?;
     Ok((t, background))
 }
 

@@ -1002,3 +1002,72 @@ fn a_trust_store_that_cannot_be_used_fails_the_first_request_not_the_start() {
     assert!(t.wait_exit(T).success());
     assert_restored(&t);
 }
+
+/// A long Markdown reply streamed word by word, with pauses so that it is drawn in many
+/// frames while the view follows it (the terminal scrolls the rows that moved): the screen
+/// at the end, colours and all, is exactly what a full redraw of the same state shows.
+#[test]
+fn streamed_reply_screen_equals_a_fresh_redraw() {
+    let srv = FakeServer::start();
+    let section = "## Section {i}\n\nParagraph {i} with **bold**, *italic*, `code_{i}()` and a [link](http://example.invalid/{i}) that wraps around the edge of the screen more than once.\n\n- bullet {i}\n- another bullet with `x = {i}`\n\n> a quote {i}\n\n```rust\nfn f_{i}() -> u32 {\n    {i}\n}\n```\n\n| a | b |\n|---|---|\n| {i} | 你好 |\n\n";
+    let text: String = (0..8)
+        .map(|i| section.replace("{i}", &i.to_string()))
+        .collect::<String>()
+        + "The end ZQXEND.";
+    let mut steps = Vec::new();
+    for (k, word) in text.split_inclusive([' ', '\n']).enumerate() {
+        steps.push(SseStep::text(&chat_chunk(0, word, None)));
+        if k % 3 == 0 {
+            steps.push(SseStep::Sleep(Duration::from_millis(4)));
+        }
+    }
+    steps.push(SseStep::text(&chat_chunk(0, "", Some("stop"))));
+    steps.push(SseStep::text(support::fake_server::DONE));
+    srv.push(Reply::Sse(steps));
+    let mut t = spawn(&srv, 90, 30);
+    say(&mut t, "go");
+    wait_all(&mut t, &["ZQXEND"]);
+    wait_idle_stop(&mut t);
+    // Every cell below the title row (whose style ratatui may leave differently after a
+    // title change: not what is tested here), with its colours and attributes.
+    let cells = |s: &vt100::Screen| {
+        let (rows, cols) = s.size();
+        let mut v = Vec::new();
+        for y in 1..rows.get() {
+            for x in 0..cols.get() {
+                if let Some(c) = s.cell(y, x) {
+                    // A space written and a cell erased look the same.
+                    let text = match c.contents() {
+                        "" => " ",
+                        t => t,
+                    };
+                    v.push((
+                        y,
+                        x,
+                        text.to_string(),
+                        c.fgcolor(),
+                        c.bgcolor(),
+                        c.bold(),
+                        c.dim(),
+                        c.italic(),
+                        c.underline(),
+                        c.inverse(),
+                    ));
+                }
+            }
+        }
+        v
+    };
+    let streamed = t.with_screen(|s| (cells(s), full(s)));
+    // A resize and back: the app clears the screen and draws it whole.
+    t.resize(91, 30);
+    t.wait_until("the wider frame", T, |s| {
+        full(s).lines().any(|l| l.chars().count() == 91)
+    });
+    t.resize(90, 30);
+    t.wait_until("the redraw", T, |s| full(s) == streamed.1);
+    let redrawn = t.with_screen(cells);
+    assert_eq!(streamed.0, redrawn, "the streamed screen:\n{}", streamed.1);
+    t.key(Key::Ctrl('q'));
+    t.wait_exit(T);
+}

@@ -126,8 +126,11 @@ impl ConversationView {
             }
             e.width = 0;
             dropped += e.lines.len();
-            e.lines = Vec::new();
-            e.meta = Vec::new();
+            let (lines, meta) = (std::mem::take(&mut e.lines), std::mem::take(&mut e.meta));
+            // A streaming reply keeps the layout of its finished blocks.
+            if let Some(s) = e.stream.as_mut() {
+                s.recycle(lines, meta);
+            }
             e.height = e.estimate(m, width);
             if e.height != old_h {
                 self.dirty_from = self.dirty_from.min(i);
