@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use crate::action::Action;
 use crate::app::{App, BranchesPane};
@@ -13,12 +13,11 @@ use crate::chat::conversation::{Conversation, Message, Speaker};
 use crate::keymap::{Context, Hint, hints};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{centered, panel};
+use crate::ui::widgets::{panel, panel_area};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &BranchesPane, theme: &Theme) {
     let rows = pane.items.len() as u16 + 4;
-    let r = centered(area, 110, rows.min(area.height.saturating_sub(2)).max(5));
-    f.render_widget(Clear, r);
+    let r = panel_area(f, area, 110, rows.min(area.height.saturating_sub(2)).max(5));
     let keys = hints(
         &app.keymap,
         Context::Branches,

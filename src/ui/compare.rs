@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use crate::action::Action;
 use crate::app::{App, ComparePane, compare};
@@ -13,18 +13,18 @@ use crate::keymap::{Context, Hint, hints};
 use crate::text::sanitize;
 use crate::ui::markdown;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{block, centered, panel};
+use crate::ui::widgets::{block, panel, panel_area};
 
 /// Columns narrower than this are not drawn side by side (fewer columns show at once).
 const MIN_COLUMN: u16 = 32;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &ComparePane, theme: &Theme) {
-    let r = centered(
+    let r = panel_area(
+        f,
         area,
         area.width.saturating_sub(2),
         area.height.saturating_sub(2),
     );
-    f.render_widget(Clear, r);
     let keys = hints(
         &app.keymap,
         Context::Compare,

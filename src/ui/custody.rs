@@ -5,14 +5,14 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::action::Action;
 use crate::app::HeldPanel;
 use crate::keymap::{Context, Keymap};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{centered, panel};
+use crate::ui::widgets::{panel, panel_area};
 
 /// "read-only (pid 1234 writes it)" — the mark beside the title and on the status line.
 pub fn read_only_mark(holder: &crate::store::lock::Holder) -> String {
@@ -20,8 +20,7 @@ pub fn read_only_mark(holder: &crate::store::lock::Holder) -> String {
 }
 
 pub fn draw_held(f: &mut Frame, area: Rect, p: &HeldPanel, keymap: &Keymap, theme: &Theme) {
-    let r = centered(area, 76, 12);
-    f.render_widget(Clear, r);
+    let r = panel_area(f, area, 76, 12);
     let key = |a: Action| keymap.letter_key(Context::Held, a);
     let mut lines = Vec::new();
     if let Some(note) = &p.note {
@@ -82,8 +81,7 @@ pub fn draw_replace(
     keymap: &Keymap,
     theme: &Theme,
 ) {
-    let r = centered(area, 72, 8);
-    f.render_widget(Clear, r);
+    let r = panel_area(f, area, 72, 8);
     let lines = vec![
         Line::from(vec![
             Span::styled(

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use crate::action::Action;
@@ -13,15 +13,15 @@ use crate::app::inspector::{self, InspectorPane, Tab};
 use crate::keymap::{Context, Hint, hints};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{centered, panel};
+use crate::ui::widgets::{panel, panel_area};
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &InspectorPane, theme: &Theme) {
-    let r = centered(
+    let r = panel_area(
+        f,
         area,
         area.width.saturating_sub(2),
         area.height.saturating_sub(2),
     );
-    f.render_widget(Clear, r);
     let keys = hints(
         &app.keymap,
         Context::Inspector,

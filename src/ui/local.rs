@@ -14,7 +14,7 @@ use crate::keymap::{Context, KeyCodeOrd};
 use crate::local::{Bytes, DOWNLOAD_SIZE, Step};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{centered, panel};
+use crate::ui::widgets::{panel, panel_area};
 
 /// Rows the progress panel wants at `width` (0 when there is nothing to show).
 pub fn panel_height(app: &App, width: u16) -> u16 {
@@ -233,8 +233,7 @@ pub fn draw_offer(f: &mut Frame, area: Rect, app: &App, theme: &Theme, restart: 
     }
     let w = 76.min(area.width);
     let h = rows(&text, w.saturating_sub(2)) + 2;
-    let r = centered(area, w, h);
-    f.render_widget(Clear, r);
+    let r = panel_area(f, area, w, h);
     let title = if restart {
         "the local model stopped"
     } else {

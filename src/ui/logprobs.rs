@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::action::Action;
@@ -15,7 +15,7 @@ use crate::app::{App, selection};
 use crate::keymap::{Context, Hint, hints};
 use crate::text::thousands;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{centered, panel};
+use crate::ui::widgets::{panel, panel_area};
 
 /// Columns of the token text in a row.
 const TOKEN_COLS: usize = 18;
@@ -45,12 +45,12 @@ fn fit(s: &str, cols: usize, pad: bool) -> String {
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, pane: &LogprobsPane, theme: &Theme) {
-    let r = centered(
+    let r = panel_area(
+        f,
         area,
         area.width.saturating_sub(2),
         area.height.saturating_sub(2),
     );
-    f.render_widget(Clear, r);
     let keys = hints(
         &app.keymap,
         Context::Logprobs,

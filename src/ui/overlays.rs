@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::action::Action;
 use crate::app::{App, Overlay};
@@ -13,7 +13,7 @@ use crate::commands::COMMANDS;
 use crate::keymap::{Context, Hint, hints};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{centered, panel};
+use crate::ui::widgets::{panel, panel_area};
 
 /// The keys of `contexts`, a heading each (with its `[keys…]` table name).
 fn key_lines(app: &App, theme: &Theme, contexts: &[Context], lines: &mut Vec<Line<'static>>) {
@@ -120,8 +120,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     match overlay {
         Overlay::Help { scroll } => {
-            let r = centered(area, 110, area.height.saturating_sub(2));
-            f.render_widget(Clear, r);
+            let r = panel_area(f, area, 110, area.height.saturating_sub(2));
             let keys = hints(
                 &app.keymap,
                 Context::Help,
@@ -142,8 +141,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             loading,
             error,
         } => {
-            let r = centered(area, 60, 20);
-            f.render_widget(Clear, r);
+            let r = panel_area(f, area, 60, 20);
             let keys = hints(
                 &app.keymap,
                 Context::Models,
@@ -194,8 +192,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
         }
         Overlay::LocalServer { name, url } => {
-            let r = centered(area, 64, 9);
-            f.render_widget(Clear, r);
+            let r = panel_area(f, area, 64, 9);
             let text = vec![
                 Line::from(format!(
                     "No API key or server is configured, but {name} answers at"

@@ -4,19 +4,18 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use crate::action::Action;
 use crate::app::{SessionsMode, SessionsPane};
 use crate::keymap::{Context, Hint, Keymap, hints};
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
-use crate::ui::widgets::{centered, panel};
+use crate::ui::widgets::{panel, panel_area};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 pub fn draw(f: &mut Frame, area: Rect, state: &SessionsPane, keymap: &Keymap, theme: &Theme) {
-    let r = centered(area, 120, area.height.saturating_sub(2));
-    f.render_widget(Clear, r);
+    let r = panel_area(f, area, 120, area.height.saturating_sub(2));
     let title = title_for(keymap, usize::from(r.width.saturating_sub(2)));
     let b = panel(&title, theme);
     let inner = b.inner(r);

@@ -1,9 +1,10 @@
-//! Pieces every panel uses: the bordered block, a centred rectangle, a hint line.
+//! Pieces every panel uses: the bordered block, a centred (and cleared) rectangle, a hint line.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders};
+use ratatui::widgets::{Block, Borders, Clear};
 
 use crate::ui::theme::Theme;
 
@@ -38,4 +39,12 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
         .flex(Flex::Center)
         .areas(r);
     c
+}
+
+/// A centred rectangle of at most `w` x `h`, cleared of what is drawn under it: where a panel
+/// over the screen draws.
+pub fn panel_area(f: &mut Frame, area: Rect, w: u16, h: u16) -> Rect {
+    let r = centered(area, w, h);
+    f.render_widget(Clear, r);
+    r
 }
