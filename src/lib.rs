@@ -19,5 +19,7 @@ pub mod keymap;
 pub mod local;
 pub mod runtime;
 pub mod store;
+#[cfg(test)]
+mod test_rng;
 pub mod text;
 pub mod ui;

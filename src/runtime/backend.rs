@@ -290,6 +290,7 @@ impl<W: Write> Backend for ScreenBackend<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_rng::Rng;
     use ratatui::style::{Color, Style};
     use ratatui::{Terminal, TerminalOptions, Viewport};
 
@@ -369,21 +370,6 @@ mod tests {
         out
     }
 
-    /// A small deterministic generator (splitmix64).
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
     /// A line of a "document": words in colours, some wide characters.
     fn doc_line(i: usize) -> (String, Style) {
         let words = ["alpha", "beta", "gamma", "δέλτα", "x", "end", "zeta"];
@@ -447,10 +433,10 @@ mod tests {
         .unwrap();
         for frame in 0..400 {
             match rng.below(10) {
-                0..=5 => len += rng.below(3) as usize,
-                6 => top = top.saturating_sub(rng.below(4) as usize),
-                7 => top += rng.below(4) as usize,
-                8 => top = rng.below(len as u64) as usize,
+                0..=5 => len += rng.below(3),
+                6 => top = top.saturating_sub(rng.below(4)),
+                7 => top += rng.below(4),
+                8 => top = rng.below(len),
                 _ => {}
             }
             if rng.below(4) != 0 {

@@ -2,26 +2,10 @@ use super::message::message_lines;
 use super::stream::{stable_split, streaming_lines};
 use super::*;
 use crate::chat::conversation::{Choice, Speaker, Status};
+use crate::test_rng::Rng;
 use chrono::FixedOffset;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Blocks of the kinds a reply is made of, including the ones that may join the block
 /// before them (loose lists, lazy lines, quotes, tables) or reach back across blocks (a
