@@ -51,8 +51,8 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 #[derive(Default)]
 pub struct BlockCache {
     block: Option<(Block<'static>, Rect)>,
-    /// (index in the area's buffer, cell), or None: render the block itself.
-    cells: Option<Vec<(usize, Cell)>>,
+    /// (column, row, cell) on the screen, or None: render the block itself.
+    cells: Option<Vec<(u16, u16, Cell)>>,
 }
 
 impl BlockCache {
@@ -72,12 +72,8 @@ impl BlockCache {
         }
         match (&self.cells, &self.block) {
             (Some(cells), _) => {
-                for (i, cell) in cells {
-                    let (x, y) = (
-                        area.x + (*i % usize::from(area.width)) as u16,
-                        area.y + (*i / usize::from(area.width)) as u16,
-                    );
-                    let at = buf.index_of(x, y);
+                for (x, y, cell) in cells {
+                    let at = buf.index_of(*x, *y);
                     buf.content[at].clone_from(cell);
                 }
             }
@@ -89,7 +85,7 @@ impl BlockCache {
 
 /// The cells `block` draws over `area`, found by drawing it over a marked blank area; None
 /// when it changes a cell in a way that depends on the cell (a style over marked cells).
-fn cells_of(block: &Block<'static>, area: Rect) -> Option<Vec<(usize, Cell)>> {
+fn cells_of(block: &Block<'static>, area: Rect) -> Option<Vec<(u16, u16, Cell)>> {
     const MARK: &str = "\u{1}";
     let local = Rect::new(0, 0, area.width, area.height);
     let mut mark = Cell::default();
@@ -105,7 +101,8 @@ fn cells_of(block: &Block<'static>, area: Rect) -> Option<Vec<(usize, Cell)>> {
             return None;
         }
         // A new symbol, its style patched over a blank cell's: as drawn over a blank cell.
-        cells.push((i, cell.clone()));
+        let (x, y) = (i % usize::from(area.width), i / usize::from(area.width));
+        cells.push((area.x + x as u16, area.y + y as u16, cell.clone()));
     }
     Some(cells)
 }
