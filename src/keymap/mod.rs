@@ -9,7 +9,8 @@
 
 mod key;
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use crossterm::event::KeyEvent;
 use serde::Deserialize;
@@ -185,6 +186,9 @@ const UNBIND: &str = "none";
 pub struct Keymap {
     defaults: BTreeMap<(Context, Key), Action>,
     user: BTreeMap<(Context, Key), Option<Action>>,
+    /// [`Keymap::keys_for`]'s answers so far (the hint bar asks for the same few every
+    /// frame; each answer scans the whole table). Emptied whenever a binding changes.
+    keys_memo: RefCell<HashMap<(Context, Action), Vec<Key>>>,
 }
 
 fn k(code: KeyCodeOrd, mods: u8) -> Key {
@@ -387,6 +391,7 @@ impl Default for Keymap {
         Keymap {
             defaults: map,
             user: BTreeMap::new(),
+            keys_memo: RefCell::default(),
         }
     }
 }
@@ -454,6 +459,7 @@ impl Keymap {
             return;
         }
         self.user.insert((ctx, k), action);
+        self.keys_memo.get_mut().clear();
     }
 
     /// The contexts a key pressed in `ctx` is looked up in, in order.
@@ -541,6 +547,18 @@ impl Keymap {
     /// modifiers, then one with Enter (Alt+Enter reads better than Ctrl+J), then a named key
     /// over a letter, then the shortest.
     pub fn keys_for(&self, ctx: Context, action: Action) -> Vec<Key> {
+        if let Some(keys) = self.keys_memo.borrow().get(&(ctx, action)) {
+            return keys.clone();
+        }
+        let keys = self.scan_keys_for(ctx, action);
+        self.keys_memo
+            .borrow_mut()
+            .insert((ctx, action), keys.clone());
+        keys
+    }
+
+    /// [`Keymap::keys_for`] without the memo: a scan of the whole table.
+    fn scan_keys_for(&self, ctx: Context, action: Action) -> Vec<Key> {
         let mut keys: Vec<Key> = self
             .defaults
             .keys()

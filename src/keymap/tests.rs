@@ -202,3 +202,28 @@ fn every_context_has_a_unique_name() {
     }
     assert_eq!(Context::from_name("history"), Some(Context::Conversation));
 }
+
+#[test]
+fn remembered_keys_equal_a_fresh_scan_and_follow_a_rebinding() {
+    let (mut km, _) = Keymap::with_overrides(&user(&[("ctrl-s", "submit")], &[]));
+    // Asked twice (the second answer from the memo): both equal a scan of the table.
+    for _ in 0..2 {
+        for ctx in Context::ALL {
+            for a in Action::ALL {
+                assert_eq!(km.keys_for(*ctx, *a), km.scan_keys_for(*ctx, *a));
+            }
+        }
+    }
+    assert_eq!(km.hint_key(Context::Input, Action::Help), "F1");
+    // A binding made after the answers were remembered is in the next answer.
+    let mut problems = Vec::new();
+    km.bind(Context::Global, "f1", "none", &mut problems);
+    km.bind(Context::Global, "f9", "help", &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(km.hint_key(Context::Input, Action::Help), "F9");
+    for ctx in Context::ALL {
+        for a in Action::ALL {
+            assert_eq!(km.keys_for(*ctx, *a), km.scan_keys_for(*ctx, *a));
+        }
+    }
+}

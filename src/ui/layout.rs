@@ -103,7 +103,9 @@ fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         block = block.title(Line::from(legend).right_aligned());
     }
     let inner = block.inner(area);
-    f.render_widget(block, area);
+    app.view
+        .borrow_mut()
+        .render_block(block, area, f.buffer_mut());
     // A column between the border and the text, so a quote's bar or a table's edge is not
     // drawn against the border (`││`).
     let inner = if inner.width > 8 {

@@ -76,6 +76,9 @@ pub struct ConversationView {
     theme: Theme,
     /// Finished replies' tokens tinted by probability (`/logprobs color`).
     tint: bool,
+    /// The pane's border and title, drawn from the cells of the last frame while they stay
+    /// the same.
+    pane: crate::ui::widgets::BlockCache,
 }
 
 impl Default for ConversationView {
@@ -112,7 +115,19 @@ impl ConversationView {
             text_selection: None,
             theme: Theme::default(),
             tint: false,
+            pane: crate::ui::widgets::BlockCache::default(),
         }
+    }
+
+    /// Draw the pane's block (border and title) over `area`: the cells it drew last frame
+    /// while the block and the area are the same.
+    pub fn render_block(
+        &mut self,
+        block: ratatui::widgets::Block<'static>,
+        area: Rect,
+        buf: &mut Buffer,
+    ) {
+        self.pane.render(block, area, buf);
     }
 
     /// Tint finished replies' tokens by probability (`/logprobs color`): the messages are
