@@ -13,7 +13,7 @@ use chat_tui::store;
 use support::fake_server::{FakeServer, Reply};
 use support::pty::{Key, Tui};
 use support::pty::{chat, flat, quit, send, wait_text};
-use support::transcript::load;
+use support::transcript::{home_env, load, transcripts_in};
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 const T: Duration = Duration::from_secs(15);
@@ -36,16 +36,7 @@ impl Home {
         self.dir.path()
     }
     fn env(&self) -> Vec<(String, String)> {
-        let h = self.path();
-        let s = |p: PathBuf| p.to_string_lossy().into_owned();
-        vec![
-            ("HOME".into(), s(h.to_path_buf())),
-            ("XDG_CONFIG_HOME".into(), s(h.join(".config"))),
-            ("XDG_DATA_HOME".into(), s(h.join(".local/share"))),
-            ("XDG_STATE_HOME".into(), s(h.join(".local/state"))),
-            ("XDG_CACHE_HOME".into(), s(h.join(".cache"))),
-            ("OPENAI_API_KEY".into(), KEY.into()),
-        ]
+        home_env(self.path(), KEY)
     }
     fn library(&self) -> PathBuf {
         self.path().join(".local/share/chat-tui/conversations")
@@ -55,7 +46,7 @@ impl Home {
     }
     /// The transcripts of the library (not the index, lock or temp files).
     fn transcripts(&self) -> Vec<PathBuf> {
-        json_files(&self.library())
+        transcripts_in(&self.library())
     }
     /// Wide, so that long notices show whole on the status line.
     fn tui(&self, srv: &FakeServer, args: &[&str]) -> Tui {
@@ -75,22 +66,6 @@ impl Home {
         t.wait_for(ready, T);
         t
     }
-}
-
-/// The `.json` files directly in `dir` that are transcripts (not hidden, not the index).
-fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = rd
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.ends_with(".json") && n != "index.json" && !n.starts_with('.')
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 fn command(t: &mut Tui, line: &str) {
@@ -129,7 +104,7 @@ fn asked(srv: &FakeServer) -> Vec<String> {
 fn all_conversations(home: &Home, extra: &[&Path]) -> Vec<(PathBuf, Conversation)> {
     let mut files = home.transcripts();
     for d in extra {
-        files.extend(json_files(d));
+        files.extend(transcripts_in(d));
     }
     files.into_iter().map(|p| (p.clone(), load(&p))).collect()
 }
@@ -360,7 +335,7 @@ fn an_external_edit_between_two_saves_is_kept_and_the_conversation_saved_beside_
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), edited);
     // The conversation went on in a new file beside it, said once on screen and again
     // after the exit.
-    let beside: Vec<PathBuf> = json_files(home.path())
+    let beside: Vec<PathBuf> = transcripts_in(home.path())
         .into_iter()
         .filter(|p| p != &notes)
         .collect();

@@ -13,7 +13,7 @@ use serde_json::Value;
 use support::fake_server::{FakeServer, Reply};
 use support::pty::{Key, Tui};
 use support::pty::{chat, flat, quit, send, wait_text};
-use support::transcript::load;
+use support::transcript::{home_env, load, transcripts_in};
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 const T: Duration = Duration::from_secs(10);
@@ -38,34 +38,14 @@ impl Home {
         self.dir.path()
     }
     fn env(&self) -> Vec<(String, String)> {
-        let h = self.path();
-        let s = |p: PathBuf| p.to_string_lossy().into_owned();
-        vec![
-            ("HOME".into(), s(h.to_path_buf())),
-            ("XDG_CONFIG_HOME".into(), s(h.join(".config"))),
-            ("XDG_DATA_HOME".into(), s(h.join(".local/share"))),
-            ("XDG_STATE_HOME".into(), s(h.join(".local/state"))),
-            ("XDG_CACHE_HOME".into(), s(h.join(".cache"))),
-            ("OPENAI_API_KEY".into(), self.key.clone()),
-        ]
+        home_env(self.path(), &self.key)
     }
     fn conv_dir(&self) -> PathBuf {
         self.path().join(".local/share/chat-tui/conversations")
     }
     /// The transcript files of the library (not the index, not temp files).
     fn transcripts(&self) -> Vec<PathBuf> {
-        let Ok(rd) = std::fs::read_dir(self.conv_dir()) else {
-            return Vec::new();
-        };
-        let mut v: Vec<PathBuf> = rd
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                let n = p.file_name().unwrap().to_string_lossy();
-                n.ends_with(".json") && n != "index.json" && !n.starts_with('.')
-            })
-            .collect();
-        v.sort();
-        v
+        transcripts_in(&self.conv_dir())
     }
     /// The app in a PTY, talking to `srv`.
     fn tui(&self, srv: &FakeServer, args: &[&str]) -> Tui {

@@ -11,7 +11,7 @@ use chat_tui::store;
 use support::fake_server::{FakeServer, Reply};
 use support::pty::{Key, Tui};
 use support::pty::{flat, quit, send, wait_text};
-use support::transcript::load;
+use support::transcript::{home_env, load, transcripts_in};
 
 const KEY: &str = "sk-test-NOT-A-REAL-KEY";
 const T: Duration = Duration::from_secs(10);
@@ -37,31 +37,11 @@ impl Home {
         self.dir.path()
     }
     fn env(&self) -> Vec<(String, String)> {
-        let h = self.path();
-        let s = |p: PathBuf| p.to_string_lossy().into_owned();
-        vec![
-            ("HOME".into(), s(h.to_path_buf())),
-            ("XDG_CONFIG_HOME".into(), s(h.join(".config"))),
-            ("XDG_DATA_HOME".into(), s(h.join(".local/share"))),
-            ("XDG_STATE_HOME".into(), s(h.join(".local/state"))),
-            ("XDG_CACHE_HOME".into(), s(h.join(".cache"))),
-            ("OPENAI_API_KEY".into(), KEY.into()),
-        ]
+        home_env(self.path(), KEY)
     }
     fn transcripts(&self) -> Vec<PathBuf> {
         let dir = self.path().join(".local/share/chat-tui/conversations");
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut v: Vec<PathBuf> = rd
-            .map(|e| e.unwrap().path())
-            .filter(|p| {
-                let n = p.file_name().unwrap().to_string_lossy();
-                n.ends_with(".json") && n != "index.json" && !n.starts_with('.')
-            })
-            .collect();
-        v.sort();
-        v
+        transcripts_in(&dir)
     }
     fn tui(&self, srv: &FakeServer, args: &[&str]) -> Tui {
         let url = srv.url();
