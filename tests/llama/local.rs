@@ -173,6 +173,16 @@ fn wait_gone(pids: &[u32], timeout: Duration) -> Vec<u32> {
 }
 
 /// The local server chat-tui (`pid`) runs: its one child running the launcher.
+/// Send signal `sig` (a name: `TERM`, `HUP`, `KILL`) to `pid` with kill(1).
+fn kill(sig: &str, pid: u32) {
+    let ok = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
 fn server_of(pid: u32) -> u32 {
     let deadline = Instant::now() + T;
     loop {
@@ -293,12 +303,7 @@ fn sigterm_sighup_and_a_panic_take_the_server_with_them() {
     let mut t = spawn(&["--local"], &[("XDG_DATA_HOME", &data)]);
     t.wait_for("ready at 127.0.0.1", START);
     let server = server_of(t.pid().unwrap());
-    let ok = Command::new("kill")
-        .args(["-TERM", &t.pid().unwrap().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    kill("TERM", t.pid().unwrap());
     assert!(t.wait_exit(T).success());
     assert!(
         wait_gone(&[server], T).is_empty(),
@@ -309,12 +314,7 @@ fn sigterm_sighup_and_a_panic_take_the_server_with_them() {
     let mut t = spawn(&["--local"], &[("XDG_DATA_HOME", &data)]);
     t.wait_for("ready at 127.0.0.1", START);
     let server = server_of(t.pid().unwrap());
-    let ok = Command::new("kill")
-        .args(["-HUP", &t.pid().unwrap().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    kill("HUP", t.pid().unwrap());
     assert!(t.wait_exit(T).success());
     assert!(
         wait_gone(&[server], T).is_empty(),
@@ -379,12 +379,7 @@ fn the_server_dying_mid_reply_fails_the_reply_and_offers_a_restart() {
     t.wait_until("the reply streaming", START, |s| {
         status_line(&support_screen(s)).contains("tok/s")
     });
-    let ok = Command::new("kill")
-        .args(["-KILL", &server.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    kill("KILL", server);
     t.wait_until("the restart offer", T, |s| {
         let sc = support_screen(s);
         sc.contains("the local model stopped") && sc.contains("to restart it")
