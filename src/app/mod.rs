@@ -471,6 +471,9 @@ pub fn adopt_model(conv: &mut Conversation, model: &str) {
 pub fn update(app: &mut App, ev: Event) -> Vec<Effect> {
     // The baseline of the conversation opened at start, before anything changes it.
     app.custody.settle(&app.conv);
+    if !matches!(ev, Event::Tick) {
+        app.tokens.unsettle();
+    }
     let fx = match ev {
         Event::Key(key) => {
             if key.kind == KeyEventKind::Release {
@@ -541,7 +544,8 @@ fn on_tick(app: &mut App) -> Vec<Effect> {
     local::on_tick(app);
     // The messages the next request needs, counted in the background; the server's exact
     // count when it has a tokenizer.
-    let mut fx = tokens::request(app, true);
+    let unsettled = !app.tokens.settled();
+    let mut fx = tokens::request(app, unsettled);
     fx.extend(server::on_tick(app));
     fx
 }

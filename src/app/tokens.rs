@@ -36,6 +36,9 @@ pub struct Tokens {
     draft_asked: Option<u64>,
     /// A batch of messages is being counted.
     messages_asked: bool,
+    /// Every message the next request needs had a count at the last look, and no event came
+    /// since: the tick need not look again (a look walks the whole conversation).
+    settled: bool,
     /// The count of a draft just sent, for its message (text length, tokens).
     sent: Option<(usize, u64)>,
     /// Usage over this session (all conversations).
@@ -59,6 +62,7 @@ impl Tokens {
             draft_version: Some(0),
             draft_asked: None,
             messages_asked: false,
+            settled: false,
             sent: None,
             session: Usage::default(),
             window_override,
@@ -69,6 +73,17 @@ impl Tokens {
 
     pub fn counter(&self) -> &TokenCounter {
         self.cache.counter()
+    }
+
+    /// Something happened that may leave a message uncounted (any event but the tick).
+    pub fn unsettle(&mut self) {
+        self.settled = false;
+    }
+
+    /// Whether the last look found every message the next request needs counted (or being
+    /// streamed), with no event since: the tick then skips the look.
+    pub fn settled(&self) -> bool {
+        self.settled
     }
 
     /// Count with `counter` from now on: the message counts of another are forgotten and
@@ -127,7 +142,9 @@ pub fn request(app: &mut App, messages: bool) -> Vec<Effect> {
             bytes += m.text().len();
             items.push((CountOf::message(m), m.text().to_string()));
         }
-        if !items.is_empty() {
+        if items.is_empty() {
+            app.tokens.settled = true;
+        } else {
             app.tokens.messages_asked = true;
             fx.push(Effect::CountTokens(CountJob {
                 counter: *app.tokens.counter(),

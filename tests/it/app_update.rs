@@ -1323,6 +1323,35 @@ fn messages_are_counted_in_batches_and_the_estimate_waits_for_them() {
     assert_eq!(shown, expected);
 }
 
+/// The tick walks the conversation for uncounted messages only when an event came since
+/// its last look found none (at idle, a 2,000-message chat is not walked ten times a second).
+#[test]
+fn the_tick_looks_for_uncounted_messages_only_after_an_event() {
+    let mut conv = Conversation::new("gpt-4o", Mode::Chat, Memory::Full);
+    conv.push(Speaker::User, "the first question");
+    let mut app = App::new(start(conv));
+    let fx = update(&mut app, Event::Tick);
+    let asked = fx
+        .iter()
+        .filter(|e| matches!(e, Effect::CountTokens(_)))
+        .count();
+    assert_eq!(asked, 1, "the first tick asks");
+    settle(&mut app, fx);
+    assert!(app.next_request_tokens().is_some(), "all counted");
+    assert!(count_jobs(update(&mut app, Event::Tick)).is_empty());
+    // A message that appears with no event (as if behind the loop's back) is not looked
+    // for by the ticks alone: nothing happened, so nothing is walked…
+    app.conv.push(Speaker::User, "a second question");
+    for _ in 0..3 {
+        assert!(count_jobs(update(&mut app, Event::Tick)).is_empty());
+    }
+    // …and any event makes the next tick look again.
+    update(&mut app, Event::Resize);
+    let jobs = count_jobs(update(&mut app, Event::Tick));
+    assert_eq!(jobs.len(), 1, "asked after an event");
+    assert_eq!(jobs[0].items[0].1, "a second question");
+}
+
 #[test]
 fn counts_for_a_conversation_no_longer_open_are_dropped() {
     let mut conv = Conversation::new("gpt-4o", Mode::Chat, Memory::Full);
