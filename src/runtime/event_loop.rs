@@ -113,7 +113,11 @@ pub async fn run(
             && failure.is_none()
             && (input_pending || last_draw.elapsed() >= FRAME)
         {
-            if let Err(e) = term.draw(|f| crate::ui::layout::draw(f, app, theme)) {
+            let drawn = terminal::draw(term, |f| {
+                crate::ui::layout::draw(f, app, theme);
+                crate::ui::layout::clean_areas(app)
+            });
+            if let Err(e) = drawn {
                 tracing::info!(error = %e, "cannot draw: ending");
                 lost_terminal(app, &mut pending, &mut hangup, &mut failure, e.into());
                 continue;

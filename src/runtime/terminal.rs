@@ -24,6 +24,29 @@ use crate::runtime::backend::ScreenBackend;
 /// moved (`runtime::backend`).
 pub type Term = Terminal<ScreenBackend<Stdout>>;
 
+/// Draw a frame: `render` draws the whole screen into the terminal's buffer and says which
+/// areas hold the same cells as in the last frame; the backend writes what changed
+/// (`ScreenBackend::draw_frame`), not comparing those areas. In place of `Terminal::draw`,
+/// which compares every cell of the screen every frame and clears a second buffer.
+pub fn draw<W: Write>(
+    term: &mut Terminal<ScreenBackend<W>>,
+    render: impl FnOnce(&mut ratatui::Frame) -> Vec<ratatui::layout::Rect>,
+) -> io::Result<()> {
+    term.autoresize()?;
+    term.current_buffer_mut().reset();
+    let mut frame = term.get_frame();
+    let clean = render(&mut frame);
+    // The buffer stays the terminal's (the next frame draws into it again, after a reset).
+    let buf = std::mem::take(term.current_buffer_mut());
+    let written = term.backend_mut().draw_frame(&buf, &clean);
+    *term.current_buffer_mut() = buf;
+    written?;
+    // The views draw their own cursor (a styled cell): the terminal's stays hidden, as
+    // `Terminal::draw` leaves it for a frame that sets no cursor position.
+    term.hide_cursor()?;
+    Backend::flush(term.backend_mut())
+}
+
 /// The latest snapshot given to the saver, per file, so a panic can still write it.
 static LAST_SNAPSHOT: Mutex<Vec<(PathBuf, Arc<Conversation>)>> = Mutex::new(Vec::new());
 /// Keyboard enhancement flags are pushed now (popped on restore).

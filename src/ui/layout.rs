@@ -55,6 +55,7 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         // the app stays usable underneath.
         let h = crate::ui::local::panel_height(app, history_area.width).min(history_area.height);
         if h > 0 {
+            app.view.borrow_mut().mark_overdrawn();
             let r = Rect {
                 y: history_area.y + history_area.height - h,
                 height: h,
@@ -77,7 +78,16 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         panels::draw_input(f, input, app, theme);
     }
     panels::draw_status(f, status, app, theme);
+    if app.overlay.is_some() {
+        app.view.borrow_mut().mark_overdrawn();
+    }
     overlays::draw(f, area, app, theme);
+}
+
+/// The areas of the screen drawn by the last `draw` whose cells are the same as in the
+/// frame before (the conversation's unchanged rows): the terminal need not compare them.
+pub fn clean_areas(app: &App) -> Vec<Rect> {
+    app.view.borrow().clean_rows()
 }
 
 fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {

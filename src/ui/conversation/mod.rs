@@ -79,6 +79,22 @@ pub struct ConversationView {
     /// The pane's border and title, drawn from the cells of the last frame while they stay
     /// the same.
     pane: crate::ui::widgets::BlockCache,
+    /// Rows of this frame's text area whose cells are those of the last frame (the same
+    /// line at the same place): the screen need not compare them again.
+    clean: Vec<bool>,
+    /// This frame and the last: the view drew its rows (`rendered`), drew over them (the
+    /// message cursor, a selection, the new-lines mark: `decorated`), or something else
+    /// drew over the pane (`overdrawn`). Only rows of two plain frames in a row are clean.
+    frame: FrameMarks,
+    last_frame: FrameMarks,
+}
+
+/// What happened to the view's rows in a frame (see `ConversationView::clean_rows`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FrameMarks {
+    rendered: bool,
+    decorated: bool,
+    overdrawn: bool,
 }
 
 impl Default for ConversationView {
@@ -116,7 +132,37 @@ impl ConversationView {
             theme: Theme::default(),
             tint: false,
             pane: crate::ui::widgets::BlockCache::default(),
+            clean: Vec::new(),
+            frame: FrameMarks::default(),
+            last_frame: FrameMarks::default(),
         }
+    }
+
+    /// Something else drew over the pane this frame (a panel, an overlay): its rows are
+    /// not the view's alone, this frame or the next.
+    pub fn mark_overdrawn(&mut self) {
+        self.frame.overdrawn = true;
+    }
+
+    /// The screen rows whose cells are the same as in the last frame (the same line drawn
+    /// at the same place, nothing drawn over it either time): the part of the text area
+    /// they cover, top to bottom, merged into runs. Empty unless the view drew plain rows
+    /// in this frame and the last.
+    pub fn clean_rows(&self) -> Vec<Rect> {
+        let plain = |m: FrameMarks| m.rendered && !m.decorated && !m.overdrawn;
+        let mut out: Vec<Rect> = Vec::new();
+        if !plain(self.frame) || !plain(self.last_frame) || self.text_area.is_empty() {
+            return out;
+        }
+        let a = self.text_area;
+        for (y, _) in self.clean.iter().enumerate().filter(|(_, c)| **c) {
+            let y = a.y + y as u16;
+            match out.last_mut() {
+                Some(r) if r.bottom() == y => r.height += 1,
+                _ => out.push(Rect::new(a.x, y, a.width, 1)),
+            }
+        }
+        out
     }
 
     /// Draw the pane's block (border and title) over `area`: the cells it drew last frame
@@ -231,6 +277,8 @@ impl ConversationView {
         self.row_refs.clear();
         self.row_index.clear();
         self.text_area = Rect::default();
+        self.clean.clear();
+        self.frame.rendered = true;
         if *theme != self.theme {
             self.theme = theme.clone();
         }
@@ -239,6 +287,8 @@ impl ConversationView {
         self.last_height = area.height as usize;
         if area.width < 2 || area.height == 0 {
             Clear.render(area, buf);
+            // Not the rows of a frame: nothing is clean in the next.
+            self.frame.decorated = true;
             return;
         }
         let width = area.width - 1;
@@ -248,6 +298,7 @@ impl ConversationView {
         let n = self.entries.len();
         if n == 0 {
             Clear.render(area, buf);
+            self.frame.decorated = true;
             self.total = 0;
             self.following = true;
             self.new_lines = 0;
@@ -302,6 +353,9 @@ impl ConversationView {
             self.highlight(id, area, buf, theme, width);
         }
         self.highlight_selection(buf, theme);
+        self.frame.decorated = selected.is_some()
+            || self.text_selection.is_some()
+            || (!self.following && self.new_lines > 0);
 
         self.evict();
         self.fix_prefix();

@@ -22,10 +22,20 @@ impl ConversationView {
         height: usize,
     ) {
         let n = self.entries.len();
-        if self.rows_area != area {
+        let same_area = self.rows_area == area;
+        if !same_area {
             self.rows.clear();
             self.rows_area = area;
         }
+        // Rows drawn last frame, to tell what is unchanged (below them: blank rows).
+        let drawn_last = self.rows.len();
+        // Rows of the last frame taken to another row (the reply grew at the bottom and
+        // every row moved up): their place no longer holds what the screen shows there.
+        let mut displaced = vec![false; drawn_last];
+        // How far rows moved up, once found.
+        let mut moved: Option<usize> = None;
+        self.clean.clear();
+        self.clean.resize(height, false);
         let (mut i, mut off) = self.top;
         let mut y = 0;
         while y < height && i < n {
@@ -41,20 +51,46 @@ impl ConversationView {
                 });
                 self.row_index.push(i);
                 let row_y = area.y + y as u16;
-                match self.rows.get(y) {
-                    Some((prev, cells)) if prev == line => {
-                        let start = buf.index_of(area.x, row_y);
-                        buf.content[start..start + cells.len()].clone_from_slice(cells);
+                let start = buf.index_of(area.x, row_y);
+                let same = self.rows.get(y).is_some_and(|(prev, _)| prev == line);
+                // Else the row that moved here: the first miss looks for the shift.
+                let from = if same {
+                    Some(y)
+                } else {
+                    if moved.is_none() {
+                        moved = (y + 1..drawn_last)
+                            .find(|&j| !displaced[j] && self.rows[j].0 == *line)
+                            .map(|j| j - y);
                     }
-                    _ => {
+                    moved
+                        .map(|d| y + d)
+                        .filter(|&j| j < drawn_last && !displaced[j] && self.rows[j].0 == *line)
+                };
+                match from {
+                    Some(j) => {
+                        buf.content[start..start + self.rows[j].1.len()]
+                            .clone_from_slice(&self.rows[j].1);
+                        if j == y {
+                            self.clean[y] = !displaced.get(y).copied().unwrap_or(false);
+                        } else {
+                            self.rows.swap(y, j);
+                            displaced[j] = true;
+                        }
+                    }
+                    None => {
                         buf.set_line(area.x, row_y, line, width);
-                        let start = buf.index_of(area.x, row_y);
-                        let cells = buf.content[start..start + usize::from(width)].to_vec();
+                        let cells = &buf.content[start..start + usize::from(width)];
                         if self.rows.len() <= y {
                             self.rows
                                 .resize_with(y + 1, || (Line::default(), Vec::new()));
                         }
-                        self.rows[y] = (line.clone(), cells);
+                        let row = &mut self.rows[y];
+                        row.0.clone_from(line);
+                        row.1.clear();
+                        row.1.extend_from_slice(cells);
+                        if let Some(d) = displaced.get_mut(y) {
+                            *d = true;
+                        }
                     }
                 }
                 y += 1;
@@ -67,6 +103,7 @@ impl ConversationView {
         for row in y..height {
             let start = buf.index_of(area.x, area.y + row as u16);
             buf.content[start..start + usize::from(width)].fill(Cell::default());
+            self.clean[row] = same_area && row >= drawn_last;
         }
         for row in 0..height {
             buf[(area.x + width, area.y + row as u16)] = Cell::default();

@@ -86,6 +86,8 @@ impl ConversationView {
     /// Nothing is drawn by the view this frame until `render` says otherwise (the pane shows
     /// the welcome text, or another panel covers it).
     pub fn begin_frame(&mut self) {
+        self.last_frame = std::mem::take(&mut self.frame);
+        self.clean.clear();
         self.row_refs.clear();
         self.row_index.clear();
         self.text_area = Rect::default();

@@ -214,3 +214,85 @@ fn splits_only_outside_fences() {
     // Not before a block that may join the one above.
     assert_eq!(stable_split("a\n\n- b\n\n1. c\n\n> d"), 0);
 }
+
+/// The rows the view calls clean hold, cell for cell, what the same screen rows held the
+/// frame before — through streaming (rows moving up), scrolling, the message cursor, a
+/// panel drawn over the pane, resizes and frames without the view; and the rows it drew
+/// from moved rows equal a fresh view's drawing.
+#[test]
+fn clean_rows_hold_the_cells_of_the_last_frame() {
+    let mut rng = Rng(11);
+    let theme = Theme::default();
+    let offset = FixedOffset::east_opt(0).unwrap();
+    let text = random_reply(&mut rng, 14, false);
+    let cuts = tokens(&mut rng, &text);
+    let mut question = Message::new(1, Speaker::User, "");
+    question.content = "a question".into();
+    let mut m = reply("");
+    m.id = 2;
+    let mut msgs = vec![question, m];
+    let mut view = ConversationView::new();
+    view.set_utc_offset(offset);
+    let (mut w, mut h) = (60u16, 20u16);
+    let mut last: Option<Buffer> = None;
+    let (mut clean_rows, mut frames) = (0, 0);
+    for (k, &cut) in cuts.iter().enumerate() {
+        msgs[1].choices[0].text = text[..cut].to_string();
+        let mut selected = None;
+        let mut overdrawn = false;
+        let mut shown = true;
+        match rng.below(40) {
+            0 => view.scroll_up(1 + rng.below(5)),
+            1 => view.scroll_down(1 + rng.below(5)),
+            2 => view.to_bottom(),
+            3 => selected = Some(1 + rng.below(2) as u64),
+            4 => overdrawn = true,
+            5 => {
+                w = 40 + rng.below(30) as u16;
+                h = 10 + rng.below(15) as u16;
+            }
+            6 => shown = false,
+            _ => {}
+        }
+        let area = Rect::new(0, 0, w, h);
+        let mut buf = Buffer::empty(area);
+        view.begin_frame();
+        if shown {
+            view.render(&msgs, area, &mut buf, &theme, true, selected);
+        }
+        if overdrawn {
+            view.mark_overdrawn();
+            buf.set_string(2, h - 2, "a panel over the pane", theme.accent);
+        }
+        let clean = view.clean_rows();
+        if let Some(prev) = last.as_ref().filter(|p| p.area == area) {
+            for r in &clean {
+                for y in r.top()..r.bottom() {
+                    for x in r.left()..r.right() {
+                        assert_eq!(buf[(x, y)], prev[(x, y)], "token {k}, cell ({x}, {y})");
+                    }
+                }
+                clean_rows += r.height as usize;
+            }
+        } else {
+            assert!(
+                clean.is_empty() || last.is_none(),
+                "token {k}: clean rows after a resize"
+            );
+        }
+        if shown && view.is_following() && selected.is_none() && !overdrawn {
+            let mut fresh = ConversationView::new();
+            fresh.set_utc_offset(offset);
+            let mut want = Buffer::empty(area);
+            fresh.render(&msgs, area, &mut want, &theme, true, None);
+            assert_eq!(buf, want, "token {k}");
+        }
+        frames += 1;
+        last = Some(buf);
+    }
+    // Most rows of most frames are clean while the reply streams.
+    assert!(
+        clean_rows > frames * 5,
+        "{clean_rows} clean rows in {frames} frames"
+    );
+}
