@@ -18,6 +18,7 @@ type Encoding = (&'static str, fn() -> tiktoken_rs::CoreBPE);
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/chat/tokenizer/hash.rs");
+    pack_relocations();
     let out = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
     let out = Path::new(&out);
     let encodings: [Encoding; 4] = [
@@ -34,6 +35,23 @@ fn main() {
         std::fs::write(out.join(format!("{name}.bpe")), blob).expect("write vocabulary");
     }
     std::fs::write(out.join("unicode_classes.rs"), classes()).expect("write classes");
+}
+
+/// Asks the linker of a release build on Linux/glibc for packed relative relocations
+/// (`DT_RELR`, GNU ld >= 2.38, glibc >= 2.36): the loader then reads a few kilobytes of
+/// bitmap instead of ~32,000 24-byte `RELA` entries (~770 KB of the binary's pages touched
+/// at every start). The binary stays position independent (ASLR unchanged).
+/// `CHAT_TUI_NO_RELR=1` turns it off for an older toolchain.
+fn pack_relocations() {
+    println!("cargo:rerun-if-env-changed=CHAT_TUI_NO_RELR");
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    if var("PROFILE") == "release"
+        && var("CARGO_CFG_TARGET_OS") == "linux"
+        && var("CARGO_CFG_TARGET_ENV") == "gnu"
+        && std::env::var_os("CHAT_TUI_NO_RELR").is_none()
+    {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
 }
 
 /// Every ordinary token's bytes, indexed by rank (special tokens and gaps are empty).
