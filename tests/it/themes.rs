@@ -302,3 +302,134 @@ fn theme_colours_by_role_are_drawn() {
     assert!(find("Assistant").add_modifier.contains(Modifier::BOLD));
     assert_eq!(find("Result").fg, Some(Color::Indexed(202)));
 }
+
+/// Code in the languages people paste most, each with the constructs whose colours depend on
+/// the syntax definitions' regular expressions (strings with escapes, comments, numbers,
+/// keywords, look-behinds and back-references in heredocs and raw strings).
+const CODE_SAMPLES: &[(&str, &str)] = &[
+    (
+        "rust",
+        "/// Sum them.\n#[inline]\npub fn sum<'a, T: Copy + Into<u64>>(xs: &'a [T]) -> u64 {\n    let r = r#\"raw \"quoted\" text\"#;\n    let n = 0x1f_u8 as u64 + 1.5e3 as u64; // tail\n    xs.iter().map(|&x| x.into()).sum::<u64>() + n + r.len() as u64\n}\nmacro_rules! m { ($e:expr) => { println!(\"{}\\n\", $e) }; }\n",
+    ),
+    (
+        "python",
+        "import os\nfrom typing import Any\n\n@dataclass\nclass Handler(Base):\n    \"\"\"Doc string.\"\"\"\n    def handle(self, request: dict[str, Any]) -> dict:\n        data = request.get(\"payload\", {})  # comment\n        return {\"status\": f\"ok {len(data):>4}\", \"n\": 0b1010, \"r\": r'\\d+'}\n",
+    ),
+    (
+        "javascript",
+        "const f = async (a, b = 2) => {\n  // comment\n  const re = /ab+c/gi;\n  return `${a} and ${b}` + 'x' + 3.5e2;\n};\nexport default class A extends B { #p = null; }\n",
+    ),
+    (
+        "perl",
+        "use strict;\nmy %h = (a => 1);\nforeach my $k (sort keys %h) { print \"$k=$h{$k}\\n\" if $k =~ m/^a/; } # c\n",
+    ),
+    (
+        "bash",
+        "#!/bin/bash\nset -euo pipefail\nfor f in \"$@\"; do\n  echo \"${f%.txt}\" | grep -E '^[a-z]+$' >> out.log\ndone\ncat <<EOF\nheredoc $HOME\nEOF\n",
+    ),
+    (
+        "json",
+        "{\"name\": \"chat-tui\", \"version\": 1.5, \"tags\": [\"a\", true, null], \"nested\": {\"k\": -3e-2}}\n",
+    ),
+    (
+        "c",
+        "#include <stdio.h>\n#define N 10\nstatic int add(int a, int b) { return a + b; } /* block */\nint main(void) { char *s = \"x\\n\"; printf(\"%d %s\", add(N, 0x2A), s); return 0; }\n",
+    ),
+    (
+        "cpp",
+        "template <typename T> class Box { public: explicit Box(T v) : v_(std::move(v)) {} private: T v_; };\nauto main() -> int { std::vector<int> v{1, 2}; return v.size() > 1 ? 0 : 1; }\n",
+    ),
+    (
+        "go",
+        "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tch := make(chan int, 3)\n\tgo func() { ch <- 42 }()\n\tfmt.Printf(\"%v\\n\", <-ch) // done\n}\n",
+    ),
+    (
+        "java",
+        "public final class App {\n  @Override public String toString() { return \"App\" + 1L; }\n  public static void main(String[] args) throws Exception { System.out.println(args.length); }\n}\n",
+    ),
+    (
+        "html",
+        "<!DOCTYPE html>\n<html lang=\"en\"><body class=\"x\"><!-- note --><a href=\"/a?b=1&amp;c\">link</a><script>let x = 1;</script></body></html>\n",
+    ),
+    (
+        "css",
+        ".card > a:hover, #id::before { color: #ff0080; margin: 0 auto 1.5em; }\n@media (max-width: 600px) { .card { display: none !important; } }\n",
+    ),
+    (
+        "sql",
+        "SELECT u.id, COUNT(*) AS n FROM users u LEFT JOIN posts p ON p.user_id = u.id\nWHERE u.name LIKE 'a%' AND u.age > 21 -- adults\nGROUP BY u.id HAVING n > 2 ORDER BY n DESC;\n",
+    ),
+    (
+        "yaml",
+        "name: ci\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest # comment\n    steps:\n      - run: cargo test --all\n        env: { RUST_LOG: \"debug\", N: 3 }\n",
+    ),
+    (
+        "diff",
+        "--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1,3 +1,3 @@\n-fn old() {}\n+fn new() {}\n context\n",
+    ),
+    (
+        "markdown",
+        "# Title\n\nSome *emphasis*, `code` and a [link](http://x.invalid).\n\n- item\n",
+    ),
+    (
+        "ruby",
+        "class Greeter < Base\n  attr_reader :name\n  def greet(who = \"world\") = puts \"hi #{who}!\" if who =~ /\\w+/\nend\n",
+    ),
+    (
+        "php",
+        "<?php\nfunction f(array $xs): int { return count($xs) + 0x10; } // c\necho \"v: {$xs[0]}\\n\";\n",
+    ),
+    (
+        "haskell",
+        "module Main where\nmain :: IO ()\nmain = mapM_ print [x * 2 | x <- [1..10], odd x] -- comment\n",
+    ),
+    (
+        "lua",
+        "local t = { a = 1, [\"b\"] = 'two' }\nfunction t:go(n) return n and #self or nil end -- c\nprint([[long string]])\n",
+    ),
+];
+
+/// Every styled run of a rendered Markdown text: `fg/bg/modifiers|text` per run, a line
+/// per rendered line.
+fn code_runs(md: &str, theme: &Theme) -> String {
+    let mut out = String::new();
+    for line in chat_tui::ui::markdown::render(md, 100, theme) {
+        for span in &line.spans {
+            let s = span.style.patch(line.style);
+            let _ = write!(
+                out,
+                "[{:?}/{:?}/{:?}|{}]",
+                s.fg, s.bg, s.add_modifier, span.content
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The colours syntax highlighting gives code in twenty languages, with the dark and the
+/// light theme in 24-bit colour, pinned: a change of the highlighter's regular-expression
+/// engine, its syntax set or its themes must leave them exactly as they are.
+#[test]
+fn syntax_colours_of_pasted_languages_are_unchanged() {
+    let mut all = String::new();
+    for (name, theme) in [
+        ("dark", Theme::default()),
+        ("light", light(ColorDepth::TrueColor)),
+    ] {
+        for (lang, code) in CODE_SAMPLES {
+            let md = format!("```{lang}\n{code}```\n");
+            let runs = code_runs(&md, &theme);
+            let _ = writeln!(all, "== {name} {lang}\n{runs}");
+        }
+    }
+    // Every sample is highlighted (more than one colour on its lines).
+    for (lang, code) in CODE_SAMPLES {
+        let runs = code_runs(&format!("```{lang}\n{code}```\n"), &Theme::default());
+        assert!(
+            runs.matches("Some(Rgb(").count() > 3,
+            "{lang} was not highlighted:\n{runs}"
+        );
+    }
+    insta::assert_snapshot!(all);
+}

@@ -1,6 +1,7 @@
 //! Syntax highlighting with syntect: the syntax set, the themes, and a cache of
 //! highlighted code blocks that lets a streaming block resume where it stopped.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -56,7 +57,12 @@ struct CodeCache {
     /// hash(theme, lang, body) → (lang, body, lines).
     map: HashMap<u64, (String, String, Arc<Vec<HlLine>>)>,
     bytes: usize,
-    resume: Option<Resume>,
+}
+
+thread_local! {
+    /// Where the last block highlighted on this thread stopped. Kept per thread: with the
+    /// Oniguruma engine syntect's parse state holds the C library's pointers (not `Send`).
+    static RESUME: RefCell<Option<Resume>> = const { RefCell::new(None) };
 }
 
 /// Highlighted code blocks are kept up to this many bytes of source, then dropped.
@@ -74,6 +80,7 @@ fn code_cache() -> MutexGuard<'static, CodeCache> {
 /// Forget all highlighted code blocks (for benchmarks of cold rendering).
 pub fn clear_highlight_cache() {
     *code_cache() = CodeCache::default();
+    RESUME.with_borrow_mut(|r| *r = None);
 }
 
 /// Highlight a code block with the syntect theme that goes with `theme` (light or dark),
@@ -115,16 +122,16 @@ fn highlight_block(
     let mut h = DefaultHasher::new();
     (theme_name, colors, lang, body).hash(&mut h);
     let key = h.finish();
-    let resume = {
-        let mut cache = code_cache();
+    {
+        let cache = code_cache();
         if let Some((l, b, lines)) = cache.map.get(&key)
             && l == lang
             && b == body
         {
             return Some(lines.clone());
         }
-        cache.resume.take()
-    };
+    }
+    let resume = RESUME.with_borrow_mut(Option::take);
     let rkey = (format!("{theme_name} {colors:?}"), lang.to_string());
     let (mut lines, mut hl, start) = match resume {
         Some(r) if r.key == rkey && body.starts_with(&r.done) => {
@@ -173,13 +180,15 @@ fn highlight_block(
         lines.len()
     };
     let state = saved.unwrap_or_else(|| hl.state());
-    let mut cache = code_cache();
-    cache.resume = Some(Resume {
-        key: rkey,
-        done: body[..done].to_string(),
-        lines: lines[..complete_lines].to_vec(),
-        state,
+    RESUME.with_borrow_mut(|r| {
+        *r = Some(Resume {
+            key: rkey,
+            done: body[..done].to_string(),
+            lines: lines[..complete_lines].to_vec(),
+            state,
+        })
     });
+    let mut cache = code_cache();
     let lines = Arc::new(lines);
     if body.len() <= CODE_CACHE_BYTES / 8 {
         if cache.bytes + body.len() > CODE_CACHE_BYTES {
