@@ -93,6 +93,57 @@ pub(super) fn scan_dir(dir: &Path) -> io::Result<Vec<Found>> {
     Ok(out)
 }
 
+/// A transcript as the folder lists it, without a stat: its name and, when the listing
+/// can be trusted for it (a regular file on Unix), its inode number.
+pub(super) struct Listed {
+    pub name: String,
+    /// `None` for a symlink (the listing gives the link's inode, not its target's) and off
+    /// Unix: such files are always stat'ed.
+    pub ino: Option<u64>,
+}
+
+/// Every transcript name in `dir` with its inode, from the directory listing alone (no
+/// stat per file: `readdir` gives the inode and, on most file systems, the type). Temp
+/// files of crashed writes are removed once old, as [`scan_dir`] does.
+pub(super) fn list_dir(dir: &Path) -> io::Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    for de in fs::read_dir(dir)? {
+        let Ok(de) = de else { continue };
+        let file_name = de.file_name();
+        let Some(name) = file_name.to_str() else {
+            continue;
+        };
+        if is_temp_name(name) {
+            remove_if_stale(&de);
+            continue;
+        }
+        if !is_transcript_name(name) {
+            continue;
+        }
+        // The type comes with the listing (`d_type`); std stats only when it does not.
+        let ino = match de.file_type() {
+            Ok(t) if t.is_file() => dir_entry_ino(&de),
+            Ok(t) if t.is_dir() => continue,
+            _ => None,
+        };
+        out.push(Listed {
+            name: name.to_string(),
+            ino,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn dir_entry_ino(de: &fs::DirEntry) -> Option<u64> {
+    Some(std::os::unix::fs::DirEntryExt::ino(de))
+}
+
+#[cfg(not(unix))]
+fn dir_entry_ino(_: &fs::DirEntry) -> Option<u64> {
+    None
+}
+
 pub(super) fn is_transcript_name(name: &str) -> bool {
     name.ends_with(".json")
         && name != LEGACY_INDEX_FILE

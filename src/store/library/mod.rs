@@ -284,6 +284,41 @@ impl Library {
         }
     }
 
+    /// Bring the index in step with the folder as its *listing* shows it, for a search from
+    /// the command line: files added, removed or replaced by a rename (a new inode: every
+    /// save chat-tui makes, and most editors' and tools') are picked up without a stat per
+    /// file; only files the listing cannot vouch for (new, another inode, a symlink) are
+    /// stat'ed. What the listing cannot show — a file rewritten in place, or replaced so
+    /// often that it came back with its old inode number — [`Library::search_with`] catches
+    /// for the files it is about to answer with (it stats its hits); for the rest the next
+    /// full check catches it ([`Library::list`], the sessions browser).
+    fn quick_view(&self) -> Result<Quick, LibraryError> {
+        let listed = index::list_dir(&self.dir).map_err(|source| LibraryError::Dir {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let slot = match Slot::get(&self.dir) {
+            Some(slot) if slot.catching_up().is_none() => slot,
+            // No index, or a catch-up owns it: the full path (it reads the files).
+            _ => match self.view(Catchup::Inline)? {
+                View::Files(e) => return Ok(Quick::Files(e)),
+                View::Indexed(slot) => slot,
+            },
+        };
+        let r = slot
+            .db
+            .lock()
+            .map_err(|_| rusqlite::Error::InvalidQuery)
+            .and_then(|mut db| quick_sync(&mut db, &self.dir, listed));
+        match r {
+            Ok(stamps) => Ok(Quick::Indexed(slot, stamps)),
+            Err(e) => {
+                slot.failed(&self.dir, &e);
+                Ok(Quick::Files(self.read_all()?))
+            }
+        }
+    }
+
     /// The most recently updated conversation that can be opened.
     pub fn most_recent(&self) -> Result<Option<Entry>, LibraryError> {
         Ok(self.list()?.into_iter().find(|e| e.broken.is_none()))
@@ -386,6 +421,87 @@ enum Catchup {
     Inline,
     /// On a background thread; the caller gets the listing at once.
     Background,
+}
+
+/// The stamps the index holds, by file name.
+type Stamps = std::collections::HashMap<String, [i64; 4]>;
+
+/// How a command-line search answers ([`Library::quick_view`]).
+enum Quick {
+    /// From the index, in step with the folder's listing; the stamps it holds now.
+    Indexed(Arc<Slot>, Stamps),
+    /// From these entries (read from the files): no index, or it is catching up.
+    Files(Vec<Entry>),
+}
+
+/// Compare the folder's listing with the index (a stat only where the listing's inode
+/// differs from the indexed one, or cannot be trusted) and index what changed.
+fn quick_sync(
+    db: &mut Db,
+    dir: &Path,
+    listed: Vec<index::Listed>,
+) -> Result<Stamps, rusqlite::Error> {
+    let mut stamps = db.stamps()?;
+    let mut seen = std::collections::HashSet::with_capacity(listed.len());
+    let mut stale = Vec::new();
+    for l in listed {
+        let known = stamps.get(&l.name);
+        if let (Some(k), Some(ino)) = (known, l.ino) {
+            if k[3] == ino as i64 {
+                seen.insert(l.name);
+                continue;
+            }
+        }
+        let path = dir.join(&l.name);
+        let Ok(md) = fs::metadata(&path) else {
+            continue; // gone since the listing
+        };
+        if !md.is_file() {
+            continue;
+        }
+        let same = known == Some(&db::stamp_cols(&index::Stamp::of(&md)));
+        seen.insert(l.name.clone());
+        if !same {
+            stale.push(index::Found {
+                name: l.name,
+                path,
+                md,
+            });
+        }
+    }
+    let gone: Vec<String> = stamps
+        .keys()
+        .filter(|n| !seen.contains(n.as_str()))
+        .cloned()
+        .collect();
+    reindex(db, stale, &gone, &mut stamps)?;
+    Ok(stamps)
+}
+
+/// Read and index these files, forget the gone ones, and update `stamps` to match.
+fn reindex(
+    db: &mut Db,
+    stale: Vec<index::Found>,
+    gone: &[String],
+    stamps: &mut Stamps,
+) -> Result<(), rusqlite::Error> {
+    if stale.is_empty() && gone.is_empty() {
+        return Ok(());
+    }
+    let mut docs = index::read_docs(stale);
+    // Oldest first, as in a full sync (the newest get the highest row ids).
+    docs.sort_by(|a, b| (a.1.entry.updated, &a.0.name).cmp(&(b.1.entry.updated, &b.0.name)));
+    db.apply(&[], gone)?;
+    for chunk in docs.chunks(db::CHUNK) {
+        db.apply(chunk, &[])?;
+    }
+    for name in gone {
+        stamps.remove(name);
+    }
+    for (f, _) in &docs {
+        stamps.insert(f.name.clone(), db::stamp_cols(&index::Stamp::of(&f.md)));
+    }
+    Ok(())
 }
 
 /// How to answer a listing or search.

@@ -4,7 +4,12 @@
 use std::fs;
 use std::io::Read;
 
-use super::{Catchup, Entry, Library, LibraryError, Slot, View, clean_line, sort_newest_first};
+use super::db::{Db, stamp_cols};
+use super::index::{Found, Stamp};
+use super::{
+    Catchup, Entry, Library, LibraryError, Quick, Slot, Stamps, clean_line, file_name, reindex,
+    sort_newest_first,
+};
 use crate::chat::conversation::Conversation;
 use crate::store::format;
 
@@ -14,8 +19,11 @@ pub const FIRST_BATCH: usize = 40;
 impl Library {
     /// Conversations whose title or message text contains `query` (case-insensitive),
     /// newest first, each with a snippet of its first hit. Broken files are not searched.
-    /// The index is brought in step with the folder first; without an index the files
-    /// are read.
+    /// The index is first brought in step with the folder's listing (files added, removed
+    /// or replaced by a rename), and every hit is checked against its file's stamp (a hit
+    /// rewritten in place is indexed again and the query run again); a file rewritten in
+    /// place that was not a hit is found after the next full check ([`Library::list`]).
+    /// Without an index the files are read.
     pub fn search(&self, query: &str) -> Result<Vec<Entry>, LibraryError> {
         self.search_with(query, true)
     }
@@ -26,26 +34,23 @@ impl Library {
         if needle.is_empty() {
             return self.list();
         }
-        let mut hits = Vec::new();
-        match self.view(Catchup::Inline)? {
-            View::Indexed(slot) => {
+        let mut hits = match self.quick_view()? {
+            Quick::Indexed(slot, stamps) => {
                 let r = slot
                     .db
                     .lock()
                     .map_err(|_| rusqlite::Error::InvalidQuery)
-                    .and_then(|mut db| {
-                        db.search(&needle, snippets, usize::MAX, |batch| {
-                            hits.extend(batch);
-                            true
-                        })
-                    });
-                if let Err(e) = r {
-                    slot.failed(&self.dir, &e);
-                    hits = scan(self.read_all()?, &needle);
+                    .and_then(|mut db| checked_search(&mut db, &needle, snippets, stamps));
+                match r {
+                    Ok(hits) => hits,
+                    Err(e) => {
+                        slot.failed(&self.dir, &e);
+                        scan(self.read_all()?, &needle)
+                    }
                 }
             }
-            View::Files(entries) => hits = scan(entries, &needle),
-        }
+            Quick::Files(entries) => scan(entries, &needle),
+        };
         sort_newest_first(&mut hits);
         Ok(hits)
     }
@@ -89,7 +94,7 @@ impl Library {
                     .db
                     .lock()
                     .map_err(|_| rusqlite::Error::InvalidQuery)
-                    .and_then(|mut db| db.search(&needle, true, FIRST_BATCH, &mut sorted));
+                    .and_then(|db| db.search(&needle, true, FIRST_BATCH, &mut sorted));
                 match r {
                     Ok(()) => return Ok(()),
                     Err(e) => {
@@ -120,6 +125,48 @@ impl Library {
         sorted(pending);
         Ok(())
     }
+}
+
+/// Every match of `needle` in the index, each hit's file stat'ed: hits whose file changed
+/// since it was indexed (rewritten in place) or is gone are indexed again and the query
+/// is run again, so no answer comes from an outdated copy.
+fn checked_search(
+    db: &mut Db,
+    needle: &str,
+    snippets: bool,
+    mut stamps: Stamps,
+) -> Result<Vec<Entry>, rusqlite::Error> {
+    let run = |db: &mut Db| {
+        let mut hits = Vec::new();
+        db.search(needle, snippets, usize::MAX, |batch| {
+            hits.extend(batch);
+            true
+        })
+        .map(|()| hits)
+    };
+    let hits = run(db)?;
+    let mut stale = Vec::new();
+    let mut gone = Vec::new();
+    for e in &hits {
+        let name = file_name(&e.path);
+        match fs::metadata(&e.path) {
+            Ok(md) if md.is_file() => {
+                if stamps.get(&name) != Some(&stamp_cols(&Stamp::of(&md))) {
+                    stale.push(Found {
+                        name,
+                        path: e.path.clone(),
+                        md,
+                    });
+                }
+            }
+            _ => gone.push(name),
+        }
+    }
+    if stale.is_empty() && gone.is_empty() {
+        return Ok(hits);
+    }
+    reindex(db, stale, &gone, &mut stamps)?;
+    run(db)
 }
 
 /// The entries whose files contain `needle` (folded), each with its snippet, in order.

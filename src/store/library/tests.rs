@@ -262,14 +262,17 @@ fn a_read_only_folder_is_still_listed_and_searched() {
 fn a_transcript_edited_by_hand_is_picked_up() {
     let (_t, l) = filled();
     assert_eq!(ids(&l.search("language").unwrap()), ["aaa1"]);
-    // Another program rewrites the file in place.
+    // Another program rewrites the file in place (same inode: the listing shows no change).
     let p = l.dir().join("aaa1.json");
+    let ino = inode(&p);
     let text = fs::read_to_string(&p)
         .unwrap()
         .replace("Rust is a language", "Go is a language");
     fs::write(&p, text).unwrap();
-    assert_eq!(ids(&l.search("go is").unwrap()), ["aaa1"]);
+    assert_eq!(inode(&p), ino, "written in place");
+    // It was a hit for "rust is": checked, indexed again, not an answer any more.
     assert!(l.search("rust is").unwrap().is_empty());
+    assert_eq!(ids(&l.search("go is").unwrap()), ["aaa1"]);
     // A new file dropped in, another one deleted by hand.
     fs::write(
         l.dir().join("new5.json"),
@@ -280,6 +283,86 @@ fn a_transcript_edited_by_hand_is_picked_up() {
     assert_eq!(ids(&l.search("zebra").unwrap()), ["new5"]);
     assert!(l.search("太平洋").unwrap().is_empty());
     assert_eq!(indexed_names(&l), ["aaa1.json", "bbb3.json", "new5.json"]);
+}
+
+fn inode(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).unwrap().ino()
+}
+
+/// Replace `name` in the library the way editors and chat-tui do: a new file renamed over it.
+fn replace_by_rename(l: &Library, name: &str, conv: &Conversation) {
+    let tmp = l.dir().join(".outside.tmp");
+    fs::write(&tmp, format::to_json(conv)).unwrap();
+    fs::rename(&tmp, l.dir().join(name)).unwrap();
+}
+
+#[test]
+fn search_follows_files_added_removed_and_replaced_by_rename_from_the_listing() {
+    let (_t, l) = filled();
+    l.list().unwrap();
+    // Behind the library's back: one file added, one removed, one replaced by a rename.
+    fs::write(
+        l.dir().join("new5.json"),
+        format::to_json(&conv("new5", "Fresh", 9, &["a walrus appears"])),
+    )
+    .unwrap();
+    fs::remove_file(l.dir().join("bbb2.json")).unwrap();
+    let before = inode(&l.dir().join("bbb3.json"));
+    replace_by_rename(
+        &l,
+        "bbb3.json",
+        &conv("bbb3", "Gamma", 2, &["walrus tusks", "ok"]),
+    );
+    assert_ne!(inode(&l.dir().join("bbb3.json")), before);
+    // None of them was a hit before, and no full check ran: the listing told.
+    assert_eq!(ids(&l.search("walrus").unwrap()), ["new5", "bbb3"]);
+    assert!(l.search("太平洋").unwrap().is_empty());
+    assert!(l.search("please").unwrap().is_empty());
+    assert_eq!(indexed_names(&l), ["aaa1.json", "bbb3.json", "new5.json"]);
+    // The entries come from the new files too.
+    let hit = l.search_with("tusks", false).unwrap();
+    assert_eq!(hit[0].title, "Gamma");
+    assert_eq!(hit[0].messages, 2);
+}
+
+#[test]
+fn search_checks_its_hits_and_answers_from_their_current_text() {
+    let (_t, l) = filled();
+    l.list().unwrap();
+    let p = l.dir().join("aaa1.json");
+    let ino = inode(&p);
+    // Rewritten in place (same inode, same name): still a hit, with a new title.
+    let mut c = save::load(&p).unwrap();
+    c.title = "Retitled in place".into();
+    fs::write(&p, format::to_json(&c)).unwrap();
+    assert_eq!(inode(&p), ino);
+    let hits = l.search("language").unwrap();
+    assert_eq!(ids(&hits), ["aaa1"]);
+    assert_eq!(hits[0].title, "Retitled in place");
+    // Rewritten in place so that it no longer matches: no stale answer.
+    let mut c = save::load(&p).unwrap();
+    c.messages[1].choice_mut(0).text = "nothing to see".into();
+    fs::write(&p, format::to_json(&c)).unwrap();
+    assert!(l.search_with("language", false).unwrap().is_empty());
+    assert_eq!(ids(&l.search("nothing to see").unwrap()), ["aaa1"]);
+}
+
+/// docs/faults.md: a file rewritten in place (same inode) that was not a hit is not found
+/// by a search until a full check ([`Library::list`], the sessions browser) reads its stamp.
+#[test]
+fn an_edit_in_place_of_a_file_that_was_no_hit_is_found_after_the_next_full_check() {
+    let (_t, l) = filled();
+    l.list().unwrap();
+    let p = l.dir().join("bbb3.json");
+    let mut c = save::load(&p).unwrap();
+    c.messages[0].content = "a narwhal question".into();
+    fs::write(&p, format::to_json(&c)).unwrap();
+    // The listing shows the same name and inode: the search trusts the index.
+    assert!(l.search("narwhal").unwrap().is_empty());
+    // A full check (what `chat-tui list` and the sessions browser do) reads the stamps.
+    l.list().unwrap();
+    assert_eq!(ids(&l.search("narwhal").unwrap()), ["bbb3"]);
 }
 
 #[test]
