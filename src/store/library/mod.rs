@@ -446,11 +446,11 @@ fn quick_sync(
     let mut stale = Vec::new();
     for l in listed {
         let known = stamps.get(&l.name);
-        if let (Some(k), Some(ino)) = (known, l.ino) {
-            if k[3] == ino as i64 {
-                seen.insert(l.name);
-                continue;
-            }
+        if let (Some(k), Some(ino)) = (known, l.ino)
+            && k[3] == ino as i64
+        {
+            seen.insert(l.name);
+            continue;
         }
         let path = dir.join(&l.name);
         let Ok(md) = fs::metadata(&path) else {
