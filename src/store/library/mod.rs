@@ -522,11 +522,12 @@ struct Slot {
     catching_up: Mutex<Option<Arc<Vec<Entry>>>>,
 }
 
-/// Close every index this process has open (tests: as if another process came along).
+/// Close the index of `dir` this process has open (tests: as if another process came
+/// along). Only that folder's: tests run in parallel, each with its own folder.
 #[cfg(test)]
-fn close_indexes() {
+fn close_indexes(dir: &Path) {
     if let Ok(mut s) = SLOTS.lock() {
-        s.clear();
+        s.retain(|(d, _)| d != dir);
     }
 }
 

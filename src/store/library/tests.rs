@@ -152,7 +152,7 @@ fn a_corrupt_index_is_rebuilt_and_nothing_is_lost() {
         b"SQLite format 3\0 and then nonsense",
         b"",
     ] {
-        close_indexes(); // as a new process finds it
+        close_indexes(l.dir()); // as a new process finds it
         db::remove_files(l.dir());
         fs::write(&idx, garbage).unwrap();
         assert_eq!(l.list().unwrap(), first);
@@ -161,7 +161,7 @@ fn a_corrupt_index_is_rebuilt_and_nothing_is_lost() {
         assert_eq!(indexed_names(&l).len(), 3);
     }
     // Pages damaged inside a valid file: found when used, rebuilt, answers right.
-    close_indexes();
+    close_indexes(l.dir());
     let len = fs::metadata(&idx).unwrap().len();
     let mut bytes = fs::read(&idx).unwrap();
     for b in bytes.iter_mut().skip(4096).take(len as usize - 4096) {
@@ -184,7 +184,7 @@ fn an_index_of_another_folder_or_version_is_rebuilt() {
             [],
         )
         .unwrap();
-    close_indexes();
+    close_indexes(l.dir());
     // A copy of the library in another folder carries the first one's index.
     let copy_dir = t.path().join("copy");
     fs::create_dir(&copy_dir).unwrap();
@@ -206,7 +206,7 @@ fn an_index_of_another_folder_or_version_is_rebuilt() {
     sql(&l)
         .execute("UPDATE meta SET value = '0' WHERE key = 'version'", [])
         .unwrap();
-    close_indexes();
+    close_indexes(l.dir());
     let entries = l.list().unwrap();
     assert_eq!(entries[2].title, "Alpha", "rebuilt from the files");
     let version: String = sql(&l)
@@ -220,7 +220,7 @@ fn an_index_of_another_folder_or_version_is_rebuilt() {
 #[test]
 fn without_an_index_search_reads_the_files() {
     let (_t, l) = filled();
-    close_indexes();
+    close_indexes(l.dir());
     db::remove_files(l.dir());
     // Something that cannot be opened as the index.
     fs::create_dir(l.dir().join(INDEX_FILE)).unwrap();
@@ -243,7 +243,7 @@ fn without_an_index_search_reads_the_files() {
 #[test]
 fn a_read_only_folder_is_still_listed_and_searched() {
     let (_t, l) = filled();
-    close_indexes();
+    close_indexes(l.dir());
     db::remove_files(l.dir());
     fs::set_permissions(l.dir(), fs::Permissions::from_mode(0o500)).unwrap();
     let probe = l.dir().join("probe");
