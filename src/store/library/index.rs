@@ -59,19 +59,7 @@ pub(super) struct Doc {
 /// removed once old). Only failing to read the directory itself is an error.
 pub(super) fn scan_dir(dir: &Path) -> io::Result<Vec<Found>> {
     let mut out = Vec::new();
-    for de in fs::read_dir(dir)? {
-        let Ok(de) = de else { continue };
-        let file_name = de.file_name();
-        let Some(name) = file_name.to_str() else {
-            continue;
-        };
-        if is_temp_name(name) {
-            remove_if_stale(&de);
-            continue;
-        }
-        if !is_transcript_name(name) {
-            continue;
-        }
+    for (de, name) in transcripts(dir)? {
         let path = de.path();
         // `de.metadata()` stats relative to the open directory (no path walk).
         let md = match de.file_type() {
@@ -84,11 +72,7 @@ pub(super) fn scan_dir(dir: &Path) -> io::Result<Vec<Found>> {
         if !md.is_file() {
             continue;
         }
-        out.push(Found {
-            name: name.to_string(),
-            path,
-            md,
-        });
+        out.push(Found { name, path, md });
     }
     Ok(out)
 }
@@ -107,31 +91,31 @@ pub(super) struct Listed {
 /// files of crashed writes are removed once old, as [`scan_dir`] does.
 pub(super) fn list_dir(dir: &Path) -> io::Result<Vec<Listed>> {
     let mut out = Vec::new();
-    for de in fs::read_dir(dir)? {
-        let Ok(de) = de else { continue };
-        let file_name = de.file_name();
-        let Some(name) = file_name.to_str() else {
-            continue;
-        };
-        if is_temp_name(name) {
-            remove_if_stale(&de);
-            continue;
-        }
-        if !is_transcript_name(name) {
-            continue;
-        }
+    for (de, name) in transcripts(dir)? {
         // The type comes with the listing (`d_type`); std stats only when it does not.
         let ino = match de.file_type() {
             Ok(t) if t.is_file() => dir_entry_ino(&de),
             Ok(t) if t.is_dir() => continue,
             _ => None,
         };
-        out.push(Listed {
-            name: name.to_string(),
-            ino,
-        });
+        out.push(Listed { name, ino });
     }
     Ok(out)
+}
+
+/// The folder's entries named like transcripts, with their names (temp files of crashed
+/// writes are removed once old on the way; names that are not UTF-8 are skipped). Only
+/// failing to read the directory itself is an error.
+fn transcripts(dir: &Path) -> io::Result<impl Iterator<Item = (fs::DirEntry, String)>> {
+    Ok(fs::read_dir(dir)?.filter_map(|de| {
+        let de = de.ok()?;
+        let name = de.file_name().into_string().ok()?;
+        if is_temp_name(&name) {
+            remove_if_stale(&de);
+            return None;
+        }
+        is_transcript_name(&name).then_some((de, name))
+    }))
 }
 
 #[cfg(unix)]
