@@ -24,6 +24,12 @@ pub const MAX_EVENT_BYTES: usize = 4 * 1024;
 pub const MAX_RESPONSE_BODY: usize = 256 * 1024;
 /// Longest request body kept, in bytes; a longer one is recorded by its size only.
 pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
+/// The bodies and events a conversation keeps of its requests, newest first, in bytes.
+/// Every chat request repeats the conversation so far, so keeping every body would grow a
+/// transcript (and the memory holding it) with the square of its length: a 40-turn chat
+/// with long replies carried 0.5 MB of them. Older records are [`Exchange::trim`]med to
+/// their summary; the newest record is always kept whole.
+pub const KEPT_PER_CONVERSATION: usize = 2 * 1024 * 1024;
 
 /// One request and its response.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -79,6 +85,11 @@ pub struct Exchange {
     /// From sending to the end of the response, in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// The body, the events and the response body were let go to keep the conversation's
+    /// records within [`KEPT_PER_CONVERSATION`]; sizes, counts, status, headers and timings
+    /// stay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trimmed: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -111,6 +122,28 @@ impl Exchange {
             Some(r) => format!("{s} {r}"),
             None => s.to_string(),
         })
+    }
+
+    /// The bytes of what [`Exchange::trim`] lets go: the bodies and the events kept.
+    pub fn bulk(&self) -> usize {
+        let event = |e: &RawEvent| e.data.len() + e.event.as_ref().map_or(0, String::len) + 16;
+        self.body.as_ref().map_or(0, String::len)
+            + self.response_body.as_ref().map_or(0, String::len)
+            + self
+                .events
+                .iter()
+                .chain(self.tail.iter())
+                .map(event)
+                .sum::<usize>()
+    }
+
+    /// Keeps only the summary of the record: status, headers, sizes, counts and timings.
+    pub fn trim(&mut self) {
+        self.body = None;
+        self.response_body = None;
+        self.events = Vec::new();
+        self.tail = VecDeque::new();
+        self.trimmed = true;
     }
 
     /// Events not kept (between the first and the last ones).

@@ -188,6 +188,12 @@ fn copy(app: &mut App, reply: Option<MessageId>, what: CopyWhat) -> Result<Vec<E
             "/copy {w}: {name} has no request record (saved by an older chat-tui, or still being sent)"
         ));
     };
+    if ex.trimmed {
+        return Err(format!(
+            "/copy {w}: only the summary of {name}'s request is kept ({})",
+            trimmed_why()
+        ));
+    }
     let too_big = || {
         format!(
             "/copy {w}: the request body of {name} ({} bytes) was too large to keep",
@@ -212,6 +218,15 @@ fn copy(app: &mut App, reply: Option<MessageId>, what: CopyWhat) -> Result<Vec<E
         }
     };
     Ok(selection::copy(app, text, label))
+}
+
+/// Why an older record shows only its summary.
+fn trimmed_why() -> String {
+    format!(
+        "a conversation keeps the bodies and events of its newest requests, up to {} MiB, \
+         and the summary of older ones",
+        crate::api::exchange::KEPT_PER_CONVERSATION / (1024 * 1024)
+    )
 }
 
 /// The next request (what Enter would send) as an [`Exchange`] without a response.
@@ -295,6 +310,7 @@ fn request_lines(out: &mut Vec<Line>, ex: &Exchange, saved_note: bool) {
     )));
     match ex.pretty_body() {
         Some(b) => out.extend(b.lines().map(|l| Line::Text(l.to_string()))),
+        None if ex.trimmed => out.push(Line::Note(format!("not kept: {}", trimmed_why()))),
         None => out.push(Line::Note(format!(
             "not kept: over the {} KiB the inspector keeps",
             crate::api::exchange::MAX_REQUEST_BODY / 1024
@@ -350,7 +366,18 @@ fn sent_lines(app: &App, reply: Option<MessageId>) -> Vec<Line> {
         }
     }
     out.push(Line::Blank);
-    if ex.total_events > 0 {
+    if ex.trimmed {
+        out.push(Line::Title(if ex.total_events > 0 {
+            format!(
+                "Events · {} received · {} bytes",
+                thousands(ex.total_events),
+                thousands(ex.response_bytes)
+            )
+        } else {
+            format!("Response body · {} bytes", thousands(ex.response_bytes))
+        }));
+        out.push(Line::Note(format!("not kept: {}", trimmed_why())));
+    } else if ex.total_events > 0 {
         let left = ex.events_left_out();
         let kept = if left > 0 {
             format!(

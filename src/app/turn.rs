@@ -920,6 +920,8 @@ pub fn on_exchange(app: &mut App, turn: TurnId, exchange: Box<crate::api::exchan
             if let Some(m) = app.conv.get_mut(reply) {
                 m.exchange = Some(exchange);
             }
+            app.conv
+                .trim_exchanges(crate::api::exchange::KEPT_PER_CONVERSATION);
         }
         None => cur.exchange = Some(exchange),
     }
@@ -956,6 +958,8 @@ pub fn on_done(app: &mut App, turn: TurnId, result: Result<Outcome, ApiError>) -
                 if let Some(m) = app.conv.get_mut(id) {
                     m.exchange = cur.exchange;
                 }
+                app.conv
+                    .trim_exchanges(crate::api::exchange::KEPT_PER_CONVERSATION);
                 let mut fx = app.save_effect();
                 fx.extend(ask(app, user, None, then));
                 fx

@@ -469,6 +469,40 @@ impl Conversation {
         self.messages.iter().chain(self.others.iter())
     }
 
+    /// Keeps the bodies and events of the newest request records (every version and branch)
+    /// within `budget` bytes, the newest one whole whatever its size, and trims the older
+    /// ones to their summary (see `api::exchange::KEPT_PER_CONVERSATION`). Returns how many
+    /// it trimmed.
+    pub fn trim_exchanges(&mut self, budget: usize) -> usize {
+        let mut records: Vec<(DateTime<Utc>, MessageId, usize)> = self
+            .all()
+            .filter_map(|m| {
+                let ex = m.exchange.as_deref().filter(|e| !e.trimmed)?;
+                Some((m.created, m.id, ex.bulk()))
+            })
+            .collect();
+        records.sort_unstable_by_key(|r| std::cmp::Reverse((r.0, r.1)));
+        let mut used = 0usize;
+        let mut trim = std::collections::HashSet::new();
+        for (i, (_, id, bulk)) in records.iter().enumerate() {
+            used = used.saturating_add(*bulk);
+            if i > 0 && (used > budget || !trim.is_empty()) {
+                trim.insert(*id);
+            }
+        }
+        if trim.is_empty() {
+            return 0;
+        }
+        for m in self.messages.iter_mut().chain(self.others.iter_mut()) {
+            if trim.contains(&m.id)
+                && let Some(ex) = m.exchange.as_deref_mut()
+            {
+                ex.trim();
+            }
+        }
+        trim.len()
+    }
+
     /// Sum of the usage the API reported over the whole conversation (every version and
     /// branch: each was asked for).
     pub fn total_usage(&self) -> Usage {
@@ -700,6 +734,84 @@ pub fn new_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_records_are_kept_whole_newest_first_within_the_budget() {
+        use crate::api::exchange::{Exchange, RawEvent};
+        let record = |n: usize| Exchange {
+            method: "POST".into(),
+            url: "http://127.0.0.1:8080/v1/chat/completions".into(),
+            body: Some("b".repeat(n)),
+            body_bytes: n as u64,
+            status: Some(200),
+            events: vec![RawEvent {
+                ms: 1,
+                event: None,
+                data: "d".repeat(n / 10),
+            }],
+            total_events: 1,
+            response_bytes: 7,
+            duration_ms: Some(5),
+            ..Exchange::default()
+        };
+        let mut c = Conversation::new("m", Mode::Chat, Memory::Full);
+        let mut replies = Vec::new();
+        for i in 0..6 {
+            c.push(Speaker::User, format!("q{i}"));
+            let id = c.push_reply(&Params::default(), "m");
+            c.get_mut(id).unwrap().exchange = Some(Box::new(record(1000)));
+            replies.push(id);
+        }
+        // Each record holds 1,000 + 100 + 16 bytes: the newest two fit in 3,000, a third not.
+        assert_eq!(record(1000).bulk(), 1116);
+        assert_eq!(c.trim_exchanges(3000), 4);
+        for (i, id) in replies.iter().enumerate() {
+            let ex = c.get(*id).unwrap().exchange.as_deref().unwrap();
+            assert_eq!(ex.trimmed, i < 4, "reply {i}");
+            assert_eq!(ex.body.is_none(), i < 4, "reply {i}");
+            assert_eq!(ex.events.is_empty(), i < 4, "reply {i}");
+            // The summary stays.
+            assert_eq!(
+                (ex.body_bytes, ex.total_events, ex.status, ex.response_bytes),
+                (1000, 1, Some(200), 7)
+            );
+            assert_eq!(ex.duration_ms, Some(5));
+        }
+        // Trimmed records count no more; within the budget nothing changes.
+        assert_eq!(c.trim_exchanges(3000), 0);
+        // The newest record stays whole whatever its size.
+        assert_eq!(c.trim_exchanges(10), 1);
+        let newest = c.get(replies[5]).unwrap().exchange.as_deref().unwrap();
+        assert!(!newest.trimmed && newest.body.is_some());
+        // A version off the current path counts as well.
+        let extra = c.push_reply(&Params::default(), "m");
+        c.get_mut(extra).unwrap().exchange = Some(Box::new(record(1000)));
+        let moved = c.messages.pop().unwrap();
+        c.others.push(moved);
+        assert_eq!(c.trim_exchanges(10), 1);
+        assert!(
+            c.get(replies[5])
+                .unwrap()
+                .exchange
+                .as_deref()
+                .unwrap()
+                .trimmed
+        );
+        assert!(!c.get(extra).unwrap().exchange.as_deref().unwrap().trimmed);
+        // `trimmed` is saved, and only when true.
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(json.matches("\"trimmed\":true").count(), 6);
+        assert!(!json.contains("\"trimmed\":false"));
+        let back: Conversation = serde_json::from_str(&json).unwrap();
+        assert!(
+            back.get(replies[0])
+                .unwrap()
+                .exchange
+                .as_deref()
+                .unwrap()
+                .trimmed
+        );
+    }
 
     #[test]
     fn titles_come_from_the_first_user_line() {

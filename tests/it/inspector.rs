@@ -490,6 +490,118 @@ fn a_huge_body_is_shown_by_its_size_and_not_copied() {
     assert!(!fx.iter().any(|e| matches!(e, Effect::Copy { .. })));
 }
 
+/// Sends `text` and finishes its reply with `ex` as the record, through `update()`.
+fn turn_with(app: &mut App, text: &str, ex: Exchange) {
+    app.set_draft(text);
+    let fx = update(app, key(KeyCode::Enter));
+    let turn = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send { turn, .. } => Some(*turn),
+            _ => None,
+        })
+        .unwrap();
+    let ev = StreamEvent::Delta {
+        index: 0,
+        text: format!("echo: {text}"),
+    };
+    update(app, Event::Msg(Msg::Stream { turn, event: ev }));
+    update(
+        app,
+        Event::Msg(Msg::Exchange {
+            turn,
+            exchange: Box::new(ex),
+        }),
+    );
+    update(
+        app,
+        Event::Msg(Msg::Done {
+            turn,
+            result: Ok(Default::default()),
+        }),
+    );
+}
+
+#[test]
+fn a_long_chat_keeps_the_newest_records_whole_and_the_summary_of_older_ones() {
+    use chat_tui::api::exchange::KEPT_PER_CONVERSATION;
+    // Every request repeats the conversation so far: 12 turns whose bodies reach 480 KB
+    // would be 3.1 MB of bodies in the transcript if every record were kept whole.
+    let mut app = new_app();
+    let mut sizes = Vec::new();
+    for i in 0..12 {
+        let mut ex = sample();
+        let n = 40_000 * (i + 1);
+        ex.body = Some(format!("{{\"pad\":\"{}\"}}", "x".repeat(n)));
+        ex.body_bytes = n as u64 + 10;
+        sizes.push(ex.body_bytes);
+        turn_with(&mut app, &format!("question {i}"), ex);
+    }
+    let replies: Vec<_> = app.conv.messages.iter().skip(1).step_by(2).collect();
+    assert_eq!(replies.len(), 12);
+    let kept: usize = replies
+        .iter()
+        .filter_map(|m| m.exchange.as_deref())
+        .map(|e| e.bulk())
+        .sum();
+    assert!(kept <= KEPT_PER_CONVERSATION, "{kept}");
+    let json = chat_tui::store::to_json(&app.conv);
+    assert!(
+        json.len() < KEPT_PER_CONVERSATION + 64 * 1024,
+        "{}",
+        json.len()
+    );
+    // The newest records are whole, the older ones their summary; every size is known.
+    let whole: Vec<bool> = replies
+        .iter()
+        .map(|m| !m.exchange.as_deref().unwrap().trimmed)
+        .collect();
+    // Newest first: 480 + 440 + 400 + 360 + 320 KB fit in 2 MiB, with 280 KB more they would not.
+    assert_eq!(whole.iter().filter(|w| **w).count(), 5, "{whole:?}");
+    assert!(whole[7..].iter().all(|w| *w) && !whole[..7].iter().any(|w| *w));
+    for (m, size) in replies.iter().zip(&sizes) {
+        let ex = m.exchange.as_deref().unwrap();
+        assert_eq!((ex.body_bytes, ex.status), (*size, Some(200)));
+    }
+    // Saved and opened again: the first reply's record says what it kept and why.
+    let conv = chat_tui::store::parse(&json).unwrap();
+    let mut app = new_app();
+    let _ = app.load_conversation(conv, None);
+    app.focus = Focus::Conversation;
+    app.selected = Some(app.conv.messages[0].id);
+    update(&mut app, key(KeyCode::F(3)));
+    let text = panel_text(&app);
+    assert!(text.contains("Request body · 40,010 bytes"), "{text}");
+    assert!(text.contains("status: 200 OK"), "{text}");
+    let why =
+        "not kept: a conversation keeps the bodies and events of its newest requests, up to 2 MiB";
+    assert_eq!(text.matches(why).count(), 2, "{text}");
+    assert!(text.contains("Events · 2 received · 120 bytes"), "{text}");
+    assert!(
+        !text.contains("xxxx") && !text.contains("echo: hello"),
+        "{text}"
+    );
+    // Nothing half-kept is copied: curl, the body, the response (keys c, b, r).
+    for k in ['c', 'b', 'r'] {
+        app.status.notice = None;
+        let fx = update(&mut app, key(KeyCode::Char(k)));
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Copy { .. })), "{k}");
+        let notice = app.status.notice.as_ref().map(|n| n.text.clone());
+        assert!(
+            notice
+                .as_deref()
+                .is_some_and(|n| n.contains("only the summary of")),
+            "{notice:?}"
+        );
+    }
+    // The newest reply's record is whole: it copies.
+    app.overlay = None;
+    app.focus = Focus::Input;
+    app.set_draft("/copy request");
+    let body = copied(&update(&mut app, key(KeyCode::Enter)));
+    assert_eq!(body.len() as u64, sizes[11]);
+}
+
 fn draw(app: &App, w: u16, h: u16) -> String {
     let pane = panel(app);
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
