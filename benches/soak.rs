@@ -149,6 +149,19 @@ fn serve(mut s: TcpStream, log: &Mutex<ServerLog>, rng: &Mutex<Rng>) {
         );
         return;
     }
+    // Only chat requests are questions: the app's probes of the server (Ollama's `POST
+    // /api/show`, llama.cpp's `/apply-template` and `/tokenize`) get a 404 as from OpenAI,
+    // and are not counted (they carry no question: they were counted as a lost "").
+    let path = first.split_whitespace().nth(1).unwrap_or("");
+    if !path.ends_with("/chat/completions") {
+        let b = r#"{"error":{"message":"not found","type":"invalid_request_error"}}"#;
+        let _ = write!(
+            s,
+            "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        );
+        return;
+    }
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     let question = v["messages"]
         .as_array()
