@@ -29,7 +29,7 @@ pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
 /// transcript (and the memory holding it) with the square of its length: a 40-turn chat
 /// with long replies carried 0.5 MB of them. Older records are [`Exchange::trim`]med to
 /// their summary; the newest record is always kept whole.
-pub const KEPT_PER_CONVERSATION: usize = 2 * 1024 * 1024;
+pub const KEPT_PER_CONVERSATION: usize = 1024 * 1024;
 
 /// One request and its response.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

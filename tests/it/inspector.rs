@@ -556,9 +556,9 @@ fn a_long_chat_keeps_the_newest_records_whole_and_the_summary_of_older_ones() {
         .iter()
         .map(|m| !m.exchange.as_deref().unwrap().trimmed)
         .collect();
-    // Newest first: 480 + 440 + 400 + 360 + 320 KB fit in 2 MiB, with 280 KB more they would not.
-    assert_eq!(whole.iter().filter(|w| **w).count(), 5, "{whole:?}");
-    assert!(whole[7..].iter().all(|w| *w) && !whole[..7].iter().any(|w| *w));
+    // Newest first: 480 + 440 KB fit in 1 MiB, with 400 KB more they would not.
+    assert_eq!(whole.iter().filter(|w| **w).count(), 2, "{whole:?}");
+    assert!(whole[10..].iter().all(|w| *w) && !whole[..10].iter().any(|w| *w));
     for (m, size) in replies.iter().zip(&sizes) {
         let ex = m.exchange.as_deref().unwrap();
         assert_eq!((ex.body_bytes, ex.status), (*size, Some(200)));
@@ -574,7 +574,7 @@ fn a_long_chat_keeps_the_newest_records_whole_and_the_summary_of_older_ones() {
     assert!(text.contains("Request body · 40,010 bytes"), "{text}");
     assert!(text.contains("status: 200 OK"), "{text}");
     let why =
-        "not kept: a conversation keeps the bodies and events of its newest requests, up to 2 MiB";
+        "not kept: a conversation keeps the bodies and events of its newest requests, up to 1 MiB";
     assert_eq!(text.matches(why).count(), 2, "{text}");
     assert!(text.contains("Events · 2 received · 120 bytes"), "{text}");
     assert!(
