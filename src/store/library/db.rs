@@ -252,6 +252,51 @@ impl Db {
         Ok(known)
     }
 
+    /// The stamps of these files only (those the index knows).
+    pub fn stamps_of(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, [i64; 4]>, rusqlite::Error> {
+        let mut known = HashMap::with_capacity(names.len());
+        let mut st = self
+            .conn
+            .prepare("SELECT mtime_s, mtime_ns, size, ino FROM files WHERE name = ?1")?;
+        for name in names {
+            if let Some(stamp) = st
+                .query_row([name], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?]))
+                .optional()?
+            {
+                known.insert(name.clone(), stamp);
+            }
+        }
+        Ok(known)
+    }
+
+    /// The folder's stamp the last time the index was found in step with its listing
+    /// (see `Library::quick_view`), if one was kept.
+    pub fn listing_stamp(&self) -> Result<Option<String>, rusqlite::Error> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'listing'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+    }
+
+    /// Keep (or, with `None`, forget) the folder's stamp of a listing the index is in step
+    /// with.
+    pub fn set_listing_stamp(&self, stamp: Option<&str>) -> Result<(), rusqlite::Error> {
+        match stamp {
+            Some(v) => self.conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('listing', ?1)",
+                [v],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM meta WHERE key = 'listing'", []),
+        }
+        .map(|_| ())
+    }
+
     /// Index these documents (in this order: later ones get higher row ids, and search
     /// streams its results by row id, highest first) and forget the gone files, in one
     /// transaction.

@@ -293,6 +293,24 @@ impl Library {
     /// for the files it is about to answer with (it stats its hits); for the rest the next
     /// full check catches it ([`Library::list`], the sessions browser).
     fn quick_view(&self) -> Result<Quick, LibraryError> {
+        // The folder's stamp comes before its listing: a file added after it changes it.
+        let folder = folder_stamp(&self.dir);
+        if let Some(stamp) = &folder
+            && let Some(slot) = Slot::get(&self.dir)
+            && slot.catching_up().is_none()
+        {
+            let same = slot
+                .db
+                .lock()
+                .ok()
+                .and_then(|db| db.listing_stamp().ok().flatten())
+                .is_some_and(|kept| kept == stamp.value);
+            if same {
+                // Nothing was added, removed or renamed since the index was last found in
+                // step with the listing: no need to read the listing again.
+                return Ok(Quick::Indexed(slot, None));
+            }
+        }
         let listed = index::list_dir(&self.dir).map_err(|source| LibraryError::Dir {
             path: self.dir.clone(),
             source,
@@ -309,9 +327,20 @@ impl Library {
             .db
             .lock()
             .map_err(|_| rusqlite::Error::InvalidQuery)
-            .and_then(|mut db| quick_sync(&mut db, &self.dir, listed));
+            .and_then(|mut db| {
+                let stamps = quick_sync(&mut db, &self.dir, listed)?;
+                // Kept only once the folder's last change is old enough that a later one
+                // cannot carry the same time (coarse file system clocks); a failure to keep
+                // it only costs the next search a listing.
+                let settled = folder
+                    .as_ref()
+                    .filter(|f| f.settled())
+                    .map(|f| f.value.as_str());
+                let _ = db.set_listing_stamp(settled);
+                Ok(stamps)
+            });
         match r {
-            Ok(stamps) => Ok(Quick::Indexed(slot, stamps)),
+            Ok(stamps) => Ok(Quick::Indexed(slot, Some(stamps))),
             Err(e) => {
                 slot.failed(&self.dir, &e);
                 Ok(Quick::Files(self.read_all()?))
@@ -428,10 +457,53 @@ type Stamps = std::collections::HashMap<String, [i64; 4]>;
 
 /// How a command-line search answers ([`Library::quick_view`]).
 enum Quick {
-    /// From the index, in step with the folder's listing; the stamps it holds now.
-    Indexed(Arc<Slot>, Stamps),
+    /// From the index, in step with the folder's listing; the stamps it holds now (`None`:
+    /// the listing was not read again, the folder being unchanged — ask the index).
+    Indexed(Arc<Slot>, Option<Stamps>),
     /// From these entries (read from the files): no index, or it is catching up.
     Files(Vec<Entry>),
+}
+
+/// How long after a folder's last change its stamp is trusted to tell a later change: file
+/// systems keep times as coarse as 2 s (FAT), so a change within that time of the last one
+/// could leave the same stamp.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The folder's modification time and inode: any file added, removed or renamed in it
+/// changes the time (a file rewritten in place does not: see `Library::search`).
+struct FolderStamp {
+    value: String,
+    modified: std::time::SystemTime,
+}
+
+impl FolderStamp {
+    /// Old enough to be kept: see [`SETTLE`] (a time in the future never is).
+    fn settled(&self) -> bool {
+        std::time::SystemTime::now()
+            .duration_since(self.modified)
+            .is_ok_and(|age| age >= SETTLE)
+    }
+}
+
+#[cfg(unix)]
+fn folder_stamp(dir: &Path) -> Option<FolderStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let md = fs::metadata(dir).ok()?;
+    Some(FolderStamp {
+        value: format!(
+            "{}.{:09} {} {}",
+            md.mtime(),
+            md.mtime_nsec(),
+            md.ino(),
+            md.dev()
+        ),
+        modified: md.modified().ok()?,
+    })
+}
+
+#[cfg(not(unix))]
+fn folder_stamp(_: &Path) -> Option<FolderStamp> {
+    None
 }
 
 /// Compare the folder's listing with the index (a stat only where the listing's inode

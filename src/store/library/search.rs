@@ -134,7 +134,7 @@ fn checked_search(
     db: &mut Db,
     needle: &str,
     snippets: bool,
-    mut stamps: Stamps,
+    stamps: Option<Stamps>,
 ) -> Result<Vec<Entry>, rusqlite::Error> {
     let run = |db: &mut Db| {
         let mut hits = Vec::new();
@@ -145,6 +145,16 @@ fn checked_search(
         .map(|()| hits)
     };
     let hits = run(db)?;
+    // Without the stamps of a listing, the hits' own (all of them when most files match:
+    // one read of the table beats a lookup per hit).
+    let mut stamps = match stamps {
+        Some(s) => s,
+        None if hits.len() > 1_000 => db.stamps()?,
+        None => {
+            let names: Vec<String> = hits.iter().map(|e| file_name(&e.path)).collect();
+            db.stamps_of(&names)?
+        }
+    };
     let mut stale = Vec::new();
     let mut gone = Vec::new();
     for e in &hits {

@@ -365,6 +365,78 @@ fn an_edit_in_place_of_a_file_that_was_no_hit_is_found_after_the_next_full_check
     assert_eq!(ids(&l.search("narwhal").unwrap()), ["bbb3"]);
 }
 
+/// The folder's stamp kept with the index (`meta.listing`), as another process reads it.
+fn kept_listing(l: &Library) -> Option<String> {
+    use rusqlite::OptionalExtension;
+    sql(l)
+        .query_row("SELECT value FROM meta WHERE key = 'listing'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .unwrap()
+}
+
+/// Sets the folder's modification time (what adding, removing or renaming a file changes).
+fn set_folder_time(l: &Library, t: std::time::SystemTime) {
+    fs::File::open(l.dir()).unwrap().set_modified(t).unwrap();
+}
+
+/// A search in a folder unchanged since the index was last found in step with its listing
+/// does not read the listing again (docs/benchmarks.md: 10,003 names and a hash-map
+/// comparison per search), still checks its hits, and reads the listing as soon as a file
+/// is added.
+#[test]
+fn a_search_in_an_unchanged_folder_trusts_the_index_and_still_checks_its_hits() {
+    let (_t, l) = filled();
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    // Just changed: a change within a coarse file-system clock could keep its time, so the
+    // folder's stamp is not kept yet.
+    assert_eq!(ids(&l.search("language").unwrap()), ["aaa1"]);
+    assert_eq!(kept_listing(&l), None);
+    set_folder_time(&l, an_hour_ago);
+    assert_eq!(ids(&l.search("language").unwrap()), ["aaa1"]);
+    let kept = kept_listing(&l).expect("the stamp of a settled folder is kept");
+    // A file added changes the folder's time: the listing is read and the file found.
+    fs::write(
+        l.dir().join("new5.json"),
+        format::to_json(&conv("new5", "Fresh", 9, &["a walrus appears"])),
+    )
+    .unwrap();
+    assert_eq!(ids(&l.search("walrus").unwrap()), ["new5"]);
+    assert_eq!(kept_listing(&l), None);
+    set_folder_time(&l, an_hour_ago);
+    assert_eq!(ids(&l.search("walrus").unwrap()), ["new5"]);
+    assert_eq!(kept_listing(&l).as_deref(), Some(kept.as_str()));
+    // Unchanged folder: the hits are still checked against their files.
+    let p = l.dir().join("aaa1.json");
+    let mut c = save::load(&p).unwrap();
+    c.title = "Retitled in place".into();
+    fs::write(&p, format::to_json(&c)).unwrap();
+    let hits = l.search("language").unwrap();
+    assert_eq!(
+        (ids(&hits), hits[0].title.as_str()),
+        (vec!["aaa1"], "Retitled in place")
+    );
+    fs::remove_file(l.dir().join("new5.json")).unwrap();
+    set_folder_time(&l, an_hour_ago);
+    assert!(
+        l.search("walrus").unwrap().is_empty(),
+        "a gone hit is dropped"
+    );
+    // The listing is not read while the folder's stamp holds: a file added with the
+    // folder's time put back (no program does that by accident) is found by the next full
+    // check, as an edit in place is (docs/faults.md).
+    fs::write(
+        l.dir().join("new6.json"),
+        format::to_json(&conv("new6", "Sixth", 9, &["a narwhal appears"])),
+    )
+    .unwrap();
+    set_folder_time(&l, an_hour_ago);
+    assert!(l.search("narwhal").unwrap().is_empty());
+    l.list().unwrap();
+    assert_eq!(ids(&l.search("narwhal").unwrap()), ["new6"]);
+}
+
 #[test]
 fn saves_renames_and_deletes_keep_the_index_in_step() {
     let (_t, l) = filled();
