@@ -10,6 +10,7 @@ pub mod event_loop;
 pub mod handover;
 pub mod input;
 pub mod local;
+pub mod memory;
 pub mod probe;
 pub mod saver;
 pub mod start;
@@ -77,6 +78,7 @@ pub async fn run(launch: Launch) -> anyhow::Result<event_loop::Ended> {
         theme,
         theme_colors,
     } = launch;
+    memory::tune();
     terminal::install_panic_hook();
     let (mut term, background) = terminal::init(theme == crate::config::ThemeChoice::Auto)
         .map_err(|_| {

@@ -110,6 +110,7 @@ impl Saver {
                 let todo: Vec<(Job, bool)> = retries
                     .chain(coalesce(jobs.drain(..)).into_iter().map(|j| (j, false)))
                     .collect();
+                let wrote = todo.iter().any(|(j, _)| matches!(j, Job::Save(_)));
                 for (job, retry) in todo {
                     let msgs = msgs.clone();
                     let claims = claims.clone();
@@ -124,6 +125,11 @@ impl Saver {
                     if let Ok(Some(f)) = kept {
                         failed.push(f);
                     }
+                }
+                if wrote {
+                    // The snapshots and their JSON are freed: hand the pages back.
+                    let _ =
+                        tokio::task::spawn_blocking(crate::runtime::memory::release_freed).await;
                 }
                 if !open {
                     break;
