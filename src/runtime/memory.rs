@@ -3,31 +3,25 @@
 //! glibc's allocator keeps what a program frees for reuse, in one arena per thread that
 //! allocated, and returns it to the system only from the top of an arena. The saver's
 //! threads (tokio's blocking pool: a new thread, a new arena) serialise whole conversations,
-//! and the allocator raises its threshold for mapping large blocks each time one is freed,
 //! so a long session kept tens of MB it no longer used: the 5-minute soak ended at 42 MB
 //! resident with a heap that never held more than 17 MB (`heaptrack`; docs/soak.md).
 //!
-//! On glibc, two measures: at start, at most two arenas and a fixed threshold, so a large
-//! transient block (a conversation's JSON) is mapped and unmapped instead of settling in an
-//! arena; after the saver's writes, `malloc_trim(0)`, which hands back the free pages of
-//! every arena. Elsewhere (musl, macOS) there is nothing to do.
-
-/// Blocks this large or larger are mapped on their own and unmapped when freed.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MMAP_THRESHOLD: libc::c_int = 256 * 1024;
+//! On glibc, two measures: at start, at most two arenas; after the saver's writes,
+//! `malloc_trim(0)`, which hands back the free pages of every arena. (Not a fixed mapping
+//! threshold: a frame's buffers are a few hundred KB, and mapping them anew every frame
+//! would cost page faults while streaming.) Elsewhere (musl, macOS) there is nothing to do.
 
 /// Arenas at most: the UI thread's and one the worker threads share.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const ARENAS: libc::c_int = 2;
 
-/// Set the allocator up for a long-running program (once, at start, before threads).
+/// Set the allocator up for a long-running program (once, at start).
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; it is called before other threads
-    // exist, and a value it refuses leaves the default (its result is not needed).
+    // SAFETY: mallopt only sets an allocator parameter (for arenas made from now on); a
+    // value it refuses leaves the default, so its result is not needed.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, ARENAS);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
 }
 
