@@ -151,15 +151,17 @@ impl Claims {
         path: &Path,
         targets: impl FnOnce(&Conversation) -> Vec<PathBuf>,
     ) -> Result<Opened, LoadError> {
-        let (bytes, fp) = Fingerprint::read(path).map_err(|source| LoadError::Io {
+        let (parsed, fp) =
+            Fingerprint::read_parsed(path, crate::store::format::parse).map_err(|source| {
+                LoadError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
+        let conv = parsed.map_err(|source| LoadError::Format {
             path: path.to_path_buf(),
             source,
         })?;
-        let conv = crate::store::format::parse(&bytes).map_err(|source| LoadError::Format {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        drop(bytes);
         let mut targets = targets(&conv);
         if !targets.iter().any(|t| t == path) {
             targets.insert(0, path.to_path_buf());

@@ -91,7 +91,11 @@ pub fn count_by_lines(text: &str) -> Option<usize> {
     let mut blocks = 0;
     // The open top-level fence: its character and length.
     let mut fence: Option<(u8, usize)> = None;
-    for line in bytes.split(|&b| b == b'\n') {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for end in ends {
+        let line = &bytes[start..end];
+        start = end + 1;
         if let Some((ch, len)) = fence {
             if closes_fence(line, ch, len) {
                 fence = None;
@@ -144,6 +148,9 @@ pub fn count_by_lines(text: &str) -> Option<usize> {
 /// `len` times `ch`, then only spaces (pulldown-cmark: a tab after the fence keeps it open;
 /// a tab before it is four columns).
 fn closes_fence(line: &[u8], ch: u8, len: usize) -> bool {
+    if line.first().is_some_and(|&b| b != b' ' && b != ch) {
+        return false;
+    }
     let indent = line.iter().take_while(|&&b| b == b' ').count();
     if indent >= 4 {
         return false;
