@@ -151,13 +151,15 @@ impl Claims {
         path: &Path,
         targets: impl FnOnce(&Conversation) -> Vec<PathBuf>,
     ) -> Result<Opened, LoadError> {
-        let (parsed, fp) =
-            Fingerprint::read_parsed(path, crate::store::format::parse).map_err(|source| {
-                LoadError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            })?;
+        let (parsed, fp) = Fingerprint::read_parsed(path, |bytes| {
+            // The languages of the last screen compile while the file parses.
+            crate::ui::markdown::warm_code(crate::store::format::code_near_end(bytes, 64 << 10));
+            crate::store::format::parse(bytes)
+        })
+        .map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conv = parsed.map_err(|source| LoadError::Format {
             path: path.to_path_buf(),
             source,
