@@ -137,11 +137,30 @@ pub fn count_by_lines(text: &str) -> Option<usize> {
                     // ``` followed by a backtick: inline code in a paragraph.
                 }
             }
+            b'[' if lead == 0 && !may_define_link(rest) => {}
             b'<' | b'[' | b'\t' => return None,
             _ => {}
         }
     }
     Some(blocks)
+}
+
+/// Could `line` (starting with `[`, at the start of a line) begin a link reference
+/// definition (`[label]: destination`, which may run over several lines)? Not when its
+/// label closes on this line and no `:` follows — "[1] text", "[a link](url) text" —
+/// and holds no other bracket (labels cannot); everything else may.
+fn may_define_link(line: &[u8]) -> bool {
+    let mut i = 1;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 1,
+            b'[' => return true,
+            b']' => return line.get(i + 1) == Some(&b':'),
+            _ => {}
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Does `line` close a top-level fence of `len` times `ch`? Up to three spaces, at least
@@ -313,6 +332,14 @@ mod tests {
         "<!--\n```\n-->\n```\nx\n```\n",
         "<pre>\n```\n</pre>\n",
         "[a]: /url\n```\nx\n```\n",
+        "[1] a citation\n```\nx\n```\n[2] another\n",
+        "[a link](http://x) first\n```\nx\n```\n",
+        "[a\\]b]: /u\n```\nx\n```\n",
+        "[[a]]: /u\n```\nx\n```\n",
+        "[a\nb]: /u\n```\nx\n```\n",
+        "[a] : /u\n```\nx\n```\n",
+        "[a]:\n/u\n```\nx\n```\n",
+        "[^1]: note\n```\nx\n```\n",
         "[a]: /url '\n```\n'\n",
         "| a | b |\n|---|---|\n| 1 | 2 |\n```\nafter a table\n```\n",
         "| a | b |\n|---|---|\n```\nx\n```\n| 1 | 2 |\n",
@@ -347,6 +374,7 @@ mod tests {
             "para\n```\ninterrupts\n```\n",
             "- a\n  - b\n\n> q\n\n| a |\n|---|\n```\nx\n```\n",
             "```\n<div>\n[a]: b\n    indented\n\tx\n```\n",
+            "[1] a citation\n```\nx\n```\n[2] another\n",
         ] {
             assert!(count_by_lines(md).is_some(), "{md:?}");
         }
@@ -368,8 +396,9 @@ mod tests {
         const PIECES: &[&str] = &[
             "```", "~~~", "````", "`", "~", " ", "  ", "   ", "    ", "\t", "\n", "\n", "\n",
             "\n\n", "\r", "- ", "* ", "+ ", "1. ", "2) ", "10. ", "> ", ">", "<div>", "<!--",
-            "-->", "</pre>", "[a]: /u", "[", "]", "| a |", "|---|", "---", "===", "# ", "x",
-            "code", "rust", "中文", "\u{a0}", "- [ ] ", "***", "\\", "\u{1b}",
+            "-->", "</pre>", "[a]: /u", "[", "]", "]:", "[1] ", "[a](u)", "\\]", ":", "| a |",
+            "|---|", "---", "===", "# ", "x", "code", "rust", "中文", "\u{a0}", "- [ ] ", "***",
+            "\\", "\u{1b}",
         ];
 
         /// The shapes the shortcut counts (most replies): fences, lists, quotes, tables,
@@ -377,7 +406,7 @@ mod tests {
         const PLAIN: &[&str] = &[
             "```", "```", "~~~", "````", "```py", "``` `x`", "`", " ", "  ", "   ", "\n", "\n",
             "\n", "\n", "\n\n", "- ", "* ", "1. ", "> ", "| a |", "|---|", "---", "# ", "x",
-            "text", "中文", "~",
+            "text", "中文", "~", "[1] ", "[a](u) ", "]", ":",
         ];
 
         fn markdown() -> impl Strategy<Value = String> {
