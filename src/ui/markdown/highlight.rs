@@ -61,11 +61,16 @@ pub fn warm_code(samples: Vec<(String, String)>) {
             }
         }
     };
-    // Without a thread the work is left to the first frame, as before.
+    // Without a thread the work is left to the first frame, as before. A panic in it (in
+    // syntect, on text the screen may never show) ends the thread and nothing else: the
+    // panic hook leaves the terminal alone for this thread.
     let _ = std::thread::Builder::new()
-        .name("highlight-warm".into())
+        .name(WARM_THREAD.into())
         .spawn(warm);
 }
+
+/// The name of [`warm_code`]'s thread.
+pub const WARM_THREAD: &str = "highlight-warm";
 
 /// Code blocks longer than this are not highlighted.
 pub const MAX_HIGHLIGHT_BYTES: usize = 256 * 1024;
