@@ -353,6 +353,8 @@ mod tests {
         "",
         "   \n\n  \n",
         "2.5    apples\n",
+        "    - \n",
+        "-    \n      x\n",
         "* * *\n```\nx\n```\n",
         "```\n<div>\n[a]: b\n    indented\n\tx\n```\n",
     ];
