@@ -151,15 +151,19 @@ impl Claims {
         path: &Path,
         targets: impl FnOnce(&Conversation) -> Vec<PathBuf>,
     ) -> Result<Opened, LoadError> {
-        let (bytes, fp) = Fingerprint::read(path).map_err(|source| LoadError::Io {
+        let (parsed, fp) = Fingerprint::read_parsed(path, |bytes| {
+            // The languages of the last screen compile while the file parses.
+            crate::ui::markdown::warm_code(crate::store::format::code_near_end(bytes, 64 << 10));
+            crate::store::format::parse(bytes)
+        })
+        .map_err(|source| LoadError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let conv = crate::store::format::parse(&bytes).map_err(|source| LoadError::Format {
+        let conv = parsed.map_err(|source| LoadError::Format {
             path: path.to_path_buf(),
             source,
         })?;
-        drop(bytes);
         let mut targets = targets(&conv);
         if !targets.iter().any(|t| t == path) {
             targets.insert(0, path.to_path_buf());

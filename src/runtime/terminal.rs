@@ -354,6 +354,11 @@ pub fn install_panic_hook() {
         if std::thread::current().name() == Some(crate::runtime::clipboard::THREAD_NAME) {
             return;
         }
+        // Nor does the highlighter's warm-up (`ui::markdown::warm_code`): its work is
+        // only done early, the screen's own highlighting does it again if it must.
+        if std::thread::current().name() == Some(crate::ui::markdown::WARM_THREAD) {
+            return;
+        }
         let gone = is_gone();
         if !gone {
             restore();

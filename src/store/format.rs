@@ -138,6 +138,63 @@ pub fn parse(bytes: &[u8]) -> Result<Conversation, FormatError> {
     Ok(conv)
 }
 
+/// The fenced code blocks written in the last `window` bytes of a transcript's JSON text,
+/// found without parsing it: `(language, code)` of each fence with a language whose code
+/// follows it in the same JSON string, its escapes undone (roughly: `\uXXXX` dropped), at
+/// most two blocks of each language and 4 KB of each. What the end of a conversation will
+/// highlight, known before the file is parsed ([`crate::ui::markdown::warm_code`]);
+/// only the highlighter's speed depends on it, never what is read or shown.
+pub fn code_near_end(json: &[u8], window: usize) -> Vec<(String, String)> {
+    const MAX_CODE: usize = 4 << 10;
+    let tail = &json[json.len().saturating_sub(window)..];
+    let mut found: Vec<(String, String)> = Vec::new();
+    let mut at = 0;
+    while let Some(i) = memchr::memmem::find(&tail[at..], b"```") {
+        let open = at + i;
+        at = open + 3;
+        // An opening fence starts a line of the string: after `\n` or the opening quote.
+        if !(tail[..open].ends_with(b"\\n") || tail[..open].ends_with(b"\"")) {
+            continue;
+        }
+        let lang_len = tail[at..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || b"+-_#.".contains(b))
+            .count();
+        if lang_len == 0 {
+            continue;
+        }
+        let lang = String::from_utf8_lossy(&tail[at..at + lang_len]).into_owned();
+        at += lang_len;
+        if found.iter().filter(|(l, _)| *l == lang).count() >= 2 {
+            continue;
+        }
+        let Some(body) = tail[at..].strip_prefix(b"\\n") else {
+            continue;
+        };
+        let end = memchr::memmem::find(body, b"\\n```")
+            .or_else(|| memchr::memchr(b'"', body))
+            .unwrap_or(body.len())
+            .min(MAX_CODE);
+        let mut code = Vec::with_capacity(end + 1);
+        let mut escaped = body[..end].iter();
+        while let Some(&b) = escaped.next() {
+            if b != b'\\' {
+                code.push(b);
+                continue;
+            }
+            match escaped.next() {
+                Some(b'n') => code.push(b'\n'),
+                Some(b't') => code.push(b'\t'),
+                Some(&c @ (b'"' | b'\\' | b'/')) => code.push(c),
+                _ => {}
+            }
+        }
+        code.push(b'\n');
+        found.push((lang, String::from_utf8_lossy(&code).into_owned()));
+    }
+    found
+}
+
 /// Line and column (1-based, column in characters) just after `before`.
 fn position(before: &[u8]) -> (usize, usize) {
     let line_start = before

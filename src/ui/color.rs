@@ -178,6 +178,27 @@ fn palette_lab() -> &'static [[f64; 3]; 240] {
 /// The nearest colour of the 256-colour palette, as the eye judges it (the cube or the
 /// gray ramp; never the 16 first, whose values depend on the terminal).
 pub fn nearest_ansi256(rgb: (u8, u8, u8)) -> u8 {
+    thread_local! {
+        /// The answers so far: a syntax theme has a few dozen colours, asked for once per
+        /// highlighted token (the long chat's first screen asked ~20,000 times).
+        static SEEN: std::cell::RefCell<std::collections::HashMap<(u8, u8, u8), u8>> =
+            std::cell::RefCell::default();
+    }
+    SEEN.with_borrow_mut(|seen| {
+        if let Some(&i) = seen.get(&rgb) {
+            return i;
+        }
+        if seen.len() >= 4096 {
+            seen.clear();
+        }
+        let i = search_ansi256(rgb);
+        seen.insert(rgb, i);
+        i
+    })
+}
+
+/// [`nearest_ansi256`] without the memory of earlier answers: a search of the palette.
+fn search_ansi256(rgb: (u8, u8, u8)) -> u8 {
     let q = lab(rgb);
     let d = |p: &[f64; 3]| (p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2);
     palette_lab()
@@ -263,6 +284,17 @@ mod tests {
         for i in 16..=255u8 {
             let (r, g, b) = ansi256_rgb(i);
             assert_eq!(ansi256_rgb(nearest_ansi256((r, g, b))), (r, g, b), "{i}");
+        }
+    }
+
+    #[test]
+    fn remembered_answers_equal_the_search() {
+        // Every colour twice (asked, then remembered), past the memory's size limit.
+        for round in 0..2 {
+            for n in 0..6000u32 {
+                let rgb = ((n * 37 % 256) as u8, (n * 101 % 256) as u8, (n % 256) as u8);
+                assert_eq!(nearest_ansi256(rgb), search_ansi256(rgb), "{rgb:?} {round}");
+            }
         }
     }
 

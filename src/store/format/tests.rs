@@ -731,3 +731,48 @@ fn the_documented_example_is_current() {
     assert_eq!(c.messages[1].fork_label().as_deref(), Some("version 1/2"));
     assert_eq!(c.others[0].fork_label().as_deref(), Some("version 2/2"));
 }
+
+#[test]
+fn the_code_near_the_end_is_found_in_the_json_text() {
+    let mut c = Conversation::new("m", Mode::Chat, Memory::Full);
+    c.push(Speaker::User, "old question");
+    let id = c.push_reply(&Params::default(), "m");
+    c.get_mut(id).unwrap().choice_mut(0).text =
+        "```c\nint old;\n```\n".to_string() + &"filler ".repeat(20_000);
+    c.push(Speaker::User, "q");
+    let id = c.push_reply(&Params::default(), "m");
+    c.get_mut(id).unwrap().choice_mut(0).text = "Here:\n\n```rust\nfn main() {\n\tprintln!(\"a \\\\ b\");\n}\n```\n\n```\nno language\n```\n\n```python\nprint('é')\n```\n```rust\nlet x = 1;\n```\n```rust\nthird rust block\n```".into();
+    let json = to_json(&c);
+    let found = code_near_end(&json, 64 << 10);
+    assert_eq!(
+        found,
+        [
+            (
+                "rust".to_string(),
+                "fn main() {\n\tprintln!(\"a \\\\ b\");\n}\n".to_string()
+            ),
+            ("python".into(), "print('é')\n".into()),
+            ("rust".into(), "let x = 1;\n".into()),
+        ]
+    );
+    // Only the end is looked at: the C block is 140 KB before it.
+    assert!(found.iter().all(|(l, _)| l != "c"));
+    assert!(code_near_end(&json, 1 << 30).iter().any(|(l, _)| l == "c"));
+    assert!(code_near_end(b"", 100).is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn code_near_end_takes_any_bytes(
+        bytes in proptest::collection::vec(
+            prop::sample::select(vec![b'`', b'\\', b'n', b'"', b'r', b'u', b'\n', 0xe4, 0xb8, b'x']),
+            0..200,
+        ),
+        window in 0usize..300,
+    ) {
+        for (lang, code) in code_near_end(&bytes, window) {
+            prop_assert!(!lang.is_empty() && code.ends_with('\n'));
+        }
+    }
+}

@@ -34,6 +34,44 @@ pub fn warm_up() {
     themes();
 }
 
+/// Highlight `samples` (language, code) on a thread of their own, for nothing but the
+/// work: syntect compiles each language's regular expressions the first time a block of it
+/// is highlighted (~15 ms for the Rust and Python of the long chat's last screen), so a
+/// conversation being opened can have them compiled while its file is parsed, before its
+/// first frame asks. Nothing is cached or drawn from this: the screen's own highlighting
+/// (the same, deterministic) finds the compiled expressions and does the rest.
+pub fn warm_code(samples: Vec<(String, String)>) {
+    if samples.is_empty() {
+        return;
+    }
+    let warm = move || {
+        let ts = themes();
+        let Some(theme) = ts.themes.values().next() else {
+            return;
+        };
+        for (lang, code) in &samples {
+            let Some(syntax) = find_syntax(lang) else {
+                continue;
+            };
+            let mut hl = HighlightLines::new(syntax, theme);
+            for line in code.split_inclusive('\n') {
+                if hl.highlight_line(line, syntaxes()).is_err() {
+                    break;
+                }
+            }
+        }
+    };
+    // Without a thread the work is left to the first frame, as before. A panic in it (in
+    // syntect, on text the screen may never show) ends the thread and nothing else: the
+    // panic hook leaves the terminal alone for this thread.
+    let _ = std::thread::Builder::new()
+        .name(WARM_THREAD.into())
+        .spawn(warm);
+}
+
+/// The name of [`warm_code`]'s thread.
+pub const WARM_THREAD: &str = "highlight-warm";
+
 /// Code blocks longer than this are not highlighted.
 pub const MAX_HIGHLIGHT_BYTES: usize = 256 * 1024;
 /// Code blocks with a line longer than this are not highlighted.

@@ -28,7 +28,7 @@ use self::blocks::Renderer;
 use self::wrap::{Wrapper, spans_width, truncate_spans};
 
 pub use self::highlight::{
-    MAX_HIGHLIGHT_BYTES, MAX_HIGHLIGHT_LINE, clear_highlight_cache, warm_up,
+    MAX_HIGHLIGHT_BYTES, MAX_HIGHLIGHT_LINE, WARM_THREAD, clear_highlight_cache, warm_code, warm_up,
 };
 
 /// Containers nested deeper than this add no more indentation (nor markers).
