@@ -184,7 +184,6 @@ impl Fingerprint {
     }
 }
 
-/// A hash of a file's bytes (only ever compared within one process).
 /// The bytes of `path`, and its metadata taken after the read (a write that raced with the
 /// read shows as a change later).
 fn read_with_metadata(path: &Path) -> io::Result<(Vec<u8>, fs::Metadata)> {
@@ -222,6 +221,7 @@ fn advise_huge_pages(buf: &mut Vec<u8>) {
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages(_: &mut Vec<u8>) {}
 
+/// A hash of a file's bytes (only ever compared within one process).
 fn content_hash(bytes: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::hash::DefaultHasher::new();

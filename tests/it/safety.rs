@@ -263,6 +263,14 @@ fn resume_picks_the_most_recent_conversation_no_other_window_has_open() {
     wait_text(&mut a, "older one");
     command(&mut a, "/new");
     chat(&mut a, "newer one");
+    // Saved in the background: B must find it on disk to skip it (under load the reply can
+    // be on screen before its autosave is written, and B then rightly resumes "older one"
+    // without a word).
+    wait_until("the autosave of the newer one", T, || {
+        home.transcripts()
+            .iter()
+            .any(|f| std::fs::read_to_string(f).is_ok_and(|s| s.contains("echo: newer one")))
+    });
     // A holds "newer one" (the most recent); B resumes "older one".
     let mut b = home.tui(&srv, &["--resume"]);
     wait_text(&mut b, "older one");
