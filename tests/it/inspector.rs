@@ -221,34 +221,7 @@ fn new_app() -> App {
 /// An app whose one reply has `ex` as its record, sent and finished through `update()`.
 fn app_with(ex: Exchange) -> App {
     let mut app = new_app();
-    app.set_draft("hello");
-    let fx = update(&mut app, key(KeyCode::Enter));
-    let turn = fx
-        .iter()
-        .find_map(|e| match e {
-            Effect::Send { turn, .. } => Some(*turn),
-            _ => None,
-        })
-        .unwrap();
-    let ev = StreamEvent::Delta {
-        index: 0,
-        text: "echo: hello".into(),
-    };
-    update(&mut app, Event::Msg(Msg::Stream { turn, event: ev }));
-    update(
-        &mut app,
-        Event::Msg(Msg::Exchange {
-            turn,
-            exchange: Box::new(ex),
-        }),
-    );
-    update(
-        &mut app,
-        Event::Msg(Msg::Done {
-            turn,
-            result: Ok(Default::default()),
-        }),
-    );
+    turn_with(&mut app, "hello", ex);
     app
 }
 
