@@ -32,11 +32,33 @@ pub fn draw<W: Write>(
     term: &mut Terminal<ScreenBackend<W>>,
     render: impl FnOnce(&mut ratatui::Frame) -> Vec<ratatui::layout::Rect>,
 ) -> io::Result<()> {
-    term.autoresize()?;
-    term.current_buffer_mut().reset();
+    draw_kept(term, |f, _| {
+        f.buffer_mut().reset();
+        render(f)
+    })
+}
+
+/// How often the terminal's size is asked for between frames (a resize is also reported
+/// as an event, which resizes at once): not every frame, an `ioctl` each.
+const SIZE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// [`draw`], the buffer not reset: `render` gets the terminal's buffer holding the last
+/// frame drawn — exactly what the screen shows — when `kept` is true (else whatever is in
+/// it: it must reset it), and must leave in it the whole new frame. A renderer that knows
+/// what did not change since the last frame leaves those cells as they are and says so in
+/// the areas it returns.
+pub fn draw_kept<W: Write>(
+    term: &mut Terminal<ScreenBackend<W>>,
+    render: impl FnOnce(&mut ratatui::Frame, bool) -> Vec<ratatui::layout::Rect>,
+) -> io::Result<()> {
+    if term.backend_mut().size_check_due(SIZE_CHECK) {
+        term.autoresize()?;
+    }
+    let area = term.current_buffer_mut().area;
+    let kept = term.backend().holds_frame(area);
     let mut frame = term.get_frame();
-    let clean = render(&mut frame);
-    // The buffer stays the terminal's (the next frame draws into it again, after a reset).
+    let clean = render(&mut frame, kept);
+    // The buffer stays the terminal's (the next frame draws into it again).
     let buf = std::mem::take(term.current_buffer_mut());
     let written = term.backend_mut().draw_frame(&buf, &clean);
     *term.current_buffer_mut() = buf;

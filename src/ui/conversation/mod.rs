@@ -87,6 +87,8 @@ pub struct ConversationView {
     /// drew over the pane (`overdrawn`). Only rows of two plain frames in a row are clean.
     frame: FrameMarks,
     last_frame: FrameMarks,
+    /// The buffer of this frame holds the last frame's cells (`begin_frame_kept`).
+    kept: bool,
 }
 
 /// What happened to the view's rows in a frame (see `ConversationView::clean_rows`).
@@ -135,6 +137,7 @@ impl ConversationView {
             clean: Vec::new(),
             frame: FrameMarks::default(),
             last_frame: FrameMarks::default(),
+            kept: false,
         }
     }
 

@@ -29,6 +29,11 @@ impl ConversationView {
         }
         // Rows drawn last frame, to tell what is unchanged (below them: blank rows).
         let drawn_last = self.rows.len();
+        // The buffer holds the last frame and the rows in it are the plain rows drawn then
+        // (nothing drawn over them): a row showing the same line in the same place is left.
+        let last = self.last_frame;
+        let left_as_is =
+            self.kept && same_area && last.rendered && !last.decorated && !last.overdrawn;
         // Rows of the last frame taken to another row (the reply grew at the bottom and
         // every row moved up): their place no longer holds what the screen shows there.
         let mut displaced = vec![false; drawn_last];
@@ -68,10 +73,13 @@ impl ConversationView {
                 };
                 match from {
                     Some(j) => {
-                        buf.content[start..start + self.rows[j].1.len()]
-                            .clone_from_slice(&self.rows[j].1);
+                        let clean = j == y && !displaced.get(y).copied().unwrap_or(false);
+                        if !(clean && left_as_is) {
+                            buf.content[start..start + self.rows[j].1.len()]
+                                .clone_from_slice(&self.rows[j].1);
+                        }
                         if j == y {
-                            self.clean[y] = !displaced.get(y).copied().unwrap_or(false);
+                            self.clean[y] = clean;
                         } else {
                             self.rows.swap(y, j);
                             displaced[j] = true;
