@@ -86,6 +86,11 @@ impl ConversationView {
                         }
                     }
                     None => {
+                        if self.kept {
+                            // Over the last frame's cells: a line sets only its own cells
+                            // (and patches its style over theirs).
+                            buf.content[start..start + usize::from(width)].fill(Cell::default());
+                        }
                         buf.set_line(area.x, row_y, line, width);
                         let cells = &buf.content[start..start + usize::from(width)];
                         if self.rows.len() <= y {
