@@ -22,6 +22,15 @@ use unicode_width::UnicodeWidthStr;
 /// Frames that change fewer rows than this are written as they are.
 const MIN_ROWS: usize = 4;
 
+/// Rows the caller knows moved up since the last frame: screen rows `top..bottom` scroll up
+/// by `by` (the last `by` of them come in blank), as the terminal scrolls them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moved {
+    pub top: u16,
+    pub bottom: u16,
+    pub by: u16,
+}
+
 /// Bytes held until a flush, then written to `out` at once.
 struct Buffered<W: Write> {
     buf: Vec<u8>,
@@ -124,6 +133,18 @@ impl<W: Write> ScreenBackend<W> {
     /// call gets only the cells that differ); a caller that knows what did not change
     /// draws its frame into the terminal's buffer and hands it here instead.
     pub fn draw_frame(&mut self, frame: &Buffer, clean: &[Rect]) -> io::Result<()> {
+        self.draw_frame_moved(frame, clean, None)
+    }
+
+    /// [`Self::draw_frame`], with rows the caller knows moved up since the last frame
+    /// (`moved`): the terminal scrolls them first, and `clean` is what is unchanged once they
+    /// are scrolled. Both are ignored when the screen was cleared since the last frame.
+    pub fn draw_frame_moved(
+        &mut self,
+        frame: &Buffer,
+        clean: &[Rect],
+        moved: Option<Moved>,
+    ) -> io::Result<()> {
         self.frame_area = None;
         let area = frame.area;
         let screen = match self.screen.as_mut() {
@@ -140,6 +161,27 @@ impl<W: Write> ScreenBackend<W> {
         let mut skip = std::mem::take(&mut self.skip);
         skip.clear();
         if !std::mem::take(&mut self.fresh) {
+            if let Some(m) = moved.filter(|m| {
+                m.by > 0 && m.top + m.by < m.bottom && m.bottom <= area.height && area.y == 0
+            }) {
+                // Blank rows scroll in with the current background: reset it first. The
+                // region is reset after (which also moves the cursor home).
+                write!(
+                    self.inner,
+                    "\x1b[0m\x1b[{};{}r\x1b[{}S\x1b[r",
+                    m.top + 1,
+                    m.bottom,
+                    m.by
+                )?;
+                scroll(
+                    screen,
+                    Shift {
+                        top: m.top,
+                        bottom: m.bottom,
+                        by: m.by as i16,
+                    },
+                );
+            }
             for r in clean {
                 let r = r.intersection(area);
                 for y in r.top()..r.bottom() {

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use crate::app::{App, Focus, NoticeKind, Probe};
+use crate::runtime::backend::Moved;
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::{overlays, panels, params, widgets};
@@ -61,7 +62,9 @@ fn cached<V: PartialEq>(
 }
 
 /// Draw the whole screen into `f`'s buffer and return the areas whose cells are those of
-/// the last frame (not to be compared with the screen again). `kept`: the buffer holds the
+/// the last frame (not to be compared with the screen again), and the conversation's rows
+/// that moved up unchanged (to be scrolled by the terminal first; the areas are then what
+/// is unchanged after the scroll). `kept`: the buffer holds the
 /// last frame this function drew with `cache` (as `runtime::terminal::draw_kept` gives
 /// it); only then are unchanged panels and rows left as they are. Otherwise the buffer is
 /// reset and everything drawn.
@@ -71,7 +74,7 @@ pub fn draw_frame(
     theme: &Theme,
     cache: &mut FrameCache,
     kept: bool,
-) -> Vec<Rect> {
+) -> (Vec<Rect>, Option<Moved>) {
     let area = f.area();
     let history_w = if app.params.shown && area.width >= 60 {
         area.width.saturating_sub(36)
@@ -101,7 +104,7 @@ pub fn draw_frame(
             f.render_widget(Clear, area);
         }
         f.render_widget(Paragraph::new("…"), area);
-        return clean;
+        return (clean, None);
     }
     let show_info = area.height >= 16 && area.width >= 40;
     let info_h = if show_info { 5 } else { 0 };
@@ -157,9 +160,15 @@ pub fn draw_frame(
             panels::render_finish(f, a, v, theme)
         });
         let v = panels::usage_view(app, theme, usage);
-        cached(f, &mut cache.usage, usage, v, kept, &mut clean, |f, a, v| {
-            panels::render_usage(f, a, v, theme)
-        });
+        cached(
+            f,
+            &mut cache.usage,
+            usage,
+            v,
+            kept,
+            &mut clean,
+            |f, a, v| panels::render_usage(f, a, v, theme),
+        );
     } else {
         (cache.finish, cache.usage) = (None, None);
     }
@@ -170,15 +179,22 @@ pub fn draw_frame(
         panels::draw_input(f, input, app, theme);
     }
     let v = panels::status_view(app, theme, status.width);
-    cached(f, &mut cache.status, status, v, kept, &mut clean, |f, a, v| {
-        panels::render_status(f, a, v, theme)
-    });
+    cached(
+        f,
+        &mut cache.status,
+        status,
+        v,
+        kept,
+        &mut clean,
+        |f, a, v| panels::render_status(f, a, v, theme),
+    );
     if app.overlay.is_some() {
         app.view.borrow_mut().mark_overdrawn();
     }
     overlays::draw(f, area, app, theme);
-    clean.extend(app.view.borrow().clean_rows());
-    clean
+    let (rows, moved) = app.view.borrow().clean_and_moved();
+    clean.extend(rows);
+    (clean, moved)
 }
 
 /// The areas of the screen drawn by the last `draw` whose cells are the same as in the

@@ -572,7 +572,7 @@ fn frames_over_the_kept_buffer_equal_fresh_frames() {
             seed % n
         };
         let mut turn: Option<TurnId> = None;
-        let (mut kept_frames, mut clean_frames) = (0, 0);
+        let (mut kept_frames, mut clean_frames, mut n_moved) = (0, 0, 0);
         for step in 0..250 {
             match below(20) {
                 0..=8 => {
@@ -631,17 +631,18 @@ fn frames_over_the_kept_buffer_equal_fresh_frames() {
             }
             // The rate's width stays put (see `compare_panel_while_streaming`).
             if let Some(t) = app.turns.first_mut().filter(|t| t.first_token.is_some()) {
-                t.first_token = std::time::Instant::now()
-                    .checked_sub(std::time::Duration::from_secs(1000));
+                t.first_token =
+                    std::time::Instant::now().checked_sub(std::time::Duration::from_secs(1000));
             }
             let before = sink.0.lock().unwrap().len();
             let mut was_kept = false;
             let mut n_clean = 0;
             draw_kept(&mut term, |f, kept| {
                 was_kept = kept;
-                let clean = layout::draw_frame(f, &app, &theme, &mut cache, kept);
+                let (clean, moved) = layout::draw_frame(f, &app, &theme, &mut cache, kept);
                 n_clean = clean.len();
-                clean
+                n_moved += usize::from(moved.is_some());
+                (clean, moved)
             })
             .unwrap();
             kept_frames += usize::from(was_kept);
@@ -652,9 +653,7 @@ fn frames_over_the_kept_buffer_equal_fresh_frames() {
             // and its scrollbar differ. Drawing the same state twice leaves the view as it
             // was.)
             let mut fresh = Terminal::new(TestBackend::new(w, h)).unwrap();
-            fresh
-                .draw(|f| layout::draw(f, &app, &theme))
-                .unwrap();
+            fresh.draw(|f| layout::draw(f, &app, &theme)).unwrap();
             let want = fresh.backend().buffer().clone();
             let last = usize::from(h) - 1;
             for y in 0..usize::from(h) {
@@ -692,6 +691,10 @@ fn frames_over_the_kept_buffer_equal_fresh_frames() {
         }
         // The steps did exercise the kept buffer and the panels left as they were.
         assert!(kept_frames > 120, "{w}x{h}: {kept_frames} kept frames");
-        assert!(clean_frames > 60, "{w}x{h}: {clean_frames} frames with clean areas");
+        assert!(
+            clean_frames > 60,
+            "{w}x{h}: {clean_frames} frames with clean areas"
+        );
+        assert!(n_moved > 10, "{w}x{h}: {n_moved} frames with rows scrolled");
     }
 }

@@ -41,6 +41,8 @@ impl ConversationView {
         let mut moved: Option<usize> = None;
         self.clean.clear();
         self.clean.resize(height, false);
+        self.shifted.clear();
+        self.shifted.resize(height, false);
         let (mut i, mut off) = self.top;
         let mut y = 0;
         while y < height && i < n {
@@ -81,6 +83,12 @@ impl ConversationView {
                         if j == y {
                             self.clean[y] = clean;
                         } else {
+                            // Moved up unchanged (all by the same rows): scrolled by the
+                            // terminal when the screen shows the last frame.
+                            if left_as_is {
+                                self.shifted[y] = true;
+                                self.moved_by = j - y;
+                            }
                             self.rows.swap(y, j);
                             displaced[j] = true;
                         }

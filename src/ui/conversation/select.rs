@@ -94,6 +94,7 @@ impl ConversationView {
     /// place are left as they are instead of copied again.
     pub fn begin_frame_kept(&mut self, kept: bool) {
         self.kept = kept;
+        self.shifted.clear();
         self.last_frame = std::mem::take(&mut self.frame);
         self.clean.clear();
         self.row_refs.clear();
