@@ -154,6 +154,9 @@ pub async fn run(
                         _ => None,
                     };
                     if let Some(e) = e {
+                        // What came from the network before this key (held while a frame
+                        // was due) first: the key acts on what is already there.
+                        drain(&mut rx, &mut batch, app, &mut pending);
                         pending.extend(app::update(app, e));
                         input_pending = true;
                     }
@@ -178,15 +181,7 @@ pub async fn run(
             _ = tick.tick() => pending.extend(app::update(app, Event::Tick)),
             _ = tokio::time::sleep_until(next_frame), if app.dirty => {
                 // The messages that came while waiting for the frame.
-                while batch.len() < 1024 {
-                    match rx.try_recv() {
-                        Ok(m) => batch.push(m),
-                        Err(_) => break,
-                    }
-                }
-                for m in batch.drain(..) {
-                    pending.extend(app::update(app, Event::Msg(m)));
-                }
+                drain(&mut rx, &mut batch, app, &mut pending);
             }
             _ = sigterm.recv() => pending.extend(app::update(app, Event::Action(Action::Quit))),
             _ = sighup.recv() => {
@@ -206,6 +201,25 @@ pub async fn run(
         _ if hangup => Ok(Ended::Hangup),
         Some(e) => Err(e),
         None => Ok(Ended::Quit),
+    }
+}
+
+/// Hand the messages waiting in `rx` to `update()` (up to 1,024: the rest at the next turn
+/// of the loop).
+fn drain(
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    batch: &mut Vec<Msg>,
+    app: &mut App,
+    pending: &mut Vec<Effect>,
+) {
+    while batch.len() < 1024 {
+        match rx.try_recv() {
+            Ok(m) => batch.push(m),
+            Err(_) => break,
+        }
+    }
+    for m in batch.drain(..) {
+        pending.extend(app::update(app, Event::Msg(m)));
     }
 }
 
