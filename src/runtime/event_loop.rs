@@ -28,6 +28,8 @@ use crate::ui::theme::Theme;
 /// for the frame that shows it (the lag target is 20 ms at most, 10 ms median).
 const FRAME: Duration = Duration::from_millis(12);
 const TICK: Duration = Duration::from_millis(100);
+/// Pages above and below the view laid out while idle.
+const PREFETCH_PAGES: usize = 4;
 
 /// How the loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +75,8 @@ pub async fn run(
     let mut first_frame = true;
     // What the small panels showed last frame (drawn again only when it changes).
     let mut panels = crate::ui::layout::FrameCache::default();
+    // The conversation's pages around the view may still be laid out while idle.
+    let mut prefetch = false;
     'run: loop {
         let mut handed_over: Vec<Msg> = Vec::new();
         for fx in pending.drain(..) {
@@ -126,6 +130,7 @@ pub async fn run(
             }
             app.dirty = false;
             last_draw = Instant::now();
+            prefetch = true;
             if std::mem::take(&mut first_frame) {
                 // The first screen is up: now the start-up work (the tokenizer's).
                 pending.extend(app.start_effects());
@@ -137,6 +142,7 @@ pub async fn run(
         // network sends until then is taken then, all at once, not one wake-up per message
         // (at 200 tokens a second, three or four of them per frame).
         let frame_due = app.dirty && !hangup && failure.is_none();
+        let idle = prefetch && !app.dirty && !hangup && failure.is_none();
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(ev)) => {
@@ -179,6 +185,11 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => pending.extend(app::update(app, Event::Tick)),
+            // Nothing else to do: lay out a message of the pages around the view (one at a
+            // time, so a key is not kept waiting), for the next PageUp or PageDown.
+            () = std::future::ready(()), if idle => {
+                prefetch = app.view.borrow_mut().prefetch(&app.conv.messages, theme, PREFETCH_PAGES);
+            }
             _ = tokio::time::sleep_until(next_frame), if app.dirty => {
                 // The messages that came while waiting for the frame.
                 drain(&mut rx, &mut batch, app, &mut pending);

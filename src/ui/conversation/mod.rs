@@ -441,6 +441,46 @@ impl ConversationView {
         }
     }
 
+    /// Lay out one message within `pages` pages above or below the view (nearest first)
+    /// that is not laid out at the current width yet: work for idle moments between frames,
+    /// so that paging finds its lines ready. Returns false when there is none (or the
+    /// messages are not those of the last frame). A message's height found exact this way
+    /// moves nothing on the screen: the view is anchored to its top message.
+    pub fn prefetch(&mut self, messages: &[Message], theme: &Theme, pages: usize) -> bool {
+        let n = self.entries.len();
+        let (ti, off) = self.top;
+        if n == 0 || self.width == 0 || n != messages.len() || ti >= n || *theme != self.theme {
+            return false;
+        }
+        let reach = pages * self.last_height.max(1);
+        let wanted = |e: &Entry, m: &Message, width: u16| {
+            e.width != width
+                && e.id == m.id
+                && m.status != crate::chat::conversation::Status::Partial
+        };
+        // Above: the messages before the top one, up to `reach` rows.
+        let (mut rows, mut j) = (off, ti);
+        while rows < reach && j > 0 {
+            j -= 1;
+            if wanted(&self.entries[j], &messages[j], self.width) {
+                self.ensure(j, messages, theme);
+                return true;
+            }
+            rows += self.entries[j].height;
+        }
+        // Below: the page on screen and `reach` rows after it.
+        let (mut rows, mut j) = (0usize, ti);
+        while rows < reach + self.last_height && j < n {
+            if wanted(&self.entries[j], &messages[j], self.width) {
+                self.ensure(j, messages, theme);
+                return true;
+            }
+            rows += self.entries[j].height;
+            j += 1;
+        }
+        false
+    }
+
     /// Keep at most about this many rendered lines cached (default 200,000): beyond it,
     /// the lines of messages far from the view are dropped (their heights are kept).
     pub fn set_cache_limit(&mut self, lines: usize) {
