@@ -28,8 +28,10 @@ use crate::ui::theme::Theme;
 /// for the frame that shows it (the lag target is 20 ms at most, 10 ms median).
 const FRAME: Duration = Duration::from_millis(12);
 const TICK: Duration = Duration::from_millis(100);
-/// Pages above and below the view laid out while idle.
+/// Pages above and below the view laid out while idle: once this long has passed since the
+/// last frame.
 const PREFETCH_PAGES: usize = 4;
+const IDLE: Duration = Duration::from_millis(40);
 
 /// How the loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,9 +187,11 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => pending.extend(app::update(app, Event::Tick)),
-            // Nothing else to do: lay out a message of the pages around the view (one at a
-            // time, so a key is not kept waiting), for the next PageUp or PageDown.
-            () = std::future::ready(()), if idle => {
+            // Nothing else to do for a while: lay out a message of the pages around the view
+            // (one at a time, so a key is not kept waiting long), for the next PageUp or
+            // PageDown. Not between keys that come quickly (a held PageUp): there each
+            // page is laid out when it is shown, as without this.
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(last_draw + IDLE)), if idle => {
                 prefetch = app.view.borrow_mut().prefetch(&app.conv.messages, theme, PREFETCH_PAGES);
             }
             _ = tokio::time::sleep_until(next_frame), if app.dirty => {
