@@ -22,6 +22,15 @@ use unicode_width::UnicodeWidthStr;
 /// Frames that change fewer rows than this are written as they are.
 const MIN_ROWS: usize = 4;
 
+/// Rows the caller knows moved up since the last frame: screen rows `top..bottom` scroll up
+/// by `by` (the last `by` of them come in blank), as the terminal scrolls them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Moved {
+    pub top: u16,
+    pub bottom: u16,
+    pub by: u16,
+}
+
 /// Bytes held until a flush, then written to `out` at once.
 struct Buffered<W: Write> {
     buf: Vec<u8>,
@@ -57,6 +66,14 @@ pub struct ScreenBackend<W: Write> {
     fresh: bool,
     /// The cells to write, kept between frames (no allocation per frame).
     updates: Vec<(u16, u16, usize)>,
+    /// The area of the last frame `draw_frame` wrote, while the screen shows it and nothing
+    /// else was written over it (see [`ScreenBackend::holds_frame`]).
+    frame_area: Option<Rect>,
+    /// When the terminal's size was last asked for by [`ScreenBackend::size_check_due`].
+    size_checked: Option<std::time::Instant>,
+    /// Scratch of `draw_frame`, kept between frames.
+    skip: Vec<(usize, usize)>,
+    touched: Vec<bool>,
 }
 
 impl<W: Write> ScreenBackend<W> {
@@ -70,6 +87,10 @@ impl<W: Write> ScreenBackend<W> {
             fixed_size: None,
             fresh: true,
             updates: Vec::new(),
+            frame_area: None,
+            size_checked: None,
+            skip: Vec::new(),
+            touched: Vec::new(),
         }
     }
 
@@ -82,6 +103,27 @@ impl<W: Write> ScreenBackend<W> {
 }
 
 impl<W: Write> ScreenBackend<W> {
+    /// True when the screen shows exactly the last frame given to `draw_frame`, of `area`
+    /// (nothing cleared or written over it since): a caller that kept that frame's buffer
+    /// may draw the next one over it.
+    pub fn holds_frame(&self, area: Rect) -> bool {
+        !self.fresh && self.frame_area == Some(area)
+    }
+
+    /// True (and the time noted) when the terminal's size is to be asked for again: `every`
+    /// since the last time, or the screen was cleared since.
+    pub fn size_check_due(&mut self, every: std::time::Duration) -> bool {
+        let now = std::time::Instant::now();
+        if self
+            .size_checked
+            .is_some_and(|t| now.duration_since(t) < every)
+        {
+            return false;
+        }
+        self.size_checked = Some(now);
+        true
+    }
+
     /// Write `frame`, the whole screen: the cells that differ from what the screen shows,
     /// rows that moved scrolled by the terminal. `clean`: areas whose cells are the same as
     /// in the last frame this method wrote — not compared again (unless the screen was
@@ -91,6 +133,19 @@ impl<W: Write> ScreenBackend<W> {
     /// call gets only the cells that differ); a caller that knows what did not change
     /// draws its frame into the terminal's buffer and hands it here instead.
     pub fn draw_frame(&mut self, frame: &Buffer, clean: &[Rect]) -> io::Result<()> {
+        self.draw_frame_moved(frame, clean, None)
+    }
+
+    /// [`Self::draw_frame`], with rows the caller knows moved up since the last frame
+    /// (`moved`): the terminal scrolls them first, and `clean` is what is unchanged once they
+    /// are scrolled. Both are ignored when the screen was cleared since the last frame.
+    pub fn draw_frame_moved(
+        &mut self,
+        frame: &Buffer,
+        clean: &[Rect],
+        moved: Option<Moved>,
+    ) -> io::Result<()> {
+        self.frame_area = None;
         let area = frame.area;
         let screen = match self.screen.as_mut() {
             Some(s) if s.area == area => s,
@@ -103,8 +158,30 @@ impl<W: Write> ScreenBackend<W> {
             }
         };
         let w = usize::from(area.width);
-        let mut skip: Vec<(usize, usize)> = Vec::new();
+        let mut skip = std::mem::take(&mut self.skip);
+        skip.clear();
         if !std::mem::take(&mut self.fresh) {
+            if let Some(m) = moved.filter(|m| {
+                m.by > 0 && m.top + m.by < m.bottom && m.bottom <= area.height && area.y == 0
+            }) {
+                // Blank rows scroll in with the current background: reset it first. The
+                // region is reset after (which also moves the cursor home).
+                write!(
+                    self.inner,
+                    "\x1b[0m\x1b[{};{}r\x1b[{}S\x1b[r",
+                    m.top + 1,
+                    m.bottom,
+                    m.by
+                )?;
+                scroll(
+                    screen,
+                    Shift {
+                        top: m.top,
+                        bottom: m.bottom,
+                        by: m.by as i16,
+                    },
+                );
+            }
             for r in clean {
                 let r = r.intersection(area);
                 for y in r.top()..r.bottom() {
@@ -120,7 +197,9 @@ impl<W: Write> ScreenBackend<W> {
         let mut updates = std::mem::take(&mut self.updates);
         updates.clear();
         diff_into(screen, frame, 0, frame.content.len(), &skip, &mut updates);
-        let mut touched = vec![false; usize::from(area.height)];
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
+        touched.resize(usize::from(area.height), false);
         for &(_, _, i) in &updates {
             touched[i / w] = true;
         }
@@ -161,6 +240,11 @@ impl<W: Write> ScreenBackend<W> {
             .inner
             .draw(updates.iter().map(|&(x, y, i)| (x, y, &frame.content[i])));
         self.updates = updates;
+        self.skip = skip;
+        self.touched = touched;
+        if r.is_ok() {
+            self.frame_area = Some(area);
+        }
         r
     }
 }
@@ -392,6 +476,7 @@ impl<W: Write> Backend for ScreenBackend<W> {
     where
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
+        self.frame_area = None;
         let Some(screen) = self.screen.as_mut() else {
             return self.inner.draw(content);
         };
@@ -440,6 +525,7 @@ impl<W: Write> Backend for ScreenBackend<W> {
     }
 
     fn append_lines(&mut self, n: u16) -> io::Result<()> {
+        self.frame_area = None;
         self.screen = None;
         self.fresh = true;
         self.inner.append_lines(n)
@@ -472,6 +558,8 @@ impl<W: Write> Backend for ScreenBackend<W> {
 
     fn clear_region(&mut self, clear_type: ClearType) -> io::Result<()> {
         self.fresh = true;
+        self.frame_area = None;
+        self.size_checked = None;
         self.screen = match clear_type {
             ClearType::All => {
                 let size = self.size()?;

@@ -24,9 +24,14 @@ use crate::runtime::input::Input;
 use crate::runtime::terminal::{self, Term};
 use crate::ui::theme::Theme;
 
-/// At most this often while something changes (~60 fps).
-const FRAME: Duration = Duration::from_millis(16);
+/// At most this often while something changes (~83 fps): a token waits at most this long
+/// for the frame that shows it (the lag target is 20 ms at most, 10 ms median).
+const FRAME: Duration = Duration::from_millis(12);
 const TICK: Duration = Duration::from_millis(100);
+/// Pages above and below the view laid out while idle: once this long has passed since the
+/// last frame.
+const PREFETCH_PAGES: usize = 4;
+const IDLE: Duration = Duration::from_millis(40);
 
 /// How the loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +75,10 @@ pub async fn run(
     let mut hangup = false;
     let mut failure: Option<anyhow::Error> = None;
     let mut first_frame = true;
+    // What the small panels showed last frame (drawn again only when it changes).
+    let mut panels = crate::ui::layout::FrameCache::default();
+    // The conversation's pages around the view may still be laid out while idle.
+    let mut prefetch = false;
     'run: loop {
         let mut handed_over: Vec<Msg> = Vec::new();
         for fx in pending.drain(..) {
@@ -113,9 +122,8 @@ pub async fn run(
             && failure.is_none()
             && (input_pending || last_draw.elapsed() >= FRAME)
         {
-            let drawn = terminal::draw(term, |f| {
-                crate::ui::layout::draw(f, app, theme);
-                crate::ui::layout::clean_areas(app)
+            let drawn = terminal::draw_kept(term, |f, kept| {
+                crate::ui::layout::draw_frame(f, app, theme, &mut panels, kept)
             });
             if let Err(e) = drawn {
                 tracing::info!(error = %e, "cannot draw: ending");
@@ -124,6 +132,7 @@ pub async fn run(
             }
             app.dirty = false;
             last_draw = Instant::now();
+            prefetch = true;
             if std::mem::take(&mut first_frame) {
                 // The first screen is up: now the start-up work (the tokenizer's).
                 pending.extend(app.start_effects());
@@ -131,6 +140,11 @@ pub async fn run(
         }
         input_pending = false;
         let next_frame = tokio::time::Instant::from_std(last_draw + FRAME);
+        // A frame is due (something changed, drawn at the next frame boundary): what the
+        // network sends until then is taken then, all at once, not one wake-up per message
+        // (at 200 tokens a second, three or four of them per frame).
+        let frame_due = app.dirty && !hangup && failure.is_none();
+        let idle = prefetch && !app.dirty && !hangup && failure.is_none();
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(ev)) => {
@@ -148,6 +162,9 @@ pub async fn run(
                         _ => None,
                     };
                     if let Some(e) = e {
+                        // What came from the network before this key (held while a frame
+                        // was due) first: the key acts on what is already there.
+                        drain(&mut rx, &mut batch, app, &mut pending);
                         pending.extend(app::update(app, e));
                         input_pending = true;
                     }
@@ -161,7 +178,7 @@ pub async fn run(
                     lost_terminal(app, &mut pending, &mut hangup, &mut failure, anyhow::anyhow!("the terminal's input ended"));
                 }
             },
-            n = rx.recv_many(&mut batch, 256) => {
+            n = rx.recv_many(&mut batch, 256), if !frame_due => {
                 if n == 0 {
                     break;
                 }
@@ -170,7 +187,17 @@ pub async fn run(
                 }
             }
             _ = tick.tick() => pending.extend(app::update(app, Event::Tick)),
-            _ = tokio::time::sleep_until(next_frame), if app.dirty => {}
+            // Nothing else to do for a while: lay out a message of the pages around the view
+            // (one at a time, so a key is not kept waiting long), for the next PageUp or
+            // PageDown. Not between keys that come quickly (a held PageUp): there each
+            // page is laid out when it is shown, as without this.
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(last_draw + IDLE)), if idle => {
+                prefetch = app.view.borrow_mut().prefetch(&app.conv.messages, theme, PREFETCH_PAGES);
+            }
+            _ = tokio::time::sleep_until(next_frame), if app.dirty => {
+                // The messages that came while waiting for the frame.
+                drain(&mut rx, &mut batch, app, &mut pending);
+            }
             _ = sigterm.recv() => pending.extend(app::update(app, Event::Action(Action::Quit))),
             _ = sighup.recv() => {
                 tracing::info!("SIGHUP: saving and ending");
@@ -189,6 +216,25 @@ pub async fn run(
         _ if hangup => Ok(Ended::Hangup),
         Some(e) => Err(e),
         None => Ok(Ended::Quit),
+    }
+}
+
+/// Hand the messages waiting in `rx` to `update()` (up to 1,024: the rest at the next turn
+/// of the loop).
+fn drain(
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+    batch: &mut Vec<Msg>,
+    app: &mut App,
+    pending: &mut Vec<Effect>,
+) {
+    while batch.len() < 1024 {
+        match rx.try_recv() {
+            Ok(m) => batch.push(m),
+            Err(_) => break,
+        }
+    }
+    for m in batch.drain(..) {
+        pending.extend(app::update(app, Event::Msg(m)));
     }
 }
 

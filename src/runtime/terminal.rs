@@ -18,7 +18,7 @@ use ratatui::backend::Backend;
 use ratatui::layout::Position;
 
 use crate::chat::conversation::Conversation;
-use crate::runtime::backend::ScreenBackend;
+use crate::runtime::backend::{Moved, ScreenBackend};
 
 /// The terminal: ratatui over crossterm, writing a frame at once and scrolling rows that
 /// moved (`runtime::backend`).
@@ -32,13 +32,36 @@ pub fn draw<W: Write>(
     term: &mut Terminal<ScreenBackend<W>>,
     render: impl FnOnce(&mut ratatui::Frame) -> Vec<ratatui::layout::Rect>,
 ) -> io::Result<()> {
-    term.autoresize()?;
-    term.current_buffer_mut().reset();
+    draw_kept(term, |f, _| {
+        f.buffer_mut().reset();
+        (render(f), None)
+    })
+}
+
+/// How often the terminal's size is asked for between frames (a resize is also reported
+/// as an event, which resizes at once): not every frame, an `ioctl` each.
+const SIZE_CHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// [`draw`], the buffer not reset: `render` gets the terminal's buffer holding the last
+/// frame drawn — exactly what the screen shows — when `kept` is true (else whatever is in
+/// it: it must reset it), and must leave in it the whole new frame. A renderer that knows
+/// what did not change since the last frame leaves those cells as they are and says so in
+/// the areas it returns — and rows it knows moved up unchanged, which the terminal then
+/// scrolls (`ScreenBackend::draw_frame_moved`; the areas are what is unchanged after it).
+pub fn draw_kept<W: Write>(
+    term: &mut Terminal<ScreenBackend<W>>,
+    render: impl FnOnce(&mut ratatui::Frame, bool) -> (Vec<ratatui::layout::Rect>, Option<Moved>),
+) -> io::Result<()> {
+    if term.backend_mut().size_check_due(SIZE_CHECK) {
+        term.autoresize()?;
+    }
+    let area = term.current_buffer_mut().area;
+    let kept = term.backend().holds_frame(area);
     let mut frame = term.get_frame();
-    let clean = render(&mut frame);
-    // The buffer stays the terminal's (the next frame draws into it again, after a reset).
+    let (clean, moved) = render(&mut frame, kept);
+    // The buffer stays the terminal's (the next frame draws into it again).
     let buf = std::mem::take(term.current_buffer_mut());
-    let written = term.backend_mut().draw_frame(&buf, &clean);
+    let written = term.backend_mut().draw_frame_moved(&buf, &clean, moved);
     *term.current_buffer_mut() = buf;
     written?;
     // The views draw their own cursor (a styled cell): the terminal's stays hidden, as

@@ -3,9 +3,10 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use crate::app::{App, Focus, NoticeKind, Probe};
+use crate::runtime::backend::Moved;
 use crate::text::sanitize;
 use crate::ui::theme::Theme;
 use crate::ui::{overlays, panels, params, widgets};
@@ -18,12 +19,92 @@ fn input_height(app: &App, area: Rect) -> u16 {
 
 /// Draw everything. Small terminals drop the side panels first, then the info panels.
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
-    let area = f.area();
-    // The conversation pane says what its rows show when it draws them.
-    app.view.borrow_mut().begin_frame();
-    if area.width < 4 || area.height < 3 {
-        f.render_widget(Paragraph::new("…"), area);
+    draw_frame(f, app, theme, &mut FrameCache::default(), false);
+}
+
+/// What the small panels showed in the last frame [`draw_frame`] drew, and where: a panel
+/// that would show the same again in the same place is not drawn (its cells are still in
+/// the buffer) nor compared with the screen.
+#[derive(Default)]
+pub struct FrameCache {
+    theme: Option<Theme>,
+    area: Rect,
+    /// Something was drawn over the panes in the last frame (an overlay, the local model's
+    /// panel): the next frame draws everything.
+    overdrawn: bool,
+    finish: Option<(Rect, Vec<Line<'static>>)>,
+    usage: Option<(Rect, panels::UsageView)>,
+    status: Option<(Rect, panels::StatusView)>,
+}
+
+/// A panel of the cache: drawn (over its area, cleared first when the buffer holds the
+/// last frame) unless it shows the same in the same place as in the last frame and the
+/// buffer still holds that frame — then its area is added to `clean`.
+/// `slot` holds what the panel showed last frame (None: not drawn then).
+fn cached<V: PartialEq>(
+    f: &mut Frame,
+    slot: &mut Option<(Rect, V)>,
+    area: Rect,
+    view: V,
+    kept: bool,
+    clean: &mut Vec<Rect>,
+    render: impl FnOnce(&mut Frame, Rect, &V),
+) {
+    if kept && slot.as_ref().is_some_and(|(a, v)| *a == area && *v == view) {
+        clean.push(area);
         return;
+    }
+    if kept {
+        f.render_widget(Clear, area);
+    }
+    render(f, area, &view);
+    *slot = Some((area, view));
+}
+
+/// Draw the whole screen into `f`'s buffer and return the areas whose cells are those of
+/// the last frame (not to be compared with the screen again), and the conversation's rows
+/// that moved up unchanged (to be scrolled by the terminal first; the areas are then what
+/// is unchanged after the scroll). `kept`: the buffer holds the
+/// last frame this function drew with `cache` (as `runtime::terminal::draw_kept` gives
+/// it); only then are unchanged panels and rows left as they are. Otherwise the buffer is
+/// reset and everything drawn.
+pub fn draw_frame(
+    f: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    cache: &mut FrameCache,
+    kept: bool,
+) -> (Vec<Rect>, Option<Moved>) {
+    let area = f.area();
+    let history_w = if app.params.shown && area.width >= 60 {
+        area.width.saturating_sub(36)
+    } else {
+        area.width
+    };
+    let overdrawn = app.overlay.is_some() || crate::ui::local::panel_height(app, history_w) > 0;
+    let kept = kept
+        && !overdrawn
+        && !cache.overdrawn
+        && cache.area == area
+        && cache.theme.as_ref() == Some(theme);
+    if !kept {
+        f.buffer_mut().reset();
+    }
+    if cache.theme.as_ref() != Some(theme) {
+        cache.theme = Some(theme.clone());
+    }
+    cache.area = area;
+    cache.overdrawn = overdrawn;
+    let mut clean = Vec::new();
+    // The conversation pane says what its rows show when it draws them.
+    app.view.borrow_mut().begin_frame_kept(kept);
+    if area.width < 4 || area.height < 3 {
+        (cache.finish, cache.usage, cache.status) = (None, None, None);
+        if kept {
+            f.render_widget(Clear, area);
+        }
+        f.render_widget(Paragraph::new("…"), area);
+        return (clean, None);
     }
     let show_info = area.height >= 16 && area.width >= 40;
     let info_h = if show_info { 5 } else { 0 };
@@ -65,23 +146,55 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme) {
         }
     }
     if let Some(p) = params_area {
+        if kept {
+            f.render_widget(Clear, p);
+        }
         params::draw(f, p, app, theme);
     }
     if show_info {
         let [fin, usage] =
             Layout::horizontal([Constraint::Percentage(35), Constraint::Percentage(65)])
                 .areas(info);
-        panels::draw_finish(f, fin, app, theme);
-        panels::draw_usage(f, usage, app, theme);
+        let v = panels::finish_view(app, theme);
+        cached(f, &mut cache.finish, fin, v, kept, &mut clean, |f, a, v| {
+            panels::render_finish(f, a, v, theme)
+        });
+        let v = panels::usage_view(app, theme, usage);
+        cached(
+            f,
+            &mut cache.usage,
+            usage,
+            v,
+            kept,
+            &mut clean,
+            |f, a, v| panels::render_usage(f, a, v, theme),
+        );
+    } else {
+        (cache.finish, cache.usage) = (None, None);
     }
     if input_h > 0 {
+        if kept {
+            f.render_widget(Clear, input);
+        }
         panels::draw_input(f, input, app, theme);
     }
-    panels::draw_status(f, status, app, theme);
+    let v = panels::status_view(app, theme, status.width);
+    cached(
+        f,
+        &mut cache.status,
+        status,
+        v,
+        kept,
+        &mut clean,
+        |f, a, v| panels::render_status(f, a, v, theme),
+    );
     if app.overlay.is_some() {
         app.view.borrow_mut().mark_overdrawn();
     }
     overlays::draw(f, area, app, theme);
+    let (rows, moved) = app.view.borrow().clean_and_moved();
+    clean.extend(rows);
+    (clean, moved)
 }
 
 /// The areas of the screen drawn by the last `draw` whose cells are the same as in the
@@ -128,6 +241,8 @@ fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         inner
     };
     if app.conv.messages.is_empty() {
+        // Over the last frame's cells, when the buffer was kept.
+        f.render_widget(Clear, inner);
         f.render_widget(
             Paragraph::new(welcome(app, theme)).wrap(Wrap { trim: false }),
             inner,

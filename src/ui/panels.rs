@@ -58,17 +58,16 @@ pub fn reason_span(reason: Option<&FinishReason>, status: &Status, theme: &Theme
 
 /// finish_reason of the current (last) reply, per choice.
 pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let b = block("finish_reason", theme, false);
-    let inner = b.inner(area);
-    f.render_widget(b, area);
+    render_finish(f, area, &finish_view(app, theme), theme);
+}
+
+/// What the finish_reason panel shows: its lines (a panel is drawn again only when
+/// this changes, see `ui::layout::FrameCache`).
+pub fn finish_view(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let Some(m) = app.conv.last_reply() else {
-        f.render_widget(
-            Paragraph::new(Span::styled("no reply yet", theme.dim)),
-            inner,
-        );
-        return;
+        return vec![Line::from(Span::styled("no reply yet", theme.dim))];
     };
-    let mut spans: Vec<Span> = Vec::new();
+    let mut spans: Vec<Span<'static>> = Vec::new();
     let n = m.choices.len();
     for (i, c) in m.choices.iter().enumerate() {
         if n > 1 {
@@ -118,16 +117,49 @@ pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     };
     lines.extend(hint);
+    lines
+}
+
+/// Draw the finish_reason panel showing `lines` ([`finish_view`]).
+pub fn render_finish(f: &mut Frame, area: Rect, lines: &[Line<'static>], theme: &Theme) {
+    let b = block("finish_reason", theme, false);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
     // Wrapped: at 80 columns the panel is 26 wide and the hint (the command to type)
     // would otherwise be cut off.
     f.render_widget(
-        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: false }),
+        Paragraph::new(lines.to_vec()).wrap(ratatui::widgets::Wrap { trim: false }),
         inner,
     );
 }
 
 /// Token usage: the API's numbers for the last reply, local counts, the budget, the session.
 pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    render_usage(f, area, &usage_view(app, theme, area), theme);
+}
+
+/// What the tokens panel shows in `area` (it is drawn again only when this changes, see
+/// `ui::layout::FrameCache`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageView {
+    title: String,
+    /// The last reply's usage and the draft's count (none when the panel has no room).
+    lines: Option<(Line<'static>, Line<'static>)>,
+    third: Option<Third>,
+}
+
+/// The tokens panel's third row: the context gauge or why there is none.
+#[derive(Clone, Debug, PartialEq)]
+enum Third {
+    Gauge {
+        style: Style,
+        ratio: f64,
+        label: String,
+    },
+    Text(Line<'static>),
+}
+
+pub fn usage_view(app: &App, theme: &Theme, area: Rect) -> UsageView {
     // What the replies cost, in the title (where there is room on the border): the last
     // reply's and the session's, for models with a price.
     let last_cost = app
@@ -146,11 +178,13 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         title.push_str(" · ");
         title.push_str(&costs.join(" · "));
     }
-    let b = block(&title, theme, false);
-    let inner = b.inner(area);
-    f.render_widget(b, area);
+    let inner = block(&title, theme, false).inner(area);
     if inner.height == 0 || inner.width == 0 {
-        return;
+        return UsageView {
+            title,
+            lines: None,
+            third: None,
+        };
     }
     let first = fit_line(usage_lines(app, theme), inner.width, theme);
     let exactness = server::exact(app);
@@ -197,17 +231,7 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     }
     let second = Line::from(second);
-    let rows = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .split(inner);
-    f.render_widget(Paragraph::new(first), rows[0]);
-    if inner.height >= 2 {
-        f.render_widget(Paragraph::new(second), rows[1]);
-    }
-    if inner.height >= 3 {
+    let third = (inner.height >= 3).then(|| {
         if let Some(b) = app.budget() {
             let next = next.unwrap_or(0);
             let limit = b.prompt_limit().max(1);
@@ -223,26 +247,63 @@ pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let from_server = app.tokens.window_override.is_none()
                 && app.tokens.learned_window.is_none()
                 && server::context_window(app).is_some_and(|(n, _)| n == b.context_window);
-            let g = Gauge::default()
-                .gauge_style(style)
-                .ratio(ratio)
-                .label(format!(
+            Third::Gauge {
+                style,
+                ratio,
+                label: format!(
                     "{} / {} context{} ({} kept for the reply)",
                     short(next),
                     short(b.context_window),
                     if from_server { " (server)" } else { "" },
                     short(b.reply_reserve)
-                ));
-            f.render_widget(g, rows[2]);
+                ),
+            }
         } else {
-            f.render_widget(
-                Paragraph::new(Span::styled(
-                    "context window unknown for this model (set context_window in the config)",
-                    theme.dim,
-                )),
-                rows[2],
-            );
+            Third::Text(Line::from(Span::styled(
+                "context window unknown for this model (set context_window in the config)",
+                theme.dim,
+            )))
         }
+    });
+    UsageView {
+        title,
+        lines: Some((first, second)),
+        third,
+    }
+}
+
+/// Draw the tokens panel as `v` ([`usage_view`]) says.
+pub fn render_usage(f: &mut Frame, area: Rect, v: &UsageView, theme: &Theme) {
+    let b = block(&v.title, theme, false);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let Some((first, second)) = &v.lines else {
+        return;
+    };
+    let rows = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .split(inner);
+    f.render_widget(Paragraph::new(first.clone()), rows[0]);
+    if inner.height >= 2 {
+        f.render_widget(Paragraph::new(second.clone()), rows[1]);
+    }
+    match &v.third {
+        Some(Third::Gauge {
+            style,
+            ratio,
+            label,
+        }) => f.render_widget(
+            Gauge::default()
+                .gauge_style(*style)
+                .ratio(*ratio)
+                .label(label.as_str()),
+            rows[2],
+        ),
+        Some(Third::Text(line)) => f.render_widget(Paragraph::new(line.clone()), rows[2]),
+        None => {}
     }
 }
 
@@ -431,7 +492,19 @@ pub fn draw_input(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// One line at the bottom: where, what, state, and hints for the focused pane.
 pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut spans: Vec<Span> = Vec::new();
+    render_status(f, area, &status_view(app, theme, area.width), theme);
+}
+
+/// What the status line shows at `width` columns: its left part, and the hints on the
+/// right (it is drawn again only when this changes, see `ui::layout::FrameCache`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusView {
+    left: Line<'static>,
+    hints: String,
+}
+
+pub fn status_view(app: &App, theme: &Theme, width: u16) -> StatusView {
+    let mut spans: Vec<Span<'static>> = Vec::new();
     match app.turns.first() {
         Some(cur) => {
             let sp = SPINNER[app.status.spinner % SPINNER.len()];
@@ -507,7 +580,7 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // last, the help key, while it fits) rather than one cut mid-word.
     let all = hints(app);
     let mut parts: Vec<&str> = all.split(" · ").filter(|p| !p.is_empty()).collect();
-    let width = usize::from(area.width);
+    let width = usize::from(width);
     let budget = if notice_w > 0 {
         (width / 2).min(width.saturating_sub(state_w + notice_w + 1))
     } else {
@@ -521,17 +594,24 @@ pub fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         parts.clear();
     }
     let hints = parts.join(" · ");
-    let left = Line::from(spans);
-    let hint_w = u16::try_from(hints.width())
+    StatusView {
+        left: Line::from(spans),
+        hints,
+    }
+}
+
+/// Draw the status line as `v` ([`status_view`]) says.
+pub fn render_status(f: &mut Frame, area: Rect, v: &StatusView, theme: &Theme) {
+    let hint_w = u16::try_from(v.hints.width())
         .unwrap_or(u16::MAX)
         .min(area.width / 2);
     // A column between them, so a long left part does not run into the hints.
     let cols = Layout::horizontal([Constraint::Min(0), Constraint::Length(hint_w)])
         .spacing(if hint_w > 0 { 1 } else { 0 })
         .split(area);
-    f.render_widget(Paragraph::new(left), cols[0]);
+    f.render_widget(Paragraph::new(v.left.clone()), cols[0]);
     f.render_widget(
-        Paragraph::new(Span::styled(hints, theme.dim)).right_aligned(),
+        Paragraph::new(Span::styled(v.hints.as_str(), theme.dim)).right_aligned(),
         cols[1],
     );
 }

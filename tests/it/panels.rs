@@ -475,3 +475,226 @@ fn compare_panel_while_streaming() {
     pin_all_times(&mut app);
     snap_screen("compare_panel", &mut app);
 }
+
+/// Bytes written to a terminal, readable while the terminal holds its writer.
+#[derive(Clone, Default)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Each row of `buf` as text (a wide character once).
+fn buffer_rows(buf: &ratatui::buffer::Buffer) -> Vec<String> {
+    use unicode_width::UnicodeWidthStr;
+    let a = buf.area;
+    (a.top()..a.bottom())
+        .map(|y| {
+            let mut row = String::new();
+            let mut x = a.left();
+            while x < a.right() {
+                let s = buf[(x, y)].symbol();
+                row.push_str(s);
+                x += s.width().max(1) as u16;
+            }
+            row
+        })
+        .collect()
+}
+
+/// Each row the terminal emulator `p` shows, as text (a wide character once).
+fn terminal_rows(p: &vt100::Parser, w: u16, h: u16) -> Vec<String> {
+    let s = p.screen();
+    (0..h)
+        .map(|y| {
+            let mut row = String::new();
+            for x in 0..w {
+                match s.cell(y, x) {
+                    Some(c) if c.is_wide_continuation() => {}
+                    Some(c) if !c.contents().is_empty() => row.push_str(c.contents()),
+                    _ => row.push(' '),
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+/// The frame loop's drawing (`layout::draw_frame` over the buffer the terminal kept, its
+/// panel cache, `terminal::draw_kept` and the screen backend) after every step of random
+/// changes to what the panes and panels show — a reply streamed in Markdown, keys typed,
+/// usage and finish events, the parameters panel, the help overlay, the focus, ticks, a
+/// cleared screen — gives exactly the frame a fresh draw gives (a new view, a reset buffer),
+/// cell for cell; and a terminal emulator fed the bytes written shows it. (The status
+/// line's live numbers are compared redacted: the two frames are drawn moments apart.)
+#[test]
+fn frames_over_the_kept_buffer_equal_fresh_frames() {
+    use chat_tui::runtime::backend::ScreenBackend;
+    use chat_tui::runtime::terminal::draw_kept;
+
+    let pieces = [
+        "word ",
+        "more text ",
+        "\n\n",
+        "\n",
+        "- item ",
+        "1. first ",
+        "> quoted ",
+        "```rust\nfn main() {}\n",
+        "```\n",
+        "| a | b |\n|---|---|\n| 1 | 2 |\n",
+        "# Heading\n",
+        "`code` ",
+        "**bold** ",
+        "日本語 ",
+        "🙂 ",
+    ];
+    let theme = Theme::default();
+    for (w, h) in SIZES {
+        let mut app = new_app();
+        let sink = Sink::default();
+        let mut term = Terminal::new(ScreenBackend::with_size(sink.clone(), w, h)).unwrap();
+        term.clear().unwrap();
+        let mut cache = layout::FrameCache::default();
+        let nz = |v| std::num::NonZeroU16::new(v).unwrap();
+        let mut emulator = vt100::Parser::new(nz(h), nz(w), 0);
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(w);
+        let mut below = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut turn: Option<TurnId> = None;
+        let (mut kept_frames, mut clean_frames, mut n_moved) = (0, 0, 0);
+        for step in 0..250 {
+            match below(20) {
+                0..=8 => {
+                    // A reply cancelled (Esc) is over.
+                    turn = turn.filter(|_| !app.turns.is_empty());
+                    let t = match turn {
+                        Some(t) => t,
+                        None => {
+                            app.focus = chat_tui::app::Focus::Input;
+                            app.set_draft("go");
+                            update(&mut app, key(KeyCode::Enter));
+                            let Some(t) = app.turns.first().map(|t| t.id) else {
+                                continue;
+                            };
+                            turn = Some(t);
+                            t
+                        }
+                    };
+                    let p = pieces[below(pieces.len() as u64) as usize];
+                    stream(&mut app, t, 0, p);
+                }
+                9 | 10 => {
+                    let c = (b'a' + below(26) as u8) as char;
+                    update(&mut app, key(KeyCode::Char(c)));
+                }
+                11 => {
+                    if let Some(t) = turn {
+                        usage(&mut app, t, below(5000), below(5000));
+                    }
+                }
+                12 => {
+                    if let Some(t) = turn.take() {
+                        finish(&mut app, t, 0, FinishReason::Stop);
+                        done(&mut app, t, Ok(chat_tui::api::Outcome::default()));
+                    }
+                }
+                13 => {
+                    update(&mut app, key(KeyCode::F(2)));
+                }
+                14 => {
+                    update(&mut app, key(KeyCode::F(1)));
+                }
+                15 => {
+                    update(&mut app, key(KeyCode::Esc));
+                }
+                16 => {
+                    update(&mut app, key(KeyCode::Tab));
+                }
+                17 => {
+                    update(&mut app, key(KeyCode::Backspace));
+                }
+                18 if below(4) == 0 => term.clear().unwrap(),
+                _ => {
+                    update(&mut app, Event::Tick);
+                }
+            }
+            // The rate's width stays put (see `compare_panel_while_streaming`).
+            if let Some(t) = app.turns.first_mut().filter(|t| t.first_token.is_some()) {
+                t.first_token =
+                    std::time::Instant::now().checked_sub(std::time::Duration::from_secs(1000));
+            }
+            let before = sink.0.lock().unwrap().len();
+            let mut was_kept = false;
+            let mut n_clean = 0;
+            draw_kept(&mut term, |f, kept| {
+                was_kept = kept;
+                let (clean, moved) = layout::draw_frame(f, &app, &theme, &mut cache, kept);
+                n_clean = clean.len();
+                n_moved += usize::from(moved.is_some());
+                (clean, moved)
+            })
+            .unwrap();
+            kept_frames += usize::from(was_kept);
+            clean_frames += usize::from(n_clean > 0);
+            let drawn = term.current_buffer_mut().clone();
+            // The same state drawn fresh: a blank buffer, everything drawn. (With the same
+            // view: a new one would estimate the heights of messages it has not laid out,
+            // and its scrollbar differ. Drawing the same state twice leaves the view as it
+            // was.)
+            let mut fresh = Terminal::new(TestBackend::new(w, h)).unwrap();
+            fresh.draw(|f| layout::draw(f, &app, &theme)).unwrap();
+            let want = fresh.backend().buffer().clone();
+            let last = usize::from(h) - 1;
+            for y in 0..usize::from(h) {
+                let row = |b: &ratatui::buffer::Buffer| {
+                    let a = b.area;
+                    (a.left()..a.right())
+                        .map(|x| b[(x, y as u16)].clone())
+                        .collect::<Vec<_>>()
+                };
+                if y == last {
+                    assert_eq!(
+                        redact(&buffer_rows(&drawn)[y]),
+                        redact(&buffer_rows(&want)[y]),
+                        "{w}x{h}, step {step}: the status line"
+                    );
+                } else {
+                    let (a, b) = (row(&drawn), row(&want));
+                    if let Some(x) = (0..a.len()).find(|&x| a[x] != b[x]) {
+                        panic!(
+                            "{w}x{h}, step {step}: row {y} column {x}: {:?} drawn, {:?} fresh\n{}\n{}",
+                            a[x],
+                            b[x],
+                            buffer_rows(&drawn)[y],
+                            buffer_rows(&want)[y]
+                        );
+                    }
+                }
+            }
+            emulator.process(&sink.0.lock().unwrap()[before..]);
+            assert_eq!(
+                terminal_rows(&emulator, w, h),
+                buffer_rows(&drawn),
+                "{w}x{h}, step {step}: the terminal"
+            );
+        }
+        // The steps did exercise the kept buffer and the panels left as they were.
+        assert!(kept_frames > 120, "{w}x{h}: {kept_frames} kept frames");
+        assert!(
+            clean_frames > 60,
+            "{w}x{h}: {clean_frames} frames with clean areas"
+        );
+        assert!(n_moved > 10, "{w}x{h}: {n_moved} frames with rows scrolled");
+    }
+}

@@ -10,7 +10,7 @@ use crate::ui::theme::Theme;
 
 /// A message's lines: header, body, separator; what each is made of; and how many code
 /// blocks the body drew.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(super) struct MessageLines {
     pub(super) lines: Vec<Line<'static>>,
     pub(super) meta: Vec<LineMeta>,
@@ -21,6 +21,44 @@ pub(super) struct MessageLines {
 
 impl MessageLines {
     /// The header of `m` and, for a reply that reasoned, its thinking block.
+    /// The header's lines, taken from `kept` (the spans and width it was laid out from, and
+    /// its lines) while its spans and the width are the same and the message has no thinking
+    /// block; else laid out (and kept).
+    pub(super) fn header_kept(
+        m: &Message,
+        theme: &Theme,
+        offset: FixedOffset,
+        width: u16,
+        kept: &mut Option<(Vec<Span<'static>>, u16, MessageLines)>,
+    ) -> Self {
+        let thinking = m.speaker == Speaker::Assistant
+            && m.choices
+                .get(m.selected)
+                .or_else(|| m.choices.first())
+                .and_then(|c| c.reasoning.as_ref())
+                .is_some_and(|r| !r.text.is_empty());
+        if thinking {
+            *kept = None;
+            return Self::header(m, theme, offset, width);
+        }
+        let spans = header_spans(m, theme, offset);
+        if let Some((s, w, lines)) = kept.as_ref()
+            && *w == width
+            && *s == spans
+        {
+            return lines.clone();
+        }
+        let (lines, meta) = markdown::wrap_spans_meta(&spans, width);
+        let out = Self {
+            head: lines.len(),
+            lines,
+            meta,
+            code_blocks: 0,
+        };
+        *kept = Some((spans, width, out.clone()));
+        out
+    }
+
     pub(super) fn header(m: &Message, theme: &Theme, offset: FixedOffset, width: u16) -> Self {
         let (mut lines, mut meta) =
             markdown::wrap_spans_meta(&header_spans(m, theme, offset), width);

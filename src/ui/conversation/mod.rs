@@ -87,6 +87,13 @@ pub struct ConversationView {
     /// drew over the pane (`overdrawn`). Only rows of two plain frames in a row are clean.
     frame: FrameMarks,
     last_frame: FrameMarks,
+    /// The buffer of this frame holds the last frame's cells (`begin_frame_kept`).
+    kept: bool,
+    /// Rows of this frame's text area that show the row `moved_by` below them in the last
+    /// frame, moved up unchanged (the reply grew at the bottom), when the buffer holds the
+    /// last frame: see [`ConversationView::clean_and_moved`].
+    shifted: Vec<bool>,
+    moved_by: usize,
 }
 
 /// What happened to the view's rows in a frame (see `ConversationView::clean_rows`).
@@ -135,6 +142,9 @@ impl ConversationView {
             clean: Vec::new(),
             frame: FrameMarks::default(),
             last_frame: FrameMarks::default(),
+            kept: false,
+            shifted: Vec::new(),
+            moved_by: 0,
         }
     }
 
@@ -163,6 +173,48 @@ impl ConversationView {
             }
         }
         out
+    }
+
+    /// [`Self::clean_rows`], and the rows that moved up since the last frame unchanged (the
+    /// reply grew at the bottom), when the screen shows the last frame (the buffer was
+    /// kept, nothing drew over the pane either time): the screen rows to scroll (`top..
+    /// bottom`, up by `by`) and, with them, the areas clean once they are scrolled: the
+    /// moved rows, and the clean rows outside the scrolled ones. The terminal scrolls them
+    /// instead of the backend finding the shift by comparing every row.
+    pub fn clean_and_moved(&self) -> (Vec<Rect>, Option<crate::runtime::backend::Moved>) {
+        let plain = |m: FrameMarks| m.rendered && !m.decorated && !m.overdrawn;
+        let first = self.shifted.iter().position(|s| *s);
+        let last = self.shifted.iter().rposition(|s| *s);
+        let (Some(first), Some(last)) = (first, last) else {
+            return (self.clean_rows(), None);
+        };
+        if !plain(self.frame) || !plain(self.last_frame) || self.text_area.is_empty() {
+            return (Vec::new(), None);
+        }
+        let bottom = (last + 1 + self.moved_by).min(self.clean.len());
+        let a = self.text_area;
+        let mut out: Vec<Rect> = Vec::new();
+        for y in 0..self.clean.len() {
+            let keep = if (first..bottom).contains(&y) {
+                self.shifted[y]
+            } else {
+                self.clean[y]
+            };
+            if !keep {
+                continue;
+            }
+            let y = a.y + y as u16;
+            match out.last_mut() {
+                Some(r) if r.bottom() == y => r.height += 1,
+                _ => out.push(Rect::new(a.x, y, a.width, 1)),
+            }
+        }
+        let moved = crate::runtime::backend::Moved {
+            top: a.y + first as u16,
+            bottom: a.y + bottom as u16,
+            by: self.moved_by as u16,
+        };
+        (out, Some(moved))
     }
 
     /// Draw the pane's block (border and title) over `area`: the cells it drew last frame
@@ -278,6 +330,7 @@ impl ConversationView {
         self.row_index.clear();
         self.text_area = Rect::default();
         self.clean.clear();
+        self.shifted.clear();
         self.frame.rendered = true;
         if *theme != self.theme {
             self.theme = theme.clone();
@@ -386,6 +439,46 @@ impl ConversationView {
             let style = theme.accent.add_modifier(Modifier::REVERSED);
             buf.set_stringn(x, area.bottom() - 1, &text, width as usize, style);
         }
+    }
+
+    /// Lay out one message within `pages` pages above or below the view (nearest first)
+    /// that is not laid out at the current width yet: work for idle moments between frames,
+    /// so that paging finds its lines ready. Returns false when there is none (or the
+    /// messages are not those of the last frame). A message's height found exact this way
+    /// moves nothing on the screen: the view is anchored to its top message.
+    pub fn prefetch(&mut self, messages: &[Message], theme: &Theme, pages: usize) -> bool {
+        let n = self.entries.len();
+        let (ti, off) = self.top;
+        if n == 0 || self.width == 0 || n != messages.len() || ti >= n || *theme != self.theme {
+            return false;
+        }
+        let reach = pages * self.last_height.max(1);
+        let wanted = |e: &Entry, m: &Message, width: u16| {
+            e.width != width
+                && e.id == m.id
+                && m.status != crate::chat::conversation::Status::Partial
+        };
+        // Above: the messages before the top one, up to `reach` rows.
+        let (mut rows, mut j) = (off, ti);
+        while rows < reach && j > 0 {
+            j -= 1;
+            if wanted(&self.entries[j], &messages[j], self.width) {
+                self.ensure(j, messages, theme);
+                return true;
+            }
+            rows += self.entries[j].height;
+        }
+        // Below: the page on screen and `reach` rows after it.
+        let (mut rows, mut j) = (0usize, ti);
+        while rows < reach + self.last_height && j < n {
+            if wanted(&self.entries[j], &messages[j], self.width) {
+                self.ensure(j, messages, theme);
+                return true;
+            }
+            rows += self.entries[j].height;
+            j += 1;
+        }
+        false
     }
 
     /// Keep at most about this many rendered lines cached (default 200,000): beyond it,

@@ -29,6 +29,11 @@ impl ConversationView {
         }
         // Rows drawn last frame, to tell what is unchanged (below them: blank rows).
         let drawn_last = self.rows.len();
+        // The buffer holds the last frame and the rows in it are the plain rows drawn then
+        // (nothing drawn over them): a row showing the same line in the same place is left.
+        let last = self.last_frame;
+        let left_as_is =
+            self.kept && same_area && last.rendered && !last.decorated && !last.overdrawn;
         // Rows of the last frame taken to another row (the reply grew at the bottom and
         // every row moved up): their place no longer holds what the screen shows there.
         let mut displaced = vec![false; drawn_last];
@@ -36,6 +41,8 @@ impl ConversationView {
         let mut moved: Option<usize> = None;
         self.clean.clear();
         self.clean.resize(height, false);
+        self.shifted.clear();
+        self.shifted.resize(height, false);
         let (mut i, mut off) = self.top;
         let mut y = 0;
         while y < height && i < n {
@@ -68,16 +75,30 @@ impl ConversationView {
                 };
                 match from {
                     Some(j) => {
-                        buf.content[start..start + self.rows[j].1.len()]
-                            .clone_from_slice(&self.rows[j].1);
+                        let clean = j == y && !displaced.get(y).copied().unwrap_or(false);
+                        if !(clean && left_as_is) {
+                            buf.content[start..start + self.rows[j].1.len()]
+                                .clone_from_slice(&self.rows[j].1);
+                        }
                         if j == y {
-                            self.clean[y] = !displaced.get(y).copied().unwrap_or(false);
+                            self.clean[y] = clean;
                         } else {
+                            // Moved up unchanged (all by the same rows): scrolled by the
+                            // terminal when the screen shows the last frame.
+                            if left_as_is {
+                                self.shifted[y] = true;
+                                self.moved_by = j - y;
+                            }
                             self.rows.swap(y, j);
                             displaced[j] = true;
                         }
                     }
                     None => {
+                        if self.kept {
+                            // Over the last frame's cells: a line sets only its own cells
+                            // (and patches its style over theirs).
+                            buf.content[start..start + usize::from(width)].fill(Cell::default());
+                        }
                         buf.set_line(area.x, row_y, line, width);
                         let cells = &buf.content[start..start + usize::from(width)];
                         if self.rows.len() <= y {

@@ -86,6 +86,15 @@ impl ConversationView {
     /// Nothing is drawn by the view this frame until `render` says otherwise (the pane shows
     /// the welcome text, or another panel covers it).
     pub fn begin_frame(&mut self) {
+        self.begin_frame_kept(false);
+    }
+
+    /// [`Self::begin_frame`], saying whether the buffer the frame is drawn into holds the
+    /// last frame (`ui::layout::draw_frame`): then rows that show the same line at the same
+    /// place are left as they are instead of copied again.
+    pub fn begin_frame_kept(&mut self, kept: bool) {
+        self.kept = kept;
+        self.shifted.clear();
         self.last_frame = std::mem::take(&mut self.frame);
         self.clean.clear();
         self.row_refs.clear();

@@ -33,6 +33,8 @@ pub(super) struct StreamCache {
     body: usize,
     /// The text holds something that can change blocks before it: render it whole.
     whole: bool,
+    /// The header's spans and width, and its lines (`MessageLines::header_kept`).
+    header: Option<(Vec<ratatui::text::Span<'static>>, u16, MessageLines)>,
 }
 
 impl StreamCache {
@@ -140,7 +142,6 @@ pub(super) fn streaming_lines(
     code_base: usize,
 ) -> MessageLines {
     let text = m.text();
-    let header = MessageLines::header(m, theme, offset, width);
     let mut c = match cache.take().filter(|c| {
         c.width == width
             && c.selected == m.selected
@@ -158,8 +159,10 @@ pub(super) fn streaming_lines(
             out: None,
             body: 0,
             whole: false,
+            header: None,
         },
     };
+    let header = MessageLines::header_kept(m, theme, offset, width, &mut c.header);
     let split = c.prefix.len();
     let (new_split, whole) = if c.whole {
         (split, true)

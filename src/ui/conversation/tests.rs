@@ -750,3 +750,44 @@ fn a_long_conversation_laid_out_lazily_shows_what_the_full_layout_shows() {
     // (every third reply has a Rust block: 50; every seventh from the third a plain one: 22)
     assert_eq!(labels(&all.join("\n")), (1..=72).collect::<Vec<_>>());
 }
+
+/// What idle moments lay out (`prefetch`): the messages of the pages around the view, one
+/// at a time, until there are none — then a PageUp lays out nothing, and every page shows
+/// exactly what a view that did not prefetch shows.
+#[test]
+fn prefetched_pages_leave_nothing_to_lay_out_and_the_same_screen() {
+    let msgs: Vec<Message> = (0..300)
+        .map(|i| {
+            if i % 2 == 0 {
+                at(i + 1, Speaker::User, "a question that is not very long")
+            } else {
+                at(
+                    i + 1,
+                    Speaker::Assistant,
+                    "An **answer** with\n\n- a list\n- of things\n\n```rust\nfn f() {}\n```",
+                )
+            }
+        })
+        .collect();
+    let theme = Theme::default();
+    let (mut v, mut plain) = (view(), view());
+    draw(&mut v, &msgs, 80, 24);
+    draw(&mut plain, &msgs, 80, 24);
+    // Not with another theme than the last frame's (its lines would be stale).
+    assert!(!v.prefetch(&msgs, &Theme::light(), 2));
+    let mut laid_out = 0;
+    while v.prefetch(&msgs, &theme, 2) {
+        laid_out += 1;
+        assert!(laid_out < 300, "prefetch does not end");
+    }
+    assert!(laid_out > 3, "laid out {laid_out}");
+    for page in 0..6 {
+        v.page_up();
+        plain.page_up();
+        let (a, b) = (draw(&mut v, &msgs, 80, 24), draw(&mut plain, &msgs, 80, 24));
+        assert_eq!(a, b, "page {page}");
+        assert_eq!(v.renders_last_frame(), 0, "page {page}: messages laid out");
+        while v.prefetch(&msgs, &theme, 2) {}
+    }
+    assert!(plain.renders_last_frame() > 0);
+}
