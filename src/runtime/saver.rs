@@ -169,6 +169,12 @@ fn attempt(
 ) -> Option<Failed> {
     let out = save(&job, claims);
     let error = if job.explicit { None } else { failure(&out) };
+    let written = out
+        .iter()
+        .any(|m| matches!(m, Msg::Saved { result: Ok(()), .. }));
+    if !job.explicit && written {
+        crate::runtime::terminal::forget_snapshot(&job.path, &job.conversation);
+    }
     if retry && error.is_none() {
         let _ = msgs.send(Msg::SaveRecovered {
             path: job.path.clone(),
@@ -275,6 +281,36 @@ mod tests {
             markdown: false,
             replace: false,
         }
+    }
+
+    /// The panic hook's copy of an autosave's snapshot is let go once the snapshot is
+    /// written (a session kept one per file it ever saved), and kept while it is not.
+    #[test]
+    fn a_written_snapshot_is_not_kept_for_the_panic_hook() {
+        let dir = tempfile::tempdir().unwrap();
+        let claims = Claims::new(None).shared();
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let path = dir.path().join("written.json");
+        let snap = conversation("written");
+        crate::runtime::terminal::remember_snapshot(&path, &snap);
+        assert!(crate::runtime::terminal::holds_snapshot(&path));
+        assert!(attempt(autosave(snap, &path), false, &claims, &tx).is_none());
+        assert!(!crate::runtime::terminal::holds_snapshot(&path));
+        // A newer snapshot given meanwhile stays when the older one is written.
+        let (older, newer) = (conversation("older"), conversation("newer"));
+        crate::runtime::terminal::remember_snapshot(&path, &newer);
+        assert!(attempt(autosave(older, &path), false, &claims, &tx).is_none());
+        assert!(crate::runtime::terminal::holds_snapshot(&path));
+        crate::runtime::terminal::forget_snapshot(&path, &newer);
+        // One that cannot be written stays.
+        let blocker = dir.path().join("library");
+        std::fs::write(&blocker, "a file where the folder goes").unwrap();
+        let failing = blocker.join("c.json");
+        let snap = conversation("not written");
+        crate::runtime::terminal::remember_snapshot(&failing, &snap);
+        assert!(attempt(autosave(snap.clone(), &failing), false, &claims, &tx).is_some());
+        assert!(crate::runtime::terminal::holds_snapshot(&failing));
+        crate::runtime::terminal::forget_snapshot(&failing, &snap);
     }
 
     /// A full disk (here: a folder that cannot be made) fails an autosave; the saver keeps

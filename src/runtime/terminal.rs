@@ -85,6 +85,25 @@ pub fn remember_snapshot(path: &PathBuf, conversation: &Arc<Conversation>) {
     }
 }
 
+/// The saver wrote `conversation` to `path`: the panic hook has nothing left to write there
+/// unless a newer snapshot came meanwhile (then that one stays). Without this every file
+/// saved during a session kept its last snapshot to the end: a soak of 200 conversations
+/// grew by ~2 MB a minute (docs/soak.md, run 4).
+pub fn forget_snapshot(path: &Path, conversation: &Arc<Conversation>) {
+    if let Ok(mut g) = LAST_SNAPSHOT.lock() {
+        g.retain(|(p, c)| !(p == path && Arc::ptr_eq(c, conversation)));
+    }
+}
+
+/// Whether the panic hook would write `path` (a snapshot of it is not yet written).
+#[cfg(test)]
+pub fn holds_snapshot(path: &Path) -> bool {
+    LAST_SNAPSHOT
+        .lock()
+        .map(|g| g.iter().any(|(p, _)| p == path))
+        .unwrap_or(false)
+}
+
 /// Write the last snapshot of `path` from the panic hook, with the same care as any save
 /// (the lock, the check against what this process last wrote there). When the saver is in
 /// the middle of a write, wait for it a little.
