@@ -503,11 +503,17 @@ mod tests {
     #[test]
     fn placeholder_tokens_are_marked_from_the_first_collapsed_paste() {
         let mut d = Draft::new(Vec::new());
-        assert!(d.input.search_pattern().is_none(), "nothing compiled at start");
+        assert!(
+            d.input.search_pattern().is_none(),
+            "nothing compiled at start"
+        );
         d.paste("a short paste");
         assert!(d.input.search_pattern().is_none(), "a short paste is text");
         d.paste(&big('x', 1500));
-        let pattern = d.input.search_pattern().expect("marked from the first element");
+        let pattern = d
+            .input
+            .search_pattern()
+            .expect("marked from the first element");
         assert!(pattern.is_match(&d.shown()));
         // Expanded for editing, the draft is a new text area: still marked, as undo can
         // bring a token back.
