@@ -41,11 +41,14 @@ fn main() {
 /// writes it from a profile of the start), are laid out together at the front of the
 /// binary's code: the kernel maps code 64 KB at a time, and start-up scattered over the
 /// whole `.text` made ~70 % of it resident (docs/benchmarks.md, "This round (branch
-/// `start`)"). Optimised builds only, and only when the linker takes the options — tried
-/// first on a small program with the same rustc, target, linker and flags, so a linker
-/// without them (GNU ld, an older toolchain, another platform) builds as before. A name
-/// the build no longer has is skipped (`--no-warn-symbol-ordering`): a stale list costs
-/// some of the gain, never the build. `CHAT_TUI_NO_START_ORDER=1` turns it off.
+/// `start`)"). Most names go to lld's `--symbol-ordering-file` as they are; a name with a
+/// `.llvm.NNN` suffix (a local function ThinLTO promoted: the number changes from build to
+/// build) goes to a small linker script that collects its section whatever the number,
+/// right before `.text`. Optimised builds only, and only when the linker takes the options
+/// — tried first on a small program with the same rustc, target, linker and flags, so a
+/// linker without them (GNU ld, an older toolchain, another platform) builds as before. A
+/// name the build no longer has is skipped (`--no-warn-symbol-ordering`): a stale list
+/// costs some of the gain, never the build. `CHAT_TUI_NO_START_ORDER=1` turns it off.
 fn start_order(out: &Path) {
     const LIST: &str = "link/start-order.txt";
     println!("cargo:rerun-if-changed={LIST}");
@@ -57,18 +60,46 @@ fn start_order(out: &Path) {
     {
         return;
     }
-    let list = Path::new(&env("CARGO_MANIFEST_DIR")).join(LIST);
-    if !list.is_file() {
+    let Ok(list) = std::fs::read_to_string(Path::new(&env("CARGO_MANIFEST_DIR")).join(LIST)) else {
+        return;
+    };
+    let mut exact = String::new();
+    let mut script = String::from("SECTIONS\n{\n  .text.chat_tui_start : {\n");
+    for name in list.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        match name.rsplit_once(".llvm.") {
+            Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                // `.text.NAME.llvm.N`, or `.text.unlikely.NAME.llvm.N` for a cold one.
+                let _ = writeln!(script, "    *(.text*.{base}.llvm.*)");
+            }
+            _ => {
+                exact.push_str(name);
+                exact.push('\n');
+            }
+        }
+    }
+    script.push_str("  }\n}\nINSERT BEFORE .text;\n");
+    let (order, ld) = (out.join("start-order.txt"), out.join("start-order.ld"));
+    if std::fs::write(&order, exact).is_err() || std::fs::write(&ld, script).is_err() {
         return;
     }
-    let args = [
-        format!("-Wl,--symbol-ordering-file={}", list.display()),
+    let ordering = [
+        format!("-Wl,--symbol-ordering-file={}", order.display()),
         "-Wl,--no-warn-symbol-ordering".to_string(),
     ];
-    if links_with(out, &args) {
-        for a in args {
-            println!("cargo:rustc-link-arg-bins={a}");
-        }
+    let with_script: Vec<String> = ordering
+        .iter()
+        .cloned()
+        .chain([format!("-Wl,-T,{}", ld.display())])
+        .collect();
+    let args = if links_with(out, &with_script) {
+        with_script
+    } else if links_with(out, &ordering) {
+        ordering.to_vec()
+    } else {
+        return;
+    };
+    for a in args {
+        println!("cargo:rustc-link-arg-bins={a}");
     }
 }
 

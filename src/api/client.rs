@@ -612,19 +612,29 @@ mod tests {
     async fn a_request_uses_the_http_client_being_set_up_instead_of_building_another() {
         let client = Client::deferred(ClientConfig::default());
         // A set-up under way on another thread (`Client::warm` after the first frame).
-        let under_way = client.building.lock().unwrap();
+        let (locked_tx, locked) = std::sync::mpsc::channel();
+        let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
+        let warm = std::thread::spawn({
+            let client = client.clone();
+            move || {
+                let _under_way = client.building.lock().unwrap();
+                locked_tx.send(()).unwrap();
+                finish_rx.recv().unwrap();
+                client.http.set(reqwest::Client::new()).unwrap();
+            }
+        });
+        locked.recv().unwrap();
         let request = tokio::spawn({
             let client = client.clone();
             async move { client.http_ready().await.map(|_| ()) }
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!request.is_finished(), "the request waits for it");
-        let set_up = reqwest::Client::builder().build().unwrap();
-        assert!(client.http.set(set_up).is_ok());
-        drop(under_way);
+        finish.send(()).unwrap();
         // It waited off the runtime's thread (a single-threaded runtime here, like the
-        // UI's: blocked on the lock, the sleep above would never have ended), and now
-        // goes on with the client set up there.
+        // UI's: blocked on the lock, the sleep above would never have ended), and goes on
+        // with the client set up there.
         request.await.unwrap().unwrap();
+        warm.join().unwrap();
     }
 }
