@@ -34,6 +34,108 @@ fn main() {
         std::fs::write(out.join(format!("{name}.bpe")), blob).expect("write vocabulary");
     }
     std::fs::write(out.join("unicode_classes.rs"), classes()).expect("write classes");
+    start_order(out);
+}
+
+/// The functions start-up runs, listed in `link/start-order.txt` (`scripts/start-order`
+/// writes it from a profile of the start), are laid out together at the front of the
+/// binary's code: the kernel maps code 64 KB at a time, and start-up scattered over the
+/// whole `.text` made ~70 % of it resident (docs/benchmarks.md, "This round (branch
+/// `start`)"). Most names go to lld's `--symbol-ordering-file` as they are; a name with a
+/// `.llvm.NNN` suffix (a local function ThinLTO promoted: the number changes from build to
+/// build) goes to a small linker script that collects its section whatever the number,
+/// right before `.text`. Optimised builds only, and only when the linker takes the options
+/// — tried first on a small program with the same rustc, target, linker and flags, so a
+/// linker without them (GNU ld, an older toolchain, another platform) builds as before. A
+/// name the build no longer has is skipped (`--no-warn-symbol-ordering`): a stale list
+/// costs some of the gain, never the build. `CHAT_TUI_NO_START_ORDER=1` turns it off.
+fn start_order(out: &Path) {
+    const LIST: &str = "link/start-order.txt";
+    println!("cargo:rerun-if-changed={LIST}");
+    println!("cargo:rerun-if-env-changed=CHAT_TUI_NO_START_ORDER");
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    if env("OPT_LEVEL") == "0"
+        || env("CARGO_CFG_TARGET_OS") != "linux"
+        || !env("CHAT_TUI_NO_START_ORDER").is_empty()
+    {
+        return;
+    }
+    let Ok(list) = std::fs::read_to_string(Path::new(&env("CARGO_MANIFEST_DIR")).join(LIST)) else {
+        return;
+    };
+    let mut exact = String::new();
+    let mut script = String::from("SECTIONS\n{\n  .text.chat_tui_start : {\n");
+    for name in list.lines().map(str::trim).filter(|n| !n.is_empty()) {
+        match name.rsplit_once(".llvm.") {
+            Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                // `.text.NAME.llvm.N`, or `.text.unlikely.NAME.llvm.N` for a cold one.
+                let _ = writeln!(script, "    *(.text*.{base}.llvm.*)");
+            }
+            _ => {
+                exact.push_str(name);
+                exact.push('\n');
+            }
+        }
+    }
+    script.push_str("  }\n}\nINSERT BEFORE .text;\n");
+    let (order, ld) = (out.join("start-order.txt"), out.join("start-order.ld"));
+    if std::fs::write(&order, exact).is_err() || std::fs::write(&ld, script).is_err() {
+        return;
+    }
+    let ordering = [
+        format!("-Wl,--symbol-ordering-file={}", order.display()),
+        "-Wl,--no-warn-symbol-ordering".to_string(),
+    ];
+    let with_script: Vec<String> = ordering
+        .iter()
+        .cloned()
+        .chain([format!("-Wl,-T,{}", ld.display())])
+        .collect();
+    let args = if links_with(out, &with_script) {
+        with_script
+    } else if links_with(out, &ordering) {
+        ordering.to_vec()
+    } else {
+        return;
+    };
+    for a in args {
+        println!("cargo:rustc-link-arg-bins={a}");
+    }
+}
+
+/// Whether a small program links with `args` added, built as this crate's binary will be.
+fn links_with(out: &Path, args: &[String]) -> bool {
+    let dir = out.join("start-order-probe");
+    if std::fs::create_dir_all(&dir).is_err() {
+        return false;
+    }
+    let src = dir.join("probe.rs");
+    if std::fs::write(&src, "fn main() { println!(\"probe\"); }\n").is_err() {
+        return false;
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let mut cmd = std::process::Command::new(rustc);
+    cmd.arg(&src)
+        .arg("-o")
+        .arg(dir.join("probe"))
+        .arg("--crate-type=bin");
+    if let Ok(target) = std::env::var("TARGET") {
+        cmd.arg("--target").arg(target);
+    }
+    if let Ok(linker) = std::env::var("RUSTC_LINKER") {
+        cmd.arg("-C").arg(format!("linker={linker}"));
+    }
+    // The flags cargo gives every crate (RUSTFLAGS, `build.rustflags`): they may choose
+    // the linker.
+    if let Ok(flags) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+        cmd.args(flags.split('\x1f').filter(|f| !f.is_empty()));
+    }
+    for a in args {
+        cmd.arg("-C").arg(format!("link-arg={a}"));
+    }
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd.status().is_ok_and(|s| s.success())
 }
 
 /// Every ordinary token's bytes, indexed by rank (special tokens and gaps are empty).

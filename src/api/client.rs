@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -88,6 +88,9 @@ pub struct Client {
     /// [`Client::deferred`]: reading the system's TLS roots takes milliseconds that the
     /// first frame does not need.
     http: Arc<OnceLock<reqwest::Client>>,
+    /// Held while the HTTP client is set up: a request that comes while [`Client::warm`]
+    /// runs on another thread waits for it instead of reading the trust store again.
+    building: Arc<Mutex<()>>,
     cfg: Arc<ClientConfig>,
     /// Cleared when the server rejected `stream_options`; then it is never sent again.
     send_usage_option: Arc<AtomicBool>,
@@ -111,6 +114,7 @@ impl Client {
     pub fn deferred(cfg: ClientConfig) -> Self {
         Self {
             http: Arc::new(OnceLock::new()),
+            building: Arc::new(Mutex::new(())),
             cfg: Arc::new(cfg),
             send_usage_option: Arc::new(AtomicBool::new(true)),
         }
@@ -129,8 +133,13 @@ impl Client {
         format!("{}{}", self.cfg.base_url.trim_end_matches('/'), path)
     }
 
-    /// The HTTP client (shared connections).
+    /// The HTTP client (shared connections), set up now if it is not yet (blocking: it
+    /// reads the system's trust store).
     pub(crate) fn http(&self) -> Result<&reqwest::Client, ApiError> {
+        if let Some(h) = self.http.get() {
+            return Ok(h);
+        }
+        let _one = self.building.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(h) = self.http.get() {
             return Ok(h);
         }
@@ -139,8 +148,24 @@ impl Client {
             .user_agent(concat!("chat-tui/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ApiError::Protocol(format!("could not set up the HTTP client: {e}")))?;
-        // Two threads may both build one: the first stored is kept.
         Ok(self.http.get_or_init(|| built))
+    }
+
+    /// The HTTP client for a request: when it is not set up yet, that happens on a
+    /// blocking thread (or the set-up already under way there is awaited), so the UI
+    /// thread, which runs the requests, never reads the trust store itself.
+    pub(crate) async fn http_ready(&self) -> Result<reqwest::Client, ApiError> {
+        if let Some(h) = self.http.get() {
+            return Ok(h.clone());
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.http().cloned())
+            .await
+            .unwrap_or_else(|e| {
+                Err(ApiError::Protocol(format!(
+                    "could not set up the HTTP client: {e}"
+                )))
+            })
     }
 
     pub(crate) fn authorize(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -154,7 +179,7 @@ impl Client {
     pub async fn models(&self) -> Result<Vec<String>, ApiError> {
         let url = self.url("/models");
         tracing::debug!(method = "GET", url = %redact_url(&url), "request");
-        let rb = self.authorize(self.http()?.get(&url));
+        let rb = self.authorize(self.http_ready().await?.get(&url));
         let resp = self.send_with_timeout(rb, &url).await?;
         let status = resp.status().as_u16();
         tracing::info!(method = "GET", url = %redact_url(&url), status, "response");
@@ -278,7 +303,7 @@ impl Client {
                 req.streams(),
             );
             let mut rb = self
-                .authorize(self.http()?.post(&url))
+                .authorize(self.http_ready().await?.post(&url))
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(text);
             if req.streams() {
@@ -577,4 +602,39 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         src = s.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_uses_the_http_client_being_set_up_instead_of_building_another() {
+        let client = Client::deferred(ClientConfig::default());
+        // A set-up under way on another thread (`Client::warm` after the first frame).
+        let (locked_tx, locked) = std::sync::mpsc::channel();
+        let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
+        let warm = std::thread::spawn({
+            let client = client.clone();
+            move || {
+                let _under_way = client.building.lock().unwrap();
+                locked_tx.send(()).unwrap();
+                finish_rx.recv().unwrap();
+                client.http.set(reqwest::Client::new()).unwrap();
+            }
+        });
+        locked.recv().unwrap();
+        let request = tokio::spawn({
+            let client = client.clone();
+            async move { client.http_ready().await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!request.is_finished(), "the request waits for it");
+        finish.send(()).unwrap();
+        // It waited off the runtime's thread (a single-threaded runtime here, like the
+        // UI's: blocked on the lock, the sleep above would never have ended), and goes on
+        // with the client set up there.
+        request.await.unwrap().unwrap();
+        warm.join().unwrap();
+    }
 }

@@ -181,12 +181,13 @@ impl Client {
 
     /// GET or POST (with a JSON body) `url`, with [`SERVER_TIMEOUT`]; the answer as JSON.
     async fn json_at(&self, url: &str, body: Option<&Value>) -> Result<Value, ApiError> {
+        let http = self.http_ready().await?;
         let rb = match body {
             Some(b) => self
-                .authorize(self.http()?.post(url))
+                .authorize(http.post(url))
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(b.to_string()),
-            None => self.authorize(self.http()?.get(url)),
+            None => self.authorize(http.get(url)),
         };
         let work = async {
             let resp = rb

@@ -58,11 +58,18 @@ fn new_input() -> TextArea<'static> {
     );
     t.set_max_histories(200);
     t.set_cursor_style(Style::default().add_modifier(Modifier::REVERSED));
-    // Placeholder tokens are drawn as elements (the pattern is a constant that compiles).
-    if t.set_search_pattern(TOKEN_PATTERN).is_ok() {
+    t
+}
+
+/// Placeholder tokens are drawn as elements: the text area highlights them as matches of
+/// [`TOKEN_PATTERN`] (a constant that compiles). Set at the first collapsed paste, not at
+/// start: compiling the pattern runs the regex engine's code (~0.4 MB of the binary,
+/// touched page by page) before the first frame, and a set pattern is searched on every
+/// line at every draw.
+fn mark_tokens(t: &mut TextArea<'static>) {
+    if t.search_pattern().is_none() && t.set_search_pattern(TOKEN_PATTERN).is_ok() {
         t.set_search_style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     }
-    t
 }
 
 /// `[pasted 12,345 characters]` (the first paste) or `[pasted 12,345 characters #2]`.
@@ -278,6 +285,7 @@ impl Draft {
         self.set(&text);
         // Keep the blocks (undo can bring a token back).
         self.pastes = pastes;
+        mark_tokens(&mut self.input);
         true
     }
 
@@ -346,6 +354,7 @@ impl Draft {
             return None;
         }
         let token = token_for(chars, self.pastes.len() + 1);
+        mark_tokens(&mut self.input);
         self.input.insert_str(&token);
         self.pastes.push(Pasted { token, text });
         self.fit_wrap();
@@ -489,6 +498,30 @@ mod tests {
 
     fn big(c: char, n: usize) -> String {
         std::iter::repeat_n(c, n).collect()
+    }
+
+    #[test]
+    fn placeholder_tokens_are_marked_from_the_first_collapsed_paste() {
+        let mut d = Draft::new(Vec::new());
+        assert!(
+            d.input.search_pattern().is_none(),
+            "nothing compiled at start"
+        );
+        d.paste("a short paste");
+        assert!(d.input.search_pattern().is_none(), "a short paste is text");
+        d.paste(&big('x', 1500));
+        let pattern = d
+            .input
+            .search_pattern()
+            .expect("marked from the first element");
+        assert!(pattern.is_match(&d.shown()));
+        // Expanded for editing, the draft is a new text area: still marked, as undo can
+        // bring a token back.
+        assert!(d.expand_paste());
+        assert!(d.input.search_pattern().is_some());
+        // A draft replaced (sent, recalled) has no element left.
+        d.set("next");
+        assert!(d.input.search_pattern().is_none());
     }
 
     #[test]
