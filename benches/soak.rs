@@ -344,6 +344,9 @@ struct Args {
     minutes: f64,
     seed: u64,
     out: Option<PathBuf>,
+    /// `--keep DIR`: the app logs at debug level, and DIR gets the journal of the driver's
+    /// actions, the library, the saved files and the app's log (for a run that lost something).
+    keep: Option<PathBuf>,
 }
 
 fn args() -> Option<Args> {
@@ -373,7 +376,30 @@ fn args() -> Option<Args> {
             .unwrap_or(30.0),
         seed: get("--seed").and_then(|v| v.parse().ok()).unwrap_or(1),
         out,
+        keep: get("--keep").map(PathBuf::from),
     })
+}
+
+/// Copies what a run leaves (the library, the saved files, the app's state with its log)
+/// and the driver's journal into `to`.
+fn keep_run(to: &Path, journal: &str, home: &Path, saves: &Path) {
+    fn copy_dir(from: &Path, to: &Path) {
+        let _ = std::fs::create_dir_all(to);
+        for e in std::fs::read_dir(from).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                copy_dir(&p, &to.join(e.file_name()));
+            } else {
+                let _ = std::fs::copy(&p, to.join(e.file_name()));
+            }
+        }
+    }
+    let _ = std::fs::create_dir_all(to);
+    let _ = std::fs::write(to.join("journal.txt"), journal);
+    copy_dir(&home.join(".local/share/chat-tui"), &to.join("share"));
+    copy_dir(&home.join(".local/state/chat-tui"), &to.join("state"));
+    copy_dir(saves, &to.join("saves"));
+    eprintln!("soak: the run is kept in {}", to.display());
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
@@ -474,7 +500,14 @@ fn main() {
             "--context-window",
             "1000000",
         ],
-        &[("OPENAI_API_KEY", "sk-soak-NOT-A-REAL-KEY")],
+        &if args.keep.is_some() {
+            vec![
+                ("OPENAI_API_KEY", "sk-soak-NOT-A-REAL-KEY"),
+                ("CHAT_TUI_LOG", "debug"),
+            ]
+        } else {
+            vec![("OPENAI_API_KEY", "sk-soak-NOT-A-REAL-KEY")]
+        },
         cols,
         rows,
     );
@@ -492,6 +525,8 @@ fn main() {
     let mut sent = 0u64;
     let mut confirms = (0u64, 0u64);
     let mut edited: Vec<PathBuf> = Vec::new();
+    // What the driver did, when (kept with `--keep`).
+    let mut journal = String::new();
     eprintln!(
         "soak: {} min, seed {}, pid {pid}, server {url}",
         args.minutes, args.seed
@@ -530,6 +565,10 @@ fn main() {
         }
         let act = Act::ALL[rng.pick(&Act::WEIGHTS)];
         *acts.entry(act).or_default() += 1;
+        journal.push_str(&format!(
+            "{:>9.3} {act:?}\n",
+            started.elapsed().as_secs_f64()
+        ));
         if act.disrupts() {
             disruptions.push(Instant::now());
         }
@@ -544,6 +583,7 @@ fn main() {
                 for i in 0..words {
                     q.push_str(&format!(" w{}", (i * 7 + sent) % 97));
                 }
+                journal.push_str(&format!("{:>9.3}   {q}\n", started.elapsed().as_secs_f64()));
                 t.send(&q);
                 t.key(Key::Enter);
             }
@@ -585,6 +625,11 @@ fn main() {
             Act::Save => {
                 wait_idle(&t, Duration::from_secs(20));
                 let p = save_dir.path().join(format!("soak-{}.json", rng.below(4)));
+                journal.push_str(&format!(
+                    "{:>9.3}   /save {}\n",
+                    started.elapsed().as_secs_f64(),
+                    p.display()
+                ));
                 t.send(&format!("/save {}", p.display()));
                 t.key(Key::Enter);
             }
@@ -600,6 +645,11 @@ fn main() {
                         if std::fs::write(f, serde_json::to_vec_pretty(&v).unwrap_or_default())
                             .is_ok()
                         {
+                            journal.push_str(&format!(
+                                "{:>9.3}   edited {}\n",
+                                started.elapsed().as_secs_f64(),
+                                f.display()
+                            ));
                             edited.push(f.clone());
                         }
                     }
@@ -637,6 +687,9 @@ fn main() {
     std::thread::sleep(Duration::from_millis(300));
     t.key(Key::Ctrl('q'));
     let status = t.wait_exit(Duration::from_secs(60));
+    if let Some(keep) = &args.keep {
+        keep_run(keep, &journal, t.home(), save_dir.path());
+    }
     let raw = String::from_utf8_lossy(&t.raw_output()).into_owned();
     let panics =
         raw.matches("panicked").count() + std::fs::read_dir(&crash).map(|d| d.count()).unwrap_or(0);
