@@ -344,31 +344,9 @@ fn the_message_cursor_chooses_the_reply_and_arrows_move_between_replies() {
     let mut app = app_with(sample());
     let first = app.conv.messages[1].id;
     // A second exchange, with a different record.
-    app.set_draft("second");
-    let fx = update(&mut app, key(KeyCode::Enter));
-    let turn = fx
-        .iter()
-        .find_map(|e| match e {
-            Effect::Send { turn, .. } => Some(*turn),
-            _ => None,
-        })
-        .unwrap();
     let mut ex2 = sample();
     ex2.status = Some(429);
-    update(
-        &mut app,
-        Event::Msg(Msg::Exchange {
-            turn,
-            exchange: Box::new(ex2),
-        }),
-    );
-    update(
-        &mut app,
-        Event::Msg(Msg::Done {
-            turn,
-            result: Ok(Default::default()),
-        }),
-    );
+    turn_with(&mut app, "second", ex2);
     let second = app.conv.messages[3].id;
     app.focus = Focus::Conversation;
     app.selected = Some(app.conv.messages[0].id); // on the first question: its reply
