@@ -197,12 +197,6 @@ pub fn draw_frame(
     (clean, moved)
 }
 
-/// The areas of the screen drawn by the last `draw` whose cells are the same as in the
-/// frame before (the conversation's unchanged rows): the terminal need not compare them.
-pub fn clean_areas(app: &App) -> Vec<Rect> {
-    app.view.borrow().clean_rows()
-}
-
 fn draw_conversation(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.focus == Focus::Conversation && app.overlay.is_none();
     let mut title = if app.conv.title.is_empty() {

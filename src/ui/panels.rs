@@ -56,13 +56,8 @@ pub fn reason_span(reason: Option<&FinishReason>, status: &Status, theme: &Theme
     }
 }
 
-/// finish_reason of the current (last) reply, per choice.
-pub fn draw_finish(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    render_finish(f, area, &finish_view(app, theme), theme);
-}
-
-/// What the finish_reason panel shows: its lines (a panel is drawn again only when
-/// this changes, see `ui::layout::FrameCache`).
+/// finish_reason of the current (last) reply, per choice: the panel's lines (a panel is drawn
+/// again only when this changes, see `ui::layout::FrameCache`).
 pub fn finish_view(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     let Some(m) = app.conv.last_reply() else {
         return vec![Line::from(Span::styled("no reply yet", theme.dim))];
@@ -133,12 +128,8 @@ pub fn render_finish(f: &mut Frame, area: Rect, lines: &[Line<'static>], theme: 
     );
 }
 
-/// Token usage: the API's numbers for the last reply, local counts, the budget, the session.
-pub fn draw_usage(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    render_usage(f, area, &usage_view(app, theme, area), theme);
-}
-
-/// What the tokens panel shows in `area` (it is drawn again only when this changes, see
+/// Token usage (the API's numbers for the last reply, local counts, the budget, the session):
+/// what the panel shows in `area` (it is drawn again only when this changes, see
 /// `ui::layout::FrameCache`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct UsageView {
